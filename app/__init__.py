@@ -1,0 +1,1 @@
+"""ConsultPay: in-call payments for video consultations, settled into one ledger."""

@@ -1,0 +1,200 @@
+"""Settings, read once from the environment (and an optional ``.env`` file).
+
+Nothing reads the environment anywhere else. A bad value stops start-up with
+one line naming the variable (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The ``KEY=value`` lines of a ``.env`` file (comments and blanks skipped)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(schemes)}: {value!r}")
+    return value.rstrip("/")
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept the usual spellings and pick the async driver for each engine."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise ConfigError(f"DATABASE_URL must look like sqlite:///file.db or postgresql://…: {value!r}")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    raise ConfigError(f"DATABASE_URL must use sqlite or postgresql, not {scheme!r}")
+
+
+def _persistent_secret(data_dir: Path, name: str, prefix: str = "") -> str:
+    """A random secret kept in the data folder, for the embedded default only."""
+    path = data_dir / name
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = prefix + secrets.token_urlsafe(32)
+    path.write_text(value, encoding="utf-8")
+    path.chmod(0o600)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    database_url: str = "sqlite+aiosqlite:///consultpay.db"
+    secret_key: str = field(default="", repr=False)
+    redis_url: str | None = None
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    medipay_url: str | None = None
+    log_level: str = "INFO"
+    data_dir: Path = Path("var")
+    consult_ttl_seconds: int = 4 * 3600
+    checkout_ttl_seconds: int = 31 * 60
+    frame_ancestors: str = "*"
+
+    @property
+    def stripe_sandbox(self) -> bool:
+        """No Stripe key configured: the built-in sandbox serves the Stripe API."""
+        return self.stripe_secret_key is None
+
+    @property
+    def medipay_sandbox(self) -> bool:
+        return self.medipay_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def stripe_sandbox_url(self) -> str:
+        return f"{self.public_url}/_sandbox/stripe"
+
+    @property
+    def stripe_key(self) -> str:
+        """The key the SDK sends: the real one, or one the sandbox accepts."""
+        return self.stripe_secret_key or "sk_test_consultpay_sandbox"
+
+    @property
+    def stripe_base(self) -> str | None:
+        """Where the SDK talks to: real Stripe (None), STRIPE_API_BASE or the sandbox."""
+        if self.stripe_api_base:
+            return self.stripe_api_base
+        return self.stripe_sandbox_url if self.stripe_sandbox else None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Settings:
+        merged: dict[str, str] = dict(read_dotenv(dotenv or Path(".env")))
+        merged.update(os.environ if env is None else env)
+
+        def get(name: str) -> str | None:
+            value = merged.get(name, "").strip()
+            return value or None
+
+        host = get("HOST") or "127.0.0.1"
+        port_text = get("PORT") or "8080"
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"PORT must be a whole number from 1 to 65535: {port_text!r}")
+        port = int(port_text)
+        public_url = _url("PUBLIC_URL", get("PUBLIC_URL") or f"http://{host}:{port}", ("http", "https"))
+        data_dir = Path(get("DATA_DIR") or "var")
+        database_url = normalise_database_url(get("DATABASE_URL") or "sqlite:///consultpay.db")
+
+        log_level = (get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}: {log_level!r}")
+
+        redis_url = get("REDIS_URL")
+        if redis_url:
+            _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+
+        stripe_secret_key = get("STRIPE_SECRET_KEY")
+        if stripe_secret_key and not stripe_secret_key.startswith(("sk_", "rk_")):
+            raise ConfigError("STRIPE_SECRET_KEY must be a Stripe secret key (sk_… or rk_…)")
+        stripe_api_base = get("STRIPE_API_BASE")
+        if stripe_api_base:
+            stripe_api_base = _url("STRIPE_API_BASE", stripe_api_base, ("http", "https"))
+        stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET")
+        medipay_url = get("MEDIPAY_URL")
+        if medipay_url:
+            medipay_url = _url("MEDIPAY_URL", medipay_url, ("http", "https"))
+
+        secret_key = get("SECRET_KEY")
+        embedded = stripe_secret_key is None
+        if secret_key is None:
+            if not embedded:
+                raise ConfigError("SECRET_KEY must be set when STRIPE_SECRET_KEY is set")
+            secret_key = _persistent_secret(data_dir, "secret_key")
+        elif len(secret_key) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters long")
+        if stripe_webhook_secret is None:
+            if not embedded:
+                # Refuse to run a real integration that cannot verify its webhooks.
+                raise ConfigError("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is set")
+            stripe_webhook_secret = _persistent_secret(data_dir, "stripe_webhook_secret", "whsec_")
+
+        def seconds(name: str, default: int, low: int, high: int) -> int:
+            text = get(name)
+            if text is None:
+                return default
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise ConfigError(f"{name} must be a whole number of seconds from {low} to {high}")
+            return int(text)
+
+        return cls(
+            host=host,
+            port=port,
+            public_url=public_url,
+            database_url=database_url,
+            secret_key=secret_key,
+            redis_url=redis_url,
+            stripe_secret_key=stripe_secret_key,
+            stripe_webhook_secret=stripe_webhook_secret,
+            stripe_api_base=stripe_api_base,
+            medipay_url=medipay_url,
+            log_level=log_level,
+            data_dir=data_dir,
+            consult_ttl_seconds=seconds("CONSULT_TTL_SECONDS", 4 * 3600, 300, 7 * 86400),
+            # Stripe refuses an expires_at under 30 minutes; a call needs no more.
+            checkout_ttl_seconds=seconds("CHECKOUT_TTL_SECONDS", 31 * 60, 31 * 60, 86400),
+            frame_ancestors=get("FRAME_ANCESTORS") or "*",
+        )
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

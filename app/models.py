@@ -1,0 +1,260 @@
+"""The tables, as SQLAlchemy 2 typed mappings.
+
+Everything money-shaped is an integer of minor units next to its currency.
+The ledger tables (``ledger_transactions``, ``ledger_legs``) are append-only;
+the triggers that enforce that, and that every transaction balances, live in
+the migration (see ``app/ledger/journal.py`` for the design).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every engine (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """An organisation's API key; only a SHA-256 of the (random, 256-bit) key is kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3), default="NOK")
+    payment_app_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    stripe_charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Consult(Base):
+    __tablename__ = "consults"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    clinician_id: Mapped[str] = mapped_column(String(200))
+    clinician_name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class ConsultPatient(Base):
+    __tablename__ = "consult_patients"
+    consult_id: Mapped[str] = mapped_column(ForeignKey("consults.id"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    national_id: Mapped[str | None] = mapped_column(String(11))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[dict[str, Any] | None]
+
+
+class PaymentRequest(Base):
+    __tablename__ = "payment_requests"
+    __table_args__ = (
+        UniqueConstraint("consult_id", "idempotency_key", name="uq_payment_requests_idem"),
+        CheckConstraint("amount > 0", name="ck_payment_requests_amount_positive"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= amount",
+            name="ck_payment_requests_refunded",
+        ),
+        Index("ix_payment_requests_status_expiry", "status", "checkout_expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    consult_id: Mapped[str] = mapped_column(ForeignKey("consults.id"), index=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(24))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    checkout_expires_at: Mapped[datetime | None]
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64))
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class BillCard(Base):
+    """A *regningskort*: what one patient owes for one consultation."""
+
+    __tablename__ = "bill_cards"
+    __table_args__ = (
+        UniqueConstraint("consult_id", "patient_ref", name="uq_bill_cards_consult_patient"),
+        Index("ix_bill_cards_clinic_status", "clinic_id", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    consult_id: Mapped[str | None] = mapped_column(ForeignKey("consults.id"))
+    book_id: Mapped[str | None] = mapped_column(String(40))
+    patient_ref: Mapped[str | None] = mapped_column(String(200))
+    patient_name: Mapped[str] = mapped_column(String(200))
+    patient_email: Mapped[str | None] = mapped_column(String(320))
+    national_id: Mapped[str | None] = mapped_column(String(11))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(24))
+    currency: Mapped[str] = mapped_column(String(3))
+    patient_share: Mapped[int] = mapped_column(BigInteger, default=0)
+    refund_share: Mapped[int] = mapped_column(BigInteger, default=0)
+    admin_fee: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BillCardLine(Base):
+    __tablename__ = "bill_card_lines"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)
+    payment_request_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(200))
+    patient_amount: Mapped[int] = mapped_column(BigInteger)
+    refund_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    voided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class BillCardEvent(Base):
+    """Every status change of a card, in order; never updated."""
+
+    __tablename__ = "bill_card_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)
+    status_from: Mapped[str | None] = mapped_column(String(24))
+    status_to: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+
+class Payment(Base):
+    """Money registered on a bill card. One row per real-world payment."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("method", "reference", name="uq_payments_reference"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)
+    payment_request_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    method: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str] = mapped_column(String(255))
+    registered_at: Mapped[datetime]
+
+
+class LedgerAccount(Base):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (UniqueConstraint("clinic_id", "code", "currency", name="uq_ledger_accounts"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class LedgerTransaction(Base):
+    __tablename__ = "ledger_transactions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(String(200))
+    bill_card_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime]
+
+
+class LedgerLeg(Base):
+    __tablename__ = "ledger_legs"
+    __table_args__ = (CheckConstraint("amount <> 0", name="ck_ledger_legs_nonzero"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Deferred: the legs are written first and the transaction row last, so the
+    # balance trigger on the transaction sees every leg (see the migration).
+    transaction_id: Mapped[str] = mapped_column(
+        ForeignKey("ledger_transactions.id", deferrable=True, initially="DEFERRED"), index=True
+    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class StripeEvent(Base):
+    """Each Stripe event id handled once; the primary key is the idempotency guard."""
+
+    __tablename__ = "stripe_events"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    account: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
