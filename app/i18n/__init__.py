@@ -1,0 +1,188 @@
+"""Languages, translations and money formatting for the browser-facing pages.
+
+Catalogs live in ``locales/<lang>/LC_MESSAGES/messages.po`` and are read at first
+use; there is no compile step. English is the source language, so English needs
+no catalog: msgids are shown as they are. Untranslated and fuzzy entries fall
+back to the English msgid.
+
+Updating the catalogs: extract with ``babel.cfg`` (it covers Python code, the
+templates and ``js_strings.JS_STRINGS``) and update the ``.po`` files from the
+resulting template; ``tests/i18n`` fails when a string has no translation.
+
+Money is integer minor units everywhere; it becomes a ``Decimal`` only here, at
+the display edge, and user input is parsed back with ``Decimal`` too. Never floats.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, get_currency_precision
+
+__all__ = [
+    "DEFAULT",
+    "SUPPORTED",
+    "Translator",
+    "currency_exponent",
+    "format_money",
+    "get_translator",
+    "negotiate",
+    "to_minor",
+]
+
+SUPPORTED: tuple[str, ...] = ("nb", "en", "sv")
+DEFAULT = "nb"
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+
+# Norwegian variants the browser may send; bokmål is the written standard we ship.
+_ALIASES = {"no": "nb", "nn": "nb"}
+
+
+@dataclass(frozen=True)
+class Translator:
+    """gettext for one language; ``gettext``/``ngettext`` are safe to pass to templates."""
+
+    lang: str
+    _translations: _gettext.NullTranslations = field(repr=False)
+
+    def gettext(self, message: str) -> str:
+        return self._translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._translations.ngettext(singular, plural, n)
+
+
+def _load(lang: str) -> _gettext.NullTranslations:
+    po_path = LOCALES_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if not po_path.is_file():
+        return _gettext.NullTranslations()
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    # Compile in memory so plural rules and fuzzy handling are exactly gettext's.
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+@lru_cache(maxsize=None)
+def _translator(lang: str) -> Translator:
+    return Translator(lang=lang, _translations=_load(lang))
+
+
+def get_translator(lang: str | None) -> Translator:
+    """The (cached) translator for ``lang``; unsupported languages get the default."""
+    return _translator(negotiate(lang))
+
+
+def _normalise(tag: str) -> str | None:
+    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    primary = _ALIASES.get(primary, primary)
+    return primary if primary in SUPPORTED else None
+
+
+def negotiate(value: str | None) -> str:
+    """Pick a supported language from an Accept-Language header or a language code.
+
+    ``"sv-SE,sv;q=0.9,en;q=0.8"`` → ``"sv"``; ``"nb_NO"`` → ``"nb"``; ``"nn"`` → ``"nb"``;
+    anything unusable → ``DEFAULT``.
+    """
+    if not value:
+        return DEFAULT
+    candidates: list[tuple[float, int, str]] = []
+    for index, part in enumerate(value.split(",")):
+        tag, _, params = part.partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, raw = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(raw)
+                except ValueError:
+                    quality = 0.0
+        lang = _normalise(tag)
+        if lang is not None and quality > 0:
+            candidates.append((-quality, index, lang))
+    return min(candidates)[2] if candidates else DEFAULT
+
+
+def currency_exponent(currency: str) -> int:
+    """Number of minor-unit digits: 2 for NOK/SEK/EUR/USD, 0 for JPY."""
+    return int(get_currency_precision(currency.upper()))
+
+
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+
+
+def format_money(minor: int, currency: str, lang: str) -> str:
+    """``format_money(45000, "NOK", "en")`` → ``"NOK 450.00"``; nb → ``"450,00 kr"``."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError(f"minor must be an int, not {type(minor).__name__}")
+    currency = currency.upper()
+    amount = Decimal(minor).scaleb(-currency_exponent(currency))
+    text = format_currency(amount, currency, locale=negotiate(lang))
+    # CLDR's currency spacing, which Babel does not apply: a letter symbol such as
+    # "NOK" gets a no-break space before the digits, as browsers' Intl does.
+    return _LETTER_DIGIT.sub("\xa0", text)
+
+
+# Spaces people and locales use to group thousands: space, no-break, narrow no-break, thin.
+_GROUP_SPACES = re.compile(r"(?<=\d)[ \u00a0\u202f\u2009](?=\d)")
+_NEGATIVE = ("-", "\u2212")
+
+
+def to_minor(text: str, currency: str) -> int:
+    """Parse an amount typed in major units into integer minor units.
+
+    Accepts ``"450"``, ``"450,50"``, ``"450.5"``, ``"1 234,50"``, ``"1,234.50"``,
+    ``"1.234,50"``. A lone separator is always the decimal one, so ``"1,234"`` in
+    NOK is refused (three decimals) rather than read as a thousand times more.
+    Raises ``ValueError`` for negatives, more decimals than the currency has, or
+    anything that is not a number. Zero parses to 0; callers decide if it is allowed.
+    """
+    exponent = currency_exponent(currency)
+    raw = _GROUP_SPACES.sub("", text.strip())
+    if raw.startswith(_NEGATIVE):
+        raise ValueError("negative amount")
+    if not re.fullmatch(r"[0-9.,]*[0-9][0-9.,]*", raw):
+        raise ValueError("not a number")
+
+    if "," in raw and "." in raw:
+        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
+        group_sep = "." if decimal_sep == "," else ","
+    else:
+        sep = "," if "," in raw else "." if "." in raw else ""
+        if sep and raw.count(sep) > 1:
+            decimal_sep, group_sep = "", sep
+        else:
+            decimal_sep, group_sep = sep, ""
+
+    whole, _, fraction = raw.partition(decimal_sep) if decimal_sep else (raw, "", "")
+    if decimal_sep and decimal_sep in fraction:
+        raise ValueError("more than one decimal separator")
+    if group_sep:
+        if not re.fullmatch(rf"[0-9]{{1,3}}(?:{re.escape(group_sep)}[0-9]{{3}})+", whole):
+            raise ValueError("misplaced thousands separator")
+        whole = whole.replace(group_sep, "")
+    if decimal_sep and not fraction:
+        raise ValueError("missing decimals")
+    if not whole:
+        whole = "0"
+    if not (whole.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())):
+        raise ValueError("not a number")
+    if len(fraction) > exponent:
+        raise ValueError(f"{currency} allows at most {exponent} decimals")
+    try:
+        value = Decimal(f"{whole}.{fraction or '0'}").scaleb(exponent)
+    except InvalidOperation as exc:  # pragma: no cover - the regexes above rule it out
+        raise ValueError("not a number") from exc
+    return int(value)
