@@ -1,0 +1,1 @@
+"""Adapters to the outside services (Stripe, MediPay) and their sandboxes."""

@@ -1,0 +1,1 @@
+"""Stripe: the protocol the app depends on, the real SDK client, and the sandbox."""

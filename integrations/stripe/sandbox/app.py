@@ -1,0 +1,79 @@
+"""The sandbox as an aiohttp application: wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from . import api, checkout, checkout_page, connect, control
+from .context import Sandbox
+from .keys import SANDBOX, SECRET_KEY
+from .store import Store
+from .webhooks import DeliveryDefaults, Webhooks, generate_secret
+
+log = logging.getLogger(__name__)
+
+
+def create_sandbox_app(
+    *,
+    public_url: str,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    data_path: str | None = None,
+    clock: Callable[[], float] | None = None,
+    sweep_interval_s: float = 1.0,
+    webhook_retry_base_s: float = 1.0,
+    webhook_retry_cap_s: float = 60.0,
+    webhook_max_attempts: int = 8,
+    async_payment_delay_s: float = 5.0,
+) -> web.Application:
+    """A Stripe-compatible server; mount it or run it alone.
+
+    ``public_url`` is where this app is reachable (no trailing slash); the URLs it
+    hands out (session ``url``, account links) are built from it. Without a
+    ``webhook_secret`` one is generated; either way it is ``app[SECRET_KEY]``.
+    """
+    secret = webhook_secret or generate_secret()
+    store = Store(data_path, clock)
+    defaults = DeliveryDefaults(retry_base_s=webhook_retry_base_s,
+                                retry_cap_s=webhook_retry_cap_s,
+                                max_attempts=webhook_max_attempts)
+    sandbox = Sandbox(store=store, webhooks=Webhooks(store, webhook_url, secret, defaults),
+                      public_url=public_url.rstrip("/"), async_delay_s=async_payment_delay_s)
+
+    app = web.Application()
+    app[SANDBOX] = sandbox
+    app[SECRET_KEY] = secret
+    api.add_routes(app)
+    connect.add_routes(app)
+    checkout_page.add_routes(app)
+    control.add_routes(app)
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        # The webhook sender starts first so the sweep's expiry events have somewhere to go.
+        await sandbox.webhooks.start()
+        sweeper = asyncio.create_task(_sweep_forever(sandbox, sweep_interval_s),
+                                      name="stripe-sandbox-sweep")
+        yield
+        sweeper.cancel()
+        try:
+            await sweeper
+        except asyncio.CancelledError:
+            pass
+        await sandbox.webhooks.stop()
+        store.close()
+
+    app.cleanup_ctx.append(background)
+    return app
+
+
+async def _sweep_forever(sandbox: Sandbox, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            checkout.sweep(sandbox)
+        except Exception:  # one bad row must not stop expiry for the rest
+            log.exception("stripe sandbox sweep failed")

@@ -1,0 +1,215 @@
+"""Connect: connected accounts, Account Links and the onboarding page."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from aiohttp import web
+
+from . import objects
+from .context import Sandbox
+from .errors import StripeError, missing_param, resource_missing
+from .keys import SANDBOX
+from .pages import message_page, page
+from .store import PLATFORM, new_id
+from .validation import (
+    MAP,
+    SCALAR,
+    STRINGS,
+    check_email,
+    check_known,
+    check_metadata,
+    check_url,
+    one_of,
+    require,
+)
+from .wire import Call, api, list_objects, render
+
+LINK_TTL_S = 300
+_BUSINESS_PROFILE = {"name": SCALAR, "url": SCALAR, "mcc": SCALAR, "product_description": SCALAR,
+                     "support_email": SCALAR, "support_phone": SCALAR, "support_url": SCALAR}
+CREATE_SPEC = {
+    "type": SCALAR, "country": SCALAR, "email": SCALAR, "business_type": SCALAR,
+    "capabilities": {name: {"requested": SCALAR} for name in
+                     ("card_payments", "transfers", "klarna_payments", "mobilepay_payments",
+                      "link_payments")},
+    "controller": {"fees": {"payer": SCALAR}, "losses": {"payments": SCALAR},
+                   "requirement_collection": SCALAR,
+                   "stripe_dashboard": {"type": SCALAR}},
+    "business_profile": _BUSINESS_PROFILE, "metadata": MAP, "expand": STRINGS,
+    "default_currency": SCALAR,
+}
+UPDATE_SPEC = {"email": SCALAR, "business_profile": _BUSINESS_PROFILE, "metadata": MAP,
+               "expand": STRINGS}
+LINK_SPEC = {"account": SCALAR, "refresh_url": SCALAR, "return_url": SCALAR, "type": SCALAR,
+             "collect": SCALAR, "expand": STRINGS}
+
+
+def _get_account(call: Call) -> dict[str, Any]:
+    acct_id = call.request.match_info["id"]
+    acct = call.sb.store.get("account", acct_id)
+    if acct is None:
+        raise resource_missing("account", acct_id, "account")
+    return acct
+
+
+def create_account(call: Call) -> tuple[int, dict[str, Any]]:
+    p = call.params
+    check_known(p, CREATE_SPEC)
+    if not p.get("type") and not p.get("controller"):
+        raise missing_param("type")
+    if p.get("type"):
+        one_of(p["type"], ["custom", "express", "standard"], "type")
+    if p.get("email"):
+        check_email(p["email"], "email")
+    p["metadata"] = check_metadata(p.get("metadata"))
+    acct = objects.account(now=call.sb.store.now(), params=p)
+    if p.get("default_currency"):
+        acct["default_currency"] = str(p["default_currency"]).lower()
+    call.sb.store.put("account", acct, PLATFORM)
+    return render(call, acct)
+
+
+def retrieve_account(call: Call) -> tuple[int, dict[str, Any]]:
+    check_known(call.params, {"expand": STRINGS})
+    return render(call, _get_account(call))
+
+
+def update_account(call: Call) -> tuple[int, dict[str, Any]]:
+    check_known(call.params, UPDATE_SPEC)
+    acct = _get_account(call)
+    p = call.params
+    previous: dict[str, Any] = {}
+    if "email" in p:
+        previous["email"] = acct["email"]
+        acct["email"] = check_email(p["email"], "email") if p["email"] else None
+    if "metadata" in p:
+        previous["metadata"] = acct["metadata"]
+        if p["metadata"] == "":
+            acct["metadata"] = {}
+        else:
+            merged = {**acct["metadata"], **p["metadata"]}
+            acct["metadata"] = {k: v for k, v in merged.items() if v != ""}
+            check_metadata(acct["metadata"])
+    if "business_profile" in p:
+        previous["business_profile"] = dict(acct["business_profile"])
+        acct["business_profile"].update(p["business_profile"])
+    with call.sb.store.transaction():
+        call.sb.store.put("account", acct, PLATFORM)
+        call.sb.webhooks.emit("account.updated", acct, account=acct["id"],
+                              request_id=call.request_id,
+                              idempotency_key=call.idempotency_key,
+                              previous_attributes=previous)
+    return render(call, acct)
+
+
+def delete_account(call: Call) -> tuple[int, dict[str, Any]]:
+    acct = _get_account(call)
+    call.sb.store.delete(acct["id"])
+    return 200, {"id": acct["id"], "object": "account", "deleted": True}
+
+
+def list_accounts(call: Call) -> tuple[int, dict[str, Any]]:
+    return list_objects(call, "account", "/v1/accounts", {})
+
+
+def create_account_link(call: Call) -> tuple[int, dict[str, Any]]:
+    p = call.params
+    check_known(p, LINK_SPEC)
+    acct_id = require(p, "account")
+    if call.sb.store.get("account", acct_id) is None:
+        raise resource_missing("account", acct_id, "account")
+    link_type = one_of(require(p, "type"), ["account_onboarding", "account_update"], "type")
+    refresh = check_url(require(p, "refresh_url"), "refresh_url")
+    ret = check_url(require(p, "return_url"), "return_url")
+    now = call.sb.store.now()
+    token = new_id("", 32)
+    call.sb.store.put("account_link", {
+        "id": "alink_" + token, "account": acct_id, "refresh_url": refresh, "return_url": ret,
+        "type": link_type, "expires_at": now + LINK_TTL_S, "state": "new",
+    })
+    return render(call, {"object": "account_link", "created": now,
+                         "expires_at": now + LINK_TTL_S,
+                         "url": f"{call.sb.public_url}/connect/onboard/{token}"})
+
+
+def onboard(sb: Sandbox, acct_id: str) -> dict[str, Any]:
+    """Complete onboarding: charges and payouts on, nothing left due."""
+    acct = sb.store.get("account", acct_id)
+    if acct is None:
+        raise resource_missing("account", acct_id, "account")
+    previous = {"charges_enabled": acct["charges_enabled"],
+                "details_submitted": acct["details_submitted"],
+                "payouts_enabled": acct["payouts_enabled"],
+                "requirements": acct["requirements"], "capabilities": acct["capabilities"]}
+    acct.update(charges_enabled=True, details_submitted=True, payouts_enabled=True,
+                requirements=objects.requirements([], None))
+    acct["capabilities"] = {name: "active" for name in acct["capabilities"]} or \
+        {"card_payments": "active", "transfers": "active"}
+    acct["tos_acceptance"] = {"date": sb.store.now(), "ip": "127.0.0.1",
+                              "user_agent": "Stripe sandbox"}
+    with sb.store.transaction():
+        sb.store.put("account", acct, PLATFORM)
+        sb.webhooks.emit("account.updated", acct, account=acct_id,
+                         previous_attributes=previous)
+    return acct
+
+
+def _link(request: web.Request) -> dict[str, Any] | None:
+    return request.app[SANDBOX].store.get("account_link",
+                                          "alink_" + request.match_info["token"])
+
+
+async def onboarding_page(request: web.Request) -> web.StreamResponse:
+    sb = request.app[SANDBOX]
+    link = _link(request)
+    if link is None:
+        return message_page("Link not found", "This onboarding link does not exist.", 404)
+    # Account Links are single use: a second visit, or a late one, starts over.
+    if link["state"] != "new" or link["expires_at"] <= sb.store.now():
+        raise web.HTTPFound(link["refresh_url"])
+    link["state"] = "visited"
+    sb.store.put("account_link", link)
+    acct = sb.store.get("account", link["account"]) or {}
+    name = (acct.get("business_profile") or {}).get("name") or acct.get("email") or acct.get("id")
+    body = (
+        '<div class="card"><h1>Set up payments</h1>'
+        f'<p class="muted">Account <strong>{escape(str(name))}</strong> '
+        f"({escape(link['account'])}) on the ConsultPay platform.</p>"
+        "<p>In the sandbox, no documents are needed: completing onboarding turns on "
+        "card payments and payouts for this account.</p>"
+        f'<form method="post" action="{escape(request.path)}">'
+        '<button type="submit">Complete onboarding</button></form>'
+        f'<p class="foot"><a href="{escape(link["return_url"])}">Return without finishing</a>'
+        "</p></div>"
+    )
+    return page("Set up payments", body)
+
+
+async def onboarding_submit(request: web.Request) -> web.StreamResponse:
+    sb = request.app[SANDBOX]
+    link = _link(request)
+    if link is None:
+        return message_page("Link not found", "This onboarding link does not exist.", 404)
+    if link["state"] == "completed" or link["expires_at"] <= sb.store.now():
+        raise web.HTTPSeeOther(link["refresh_url"])
+    link["state"] = "completed"
+    sb.store.put("account_link", link)
+    try:
+        onboard(sb, link["account"])
+    except StripeError:
+        return message_page("Account not found", "This account no longer exists.", 404)
+    raise web.HTTPSeeOther(link["return_url"])
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/v1/accounts", api(create_account))
+    r.add_get("/v1/accounts", api(list_accounts))
+    r.add_get("/v1/accounts/{id}", api(retrieve_account))
+    r.add_post("/v1/accounts/{id}", api(update_account))
+    r.add_delete("/v1/accounts/{id}", api(delete_account))
+    r.add_post("/v1/account_links", api(create_account_link))
+    r.add_get("/connect/onboard/{token}", onboarding_page)
+    r.add_post("/connect/onboard/{token}", onboarding_submit)

@@ -1,0 +1,141 @@
+"""The control surface for tests and demos — not Stripe's API.
+
+JSON in and out under ``/_control/``: the event and delivery log, webhook
+misbehaviour, injected API failures, scripted payments and onboarding, and the
+sandbox clock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from . import checkout, connect
+from .cards import CardError
+from .errors import StripeError
+from .keys import SANDBOX
+
+FAIL_MODES = ("timeout", "disconnect", "server_error", "rate_limit")
+
+
+def _bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": {"message": message}}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = json.loads(await request.text() or "{}")
+    except json.JSONDecodeError:
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return data
+
+
+async def events(request: web.Request) -> web.Response:
+    return web.json_response({"events": request.app[SANDBOX].webhooks.log()})
+
+
+async def webhooks(request: web.Request) -> web.Response:
+    data = await _body(request)
+    changes: dict[str, Any] = {}
+    if "duplicate" in data:
+        if not isinstance(data["duplicate"], int) or not 1 <= data["duplicate"] <= 3:
+            return _bad("duplicate must be 1..3")
+        changes["duplicate"] = data["duplicate"]
+    for flag in ("shuffle", "concurrent"):
+        if flag in data:
+            changes[flag] = bool(data[flag])
+    for num in ("delay_ms", "max_attempts", "retry_base_s", "retry_cap_s", "timeout_s"):
+        if num in data:
+            if not isinstance(data[num], (int, float)) or data[num] < 0:
+                return _bad(f"{num} must be a non-negative number")
+            changes[num] = data[num]
+    return web.json_response(request.app[SANDBOX].webhooks.configure(changes))
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    delivery = request.app[SANDBOX].webhooks.redeliver(request.match_info["id"])
+    if delivery is None:
+        return _bad("no such event, or no webhook URL", 404)
+    return web.json_response(delivery)
+
+
+async def fail(request: web.Request) -> web.Response:
+    data = await _body(request)
+    mode = data.get("mode")
+    if mode not in FAIL_MODES:
+        return _bad(f"mode must be one of {', '.join(FAIL_MODES)}")
+    rule = {"path_prefix": str(data.get("path_prefix") or "/v1/"), "mode": mode,
+            "count": int(data.get("count", 1))}
+    if "seconds" in data:
+        rule["seconds"] = float(data["seconds"])
+    store = request.app[SANDBOX].store
+    with store.transaction():
+        rules = store.get_meta("fail_rules", []) + [rule]
+        store.set_meta("fail_rules", rules)
+    return web.json_response({"rules": rules})
+
+
+async def pay(request: web.Request) -> web.Response:
+    data = await _body(request)
+    sb = request.app[SANDBOX]
+    outcome = data.get("async")
+    if outcome not in (None, "succeeded", "failed"):
+        return _bad("async must be succeeded or failed")
+    if "delay_s" in data:
+        sb.async_delay_s = float(data["delay_s"])
+    try:
+        session = checkout.pay(
+            sb, request.match_info["id"],
+            card_number=str(data.get("card_number", "4242424242424242")),
+            exp=str(data.get("exp", "12/40")), cvc=str(data.get("cvc", "123")),
+            email=str(data.get("email", "")), async_outcome=outcome,
+        )
+    except CardError as e:
+        return web.json_response({"error": {"type": "card_error", "code": e.code,
+                                            "decline_code": e.decline_code,
+                                            "message": e.message}}, status=402)
+    except StripeError as e:
+        return web.json_response(e.body(), status=e.status)
+    url = session.get("success_url")
+    return web.json_response({
+        "session": session["id"], "status": session["status"],
+        "payment_status": session["payment_status"],
+        "payment_intent": session["payment_intent"],
+        "redirect": url.replace("{CHECKOUT_SESSION_ID}", session["id"]) if url else None,
+    })
+
+
+async def onboard(request: web.Request) -> web.Response:
+    try:
+        acct = connect.onboard(request.app[SANDBOX], request.match_info["id"])
+    except StripeError as e:
+        return web.json_response(e.body(), status=e.status)
+    return web.json_response({"id": acct["id"], "charges_enabled": acct["charges_enabled"]})
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    data = await _body(request)
+    seconds = data.get("seconds")
+    if not isinstance(seconds, (int, float)) or seconds < 0:
+        return _bad("seconds must be a non-negative number")
+    sb = request.app[SANDBOX]
+    now = sb.store.advance_clock(seconds)
+    checkout.sweep(sb)
+    return web.json_response({"now": now})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_control/events", events)
+    r.add_post("/_control/webhooks", webhooks)
+    r.add_post("/_control/events/{id}/redeliver", redeliver)
+    r.add_post("/_control/fail", fail)
+    r.add_post("/_control/checkout/sessions/{id}/pay", pay)
+    r.add_post("/_control/accounts/{id}/onboard", onboard)
+    r.add_post("/_control/clock/advance", advance_clock)

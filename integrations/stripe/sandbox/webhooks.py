@@ -1,0 +1,268 @@
+"""Events and their signed, retried, at-least-once delivery.
+
+Every event is stored (kind ``event``) and, when a webhook URL is set, gets one
+``delivery`` row per copy to send. A background task claims due deliveries
+from the store — so an event raised by another process sharing the data file
+is delivered too — POSTs them signed like Stripe, and on a non-2xx answer, a
+connection error or a timeout schedules the next attempt with exponential
+backoff until ``max_attempts``. The control surface can make delivery
+misbehave the way real Stripe may: duplicates, shuffled batches, concurrency,
+delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from .store import PLATFORM, Store, new_id, public
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2026-10-28.endive"
+USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
+
+
+def generate_secret() -> str:
+    return "whsec_" + secrets.token_hex(24)
+
+
+def sign(payload: str, secret: str, timestamp: int) -> str:
+    """The ``Stripe-Signature`` header value for this payload."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+@dataclass
+class DeliveryDefaults:
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 60.0
+    max_attempts: int = 8
+    timeout_s: float = 10.0
+
+
+_MISBEHAVIOUR = {"duplicate": 1, "shuffle": False, "delay_ms": 0, "concurrent": False}
+
+
+class Webhooks:
+    def __init__(
+        self, store: Store, url: str | None, secret: str, defaults: DeliveryDefaults
+    ) -> None:
+        self.store = store
+        self.url = url
+        self.secret = secret
+        self.defaults = defaults
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    # configuration -------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = dict(_MISBEHAVIOUR)
+        cfg.update(
+            retry_base_s=self.defaults.retry_base_s, retry_cap_s=self.defaults.retry_cap_s,
+            max_attempts=self.defaults.max_attempts, timeout_s=self.defaults.timeout_s,
+        )
+        cfg.update(self.store.get_meta("webhook_config", {}))
+        return cfg
+
+    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
+        current = self.store.get_meta("webhook_config", {})
+        current.update(changes)
+        self.store.set_meta("webhook_config", current)
+        return self.config()
+
+    # events --------------------------------------------------------------
+    def emit(
+        self,
+        event_type: str,
+        obj: dict[str, Any],
+        *,
+        account: str = PLATFORM,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+        previous_attributes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"object": public(obj)}
+        if previous_attributes is not None:
+            data["previous_attributes"] = previous_attributes
+        event: dict[str, Any] = {"id": new_id("evt_"), "object": "event"}
+        if account:
+            event["account"] = account
+        event.update({
+            "api_version": API_VERSION,
+            "created": self.store.now(),
+            "data": data,
+            "livemode": False,
+            "pending_webhooks": 1 if self.url else 0,
+            "request": {"id": request_id, "idempotency_key": idempotency_key},
+            "type": event_type,
+        })
+        with self.store.transaction():
+            self.store.put("event", event, account)
+            if self.url:
+                for _ in range(int(self.config()["duplicate"])):
+                    self._queue(event["id"])
+        self._wake.set()
+        return event
+
+    def redeliver(self, event_id: str) -> dict[str, Any] | None:
+        if self.store.get("event", event_id) is None or not self.url:
+            return None
+        delivery = self._queue(event_id)
+        self._wake.set()
+        return delivery
+
+    def _queue(self, event_id: str) -> dict[str, Any]:
+        delivery = {"id": new_id("dlv_"), "event": event_id, "status": "pending",
+                    "next_at": time.time(), "lease_until": 0, "attempts": []}
+        self.store.put("delivery", delivery)
+        return delivery
+
+    def log(self) -> list[dict[str, Any]]:
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for d in self.store.all("delivery"):
+            by_event.setdefault(d["event"], []).insert(0, d)
+        out = []
+        for _account, event in self.store.all_with_account("event"):
+            deliveries = by_event.get(event["id"], [])
+            statuses = {d["status"] for d in deliveries}
+            status = ("none" if not deliveries else "pending" if statuses & {"pending", "in_flight"}
+                      else "failed" if statuses == {"failed"} else "delivered")
+            out.append({"event": event, "delivery_status": status,
+                        "deliveries": [{k: v for k, v in d.items() if k != "lease_until"}
+                                       for d in deliveries]})
+        return out
+
+    # worker --------------------------------------------------------------
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self._task = asyncio.create_task(self._run(), name="stripe-sandbox-webhooks")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for task in list(self._inflight):
+            task.cancel()
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        if self._session:
+            await self._session.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=0.25)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if not self.url:
+                continue
+            # Let events raised together form one batch (so shuffling means something).
+            await asyncio.sleep(0.01)
+            try:
+                batch = self._claim()
+            except Exception:  # a locked shared file: try again on the next tick
+                log.exception("claiming webhook deliveries failed")
+                continue
+            if not batch:
+                continue
+            cfg = self.config()
+            if cfg["shuffle"]:
+                random.shuffle(batch)
+            if cfg["concurrent"]:
+                for delivery in batch:
+                    task = asyncio.create_task(self._attempt(delivery, cfg))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+            else:
+                for delivery in batch:
+                    await self._attempt(delivery, cfg)
+
+    def _claim(self) -> list[dict[str, Any]]:
+        now = time.time()
+        claimed = []
+        with self.store.transaction():
+            for d in reversed(self.store.all("delivery")):
+                due = d["status"] == "pending" and d["next_at"] <= now
+                stale = d["status"] == "in_flight" and d["lease_until"] < now
+                if due or stale:
+                    d["status"] = "in_flight"
+                    d["lease_until"] = now + self.defaults.timeout_s + 30
+                    self.store.put("delivery", d)
+                    claimed.append(d)
+        return claimed
+
+    async def _attempt(self, delivery: dict[str, Any], cfg: dict[str, Any]) -> None:
+        event = self.store.get("event", delivery["event"])
+        if event is None or self._session is None or not self.url:
+            return
+        if cfg["delay_ms"]:
+            await asyncio.sleep(cfg["delay_ms"] / 1000)
+        payload = json.dumps(event, indent=2)
+        # Signed with the real time: receivers check it against their own clock.
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            "Stripe-Signature": sign(payload, self.secret, int(time.time())),
+        }
+        started = time.time()
+        attempt: dict[str, Any] = {"at": int(started), "http_status": None, "error": None}
+        ok = False
+        try:
+            async with self._session.post(
+                self.url, data=payload.encode(), headers=headers,
+                timeout=aiohttp.ClientTimeout(total=float(cfg["timeout_s"])),
+            ) as resp:
+                attempt["http_status"] = resp.status
+                attempt["response_body"] = (await resp.text(errors="replace"))[:500]
+                ok = 200 <= resp.status < 300
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            attempt["error"] = "timeout"
+        except aiohttp.ClientError as e:
+            attempt["error"] = f"{type(e).__name__}: {e}"
+        attempt["duration_ms"] = int((time.time() - started) * 1000)
+        self._record(delivery["id"], attempt, ok, cfg)
+
+    def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: dict[str, Any]) -> None:
+        with self.store.transaction():
+            d = self.store.get("delivery", delivery_id)
+            if d is None:
+                return
+            d["attempts"].append(attempt)
+            n = len(d["attempts"])
+            if ok:
+                d["status"] = "succeeded"
+            elif n >= int(cfg["max_attempts"]):
+                d["status"] = "failed"
+            else:
+                delay = min(float(cfg["retry_cap_s"]), float(cfg["retry_base_s"]) * 2 ** (n - 1))
+                d["status"] = "pending"
+                d["next_at"] = time.time() + delay
+            self.store.put("delivery", d)
+            if d["status"] != "pending":
+                self._settle_pending_count(d["event"])
+
+    def _settle_pending_count(self, event_id: str) -> None:
+        account = self.store.account_of(event_id) or PLATFORM
+        event = self.store.get("event", event_id)
+        if event is not None and event["pending_webhooks"]:
+            event["pending_webhooks"] = 0
+            self.store.put("event", event, account)
