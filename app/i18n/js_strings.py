@@ -1,0 +1,75 @@
+"""Every string the panels' JavaScript shows, in English (the msgids).
+
+The page view sends them translated as ``{msgid: _(msgid)}`` in the page's
+``i18n`` JSON block; ``static/js/common.js`` looks them up with ``t(msgid)``.
+``{name}`` placeholders are filled in by the script, so translations must keep
+them. ``N_`` only marks the strings for extraction (babel.cfg's python
+extractor knows it); the tests check that each one is here and translated.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    return message
+
+
+JS_STRINGS: tuple[str, ...] = (
+    # Request statuses
+    N_("Requested"),
+    N_("Checkout open"),
+    N_("Paid"),
+    N_("Cancelled"),
+    N_("Expired"),
+    N_("Failed"),
+    N_("Refunded"),
+    N_("Partially refunded"),
+    # Connection
+    N_("Connected"),
+    N_("Connected again."),
+    N_("Reconnecting…"),
+    N_("Connection lost. Reconnecting…"),
+    N_("Offline"),
+    N_("Could not connect."),
+    N_("Could not load the live connection. Please reload the page."),
+    N_("The server did not answer. Please try again."),
+    N_("Something went wrong. Please try again."),
+    N_("The consultation has ended."),
+    # Clinician: the request form
+    N_("Enter an amount."),
+    N_("Enter the amount as a number, for example 450 or 450,50."),
+    N_("The amount cannot be negative."),
+    N_("The amount must be greater than zero."),
+    N_("The amount is too large."),
+    N_("Use at most two decimals."),
+    N_("This currency has no decimals."),
+    N_("Description is required."),
+    N_("The description can be at most 200 characters."),
+    N_("Choose a patient."),
+    N_("Payment request sent: {amount} — {description}"),
+    # Clinician: the list and the popup
+    N_("Cancel"),
+    N_("Cancel request: {description}"),
+    N_("Request cancelled: {description}"),
+    N_("Refunded: {amount}"),
+    N_("{amount} for “{description}”"),
+    N_("Payment received: {amount} — {description}"),
+    # Patient
+    N_("Payment requested: {amount} — {description}"),
+    N_("Pay now"),
+    N_("Pay now: {amount} — {description}"),
+    N_("Opening the payment page…"),
+    N_("The payment page opened in a new window."),
+    N_("Open the payment page"),
+    N_("Your browser blocked the new window. Use the link to open the payment page."),
+    N_("The payment page is open in another window. Finish paying there; this panel updates by itself."),
+    N_("The payment did not go through. No money was taken."),
+    N_("Payment could not be started. Please try again."),
+    N_("Thank you! Your payment has been received."),
+    N_("{amount} for “{description}”. Reference: {reference}."),
+    N_("{description}: {status}"),
+    N_("Amount"),
+    N_("Description"),
+    N_("Paid at"),
+    N_("Reference"),
+)
