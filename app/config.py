@@ -198,3 +198,6 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet = max(logging.WARNING, logging.getLevelName(settings.log_level))
+    for noisy in ("alembic", "stripe"):
+        logging.getLogger(noisy).setLevel(quiet)

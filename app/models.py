@@ -258,3 +258,23 @@ class StripeEvent(Base):
     account: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who signs in to the admin pages (sign-in itself comes with the admin pages)."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    clinic_id: Mapped[str | None] = mapped_column(ForeignKey("clinics.id"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    @classmethod
+    def new(cls, *, now: datetime, **fields: Any) -> User:
+        from app.ids import new_id
+
+        return cls(id=new_id("usr"), created_at=now, **fields)

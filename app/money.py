@@ -58,9 +58,7 @@ def split(total: int, weights: list[int]) -> list[int]:
         raise MoneyError("weights must be non-negative and not all zero")
     whole = sum(weights)
     parts = [total * w // whole for w in weights]
-    remainders = sorted(
-        range(len(weights)), key=lambda i: (total * weights[i]) % whole, reverse=True
-    )
+    remainders = sorted(range(len(weights)), key=lambda i: (total * weights[i]) % whole, reverse=True)
     for i in remainders[: total - sum(parts)]:
         parts[i] += 1
     return parts

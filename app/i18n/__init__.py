@@ -20,7 +20,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -74,7 +74,7 @@ def _load(lang: str) -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _translator(lang: str) -> Translator:
     return Translator(lang=lang, _translations=_load(lang))
 

@@ -56,6 +56,7 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Payment received: {amount} — {description}"),
     # Patient
     N_("Payment requested: {amount} — {description}"),
+    N_("{amount} — {description}"),
     N_("Pay now"),
     N_("Pay now: {amount} — {description}"),
     N_("Opening the payment page…"),

@@ -133,9 +133,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_hash"),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_keys_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_keys_organisation_id"), ["organisation_id"], unique=False)
 
     op.create_table(
         "clinics",
@@ -154,12 +152,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("clinics", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_clinics_organisation_id"), ["organisation_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_clinics_stripe_account_id"), ["stripe_account_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_clinics_organisation_id"), ["organisation_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_clinics_stripe_account_id"), ["stripe_account_id"], unique=False)
 
     op.create_table(
         "consults",
@@ -187,9 +181,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("consults", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_consults_clinic_id"), ["clinic_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_consults_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_consults_organisation_id"), ["organisation_id"], unique=False)
 
     op.create_table(
         "ledger_accounts",
@@ -223,12 +215,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("reference"),
     )
     with op.batch_alter_table("ledger_transactions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_ledger_transactions_bill_card_id"), ["bill_card_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_ledger_transactions_clinic_id"), ["clinic_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ledger_transactions_bill_card_id"), ["bill_card_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledger_transactions_clinic_id"), ["clinic_id"], unique=False)
 
     op.create_table(
         "bill_cards",
@@ -296,16 +284,12 @@ def upgrade() -> None:
             ["account_id"],
             ["ledger_accounts.id"],
         ),
-        sa.ForeignKeyConstraint(
-            ["transaction_id"], ["ledger_transactions.id"], initially="DEFERRED", deferrable=True
-        ),
+        sa.ForeignKeyConstraint(["transaction_id"], ["ledger_transactions.id"], initially="DEFERRED", deferrable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("ledger_legs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ledger_legs_account_id"), ["account_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_ledger_legs_transaction_id"), ["transaction_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ledger_legs_transaction_id"), ["transaction_id"], unique=False)
 
     op.create_table(
         "bill_card_events",
@@ -322,9 +306,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("bill_card_events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_bill_card_events_bill_card_id"), ["bill_card_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_bill_card_events_bill_card_id"), ["bill_card_id"], unique=False)
 
     op.create_table(
         "bill_card_lines",
@@ -344,9 +326,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("bill_card_lines", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_bill_card_lines_bill_card_id"), ["bill_card_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_bill_card_lines_bill_card_id"), ["bill_card_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_bill_card_lines_payment_request_id"),
             ["payment_request_id"],
@@ -398,12 +378,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("consult_id", "idempotency_key", name="uq_payment_requests_idem"),
     )
     with op.batch_alter_table("payment_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_payment_requests_consult_id"), ["consult_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_payment_requests_status_expiry", ["status", "checkout_expires_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_payment_requests_consult_id"), ["consult_id"], unique=False)
+        batch_op.create_index("ix_payment_requests_status_expiry", ["status", "checkout_expires_at"], unique=False)
 
     op.create_table(
         "payments",
@@ -423,12 +399,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("method", "reference", name="uq_payments_reference"),
     )
     with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_payments_bill_card_id"), ["bill_card_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_payments_payment_request_id"), ["payment_request_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_payments_bill_card_id"), ["bill_card_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_payments_payment_request_id"), ["payment_request_id"], unique=False)
 
     # ### end Alembic commands ###
     _create_guards()

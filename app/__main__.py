@@ -1,0 +1,163 @@
+"""``python -m app [serve|worker|seed-demo --json|run-job NAME|migrate]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from app.config import ConfigError, Settings, configure_logging
+
+log = logging.getLogger("app")
+JOBS = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="ConsultPay")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve pages, REST and Socket.IO (the default)")
+    sub.add_parser("worker", help="run the background jobs only")
+    seed = sub.add_parser("seed-demo", help="create the demo organisation (idempotent)")
+    seed.add_argument("--json", action="store_true", help="print one JSON object")
+    job = sub.add_parser("run-job", help="run one background job once")
+    job.add_argument("name", choices=JOBS)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+
+    command = args.command or "serve"
+    if command == "serve":
+        return serve(settings)
+    if command == "worker":
+        return asyncio.run(worker(settings))
+    if command == "seed-demo":
+        result = asyncio.run(with_services(settings, _seed))
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+        return 0
+    if command == "run-job":
+        count = asyncio.run(with_services(settings, lambda app: _run_job(app, args.name)))
+        print(json.dumps({"job": args.name, "handled": count}))
+        return 0
+    if command == "migrate":
+        asyncio.run(with_services(settings, _noop))
+        return 0
+    return 2
+
+
+def serve(settings: Settings) -> int:
+    from app.factory import create_app
+
+    app = create_app(settings)
+
+    async def announce(_app: web.Application) -> None:
+        print(f"ConsultPay is running on {settings.public_url}", flush=True)
+        print(f"  demo call (clinician and patient side by side): {settings.public_url}/demo", flush=True)
+        print(f"  API description: {settings.public_url}/api/v1/openapi.json", flush=True)
+        if settings.stripe_sandbox:
+            print(f"  Stripe sandbox: {settings.stripe_sandbox_url}/v1/ (test card 4242 4242 4242 4242)", flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+async def with_services(settings: Settings, action: Any) -> Any:
+    """Start the app's services without serving HTTP, run ``action(app)``, stop.
+
+    With the built-in Stripe sandbox, the sandbox is served on a free local
+    port for the duration, sharing its state file with the web server's.
+    """
+    from app.factory import create_app
+
+    runner = None
+    if settings.stripe_sandbox and settings.stripe_api_base is None:
+        from dataclasses import replace
+
+        from integrations.stripe.sandbox import create_sandbox_app
+
+        sandbox = create_sandbox_app(
+            public_url=settings.stripe_sandbox_url,
+            webhook_url=f"{settings.public_url}/webhooks/stripe",
+            webhook_secret=settings.stripe_webhook_secret,
+            data_path=str(settings.data_dir / "stripe-sandbox.db"),
+        )
+        runner = web.AppRunner(sandbox)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        settings = replace(settings, stripe_api_base=f"http://127.0.0.1:{port}")
+    app = create_app(settings, run_jobs=False)
+    try:
+        ctx = [gen(app) for gen in app.cleanup_ctx]
+        for step in ctx:
+            await step.__anext__()
+        try:
+            return await action(app)
+        finally:
+            for step in reversed(ctx):
+                try:
+                    await step.__anext__()
+                except StopAsyncIteration:
+                    pass
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def _seed(app: web.Application) -> dict[str, Any]:
+    from app import demo
+    from app.factory import onboard_in_sandbox
+    from app.web.keys import DB, ORGANISATIONS, SETTINGS, STRIPE
+
+    settings = app[SETTINGS]
+    return await demo.seed(
+        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda a: onboard_in_sandbox(settings, a)
+    )
+
+
+async def _run_job(app: web.Application, name: str) -> int:
+    from app.web.keys import PAYMENTS
+
+    if name == "expire-requests":
+        return await app[PAYMENTS].expire_due()
+    # The MediPay jobs arrive with the MediPay pipeline; until then there is nothing to export.
+    log.info("job %s has nothing to do yet", name)
+    return 0
+
+
+async def _noop(app: web.Application) -> None:
+    return None
+
+
+async def worker(settings: Settings) -> int:
+    from app.factory import jobs_for
+    from app.jobs.scheduler import run_forever
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def run(app: web.Application) -> None:
+        log.info("worker running %s", ", ".join(j.name for j in jobs_for(app)))
+        await run_forever(jobs_for(app), stop)
+
+    await with_services(settings, run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Consults, their join tokens and the payment requests made in them."""

@@ -1,0 +1,437 @@
+"""Payment requests in a call: request, cancel, open checkout, and settle.
+
+Order of work, everywhere here: validate, then call Stripe (outside any
+database transaction, with an idempotency key so a retry never makes a second
+session), then change our rows in one short write transaction that re-checks
+the state under a row lock, then tell the people in the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import validation as v
+from app.clock import Clock
+from app.consults.notifier import Notifier, request_changed
+from app.consults.participant import Participant
+from app.consults.views import request_view
+from app.db import Database
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from app.ids import new_id
+from app.ledger import cards
+from app.ledger.statuses import REQUEST_OPEN, REQUEST_PAID
+from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
+from integrations.stripe.protocol import CheckoutSession, NewCheckout, ProviderError, StripeGateway
+
+log = logging.getLogger(__name__)
+
+# A second identical request within this window is the same click twice.
+DOUBLE_CLICK = timedelta(seconds=10)
+# Reuse a checkout session only while it has this much life left.
+CHECKOUT_MARGIN = timedelta(minutes=2)
+
+
+async def finish_unpaid(s: AsyncSession, r: PaymentRequest, status: str, reason: str, now: datetime) -> None:
+    """End an open request without payment; its line no longer counts on the card."""
+    r.status = status
+    r.updated_at = now
+    r.failure_reason = reason if status == "failed" else r.failure_reason
+    card = await s.get(BillCard, r.bill_card_id)
+    if card is not None:
+        await cards.void_request_line(s, card, r.id, f"request {status}", now)
+
+
+class PaymentService:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        stripe: StripeGateway,
+        notifier: Notifier,
+        clock: Clock,
+        public_url: str,
+        checkout_ttl_seconds: int,
+    ) -> None:
+        self.db = db
+        self.stripe = stripe
+        self.notifier = notifier
+        self.clock = clock
+        self.public_url = public_url
+        self.checkout_ttl = timedelta(seconds=checkout_ttl_seconds)
+
+    # -- clinician -----------------------------------------------------------------------------
+
+    async def request(self, who: Participant, payload: Any) -> dict[str, Any]:
+        _require(who, "clinician")
+        data = v.obj(payload, "payload")
+        amount = v.amount(data.get("amount"))
+        description = v.text(data, "description", max_len=200)
+        if description is None:
+            raise Invalid("invalid_description", "Description is required.")
+        currency = data.get("currency") or who.consult.currency
+        if not isinstance(currency, str) or currency.upper() != who.consult.currency:
+            raise Invalid("currency_mismatch", "Currency does not match the consultation.")
+        idem = data.get("idempotency_key")
+        if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
+            raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
+        patient_id = data.get("patient_id")
+        now = self.clock.now()
+
+        try:
+            async with self.db.write() as s:
+                consult = await _active_consult(s, who.consult.id, now)
+                clinic = await s.get(Clinic, consult.clinic_id)
+                if clinic is None or not can_take_payments(clinic):
+                    raise Conflict(
+                        "no_stripe_account", "The clinic cannot take payments yet: no Stripe account is linked."
+                    )
+                patient = await _patient(s, consult.id, patient_id)
+                existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
+                if existing is not None:
+                    return request_view(existing)
+                card = await cards.card_for_patient(s, consult, patient, now)
+                r = PaymentRequest(
+                    id=new_id("pr"),
+                    consult_id=consult.id,
+                    clinic_id=consult.clinic_id,
+                    patient_id=patient.patient_id,
+                    amount=amount,
+                    currency=consult.currency,
+                    description=description,
+                    status="requested",
+                    idempotency_key=idem,
+                    bill_card_id=card.id,
+                    created_at=now,
+                    updated_at=now,
+                    stripe_account_id=clinic.stripe_account_id,
+                    refunded_amount=0,
+                    checkout_attempt=0,
+                )
+                s.add(r)
+                await s.flush()
+                await cards.add_request_line(s, card, r.id, description, amount, now)
+                view = request_view(r)
+        except IntegrityError:
+            # Two identical keys raced (PostgreSQL): the other one won; return it.
+            async with self.db.read() as s:
+                found = await s.scalar(
+                    select(PaymentRequest).where(
+                        PaymentRequest.consult_id == who.consult.id, PaymentRequest.idempotency_key == idem
+                    )
+                )
+            if found is None:
+                raise
+            return request_view(found)
+        await request_changed(self.notifier, view, new=True)
+        return view
+
+    async def cancel(self, who: Participant, payload: Any) -> dict[str, Any]:
+        _require(who, "clinician")
+        r = await self._load(who, payload)
+        if r.status in REQUEST_PAID:
+            raise Conflict("already_paid", "This request has already been paid.")
+        if r.status not in REQUEST_OPEN:
+            raise Conflict("not_cancellable", "This request can no longer be cancelled.")
+        if r.checkout_session_id:
+            # Close the door at Stripe first, so the patient cannot pay a cancelled request.
+            session = await self._expire_or_retrieve(r)
+            if session.status == "complete":
+                await self.settle(session, account=r.stripe_account_id)
+                raise Conflict("already_paid", "This request has already been paid.")
+        now = self.clock.now()
+        async with self.db.write() as s:
+            r = await _locked(s, r.id)
+            if r.status in REQUEST_PAID:
+                raise Conflict("already_paid", "This request has already been paid.")
+            if r.status not in REQUEST_OPEN:
+                raise Conflict("not_cancellable", "This request can no longer be cancelled.")
+            await finish_unpaid(s, r, "cancelled", "cancelled by clinician", now)
+            view = request_view(r)
+        await request_changed(self.notifier, view)
+        return view
+
+    # -- patient -------------------------------------------------------------------------------
+
+    async def checkout(self, who: Participant, payload: Any) -> str:
+        _require(who, "patient")
+        r = await self._load(who, payload)
+        if r.patient_id != who.id:
+            raise NotFound("request_not_found", "Unknown payment request.")
+        if r.status in REQUEST_PAID:
+            raise Conflict("already_paid", "This request has already been paid.")
+        if r.status not in REQUEST_OPEN:
+            raise Conflict("not_payable", "This request is no longer payable.")
+        now = self.clock.now()
+        if r.checkout_session_id and r.checkout_url and r.checkout_expires_at:
+            if r.checkout_expires_at - now > CHECKOUT_MARGIN:
+                return r.checkout_url
+            # Nearly gone: close it before opening another, so only one can be paid.
+            old = await self._expire_or_retrieve(r)
+            if old.status == "complete":
+                await self.settle(old, account=r.stripe_account_id)
+                raise Conflict("already_paid", "This request has already been paid.")
+
+        async with self.db.read() as s:
+            patient = await s.get(ConsultPatient, (r.consult_id, r.patient_id))
+            consult = await s.get(Consult, r.consult_id)
+        assert consult is not None
+        attempt = r.checkout_attempt + 1
+        expires = now + self.checkout_ttl
+        metadata = {
+            "payment_request_id": r.id,
+            "consult_id": r.consult_id,
+            "clinic_id": r.clinic_id,
+            "bill_card_id": r.bill_card_id,
+        }
+        try:
+            session = await self.stripe.create_checkout_session(
+                NewCheckout(
+                    account=r.stripe_account_id,
+                    amount=r.amount,
+                    currency=r.currency,
+                    description=r.description,
+                    success_url=f"{self.public_url}/checkout/return?request_id={r.id}&session_id={{CHECKOUT_SESSION_ID}}",
+                    cancel_url=f"{self.public_url}/checkout/return?request_id={r.id}",
+                    reference=r.id,
+                    metadata=metadata,
+                    expires_at=int(expires.timestamp()),
+                    idempotency_key=f"consultpay:{r.id}:checkout:{attempt}",
+                    customer_email=patient.email if patient else None,
+                    locale=consult.language,
+                )
+            )
+        except ProviderError as e:
+            log.warning("checkout for %s failed: %s (%s)", r.id, e.provider_message, e.code)
+            raise Unavailable("checkout_failed", "Payment could not be started. Please try again.") from e
+
+        async with self.db.write() as s:
+            r = await _locked(s, r.id)
+            if r.status in REQUEST_PAID:
+                raise Conflict("already_paid", "This request has already been paid.")
+            if r.status not in REQUEST_OPEN:
+                raise Conflict("not_payable", "This request is no longer payable.")
+            changed = r.checkout_session_id != session.id
+            if changed:
+                r.checkout_session_id = session.id
+                r.checkout_url = session.url
+                r.checkout_expires_at = datetime.fromtimestamp(session.expires_at, now.tzinfo)
+                r.checkout_attempt = attempt
+                r.status = "checkout_open"
+                r.updated_at = now
+            view = request_view(r)
+        if changed:
+            await request_changed(self.notifier, view)
+        return session.url or ""
+
+    # -- settlement ------------------------------------------------------------------------------
+
+    async def settle(self, session: CheckoutSession, *, account: str | None) -> str:
+        """Apply what Stripe says of a session (from a webhook or a look-up); idempotent."""
+        async with self.db.write() as s:
+            outcome, view = await apply_session(s, session, account=account, now=self.clock.now())
+        if view is not None:
+            await request_changed(self.notifier, view)
+        return outcome
+
+    async def refresh(self, request_id: str) -> PaymentRequest | None:
+        """Ask Stripe about a request's session, settle what it says, and return the request."""
+        async with self.db.read() as s:
+            r = await s.get(PaymentRequest, request_id)
+        if r is None:
+            return None
+        if r.checkout_session_id and r.status in REQUEST_OPEN:
+            try:
+                session = await self.stripe.retrieve_checkout_session(
+                    r.checkout_session_id, account=r.stripe_account_id
+                )
+            except ProviderError as e:
+                log.warning("could not look up %s: %s", r.checkout_session_id, e.provider_message)
+            else:
+                await self.settle(session, account=r.stripe_account_id)
+                async with self.db.read() as s:
+                    r = await s.get(PaymentRequest, request_id)
+        return r
+
+    async def expire_due(self) -> int:
+        """The ``expire-requests`` job: bring overdue checkouts in line with Stripe."""
+        now = self.clock.now()
+        async with self.db.read() as s:
+            due = list(
+                await s.scalars(
+                    select(PaymentRequest.id).where(
+                        PaymentRequest.status == "checkout_open", PaymentRequest.checkout_expires_at <= now
+                    )
+                )
+            )
+        for request_id in due:
+            await self.refresh(request_id)
+        return len(due)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    async def _load(self, who: Participant, payload: Any) -> PaymentRequest:
+        data = v.obj(payload, "payload")
+        request_id = data.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise Invalid("missing_field", "request_id is required", field="request_id")
+        async with self.db.read() as s:
+            await _active_consult(s, who.consult.id, self.clock.now())
+            r = await s.get(PaymentRequest, request_id)
+        # Another consult's or another patient's request does not exist, as far as this socket knows.
+        if r is None or r.consult_id != who.consult.id or (who.role == "patient" and r.patient_id != who.id):
+            raise NotFound("request_not_found", "Unknown payment request.")
+        return r
+
+    async def _expire_or_retrieve(self, r: PaymentRequest) -> CheckoutSession:
+        assert r.checkout_session_id
+        try:
+            return await self.stripe.expire_checkout_session(r.checkout_session_id, account=r.stripe_account_id)
+        except ProviderError:
+            # Stripe refuses to expire a session that is no longer open: ask what it is.
+            try:
+                return await self.stripe.retrieve_checkout_session(r.checkout_session_id, account=r.stripe_account_id)
+            except ProviderError as e:
+                raise Unavailable("stripe_unavailable", "Payment could not be started. Please try again.") from e
+
+
+async def apply_session(
+    s: AsyncSession, session: CheckoutSession, *, account: str | None, now: datetime
+) -> tuple[str, dict[str, Any] | None]:
+    """Bring one request in line with its Stripe session; returns (outcome, changed request)."""
+    request_id = session.metadata.get("payment_request_id") or session.client_reference_id
+    if not request_id:
+        return "not_ours", None
+    r = await s.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update())
+    if r is None:
+        return "unknown_request", None
+    if (r.stripe_account_id or None) != (account or None):
+        log.error("session %s for %s came from account %s, not %s", session.id, r.id, account, r.stripe_account_id)
+        return "wrong_account", None
+    if session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
+        return await _settle_paid(s, r, session, now)
+    if session.status == "expired":
+        if r.status in REQUEST_OPEN and r.checkout_session_id in (None, session.id):
+            await finish_unpaid(s, r, "expired", "checkout expired", now)
+            return "expired", request_view(r)
+        return "stale", None
+    if session.status == "complete" and r.status == "requested":
+        # Paid by a delayed method: wait for async_payment_succeeded / failed.
+        r.status = "checkout_open"
+        r.checkout_session_id = r.checkout_session_id or session.id
+        r.updated_at = now
+        return "awaiting_payment", request_view(r)
+    return "no_change", None
+
+
+async def _settle_paid(
+    s: AsyncSession, r: PaymentRequest, session: CheckoutSession, now: datetime
+) -> tuple[str, dict[str, Any] | None]:
+    if r.status in REQUEST_PAID:
+        return "already_settled", None
+    if session.amount_total != r.amount or session.currency != r.currency:
+        log.error(
+            "session %s paid %s %s for request %s of %s %s: not settled",
+            session.id,
+            session.amount_total,
+            session.currency,
+            r.id,
+            r.amount,
+            r.currency,
+        )
+        return "amount_mismatch", None
+    card = await s.get(BillCard, r.bill_card_id)
+    assert card is not None
+    if r.status not in REQUEST_OPEN:
+        # Paid just as it was cancelled or expired: the money is real, so it counts again.
+        await cards.add_request_line(s, card, r.id, r.description, r.amount, now)
+    await cards.register_stripe_payment(
+        s,
+        card,
+        request_id=r.id,
+        amount=r.amount,
+        currency=r.currency,
+        reference=session.id,
+        description=r.description,
+        now=now,
+    )
+    r.status = "paid"
+    r.paid_at = now
+    r.updated_at = now
+    r.checkout_session_id = r.checkout_session_id or session.id
+    r.payment_intent_id = session.payment_intent_id
+    return "settled", request_view(r)
+
+
+async def _active_consult(s: AsyncSession, consult_id: str, now: datetime) -> Consult:
+    consult = await s.get(Consult, consult_id)
+    if consult is None or consult.status != "active" or consult.expires_at <= now:
+        raise Conflict("consult_ended", "The consultation has ended.")
+    return consult
+
+
+async def _patient(s: AsyncSession, consult_id: str, patient_id: Any) -> ConsultPatient:
+    if patient_id is None:
+        rows = list(await s.scalars(select(ConsultPatient).where(ConsultPatient.consult_id == consult_id)))
+        if len(rows) != 1:
+            raise Invalid("unknown_patient", "Unknown patient.")
+        return rows[0]
+    if not isinstance(patient_id, str | int) or isinstance(patient_id, bool):
+        raise Invalid("unknown_patient", "Unknown patient.")
+    patient = await s.get(ConsultPatient, (consult_id, str(patient_id)))
+    if patient is None:
+        raise Invalid("unknown_patient", "Unknown patient.")
+    return patient
+
+
+async def _duplicate(
+    s: AsyncSession,
+    consult_id: str,
+    patient_id: str,
+    amount: int,
+    description: str,
+    idem: str | None,
+    now: datetime,
+) -> PaymentRequest | None:
+    if idem is not None:
+        found = await s.scalar(
+            select(PaymentRequest).where(
+                PaymentRequest.consult_id == consult_id, PaymentRequest.idempotency_key == idem
+            )
+        )
+        if found is not None:
+            return found
+    return await s.scalar(
+        select(PaymentRequest)
+        .where(
+            PaymentRequest.consult_id == consult_id,
+            PaymentRequest.patient_id == patient_id,
+            PaymentRequest.amount == amount,
+            PaymentRequest.description == description,
+            PaymentRequest.status.in_(REQUEST_OPEN),
+            PaymentRequest.created_at >= now - DOUBLE_CLICK,
+        )
+        .limit(1)
+    )
+
+
+async def _locked(s: AsyncSession, request_id: str) -> PaymentRequest:
+    r = await s.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update())
+    assert r is not None
+    return r
+
+
+def _require(who: Participant, role: str) -> None:
+    if who.role != role:
+        if role == "clinician":
+            raise Forbidden("forbidden_role", "Only the clinician can do that.")
+        raise Forbidden("forbidden_role", "Only the patient can do that.")
+
+
+def can_take_payments(clinic: Clinic) -> bool:
+    return bool(clinic.payment_app_enabled and clinic.stripe_account_id and clinic.stripe_charges_enabled)

@@ -1,0 +1,203 @@
+"""Consults: creating them, reading them, ending them, and who may join."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app import validation as v
+from app.clock import Clock
+from app.consults.notifier import Notifier, request_changed
+from app.consults.participant import Participant
+from app.consults.payments import finish_unpaid
+from app.consults.tokens import TokenSigner
+from app.consults.views import consult_view, request_view
+from app.db import Database
+from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from app.i18n import SUPPORTED as LANGUAGES
+from app.ids import new_id
+from app.models import Clinic, Consult, ConsultPatient, PaymentRequest
+from app.money import MoneyError, normalise_currency
+
+MAX_PATIENTS = 20
+
+
+class ConsultService:
+    def __init__(
+        self, db: Database, *, clock: Clock, signer: TokenSigner, notifier: Notifier, public_url: str, ttl_seconds: int
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.signer = signer
+        self.notifier = notifier
+        self.public_url = public_url
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    # -- REST, on behalf of an organisation ------------------------------------------------
+
+    async def create(self, organisation_id: str, body: Any) -> dict[str, Any]:
+        data = v.obj(body)
+        clinic_id = v.ident(data, "clinic_id")
+        clinician = data.get("clinician")
+        if not isinstance(clinician, dict):
+            raise Invalid("missing_field", "clinician is required", field="clinician")
+        clinician_id = v.ident(clinician, "id")
+        clinician_name = v.text(clinician, "name")
+        patients_in = data.get("patients")
+        if not isinstance(patients_in, list) or not patients_in:
+            raise Invalid("missing_field", "patients must hold at least one patient", field="patients")
+        if len(patients_in) > MAX_PATIENTS:
+            raise Invalid("too_many_patients", f"at most {MAX_PATIENTS} patients", field="patients")
+        patients: list[dict[str, Any]] = []
+        for n, raw in enumerate(patients_in, start=1):
+            p = v.obj(raw, f"patients[{n - 1}]")
+            patients.append(
+                {
+                    "patient_id": v.ident(p, "id", required=False) or f"p-{n}",
+                    "name": v.text(p, "name"),
+                    "email": v.email(p.get("email")),
+                    "national_id": v.national_id(p.get("national_id")),
+                    "mobile": v.mobile(p.get("mobile")),
+                    "address": v.address(p.get("address")),
+                    "position": n,
+                }
+            )
+        if len({p["patient_id"] for p in patients}) != len(patients):
+            raise Invalid("duplicate_patient", "patient ids must be unique", field="patients")
+        external_id = v.text(data, "external_id", required=False)
+        language = data.get("language") or "nb"
+        if language not in LANGUAGES:
+            raise Invalid("invalid_language", f"language must be one of {', '.join(LANGUAGES)}", field="language")
+
+        now = self.clock.now()
+        async with self.db.write() as s:
+            clinic = await s.get(Clinic, clinic_id)
+            if clinic is None:
+                raise NotFound("clinic_not_found", "No such clinic.")
+            if clinic.organisation_id != organisation_id:
+                raise Forbidden("forbidden", "That clinic belongs to another organisation.")
+            try:
+                currency = normalise_currency(data.get("currency") or clinic.currency)
+            except MoneyError as e:
+                raise Invalid("invalid_currency", "currency must be an ISO 4217 code", field="currency") from e
+            consult = Consult(
+                id=new_id("con"),
+                organisation_id=organisation_id,
+                clinic_id=clinic.id,
+                external_id=external_id,
+                clinician_id=clinician_id,
+                clinician_name=clinician_name,
+                currency=currency,
+                language=language,
+                status="active",
+                created_at=now,
+                expires_at=now + self.ttl,
+            )
+            s.add(consult)
+            await s.flush()
+            rows = [ConsultPatient(consult_id=consult.id, **p) for p in patients]
+            s.add_all(rows)
+
+        view = consult_view(consult, rows)
+        view["clinician"] = {**view["clinician"], **self._join(consult, "clinician", clinician_id or "")}
+        view["patients"] = [{**pv, **self._join(consult, "patient", pv["id"])} for pv in view["patients"]]
+        return view
+
+    def _join(self, consult: Consult, role: str, participant_id: str) -> dict[str, str]:
+        token = self.signer.issue(
+            consult_id=consult.id,
+            role=role,
+            participant_id=participant_id,
+            now=self.clock.now(),
+            expires_at=consult.expires_at,
+        )
+        return {"token": token, "join_url": f"{self.public_url}/join/{token}"}
+
+    async def get(self, organisation_id: str, consult_id: str) -> dict[str, Any]:
+        async with self.db.read() as s:
+            consult = await self._owned(s, organisation_id, consult_id)
+            view = consult_view(consult, await self._patients(s, consult.id))
+            view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
+        return view
+
+    async def end(self, organisation_id: str, consult_id: str) -> dict[str, Any]:
+        now = self.clock.now()
+        ended: list[PaymentRequest] = []
+        async with self.db.write() as s:
+            consult = await self._owned(s, organisation_id, consult_id, lock=True)
+            if consult.status == "active":
+                consult.status = "ended"
+                consult.ended_at = now
+                # Requests nobody has started paying end with the call; an open
+                # checkout runs on until Stripe settles or expires it.
+                for r in await self._requests(s, consult.id):
+                    if r.status == "requested":
+                        ended.append(r)
+                for r in ended:
+                    await finish_unpaid(s, r, "expired", "consultation ended", now)
+            view = consult_view(consult, await self._patients(s, consult.id))
+            view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
+        for r in ended:
+            await request_changed(self.notifier, request_view(r))
+        await self.notifier.consult_ended(consult_id, {"consult": consult_view(consult, [], full=False)})
+        return view
+
+    # -- who is in the call ------------------------------------------------------------------
+
+    async def participant(self, token: object) -> Participant:
+        """The person a join token names, if the token is good and the consult still runs."""
+        now = self.clock.now()
+        claims = self.signer.verify(token, now=now)
+        async with self.db.read() as s:
+            consult = await s.get(Consult, claims.consult_id)
+        if consult is None:
+            raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
+        if consult.status != "active" or consult.expires_at <= now:
+            raise Unauthenticated("consult_ended", "The consultation has ended.")
+        return Participant(claims=claims, consult=consult)
+
+    async def state(self, who: Participant) -> dict[str, Any]:
+        """``consult:state``: everything this person may see, for a (re)connect."""
+        async with self.db.read() as s:
+            patients = await self._patients(s, who.consult.id)
+            requests = await self._requests(s, who.consult.id)
+            consult = await s.get(Consult, who.consult.id)
+        assert consult is not None
+        if who.role == "patient":
+            patients = [p for p in patients if p.patient_id == who.id]
+            requests = [r for r in requests if r.patient_id == who.id]
+        return {
+            "consult": consult_view(consult, patients, full=False),
+            "role": who.role,
+            "me": {"id": who.id},
+            "requests": [request_view(r) for r in requests],
+        }
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _owned(self, s: Any, organisation_id: str, consult_id: str, *, lock: bool = False) -> Consult:
+        query = select(Consult).where(Consult.id == consult_id)
+        if lock:
+            query = query.with_for_update()
+        consult = await s.scalar(query)
+        if consult is None:
+            raise NotFound("consult_not_found", "No such consult.")
+        if consult.organisation_id != organisation_id:
+            raise Forbidden("forbidden", "That consult belongs to another organisation.")
+        return consult
+
+    @staticmethod
+    async def _patients(s: Any, consult_id: str) -> list[ConsultPatient]:
+        rows = await s.scalars(
+            select(ConsultPatient).where(ConsultPatient.consult_id == consult_id).order_by(ConsultPatient.position)
+        )
+        return list(rows)
+
+    @staticmethod
+    async def _requests(s: Any, consult_id: str) -> list[PaymentRequest]:
+        rows = await s.scalars(
+            select(PaymentRequest).where(PaymentRequest.consult_id == consult_id).order_by(PaymentRequest.created_at)
+        )
+        return list(rows)

@@ -1,0 +1,88 @@
+"""Stripe's webhooks, applied once each.
+
+Stripe delivers at least once, in no set order, sometimes concurrently. Each
+event id is recorded in ``stripe_events`` in the same transaction as its
+effect, so a duplicate finds the id and changes nothing; two copies racing
+on PostgreSQL meet at the primary key and the loser rolls back whole. Distinct
+events for one session meet at the payment request's row lock, and the
+effects themselves are idempotent (a paid request stays paid; a payment's
+reference and a journal reference are unique).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import Clock
+from app.consults.notifier import Notifier, request_changed
+from app.consults.payments import apply_session, finish_unpaid
+from app.consults.views import request_view
+from app.db import Database
+from app.models import PaymentRequest, StripeEvent
+from integrations.stripe.protocol import CheckoutSession
+
+log = logging.getLogger(__name__)
+
+Result = tuple[str, dict[str, Any] | None]
+Handler = Callable[[AsyncSession, dict[str, Any], str | None, Any], Awaitable[Result]]
+
+
+async def _session_event(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
+    return await apply_session(s, CheckoutSession.from_stripe(obj), account=account, now=now)
+
+
+async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
+    session = CheckoutSession.from_stripe(obj)
+    request_id = session.metadata.get("payment_request_id") or session.client_reference_id
+    r = await s.get(PaymentRequest, request_id, with_for_update=True) if request_id else None
+    if r is None:
+        return "unknown_request", None
+    if (r.stripe_account_id or None) != (account or None):
+        return "wrong_account", None
+    if r.status not in ("requested", "checkout_open"):
+        return "stale", None
+    await finish_unpaid(s, r, "failed", "payment failed", now)
+    return "failed", request_view(r)
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _session_event,
+    "checkout.session.async_payment_succeeded": _session_event,
+    "checkout.session.expired": _session_event,
+    "checkout.session.async_payment_failed": _async_failed,
+}
+
+
+class StripeEvents:
+    def __init__(self, db: Database, *, notifier: Notifier, clock: Clock) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.clock = clock
+
+    async def handle(self, event: dict[str, Any]) -> str:
+        event_id = event.get("id")
+        event_type = event.get("type")
+        obj = (event.get("data") or {}).get("object")
+        if not isinstance(event_id, str) or not isinstance(event_type, str) or not isinstance(obj, dict):
+            return "malformed"
+        account = event.get("account") if isinstance(event.get("account"), str) else None
+        handler = HANDLERS.get(event_type)
+        now = self.clock.now()
+        try:
+            async with self.db.write() as s:
+                if await s.get(StripeEvent, event_id) is not None:
+                    return "duplicate"
+                outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
+                s.add(StripeEvent(id=event_id, type=event_type, account=account, outcome=outcome, received_at=now))
+        except IntegrityError:
+            # The same event, delivered concurrently, got there first.
+            return "duplicate"
+        log.info("stripe event %s %s: %s", event_id, event_type, outcome)
+        if view is not None:
+            await request_changed(self.notifier, view)
+        return outcome

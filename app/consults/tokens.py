@@ -1,0 +1,65 @@
+"""Join tokens: signed (HS256), short-lived, naming one consult, one role, one person.
+
+A token also dies with its consult: whoever checks one also checks that the
+consult is still active (see ``service.participant_for_token``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from app.errors import Unauthenticated
+
+AUDIENCE = "consultpay:join"
+ROLES = ("clinician", "patient")
+
+
+@dataclass(frozen=True)
+class JoinClaims:
+    consult_id: str
+    role: str
+    participant_id: str
+
+
+class TokenSigner:
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def issue(self, *, consult_id: str, role: str, participant_id: str, now: datetime, expires_at: datetime) -> str:
+        if role not in ROLES:
+            raise ValueError(role)
+        return jwt.encode(
+            {
+                "aud": AUDIENCE,
+                "cid": consult_id,
+                "role": role,
+                "sub": participant_id,
+                "iat": int(now.timestamp()),
+                "exp": int(expires_at.timestamp()),
+            },
+            self._secret,
+            algorithm="HS256",
+        )
+
+    def verify(self, token: object, *, now: datetime) -> JoinClaims:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                options={"require": ["exp", "iat", "cid", "role", "sub"], "verify_exp": False},
+            )
+        except jwt.PyJWTError as e:
+            raise Unauthenticated("bad_token", "The join link is invalid or has expired.") from e
+        # Expiry is checked against the injected clock, not the wall clock.
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
+            raise Unauthenticated("token_expired", "The join link is invalid or has expired.")
+        if claims.get("role") not in ROLES or not isinstance(claims.get("cid"), str):
+            raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
+        return JoinClaims(consult_id=claims["cid"], role=claims["role"], participant_id=str(claims["sub"]))

@@ -1,0 +1,84 @@
+"""The demo organisation: idempotent, so ``seed-demo`` and ``/demo`` can both call it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import Database
+from app.models import Clinic, Organisation, User
+from app.organisations import KEY_PREFIX, Organisations
+from integrations.stripe.protocol import StripeGateway
+
+ORG_ID = "org_demo"
+CLINIC_ID = "cli_demo"
+ADMIN_EMAIL = "admin@demo.consultpay.test"
+CLINICIAN = {"id": "u-demo-clinician", "name": "Dr. Kari Lege"}
+PATIENT = {
+    "id": "p-demo",
+    "name": "Ola Nordmann",
+    "email": "ola@example.no",
+    "national_id": "15076500565",
+    "mobile": "+4791234567",
+    "address": {"line1": "Karl Johans gate 1", "postal_code": "0154", "city": "Oslo", "country": "NO"},
+}
+
+
+def _derived(settings: Settings, purpose: str) -> str:
+    # Derived from SECRET_KEY so that every run prints the same working values.
+    return hmac.new(settings.secret_key.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def seed(
+    settings: Settings, db: Database, orgs: Organisations, stripe: StripeGateway, onboard: Any = None
+) -> dict[str, Any]:
+    """Create what the demo needs (once) and say how to use it.
+
+    ``onboard(account_id)`` completes the sandbox's onboarding for the demo
+    account, as a clinic admin would on Stripe's pages.
+    """
+    async with db.read() as s:
+        org = await s.get(Organisation, ORG_ID)
+        clinic = await s.get(Clinic, CLINIC_ID)
+    if org is None:
+        await orgs.create("Demo Helse AS", organisation_id=ORG_ID)
+    if clinic is None:
+        clinic = await orgs.add_clinic(ORG_ID, "Demo Legesenter", clinic_id=CLINIC_ID)
+    if settings.stripe_sandbox and not clinic.stripe_charges_enabled:
+        account = await stripe.create_account(
+            email="clinic@demo.consultpay.test",
+            country="NO",
+            name="Demo Legesenter",
+            idempotency_key=f"demo-account-{_derived(settings, 'demo-account')}",
+        )
+        if not account.charges_enabled and onboard is not None:
+            await onboard(account.id)
+            account = await stripe.retrieve_account(account.id)
+        await orgs.link_stripe_account(CLINIC_ID, account.id, charges_enabled=account.charges_enabled)
+    api_key = await orgs.issue_key(ORG_ID, key=KEY_PREFIX + "demo_" + _derived(settings, "demo-api-key"))
+    password = "demo-" + _derived(settings, "demo-admin-password")[:12]
+    async with db.write() as s:
+        if await s.scalar(select(User.id).where(User.email == ADMIN_EMAIL)) is None:
+            s.add(
+                User.new(
+                    organisation_id=ORG_ID,
+                    clinic_id=CLINIC_ID,
+                    email=ADMIN_EMAIL,
+                    name="Demo Admin",
+                    role="organisation_admin",
+                    password_hash=PasswordHasher().hash(password),
+                    now=orgs.clock.now(),
+                )
+            )
+    return {
+        "api_key": api_key,
+        "organisation_id": ORG_ID,
+        "clinic_id": CLINIC_ID,
+        "admin": {"email": ADMIN_EMAIL, "password": password},
+        "clinician": dict(CLINICIAN),
+    }

@@ -1,0 +1,154 @@
+"""``create_app``: the one place where things are wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.consults.notifier import Notifier
+from app.consults.payments import PaymentService
+from app.consults.service import ConsultService
+from app.consults.stripe_events import StripeEvents
+from app.consults.tokens import TokenSigner
+from app.db import Database, make_engine, migrate
+from app.jobs.scheduler import Job, run_forever
+from app.organisations import Organisations
+from app.realtime.namespace import ConsultNamespace
+from app.realtime.server import SocketNotifier, make_server
+from app.web import api, demo, pages, webhooks
+from app.web.keys import CLOCK, CONSULTS, DB, ORGANISATIONS, PAYMENTS, SETTINGS, STRIPE, STRIPE_EVENTS
+from app.web.middleware import errors, security_headers
+from integrations.stripe.client import StripeSDKGateway
+from integrations.stripe.protocol import StripeGateway
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+SIO = web.AppKey("sio", object)
+JOBS_STOP = web.AppKey("jobs_stop", asyncio.Event)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    stripe: StripeGateway | None = None,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    run_jobs: bool | None = None,
+    sandbox_options: dict[str, Any] | None = None,
+) -> web.Application:
+    """The web app. Injected ``stripe``/``clock``/``notifier`` replace the real ones (tests).
+
+    ``run_jobs`` defaults to the embedded default's choice: jobs in-process unless
+    Redis says several processes share the work (then the worker runs them).
+    """
+    app = web.Application(middlewares=[errors, security_headers], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True)
+    )
+    app.router.add_static("/static", ROOT / "static", append_version=True)
+    for table in (api.routes, webhooks.routes, pages.routes, demo.routes):
+        app.add_routes(table)
+    app.router.add_get("/healthz", _health)
+
+    sio = make_server(redis_url=settings.redis_url)
+    sio.register_namespace(ConsultNamespace(app))
+    sio.attach(app)
+    app[SIO] = sio
+
+    if settings.stripe_sandbox and settings.stripe_api_base is None:
+        from integrations.stripe.sandbox import create_sandbox_app
+
+        sandbox = create_sandbox_app(
+            public_url=settings.stripe_sandbox_url,
+            webhook_url=f"{settings.public_url}/webhooks/stripe",
+            webhook_secret=settings.stripe_webhook_secret,
+            data_path=str(settings.data_dir / "stripe-sandbox.db"),
+            **(sandbox_options or {}),
+        )
+        app.add_subapp("/_sandbox/stripe", sandbox)
+
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+        await migrate(engine)
+        db = Database(engine)
+        gateway = stripe or StripeSDKGateway(
+            api_key=settings.stripe_key,
+            webhook_secret=settings.stripe_webhook_secret or "",
+            api_base=settings.stripe_base,
+        )
+        out = notifier or SocketNotifier(sio)
+        app[DB] = db
+        app[STRIPE] = gateway
+        app[ORGANISATIONS] = Organisations(db, clock=app[CLOCK])
+        app[CONSULTS] = ConsultService(
+            db,
+            clock=app[CLOCK],
+            signer=TokenSigner(settings.secret_key),
+            notifier=out,
+            public_url=settings.public_url,
+            ttl_seconds=settings.consult_ttl_seconds,
+        )
+        app[PAYMENTS] = PaymentService(
+            db,
+            stripe=gateway,
+            notifier=out,
+            clock=app[CLOCK],
+            public_url=settings.public_url,
+            checkout_ttl_seconds=settings.checkout_ttl_seconds,
+        )
+        app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK])
+        yield
+        if stripe is None:
+            await gateway.close()
+        await db.dispose()
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        app[JOBS_STOP] = stop
+        task = None
+        if run_jobs if run_jobs is not None else settings.redis_url is None:
+            task = asyncio.create_task(run_forever(jobs_for(app), stop))
+        yield
+        stop.set()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.append(services)
+    app.cleanup_ctx.append(background)
+    return app
+
+
+def jobs_for(app: web.Application) -> list[Job]:
+    return [Job("expire-requests", 30.0, app[PAYMENTS].expire_due)]
+
+
+async def _health(request: web.Request) -> web.Response:
+    async with request.app[DB].read() as s:
+        from sqlalchemy import text
+
+        await s.execute(text("SELECT 1"))
+    return web.json_response({"ok": True})
+
+
+async def onboard_in_sandbox(settings: Settings, account_id: str) -> None:
+    """Complete the sandbox's onboarding for an account, as its admin would on the page."""
+    base = settings.stripe_base or settings.stripe_sandbox_url
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/_control/accounts/{account_id}/onboard") as resp:
+            resp.raise_for_status()

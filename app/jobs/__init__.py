@@ -1,0 +1,1 @@
+"""Background jobs: what runs on a schedule, in-process or in the worker."""

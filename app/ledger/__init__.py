@@ -1,0 +1,1 @@
+"""The ledger: bill cards, payments and the double-entry journal."""

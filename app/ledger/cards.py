@@ -1,0 +1,224 @@
+"""Bill cards made from a call, and the payments registered on them.
+
+A payment request in a call attaches one line to the consultation's card for
+that patient (one card per patient per consult). The line counts towards the
+card's patient share while the request is open or paid; a request that ends
+unpaid (cancelled, expired, failed) voids its line, so the card shows what is
+still owed from the call. Money reaches the journal only when it moves: when
+a payment is registered the charge (receivable/revenue) and the payment
+(clearing/receivable) are posted together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ids import new_id
+from app.ledger import journal
+from app.ledger.journal import Leg
+from app.ledger.statuses import LABELS, SETTLED
+from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment
+
+
+async def card_for_patient(session: AsyncSession, consult: Consult, patient: ConsultPatient, now: datetime) -> BillCard:
+    card = await session.scalar(
+        select(BillCard).where(BillCard.consult_id == consult.id, BillCard.patient_ref == patient.patient_id)
+    )
+    if card is not None:
+        return card
+    card = BillCard(
+        id=new_id("bc"),
+        organisation_id=consult.organisation_id,
+        clinic_id=consult.clinic_id,
+        consult_id=consult.id,
+        patient_ref=patient.patient_id,
+        patient_name=patient.name,
+        patient_email=patient.email,
+        national_id=patient.national_id,
+        mobile=patient.mobile,
+        address=patient.address,
+        status="under_work",
+        currency=consult.currency,
+        patient_share=0,
+        refund_share=0,
+        admin_fee=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(card)
+    session.add(
+        BillCardEvent(bill_card_id=card.id, status_from=None, status_to="under_work", reason="created in call", at=now)
+    )
+    await session.flush()
+    return card
+
+
+async def add_request_line(
+    session: AsyncSession, card: BillCard, request_id: str, description: str, amount: int, now: datetime
+) -> None:
+    session.add(
+        BillCardLine(
+            id=new_id("bcl"),
+            bill_card_id=card.id,
+            payment_request_id=request_id,
+            code="CALL",
+            description=description,
+            patient_amount=amount,
+            refund_amount=0,
+            created_at=now,
+        )
+    )
+    card.patient_share += amount
+    card.updated_at = now
+    await set_status(session, card, _derived_status(card, await paid_total(session, card.id)), "payment requested", now)
+
+
+async def void_request_line(session: AsyncSession, card: BillCard, request_id: str, reason: str, now: datetime) -> None:
+    line = await session.scalar(
+        select(BillCardLine).where(
+            BillCardLine.bill_card_id == card.id,
+            BillCardLine.payment_request_id == request_id,
+            BillCardLine.voided_at.is_(None),
+        )
+    )
+    if line is None:
+        return
+    line.voided_at = now
+    card.patient_share -= line.patient_amount
+    card.updated_at = now
+    await set_status(session, card, _derived_status(card, await paid_total(session, card.id)), reason, now)
+
+
+async def paid_total(session: AsyncSession, card_id: str) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.bill_card_id == card_id)
+    )
+    return int(total or 0)
+
+
+def _derived_status(card: BillCard, paid: int) -> str:
+    if card.status not in ("under_work", "paid"):
+        return card.status  # the MediPay pipeline owns the card from here
+    return "paid" if paid > 0 and paid >= card.patient_share else "under_work"
+
+
+async def set_status(session: AsyncSession, card: BillCard, status: str, reason: str, now: datetime) -> None:
+    if status == card.status:
+        return
+    session.add(BillCardEvent(bill_card_id=card.id, status_from=card.status, status_to=status, reason=reason, at=now))
+    card.status = status
+    card.updated_at = now
+
+
+async def register_stripe_payment(
+    session: AsyncSession,
+    card: BillCard,
+    *,
+    request_id: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    description: str,
+    now: datetime,
+) -> bool:
+    """Register an in-call payment on the card and post it. False if already registered."""
+    existing = await session.scalar(
+        select(Payment.id).where(Payment.method == "stripe", Payment.reference == reference)
+    )
+    if existing:
+        return False
+    session.add(
+        Payment(
+            id=new_id("pay"),
+            bill_card_id=card.id,
+            payment_request_id=request_id,
+            method="stripe",
+            amount=amount,
+            currency=currency,
+            reference=reference,
+            registered_at=now,
+        )
+    )
+    await journal.post(
+        session,
+        clinic_id=card.clinic_id,
+        kind="in_call_payment",
+        reference=f"stripe:settle:{reference}",
+        description=description,
+        currency=currency,
+        bill_card_id=card.id,
+        at=now,
+        legs=[
+            # The charge for the consultation…
+            Leg("patient_receivable", amount),
+            Leg("patient_revenue", -amount),
+            # …and the patient paying it through Stripe.
+            Leg("stripe_clearing", amount),
+            Leg("patient_receivable", -amount),
+        ],
+    )
+    await session.flush()
+    paid = await paid_total(session, card.id)
+    await set_status(session, card, _derived_status(card, paid), "paid in call (Stripe)", now)
+    return True
+
+
+async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
+    payments = (
+        await session.scalars(select(Payment).where(Payment.bill_card_id == card.id).order_by(Payment.registered_at))
+    ).all()
+    lines = (
+        await session.scalars(
+            select(BillCardLine).where(BillCardLine.bill_card_id == card.id).order_by(BillCardLine.created_at)
+        )
+    ).all()
+    return {
+        "id": card.id,
+        "clinic_id": card.clinic_id,
+        "consult_id": card.consult_id,
+        "book_id": card.book_id,
+        "status": card.status,
+        "status_label": LABELS[card.status],
+        "settled": card.status in SETTLED,
+        "currency": card.currency,
+        "patient_share": card.patient_share,
+        "refund_share": card.refund_share,
+        "admin_fee": card.admin_fee,
+        "patient": {
+            "id": card.patient_ref,
+            "name": card.patient_name,
+            "email": card.patient_email,
+            "national_id": card.national_id,
+            "mobile": card.mobile,
+            "address": card.address,
+        },
+        "lines": [
+            {
+                "id": line.id,
+                "code": line.code,
+                "description": line.description,
+                "patient_amount": line.patient_amount,
+                "refund_amount": line.refund_amount,
+                "payment_request_id": line.payment_request_id,
+                "voided": line.voided_at is not None,
+            }
+            for line in lines
+        ],
+        "payments": [
+            {
+                "method": p.method,
+                "amount": p.amount,
+                "currency": p.currency,
+                "reference": p.reference,
+                "registered_at": p.registered_at.isoformat(),
+            }
+            for p in payments
+        ],
+        "medipay": {"state": None, "reason_code": None, "message": None, "exported_at": None},
+        "created_at": card.created_at.isoformat(),
+        "updated_at": card.updated_at.isoformat(),
+    }

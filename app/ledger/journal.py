@@ -1,0 +1,140 @@
+"""The double-entry journal.
+
+Design (after hordak's ``models/core.py``, but stricter):
+
+- An **account** belongs to one clinic and holds one currency. Its ``kind`` is
+  asset, liability, income or expense.
+- A **transaction** is one economic event (a patient paid, a refund went out),
+  made of two or more **legs**. A leg moves an integer number of minor units
+  into (+, debit) or out of (−, credit) one account.
+- The legs of a transaction sum to zero per currency. The database enforces it:
+  legs are inserted first (their foreign key to the transaction is deferred),
+  then the transaction row, whose insert trigger refuses an unbalanced set;
+  legs cannot be added to a posted transaction.
+- Nothing is ever updated or deleted (triggers refuse it). A mistake is put
+  right by a new, reversing transaction.
+- Every transaction has a unique ``reference`` (for example
+  ``stripe:settle:cs_…``), so posting the same economic event twice fails
+  instead of counting money twice.
+
+Chart of accounts, per clinic and currency:
+
+    stripe_clearing     asset     money held for the clinic at Stripe
+    patient_receivable  asset     what patients owe on bill cards
+    patient_revenue     income    patient shares earned
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ids import new_id
+from app.models import LedgerAccount, LedgerLeg, LedgerTransaction
+
+CHART: dict[str, tuple[str, str]] = {
+    "stripe_clearing": ("asset", "Stripe balance (clearing)"),
+    "patient_receivable": ("asset", "Patient receivables"),
+    "patient_revenue": ("income", "Patient share revenue"),
+}
+
+
+class UnbalancedError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: str  # a code from CHART
+    amount: int  # minor units; + debit, − credit
+
+
+async def account_id(session: AsyncSession, clinic_id: str, code: str, currency: str) -> str:
+    found = await session.scalar(
+        select(LedgerAccount.id).where(
+            LedgerAccount.clinic_id == clinic_id,
+            LedgerAccount.code == code,
+            LedgerAccount.currency == currency,
+        )
+    )
+    if found:
+        return found
+    kind, name = CHART[code]
+    new = LedgerAccount(id=new_id("acc"), clinic_id=clinic_id, code=code, name=name, kind=kind, currency=currency)
+    session.add(new)
+    await session.flush()
+    return new.id
+
+
+async def post(
+    session: AsyncSession,
+    *,
+    clinic_id: str,
+    kind: str,
+    reference: str,
+    description: str,
+    currency: str,
+    legs: Sequence[Leg],
+    at: datetime,
+    bill_card_id: str | None = None,
+) -> str:
+    """Post one balanced transaction; returns its id.
+
+    Raises ``UnbalancedError`` before touching the database when the legs do
+    not balance; the database would refuse it anyway.
+    """
+    if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
+        raise UnbalancedError(f"legs of {reference} do not balance")
+    if any(leg.amount == 0 or isinstance(leg.amount, bool) for leg in legs):
+        raise UnbalancedError("a leg of zero moves nothing")
+    txn_id = new_id("txn")
+    rows = [
+        {
+            "id": new_id("leg"),
+            "transaction_id": txn_id,
+            "account_id": await account_id(session, clinic_id, leg.account, currency),
+            "amount": leg.amount,
+            "currency": currency,
+        }
+        for leg in legs
+    ]
+    # Order matters: legs first, then the transaction row that the database
+    # checks against them.
+    await session.execute(insert(LedgerLeg), rows)
+    await session.execute(
+        insert(LedgerTransaction).values(
+            id=txn_id,
+            clinic_id=clinic_id,
+            kind=kind,
+            reference=reference,
+            description=description,
+            bill_card_id=bill_card_id,
+            created_at=at,
+        )
+    )
+    return txn_id
+
+
+async def balances(session: AsyncSession, clinic_id: str) -> dict[tuple[str, str], int]:
+    """Balance of every account of a clinic, keyed by (code, currency)."""
+    rows = await session.execute(
+        select(LedgerAccount.code, LedgerAccount.currency, func.coalesce(func.sum(LedgerLeg.amount), 0))
+        .join(LedgerLeg, LedgerLeg.account_id == LedgerAccount.id, isouter=True)
+        .where(LedgerAccount.clinic_id == clinic_id)
+        .group_by(LedgerAccount.code, LedgerAccount.currency)
+    )
+    return {(code, cur): int(total) for code, cur, total in rows}
+
+
+async def trial_balance(session: AsyncSession) -> dict[str, int]:
+    """Sum of every leg per currency over the whole ledger: zero when balanced."""
+    totals: dict[str, int] = defaultdict(int)
+    rows = await session.execute(select(LedgerLeg.currency, func.sum(LedgerLeg.amount)).group_by(LedgerLeg.currency))
+    for currency, total in rows:
+        totals[currency] += int(total)
+    return dict(totals)

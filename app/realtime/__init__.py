@@ -1,0 +1,1 @@
+"""Socket.IO: the ``/consult`` namespace and the notifier that emits through it."""

@@ -1,0 +1,100 @@
+"""The ``/consult`` namespace: who may connect, and what each role may send.
+
+Every handler validates, calls one service method, and answers with an ack:
+``{"ok": true, …}`` or ``{"ok": false, "error": {"code", "message"}}``. No
+event is dropped silently and no input crashes a handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
+from app.consults.participant import Participant
+from app.consults.payments import PaymentService
+from app.consults.service import ConsultService
+from app.errors import DomainError, RateLimited
+from app.i18n import get_translator
+from app.realtime.limits import RateLimiter
+from app.web.keys import CONSULTS, PAYMENTS
+
+log = logging.getLogger(__name__)
+
+
+class ConsultNamespace(socketio.AsyncNamespace):
+    def __init__(self, app: web.Application) -> None:
+        super().__init__(NAMESPACE)
+        # The services are made at start-up, after the namespace is registered.
+        self._app = app
+        self.limiter = RateLimiter(rate_per_second=2.0, burst=10)
+
+    @property
+    def consults(self) -> ConsultService:
+        return self._app[CONSULTS]
+
+    @property
+    def payments(self) -> PaymentService:
+        return self._app[PAYMENTS]
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            who = await self.consults.participant(token)
+        except DomainError as e:
+            raise ConnectionRefusedError(get_translator("nb").gettext(e.message)) from None
+        await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id})
+        await self.enter_room(sid, consult_room(who.consult.id))
+        if who.role == "clinician":
+            await self.enter_room(sid, clinician_room(who.consult.id))
+        else:
+            await self.enter_room(sid, patient_room(who.consult.id, who.id))
+        # Everything this person may see, so a reload or reconnect misses nothing.
+        await self.emit("consult:state", await self.consults.state(who), to=sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.forget(sid)
+
+    async def on_payment_request(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        return await self._handle(sid, lambda who: self.payments.request(who, data), "request")
+
+    async def on_payment_cancel(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        return await self._handle(sid, lambda who: self.payments.cancel(who, data), "request")
+
+    async def on_payment_checkout(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        return await self._handle(sid, lambda who: self.payments.checkout(who, data), "url")
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        # python-socketio maps "payment:request" to on_payment:request; route the
+        # contract's colon names to the handlers, and answer unknown events.
+        name = event.replace(":", "_")
+        if event in ("connect", "disconnect") or hasattr(self, f"on_{name}"):
+            return await super().trigger_event(name, *args)
+        sid = args[0] if args else None
+        log.info("unknown event %r from %s", event, sid)
+        return _error("unknown_event", "Unknown event.", "nb")
+
+    async def _handle(self, sid: str, call: Callable[[Participant], Awaitable[Any]], key: str) -> dict[str, Any]:
+        lang = "nb"
+        try:
+            session = await self.get_session(sid)
+            # The token is checked again on every event: consults end, tokens expire.
+            who = await self.consults.participant(session.get("token"))
+            lang = who.consult.language
+            if not self.limiter.allow(sid):
+                raise RateLimited("rate_limited", "Too many requests. Please wait a moment.")
+            result = await call(who)
+        except DomainError as e:
+            return _error(e.code, e.message, lang)
+        except Exception:
+            log.exception("handler failed for %s", sid)
+            return _error("internal_error", "Something went wrong. Please try again.", lang)
+        return {"ok": True, key: result}
+
+
+def _error(code: str, message: str, lang: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": get_translator(lang).gettext(message)}}

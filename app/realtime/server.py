@@ -1,0 +1,45 @@
+"""The Socket.IO server: in-process by default, through Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from app.consults.notifier import NAMESPACE, consult_room
+
+
+def make_server(*, redis_url: str | None, cors_origins: Any = None) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(redis_url, channel="consultpay") if redis_url else None
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=cors_origins if cors_origins is not None else [],
+        # Payloads here are small; refuse anything large before parsing it.
+        max_http_buffer_size=64 * 1024,
+        ping_interval=20,
+        ping_timeout=20,
+    )
+
+
+def write_only_manager(redis_url: str) -> socketio.AsyncRedisManager:
+    """For the worker: emits to sockets held by the web processes."""
+    return socketio.AsyncRedisManager(redis_url, channel="consultpay", write_only=True)
+
+
+class SocketNotifier:
+    """A ``Notifier`` on a python-socketio server or a write-only manager."""
+
+    def __init__(self, emitter: Any) -> None:
+        self._emitter = emitter
+
+    async def emit(self, event: str, data: dict[str, Any], *, room: str) -> None:
+        await self._emitter.emit(event, data, room=room, namespace=NAMESPACE)
+
+    async def consult_ended(self, consult_id: str, data: dict[str, Any]) -> None:
+        room = consult_room(consult_id)
+        await self._emitter.emit("consult:ended", data, room=room, namespace=NAMESPACE)
+        # Every later event re-checks the consult, so a socket left open on
+        # another process can do nothing; those here are closed now.
+        if isinstance(self._emitter, socketio.AsyncServer):
+            await self._emitter.close_room(room, namespace=NAMESPACE)

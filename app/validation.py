@@ -1,0 +1,103 @@
+"""Checks for values that come from outside, each failing with a clear ``Invalid``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.no import fodselsnummer
+
+from app.errors import BadInput, Invalid
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MAX_AMOUNT = 100_000_000  # a million in major units: more is never a consultation
+
+
+def obj(value: Any, field: str = "body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadInput("bad_request", f"{field} must be a JSON object")
+    return value
+
+
+def text(data: dict[str, Any], field: str, *, required: bool = True, max_len: int = 200) -> str | None:
+    value = data.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Invalid("missing_field", f"{field} is required", field=field)
+        return None
+    if not isinstance(value, str):
+        raise Invalid("invalid_field", f"{field} must be a string", field=field)
+    value = value.strip()
+    if len(value) > max_len or any(ord(ch) < 32 for ch in value):
+        raise Invalid("invalid_field", f"{field} must be at most {max_len} printable characters", field=field)
+    return value
+
+
+def ident(data: dict[str, Any], field: str, *, required: bool = True) -> str | None:
+    value = data.get(field)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+        data = {**data, field: value}
+    return text(data, field, required=required, max_len=200)
+
+
+def amount(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
+        raise Invalid("invalid_amount", "Amount must be a whole number of minor units greater than zero.")
+    return value
+
+
+def email(value: Any, field: str = "email") -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 254 or not EMAIL.match(value.strip()):
+        raise Invalid("invalid_email", f"{field} is not a valid e-mail address", field=field)
+    return value.strip()
+
+
+def national_id(value: Any) -> str | None:
+    """A Norwegian fødselsnummer or D-number (11 digits, two mod-11 check digits)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Invalid("invalid_national_id", "national_id must be a string of 11 digits", field="national_id")
+    try:
+        return fodselsnummer.validate(value)
+    except StdnumError as e:
+        raise Invalid(
+            "invalid_national_id", "national_id is not a valid fødselsnummer or D-number", field="national_id"
+        ) from e
+
+
+def mobile(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 32:
+        raise Invalid("invalid_mobile", "mobile must be a phone number such as +4791234567", field="mobile")
+    try:
+        number = phonenumbers.parse(value, "NO")
+    except phonenumbers.NumberParseException as e:
+        raise Invalid("invalid_mobile", "mobile must be a phone number such as +4791234567", field="mobile") from e
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid("invalid_mobile", "mobile must be a phone number such as +4791234567", field="mobile")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def address(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid("invalid_address", "address must be an object", field="address")
+    out: dict[str, str] = {}
+    for key in ("line1", "line2", "postal_code", "city", "country"):
+        item = text(value, key, required=False, max_len=200)
+        if item is not None:
+            out[key] = item
+    unknown = set(value) - {"line1", "line2", "postal_code", "city", "country"}
+    if unknown:
+        raise Invalid("invalid_address", f"address has unknown fields: {', '.join(sorted(unknown))}", field="address")
+    if "country" in out and not re.fullmatch(r"[A-Za-z]{2}", out["country"]):
+        raise Invalid("invalid_address", "address.country must be a two-letter country code", field="address")
+    return out or None

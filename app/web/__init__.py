@@ -1,0 +1,1 @@
+"""HTTP: REST for host platforms, webhooks, the panels' pages."""

@@ -1,0 +1,63 @@
+"""REST for host platforms: consults and payment requests (contract v1)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.consults.views import request_view
+from app.errors import Forbidden, NotFound
+from app.models import Consult, PaymentRequest
+from app.organisations import Caller
+from app.web.keys import CONSULTS, DB, ORGANISATIONS
+from app.web.middleware import read_json
+from app.web.openapi import SPEC
+
+routes = web.RouteTableDef()
+
+
+async def caller(request: web.Request) -> Caller:
+    return await request.app[ORGANISATIONS].authenticate(request.headers.get("Authorization"))
+
+
+def _id(request: web.Request, name: str) -> str:
+    value = request.match_info[name]
+    if len(value) > 100:
+        raise NotFound("not_found", "Not found.")
+    return value
+
+
+@routes.post("/api/v1/consults")
+async def create_consult(request: web.Request) -> web.Response:
+    who = await caller(request)
+    body = await read_json(request)
+    return web.json_response(await request.app[CONSULTS].create(who.organisation_id, body), status=201)
+
+
+@routes.get("/api/v1/consults/{consult_id}")
+async def get_consult(request: web.Request) -> web.Response:
+    who = await caller(request)
+    return web.json_response(await request.app[CONSULTS].get(who.organisation_id, _id(request, "consult_id")))
+
+
+@routes.post("/api/v1/consults/{consult_id}/end")
+async def end_consult(request: web.Request) -> web.Response:
+    who = await caller(request)
+    return web.json_response(await request.app[CONSULTS].end(who.organisation_id, _id(request, "consult_id")))
+
+
+@routes.get("/api/v1/payment-requests/{request_id}")
+async def get_payment_request(request: web.Request) -> web.Response:
+    who = await caller(request)
+    async with request.app[DB].read() as s:
+        r = await s.get(PaymentRequest, _id(request, "request_id"))
+        consult = await s.get(Consult, r.consult_id) if r else None
+    if r is None or consult is None:
+        raise NotFound("request_not_found", "No such payment request.")
+    if consult.organisation_id != who.organisation_id:
+        raise Forbidden("forbidden", "That payment request belongs to another organisation.")
+    return web.json_response(request_view(r))
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(SPEC)

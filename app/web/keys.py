@@ -1,0 +1,23 @@
+"""Typed application keys: what handlers may take from the app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.clock import Clock
+from app.config import Settings
+from app.consults.payments import PaymentService
+from app.consults.service import ConsultService
+from app.consults.stripe_events import StripeEvents
+from app.db import Database
+from app.organisations import Organisations
+from integrations.stripe.protocol import StripeGateway
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+CLOCK = web.AppKey("clock", Clock)
+STRIPE = web.AppKey("stripe", StripeGateway)
+CONSULTS = web.AppKey("consults", ConsultService)
+PAYMENTS = web.AppKey("payments", PaymentService)
+STRIPE_EVENTS = web.AppKey("stripe_events", StripeEvents)
+ORGANISATIONS = web.AppKey("organisations", Organisations)

@@ -1,0 +1,119 @@
+"""The HTML pages: the two panels, the checkout return page and the demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from app.consults.payments import can_take_payments
+from app.consults.views import request_view
+from app.errors import DomainError
+from app.i18n import format_money as _format_money
+from app.i18n import get_translator, negotiate
+from app.i18n.js_strings import JS_STRINGS
+from app.models import Clinic
+from app.web.keys import CONSULTS, DB, PAYMENTS, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+def context(lang: str, **extra: Any) -> dict[str, Any]:
+    t = get_translator(lang)
+    return {
+        "_": t.gettext,
+        "ngettext": t.ngettext,
+        "lang": lang,
+        "dir": "ltr",
+        "static_url": "/static",
+        "format_money": lambda minor, currency: _format_money(minor, currency, lang),
+        "i18n_js": {s: t.gettext(s) for s in JS_STRINGS},
+        **extra,
+    }
+
+
+def error_page(request: web.Request, lang: str, status: int, title: str, message: str) -> web.Response:
+    t = get_translator(lang)
+    return aiohttp_jinja2.render_template(
+        "error.html",
+        request,
+        context(lang, status=status, title=t.gettext(title), message=t.gettext(message)),
+        status=status,
+    )
+
+
+def _frame_headers(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    # The panels live inside the host platform's page: allow framing by it.
+    ancestors = request.app[SETTINGS].frame_ancestors
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' ws: wss:; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.get("/join/{token}")
+async def join(request: web.Request) -> web.StreamResponse:
+    lang = negotiate(request.headers.get("Accept-Language"))
+    token = request.match_info["token"]
+    try:
+        who = await request.app[CONSULTS].participant(token)
+    except DomainError as e:
+        return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
+    lang = who.consult.language
+    state = await request.app[CONSULTS].state(who)
+    can_request, blocked = True, None
+    if who.role == "clinician":
+        async with request.app[DB].read() as s:
+            clinic = await s.get(Clinic, who.consult.clinic_id)
+        if clinic is None or not can_take_payments(clinic):
+            can_request = False
+            blocked = get_translator(lang).gettext("The clinic cannot take payments yet: no Stripe account is linked.")
+    template = "panel_clinician.html" if who.role == "clinician" else "panel_patient.html"
+    response = aiohttp_jinja2.render_template(
+        template,
+        request,
+        context(
+            lang,
+            token=token,
+            consult=state["consult"],
+            socket_url="",
+            socket_path="/socket.io/",
+            can_request=can_request,
+            blocked_reason=blocked,
+        ),
+    )
+    return _frame_headers(request, response)
+
+
+@routes.get("/checkout/return")
+async def checkout_return(request: web.Request) -> web.StreamResponse:
+    """After Stripe Checkout. The outcome comes from our own look-up, never from the URL."""
+    lang = negotiate(request.headers.get("Accept-Language"))
+    request_id = request.query.get("request_id", "")
+    pr = await request.app[PAYMENTS].refresh(request_id) if 0 < len(request_id) <= 100 else None
+    outcome = "unknown"
+    view = None
+    if pr is not None:
+        view = request_view(pr)
+        async with request.app[DB].read() as s:
+            from app.models import Consult
+
+            consult = await s.get(Consult, pr.consult_id)
+        lang = consult.language if consult else lang
+        outcome = {
+            "paid": "paid",
+            "refunded": "paid",
+            "partially_refunded": "paid",
+            "requested": "pending",
+            "checkout_open": "pending",
+            "cancelled": "cancelled",
+            "expired": "expired",
+            "failed": "failed",
+        }.get(pr.status, "unknown")
+    response = aiohttp_jinja2.render_template(
+        "checkout_return.html", request, context(lang, outcome=outcome, request=view)
+    )
+    return _frame_headers(request, response)

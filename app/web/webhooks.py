@@ -1,0 +1,29 @@
+"""Webhooks in. The signature is verified on the raw body before anything is parsed."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from app.web.keys import STRIPE, STRIPE_EVENTS
+from app.web.middleware import json_error
+from integrations.stripe.protocol import SignatureError
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+MAX_BODY = 512 * 1024
+
+
+@routes.post("/webhooks/stripe")
+async def stripe_webhook(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return json_error(413, "too_large", "The body is too large.")
+    payload = await request.read()
+    try:
+        event = request.app[STRIPE].verify_webhook(payload, request.headers.get("Stripe-Signature"))
+    except SignatureError as e:
+        log.warning("refused a Stripe webhook: %s", e.message)
+        return json_error(400, e.code, "The webhook signature could not be verified.")
+    outcome = await request.app[STRIPE_EVENTS].handle(event)
+    return web.json_response({"received": True, "outcome": outcome})

@@ -1,0 +1,134 @@
+"""The Stripe gateway on the official SDK: real Stripe, or any Stripe-compatible
+server (the built-in sandbox) by changing only the base address."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import stripe
+
+from integrations.stripe.protocol import (
+    CheckoutSession,
+    ConnectedAccount,
+    NewCheckout,
+    ProviderError,
+    ProviderUnavailable,
+    SignatureError,
+)
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe's Checkout locales that match ours; anything else lets Stripe choose.
+CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
+
+
+def _wrap(error: stripe.StripeError) -> ProviderError:
+    message = error.user_message or str(error)
+    code = getattr(error, "code", None) or type(error).__name__
+    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError) or (
+        isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError)
+    ):
+        return ProviderUnavailable(message, code, str(error))
+    return ProviderError(message, code, str(error))
+
+
+class StripeSDKGateway:
+    def __init__(self, *, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
+        if not webhook_secret:
+            raise ValueError("a webhook secret is required to verify Stripe's webhooks")
+        self._webhook_secret = webhook_secret
+        self._http = stripe.AIOHTTPClient(timeout=20)
+        base = {"api": api_base, "connect": api_base} if api_base else None
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses=base,  # type: ignore[arg-type]
+            http_client=self._http,
+            max_network_retries=2,
+        )
+
+    async def close(self) -> None:
+        await self._http.close_async()
+
+    async def create_checkout_session(self, new: NewCheckout) -> CheckoutSession:
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": new.currency.lower(),
+                        "unit_amount": new.amount,
+                        "product_data": {"name": new.description},
+                    },
+                }
+            ],
+            "success_url": new.success_url,
+            "cancel_url": new.cancel_url,
+            "client_reference_id": new.reference,
+            "metadata": new.metadata,
+            "payment_intent_data": {"metadata": new.metadata, "description": new.description},
+            "expires_at": new.expires_at,
+        }
+        if new.customer_email:
+            params["customer_email"] = new.customer_email
+            params["payment_intent_data"]["receipt_email"] = new.customer_email
+        if new.locale in CHECKOUT_LOCALES:
+            params["locale"] = CHECKOUT_LOCALES[new.locale]
+        options: dict[str, Any] = {"idempotency_key": new.idempotency_key}
+        if new.account:
+            options["stripe_account"] = new.account
+        try:
+            session = await self._client.v1.checkout.sessions.create_async(params, options)  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return CheckoutSession.from_stripe(session)
+
+    async def retrieve_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession:
+        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(session_id, options=options)  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return CheckoutSession.from_stripe(session)
+
+    async def expire_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession:
+        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        try:
+            session = await self._client.v1.checkout.sessions.expire_async(session_id, options=options)  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return CheckoutSession.from_stripe(session)
+
+    async def create_account(self, *, email: str, country: str, name: str, idempotency_key: str) -> ConnectedAccount:
+        params: dict[str, Any] = {
+            "type": "express",
+            "country": country,
+            "email": email,
+            "business_profile": {"name": name},
+            "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+        }
+        try:
+            account = await self._client.v1.accounts.create_async(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return ConnectedAccount.from_stripe(account)
+
+    async def retrieve_account(self, account_id: str) -> ConnectedAccount:
+        try:
+            account = await self._client.v1.accounts.retrieve_async(account_id)
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return ConnectedAccount.from_stripe(account)
+
+    def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """Check ``Stripe-Signature`` against the raw body; return the event as a dict."""
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"), signature, self._webhook_secret, WEBHOOK_TOLERANCE_SECONDS
+            )
+            event = json.loads(payload)
+        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as e:
+            raise SignatureError("webhook signature could not be verified", "bad_signature") from e
+        if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+            raise SignatureError("webhook body is not a Stripe event", "bad_event")
+        return event

@@ -1,0 +1,121 @@
+"""What the app needs from Stripe, as a small protocol with plain DTOs.
+
+ProviderError(message, code, provider_message)   Stripe refused or failed
+ ├── ProviderUnavailable                          network, timeout, 5xx, 429: retry later
+ └── SignatureError                               a webhook whose signature does not verify
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, code: str = "provider_error", provider_message: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.provider_message = provider_message
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class SignatureError(ProviderError):
+    pass
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """SDK objects are not dicts; webhook payloads are."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str  # open | complete | expired
+    payment_status: str  # paid | unpaid | no_payment_required
+    amount_total: int
+    currency: str  # ISO 4217, upper case
+    payment_intent_id: str | None
+    expires_at: int
+    client_reference_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    customer_email: str | None = None
+
+    @classmethod
+    def from_stripe(cls, obj: Any) -> CheckoutSession:
+        """From a Stripe ``checkout.session`` (SDK object or plain dict)."""
+        get = _plain(obj).get
+        intent = get("payment_intent")
+        if isinstance(intent, dict) or (intent is not None and not isinstance(intent, str)):
+            intent = intent.get("id")
+        details = get("customer_details") or {}
+        return cls(
+            id=get("id"),
+            url=get("url"),
+            status=get("status"),
+            payment_status=get("payment_status"),
+            amount_total=int(get("amount_total") or 0),
+            currency=str(get("currency") or "").upper(),
+            payment_intent_id=intent,
+            expires_at=int(get("expires_at") or 0),
+            client_reference_id=get("client_reference_id"),
+            metadata=dict(get("metadata") or {}),
+            customer_email=(details.get("email") if details else None) or get("customer_email"),
+        )
+
+
+@dataclass(frozen=True)
+class NewCheckout:
+    account: str | None
+    amount: int
+    currency: str
+    description: str
+    success_url: str
+    cancel_url: str
+    reference: str
+    metadata: dict[str, str]
+    expires_at: int
+    idempotency_key: str
+    customer_email: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    id: str
+    charges_enabled: bool
+    details_submitted: bool
+    payouts_enabled: bool
+
+    @classmethod
+    def from_stripe(cls, obj: Any) -> ConnectedAccount:
+        obj = _plain(obj)
+        return cls(
+            id=obj.get("id"),
+            charges_enabled=bool(obj.get("charges_enabled")),
+            details_submitted=bool(obj.get("details_submitted")),
+            payouts_enabled=bool(obj.get("payouts_enabled")),
+        )
+
+
+class StripeGateway(Protocol):
+    async def create_account(
+        self, *, email: str, country: str, name: str, idempotency_key: str
+    ) -> ConnectedAccount: ...
+
+    async def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
+
+    async def create_checkout_session(self, new: NewCheckout) -> CheckoutSession: ...
+
+    async def retrieve_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession: ...
+
+    async def expire_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession: ...
+
+    def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
