@@ -69,7 +69,9 @@
 
   function fillItem(li, r) {
     li.setAttribute("data-status", r.status);
-    li.querySelector("[data-role=title]").textContent = title(r);
+    li.querySelector("[data-role=title]").textContent = PAYABLE[r.status]
+      ? title(r)
+      : t("{amount} — {description}", { amount: amountOf(r), description: r.description || "" });
     var status = li.querySelector("[data-role=status]");
     status.textContent = C.statusLabel(r.status);
     status.className = "status status--" + r.status;
@@ -78,7 +80,7 @@
 
     var payable = !!PAYABLE[r.status] && !ended;
     var pay = li.querySelector("[data-role=pay]");
-    pay.hidden = !PAYABLE[r.status];
+    pay.hidden = !payable;
     pay.disabled = !payable || !!busy[r.id];
     pay.setAttribute("aria-label", t("Pay now: {amount} — {description}", {
       amount: amountOf(r), description: r.description || ""
