@@ -181,6 +181,11 @@ def expire(sb: Sandbox, session: dict[str, Any], account: str,
             f"Session has a status of \"{session['status']}\".",
         )
     with sb.store.transaction():
+        # Another process sharing the file may have expired or paid it meanwhile.
+        fresh = sb.store.get("checkout.session", session["id"])
+        if fresh is None or fresh["status"] != "open":
+            return fresh or session
+        session = fresh
         session["status"] = "expired"
         session["url"] = None
         sb.store.put("checkout.session", session, account)
@@ -221,6 +226,11 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
     now = sb.store.now()
     card = check_card(card_number, exp, cvc, now)
     with sb.store.transaction():
+        fresh = sb.store.get("checkout.session", session_id)
+        if fresh is None or fresh["status"] != "open":
+            raise StripeError(400, "This Checkout Session is no longer active.",
+                              code="checkout_session_inactive")
+        session = fresh
         pm_id = new_id("pm_")
         pi = objects.payment_intent(
             now=now, amount=session["amount_total"], currency=session["currency"],
