@@ -72,6 +72,7 @@ def create_app(
     if settings.stripe_sandbox and settings.stripe_api_base is None:
         from integrations.stripe.sandbox import create_sandbox_app
 
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         sandbox = create_sandbox_app(
             public_url=settings.stripe_sandbox_url,
             webhook_url=f"{settings.public_url}/webhooks/stripe",

@@ -20,7 +20,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -150,13 +150,20 @@ def to_minor(text: str, currency: str) -> int:
     anything that is not a number. Zero parses to 0; callers decide if it is allowed.
     """
     exponent = currency_exponent(currency)
-    raw = _GROUP_SPACES.sub("", text.strip())
+    raw = _GROUP_SPACES.sub(" ", text.strip())
     if raw.startswith(_NEGATIVE):
         raise ValueError("negative amount")
-    if not re.fullmatch(r"[0-9.,]*[0-9][0-9.,]*", raw):
+    if not re.fullmatch(r"[0-9.,]*[0-9][0-9., ]*", raw):
         raise ValueError("not a number")
 
-    if "," in raw and "." in raw:
+    if " " in raw:
+        # Space-grouped ("1 234,50"): the space groups, a comma or dot is the decimal.
+        group_sep = " "
+        seps = [c for c in raw if c in ",."]
+        if len(seps) > 1:
+            raise ValueError("too many separators")
+        decimal_sep = seps[0] if seps else ""
+    elif "," in raw and "." in raw:
         decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
         group_sep = "." if decimal_sep == "," else ","
     else:

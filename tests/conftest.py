@@ -1,0 +1,64 @@
+"""Shared fixtures: a live ConsultPay on a real port, with the built-in Stripe sandbox."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from app.config import Settings
+from tests.factories import Live
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    port = free_port()
+    base = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'consultpay.db'}",
+        "DATA_DIR": str(tmp_path / "var"),
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
+        "LOG_LEVEL": "WARNING",
+    }
+    base.update(env)
+    return Settings.from_env(base, dotenv=tmp_path / "no.env")
+
+
+# The sandbox retries and sweeps quickly in tests, as it does slowly in the demo.
+FAST_SANDBOX = {"webhook_retry_base_s": 0.05, "webhook_retry_cap_s": 0.2, "sweep_interval_s": 0.1,
+                "async_payment_delay_s": 0.1}
+
+
+async def start_live(settings: Settings, **kwargs: object) -> tuple[Live, web.AppRunner]:
+    from app.factory import create_app
+
+    app = create_app(settings, sandbox_options=FAST_SANDBOX, **kwargs)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    live = Live(app=app, settings=settings)
+    await live.seed()
+    return live, runner
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    live, runner = await start_live(make_settings(tmp_path))
+    try:
+        yield live
+    finally:
+        await live.close()
+        await runner.cleanup()
