@@ -71,7 +71,7 @@ class PaymentService:
         _require(who, "clinician")
         data = v.obj(payload, "payload")
         amount = v.amount(data.get("amount"))
-        description = v.text(data, "description", max_len=200)
+        description = v.text(data, "description", required=False, max_len=200)
         if description is None:
             raise Invalid("invalid_description", "Description is required.")
         currency = data.get("currency") or who.consult.currency
