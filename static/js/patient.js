@@ -146,7 +146,10 @@
   }
 
   function render() {
-    var sorted = C.sortRequests(Array.from(requests.values()));
+    // What can still be paid comes first; then the rest, newest first.
+    var sorted = C.sortRequests(Array.from(requests.values())).sort(function (a, b) {
+      return (PAYABLE[b.status] ? 1 : 0) - (PAYABLE[a.status] ? 1 : 0);
+    });
     var existing = {};
     Array.prototype.forEach.call(list.children, function (li) {
       existing[li.getAttribute("data-request-id")] = li;
