@@ -39,7 +39,7 @@ class ConsultService:
 
     async def create(self, organisation_id: str, body: Any) -> dict[str, Any]:
         data = v.obj(body)
-        clinic_id = v.ident(data, "clinic_id")
+        clinic_id = v.text(data, "clinic_id", max_len=100)
         clinician = data.get("clinician")
         if not isinstance(clinician, dict):
             raise Invalid("missing_field", "clinician is required", field="clinician")
