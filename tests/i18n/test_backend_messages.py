@@ -1,0 +1,41 @@
+"""Every message a patient or clinician can see from the server is translated."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from app.i18n import get_translator
+
+ROOT = Path(__file__).resolve().parents[2]
+# Modules whose DomainError messages reach the panels (Socket.IO acks, connect refusals, pages).
+USER_FACING = ["app/consults/payments.py", "app/consults/tokens.py", "app/realtime/namespace.py",
+               "app/consults/service.py"]
+ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
+          "Unavailable", "_error"}
+
+
+def messages() -> set[str]:
+    found: set[str] = set()
+    for path in USER_FACING:
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ERRORS and len(node.args) >= 2:
+                arg = node.args[1]
+                # Sentences (capitalised, with a full stop) are for people; the rest is for developers.
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value[:1].isupper() \
+                        and arg.value.endswith("."):
+                    found.add(arg.value)
+    return found
+
+
+def test_there_are_messages_to_check() -> None:
+    assert "This request has already been paid." in messages()
+
+
+@pytest.mark.parametrize("lang", ["nb", "sv"])
+def test_user_facing_messages_are_translated(lang: str) -> None:
+    t = get_translator(lang)
+    missing = sorted(m for m in messages() if t.gettext(m) == m)
+    assert not missing, f"untranslated in {lang}: {missing}"
