@@ -62,3 +62,46 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
     finally:
         await live.close()
         await runner.cleanup()
+
+
+PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _pg_database(name: str) -> str | None:
+    """Create a fresh database for one test; None when no server answers."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(PG_ADMIN.replace("postgresql://", "postgres://"), timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+async def live_pg(tmp_path: Path) -> AsyncIterator[Live]:
+    """The same live app on PostgreSQL (its own database, dropped after)."""
+    import uuid
+
+    name = f"cp_test_{uuid.uuid4().hex[:12]}"
+    url = await _pg_database(name)
+    if url is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL is required in CI but did not answer at " + PG_ADMIN)
+        pytest.skip("PostgreSQL is not running at " + PG_ADMIN)
+    live, runner = await start_live(make_settings(tmp_path, DATABASE_URL=url))
+    try:
+        yield live
+    finally:
+        await live.close()
+        await runner.cleanup()
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_ADMIN.replace("postgresql://", "postgres://"))
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
