@@ -35,8 +35,7 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 10_000
 
 if not os.path.exists(CHROMIUM) and not IN_CI:
-    pytest.skip(f"Chromium is not installed at {CHROMIUM}; the browser tests need it",
-                allow_module_level=True)
+    pytest.skip(f"Chromium is not installed at {CHROMIUM}; the browser tests need it", allow_module_level=True)
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -182,8 +181,7 @@ async def test_pay_in_the_browser(live: Live, session: Session) -> None:
 
     checkout = await open_checkout(patient_ctx, patient)
     await expect(checkout.get_by_role("heading", name="NOK 450.00")).to_be_visible()
-    await expect(request_item(clinician, request_id)).to_have_attribute(
-        "data-status", "checkout_open")
+    await expect(request_item(clinician, request_id)).to_have_attribute("data-status", "checkout_open")
     await fill_card(checkout, GOOD_CARD)
 
     # The checkout window lands on our return page, which says it is paid.
@@ -191,6 +189,11 @@ async def test_pay_in_the_browser(live: Live, session: Session) -> None:
     await expect(checkout.locator("[data-outcome]")).to_have_attribute("data-outcome", "paid")
     await expect(checkout.get_by_role("heading", name="Payment received")).to_be_visible()
     await expect(checkout.locator(".details")).to_contain_text(request_id)
+    # Pay now opened this window from a script, so its Close button can close it.
+    close = checkout.get_by_role("button", name="Close this window")
+    await expect(close).to_be_visible()
+    async with checkout.expect_event("close"):
+        await close.click()
 
     # The clinician gets the popup, live.
     await expect(dialog).to_be_visible()
