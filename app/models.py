@@ -80,6 +80,9 @@ class Clinic(Base):
     payment_app_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     stripe_account_id: Mapped[str | None] = mapped_column(String(64), index=True)
     stripe_charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Platform fee on in-call payments: basis points of the amount plus a fixed part.
+    fee_basis_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fee_fixed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime]
 
 
@@ -143,6 +146,7 @@ class PaymentRequest(Base):
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     failure_reason: Mapped[str | None] = mapped_column(String(200))
+    application_fee_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class BillCard(Base):
@@ -272,9 +276,115 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # The host platform's id for this person as a clinician in consults (e.g. "u-1").
+    clinician_ref: Mapped[str | None] = mapped_column(String(200))
 
     @classmethod
     def new(cls, *, now: datetime, **fields: Any) -> User:
         from app.ids import new_id
 
         return cls(id=new_id("usr"), created_at=now, **fields)
+
+
+class AdminSession(Base):
+    """A signed-in browser. The cookie holds only the (encrypted) id; revoking the row signs it out."""
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    clinic_id: Mapped[str | None] = mapped_column(ForeignKey("clinics.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
+class PaymentAppRequest(Base):
+    """A clinic asking for the payment app; an organisation admin approves or rejects it."""
+
+    __tablename__ = "payment_app_requests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class StripeAccount(Base):
+    """A clinic's connected Stripe account; a clinic may have several."""
+
+    __tablename__ = "stripe_accounts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    stripe_account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    # pending | enabled | restricted | disconnected | removed
+    status: Mapped[str] = mapped_column(String(16))
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class ClinicianAccount(Base):
+    """Which of the clinic's accounts a clinician's payments go to."""
+
+    __tablename__ = "clinician_accounts"
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), primary_key=True)
+    clinician_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stripe_account_row_id: Mapped[str] = mapped_column(ForeignKey("stripe_accounts.id"))
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="ck_refunds_amount_positive"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_request_id: Mapped[str] = mapped_column(ForeignKey("payment_requests.id"), index=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    reason: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))  # cash_desk | panel | api | stripe
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who did what, when. Never updated or deleted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org_at", "organisation_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    clinic_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    actor_type: Mapped[str] = mapped_column(String(16))  # user | clinician | patient | api | stripe | system
+    actor_id: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(255))
+    details: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime]

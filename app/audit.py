@@ -1,0 +1,43 @@
+"""The audit trail: who requested, cancelled, refunded, linked, edited and removed what, when.
+
+Rows are written in the same transaction as the change they describe, so the
+trail never claims what did not happen nor misses what did. The table is
+append-only (database triggers refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import AuditEvent
+
+
+def record(
+    s: AsyncSession,
+    *,
+    organisation_id: str,
+    clinic_id: str | None,
+    actor_type: str,
+    actor_id: str | None,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    s.add(
+        AuditEvent(
+            organisation_id=organisation_id,
+            clinic_id=clinic_id,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            details=details,
+            at=at,
+        )
+    )
