@@ -14,6 +14,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from app.admin import web as admin_web
+from app.admin.sessions import AdminSessions
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.consults.notifier import Notifier
@@ -27,7 +29,7 @@ from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, make_server
 from app.web import api, demo, pages, webhooks
-from app.web.keys import CLOCK, CONSULTS, DB, ORGANISATIONS, PAYMENTS, SETTINGS, STRIPE, STRIPE_EVENTS
+from app.web.keys import ADMIN_SESSIONS, CLOCK, CONSULTS, DB, ORGANISATIONS, PAYMENTS, SETTINGS, STRIPE, STRIPE_EVENTS
 from app.web.middleware import errors, security_headers
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import StripeGateway
@@ -60,7 +62,8 @@ def create_app(
         app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True)
     )
     app.router.add_static("/static", ROOT / "static", append_version=True)
-    for table in (api.routes, webhooks.routes, pages.routes, demo.routes):
+    admin_web.setup_sessions(app, settings)
+    for table in (api.routes, webhooks.routes, pages.routes, demo.routes, *admin_web.TABLES):
         app.add_routes(table)
     app.router.add_get("/healthz", _health)
 
@@ -96,6 +99,7 @@ def create_app(
         app[DB] = db
         app[STRIPE] = gateway
         app[ORGANISATIONS] = Organisations(db, clock=app[CLOCK])
+        app[ADMIN_SESSIONS] = AdminSessions(db, clock=app[CLOCK])
         app[CONSULTS] = ConsultService(
             db,
             clock=app[CLOCK],

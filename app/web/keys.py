@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from app.admin.sessions import AdminSessions
 from app.clock import Clock
 from app.config import Settings
 from app.consults.payments import PaymentService
@@ -21,3 +22,4 @@ CONSULTS = web.AppKey("consults", ConsultService)
 PAYMENTS = web.AppKey("payments", PaymentService)
 STRIPE_EVENTS = web.AppKey("stripe_events", StripeEvents)
 ORGANISATIONS = web.AppKey("organisations", Organisations)
+ADMIN_SESSIONS = web.AppKey("admin_sessions", AdminSessions)
