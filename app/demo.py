@@ -9,6 +9,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from app.clinics import accounts as clinic_accounts
 from app.config import Settings
 from app.db import Database
 from app.models import Clinic, Organisation, User
@@ -59,7 +60,10 @@ async def seed(
         if not account.charges_enabled and onboard is not None:
             await onboard(account.id)
             account = await stripe.retrieve_account(account.id)
-        await orgs.link_stripe_account(CLINIC_ID, account.id, charges_enabled=account.charges_enabled)
+        async with db.write() as s:
+            locked = await s.get(Clinic, CLINIC_ID, with_for_update=True)
+            assert locked is not None
+            await clinic_accounts.adopt(s, locked, account, label="Demo Legesenter", now=orgs.clock.now())
     api_key = await orgs.issue_key(ORG_ID, key=KEY_PREFIX + "demo_" + _derived(settings, "demo-api-key"))
     password = "demo-" + _derived(settings, "demo-admin-password")[:12]
     async with db.write() as s:

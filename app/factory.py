@@ -14,8 +14,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from app.admin import client_payments
 from app.admin import web as admin_web
 from app.admin.sessions import AdminSessions
+from app.clinics.stripe_accounts import StripeAccounts
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.consults.notifier import Notifier
@@ -29,7 +31,18 @@ from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, make_server
 from app.web import api, demo, pages, webhooks
-from app.web.keys import ADMIN_SESSIONS, CLOCK, CONSULTS, DB, ORGANISATIONS, PAYMENTS, SETTINGS, STRIPE, STRIPE_EVENTS
+from app.web.keys import (
+    ADMIN_SESSIONS,
+    CLOCK,
+    CONSULTS,
+    DB,
+    ORGANISATIONS,
+    PAYMENTS,
+    SETTINGS,
+    STRIPE,
+    STRIPE_ACCOUNTS,
+    STRIPE_EVENTS,
+)
 from app.web.middleware import errors, security_headers
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import StripeGateway
@@ -63,7 +76,7 @@ def create_app(
     )
     app.router.add_static("/static", ROOT / "static", append_version=True)
     admin_web.setup_sessions(app, settings)
-    for table in (api.routes, webhooks.routes, pages.routes, demo.routes, *admin_web.TABLES):
+    for table in (api.routes, webhooks.routes, pages.routes, demo.routes, *admin_web.TABLES, client_payments.routes):
         app.add_routes(table)
     app.router.add_get("/healthz", _health)
 
@@ -117,6 +130,7 @@ def create_app(
             checkout_ttl_seconds=settings.checkout_ttl_seconds,
         )
         app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK])
+        app[STRIPE_ACCOUNTS] = StripeAccounts(db, stripe=gateway, clock=app[CLOCK], public_url=settings.public_url)
         yield
         if stripe is None:
             await gateway.close()

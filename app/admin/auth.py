@@ -277,4 +277,4 @@ def page_error(request: web.Request, status: int, title: str, message: str) -> w
     cls = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 404: web.HTTPNotFound, 409: web.HTTPConflict}.get(
         status, web.HTTPBadRequest
     )
-    return cls(body=page.body, content_type="text/html", headers={"Cache-Control": "no-store"})
+    return cls(text=page.text, content_type="text/html", headers={"Cache-Control": "no-store"})

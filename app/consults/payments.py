@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import validation as v
+from app.clinics.routing import application_fee, route_for
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 DOUBLE_CLICK = timedelta(seconds=10)
 # Reuse a checkout session only while it has this much life left.
 CHECKOUT_MARGIN = timedelta(minutes=2)
+NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
 
 
 async def finish_unpaid(s: AsyncSession, r: PaymentRequest, status: str, reason: str, now: datetime) -> None:
@@ -86,11 +88,13 @@ class PaymentService:
         try:
             async with self.db.write() as s:
                 consult = await _active_consult(s, who.consult.id, now)
-                clinic = await s.get(Clinic, consult.clinic_id)
-                if clinic is None or not can_take_payments(clinic):
-                    raise Conflict(
-                        "no_stripe_account", "The clinic cannot take payments yet: no Stripe account is linked."
-                    )
+                # Locked: removing an account takes this lock too, so no request slips onto it.
+                clinic = await s.get(Clinic, consult.clinic_id, with_for_update=True)
+                if clinic is None:
+                    raise Conflict("no_stripe_account", NO_ACCOUNT)
+                route = await route_for(s, clinic, consult.clinician_id)
+                if route.account is None:
+                    raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
                 patient = await _patient(s, consult.id, patient_id)
                 existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
                 if existing is not None:
@@ -109,7 +113,8 @@ class PaymentService:
                     bill_card_id=card.id,
                     created_at=now,
                     updated_at=now,
-                    stripe_account_id=clinic.stripe_account_id,
+                    stripe_account_id=route.account,
+                    application_fee_amount=application_fee(amount, clinic.fee_basis_points, clinic.fee_fixed),
                     refunded_amount=0,
                     checkout_attempt=0,
                 )
@@ -204,6 +209,7 @@ class PaymentService:
                     idempotency_key=f"consultpay:{r.id}:checkout:{attempt}",
                     customer_email=patient.email if patient else None,
                     locale=consult.language,
+                    application_fee_amount=r.application_fee_amount,
                 )
             )
         except ProviderError as e:
@@ -359,6 +365,7 @@ async def _settle_paid(
         reference=session.id,
         description=r.description,
         now=now,
+        application_fee=r.application_fee_amount,
     )
     r.status = "paid"
     r.paid_at = now
@@ -433,5 +440,6 @@ def _require(who: Participant, role: str) -> None:
         raise Forbidden("forbidden_role", "Only the patient can do that.")
 
 
-def can_take_payments(clinic: Clinic) -> bool:
-    return bool(clinic.payment_app_enabled and clinic.stripe_account_id and clinic.stripe_charges_enabled)
+async def can_take_payments(s: AsyncSession, clinic: Clinic, clinician_ref: str | None) -> bool:
+    """Whether this clinician's payment requests have a working account to go to."""
+    return (await route_for(s, clinic, clinician_ref)).account is not None

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clinics import events as account_events
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.payments import apply_session, finish_unpaid
@@ -55,6 +56,9 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_succeeded": _session_event,
     "checkout.session.expired": _session_event,
     "checkout.session.async_payment_failed": _async_failed,
+    # The clinics' connected accounts (app/clinics/events.py).
+    "account.updated": account_events.account_updated,
+    "account.application.deauthorized": account_events.deauthorized,
 }
 
 

@@ -124,8 +124,13 @@ async def register_stripe_payment(
     reference: str,
     description: str,
     now: datetime,
+    application_fee: int = 0,
 ) -> bool:
-    """Register an in-call payment on the card and post it. False if already registered."""
+    """Register an in-call payment on the card and post it. False if already registered.
+
+    ``application_fee`` is the platform's fee Stripe took from this direct charge:
+    it leaves the clinic's Stripe balance as its own expense leg.
+    """
     existing = await session.scalar(
         select(Payment.id).where(Payment.method == "stripe", Payment.reference == reference)
     )
@@ -143,6 +148,17 @@ async def register_stripe_payment(
             registered_at=now,
         )
     )
+    legs = [
+        # The charge for the consultation…
+        Leg("patient_receivable", amount),
+        Leg("patient_revenue", -amount),
+        # …and the patient paying it through Stripe.
+        Leg("stripe_clearing", amount),
+        Leg("patient_receivable", -amount),
+    ]
+    if application_fee > 0:
+        # …less the platform's fee, which never reaches the clinic's balance.
+        legs += [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)]
     await journal.post(
         session,
         clinic_id=card.clinic_id,
@@ -152,14 +168,7 @@ async def register_stripe_payment(
         currency=currency,
         bill_card_id=card.id,
         at=now,
-        legs=[
-            # The charge for the consultation…
-            Leg("patient_receivable", amount),
-            Leg("patient_revenue", -amount),
-            # …and the patient paying it through Stripe.
-            Leg("stripe_clearing", amount),
-            Leg("patient_receivable", -amount),
-        ],
+        legs=legs,
     )
     await session.flush()
     paid = await paid_total(session, card.id)

@@ -22,6 +22,13 @@ Chart of accounts, per clinic and currency:
     stripe_clearing     asset     money held for the clinic at Stripe
     patient_receivable  asset     what patients owe on bill cards
     patient_revenue     income    patient shares earned
+    platform_fees       expense   the platform's application fee on in-call payments
+
+An in-call payment with a platform fee is one transaction of six legs: the
+charge (Dr patient_receivable / Cr patient_revenue), the payment
+(Dr stripe_clearing / Cr patient_receivable) and the fee Stripe kept back for
+the platform (Dr platform_fees / Cr stripe_clearing), so ``stripe_clearing``
+holds what the clinic really gets.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ CHART: dict[str, tuple[str, str]] = {
     "stripe_clearing": ("asset", "Stripe balance (clearing)"),
     "patient_receivable": ("asset", "Patient receivables"),
     "patient_revenue": ("income", "Patient share revenue"),
+    "platform_fees": ("expense", "Platform fees"),
 }
 
 

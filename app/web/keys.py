@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.admin.sessions import AdminSessions
+from app.clinics.stripe_accounts import StripeAccounts
 from app.clock import Clock
 from app.config import Settings
 from app.consults.payments import PaymentService
@@ -22,4 +23,5 @@ CONSULTS = web.AppKey("consults", ConsultService)
 PAYMENTS = web.AppKey("payments", PaymentService)
 STRIPE_EVENTS = web.AppKey("stripe_events", StripeEvents)
 ORGANISATIONS = web.AppKey("organisations", Organisations)
+STRIPE_ACCOUNTS = web.AppKey("stripe_accounts", StripeAccounts)
 ADMIN_SESSIONS = web.AppKey("admin_sessions", AdminSessions)

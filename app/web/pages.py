@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from app.consults.payments import can_take_payments
+from app.clinics.routing import NO_ACCOUNT, route_for
 from app.consults.views import request_view
 from app.errors import DomainError
 from app.i18n import format_money as _format_money
@@ -66,11 +66,13 @@ async def join(request: web.Request) -> web.StreamResponse:
     state = await request.app[CONSULTS].state(who)
     can_request, blocked = True, None
     if who.role == "clinician":
+        # Told before typing an amount, not after: the same routing the request itself uses.
         async with request.app[DB].read() as s:
             clinic = await s.get(Clinic, who.consult.clinic_id)
-        if clinic is None or not can_take_payments(clinic):
+            route = await route_for(s, clinic, who.consult.clinician_id) if clinic is not None else None
+        if route is None or route.account is None:
             can_request = False
-            blocked = get_translator(lang).gettext("The clinic cannot take payments yet: no Stripe account is linked.")
+            blocked = get_translator(lang).gettext(route.reason if route and route.reason else NO_ACCOUNT)
     template = "panel_clinician.html" if who.role == "clinician" else "panel_patient.html"
     response = aiohttp_jinja2.render_template(
         template,

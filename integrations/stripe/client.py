@@ -9,6 +9,7 @@ from typing import Any
 import stripe
 
 from integrations.stripe.protocol import (
+    AccountLink,
     CheckoutSession,
     ConnectedAccount,
     NewCheckout,
@@ -24,7 +25,10 @@ CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
 
 def _wrap(error: stripe.StripeError) -> ProviderError:
     message = error.user_message or str(error)
-    code = getattr(error, "code", None) or type(error).__name__
+    # Some error classes (PermissionError, e.g. ``account_invalid``) leave ``code`` unset on
+    # the exception but carry it in the body's error object.
+    body_code = getattr(getattr(error, "error", None), "code", None)
+    code = getattr(error, "code", None) or body_code or type(error).__name__
     if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError) or (
         isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError)
     ):
@@ -74,6 +78,9 @@ class StripeSDKGateway:
             params["payment_intent_data"]["receipt_email"] = new.customer_email
         if new.locale in CHECKOUT_LOCALES:
             params["locale"] = CHECKOUT_LOCALES[new.locale]
+        if new.application_fee_amount > 0:
+            # Only on a direct charge: Stripe refuses a fee without a connected account.
+            params["payment_intent_data"]["application_fee_amount"] = new.application_fee_amount
         options: dict[str, Any] = {"idempotency_key": new.idempotency_key}
         if new.account:
             options["stripe_account"] = new.account
@@ -119,6 +126,39 @@ class StripeSDKGateway:
         except stripe.StripeError as e:
             raise _wrap(e) from e
         return ConnectedAccount.from_stripe(account)
+
+    async def update_account(self, account_id: str, *, metadata: dict[str, str]) -> ConnectedAccount:
+        try:
+            account = await self._client.v1.accounts.update_async(account_id, {"metadata": metadata})
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return ConnectedAccount.from_stripe(account)
+
+    async def delete_account(self, account_id: str) -> None:
+        try:
+            await self._client.v1.accounts.delete_async(account_id)
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+
+    async def create_account_link(self, *, account: str, refresh_url: str, return_url: str, type: str) -> AccountLink:
+        params: dict[str, Any] = {
+            "account": account,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": type,
+        }
+        try:
+            link = await self._client.v1.account_links.create_async(params)  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return AccountLink(url=link.url, expires_at=int(link.expires_at))
+
+    async def create_login_link(self, account: str) -> str:
+        try:
+            link = await self._client.v1.accounts.login_links.create_async(account)
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return str(link.url)
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """Check ``Stripe-Signature`` against the raw body; return the event as a dict."""

@@ -83,6 +83,8 @@ class NewCheckout:
     idempotency_key: str
     customer_email: str | None = None
     locale: str | None = None
+    # The platform's fee, taken from a direct charge on ``account`` (0: none).
+    application_fee_amount: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,32 @@ class ConnectedAccount:
     charges_enabled: bool
     details_submitted: bool
     payouts_enabled: bool
+    # ``requirements.currently_due`` and ``requirements.disabled_reason`` as Stripe reports them.
+    requirements_due: list[str] = field(default_factory=list)
+    past_due: list[str] = field(default_factory=list)
+    disabled_reason: str | None = None
 
     @classmethod
     def from_stripe(cls, obj: Any) -> ConnectedAccount:
         obj = _plain(obj)
+        req = obj.get("requirements") or {}
         return cls(
             id=obj.get("id"),
             charges_enabled=bool(obj.get("charges_enabled")),
             details_submitted=bool(obj.get("details_submitted")),
             payouts_enabled=bool(obj.get("payouts_enabled")),
+            requirements_due=list(req.get("currently_due") or []),
+            past_due=list(req.get("past_due") or []),
+            disabled_reason=req.get("disabled_reason"),
         )
+
+
+@dataclass(frozen=True)
+class AccountLink:
+    """A single-use link to Stripe's onboarding (or update) pages."""
+
+    url: str
+    expires_at: int
 
 
 class StripeGateway(Protocol):
@@ -109,6 +127,16 @@ class StripeGateway(Protocol):
     ) -> ConnectedAccount: ...
 
     async def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
+
+    async def update_account(self, account_id: str, *, metadata: dict[str, str]) -> ConnectedAccount: ...
+
+    async def delete_account(self, account_id: str) -> None: ...
+
+    async def create_account_link(
+        self, *, account: str, refresh_url: str, return_url: str, type: str
+    ) -> AccountLink: ...
+
+    async def create_login_link(self, account: str) -> str: ...
 
     async def create_checkout_session(self, new: NewCheckout) -> CheckoutSession: ...
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from . import api, checkout, checkout_page, connect, control
+from . import api, checkout, checkout_page, connect, control, dashboard
 from .context import Sandbox
 from .keys import SANDBOX, SECRET_KEY
 from .store import Store
@@ -49,6 +49,7 @@ def create_sandbox_app(
     app[SECRET_KEY] = secret
     api.add_routes(app)
     connect.add_routes(app)
+    dashboard.add_routes(app)
     checkout_page.add_routes(app)
     control.add_routes(app)
 

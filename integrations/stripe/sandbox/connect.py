@@ -46,11 +46,24 @@ LINK_SPEC = {"account": SCALAR, "refresh_url": SCALAR, "return_url": SCALAR, "ty
              "collect": SCALAR, "expand": STRINGS}
 
 
+def revoked(api_key: str, acct_id: str) -> StripeError:
+    """Stripe's answer for an account the platform cannot reach (any more)."""
+    shown = api_key[:8] + "*" * 4 + api_key[-4:]
+    return StripeError(
+        403,
+        f"The provided key '{shown}' does not have access to account '{acct_id}' (or that "
+        "account does not exist). Application access may have been revoked.",
+        code="account_invalid",
+    )
+
+
 def _get_account(call: Call) -> dict[str, Any]:
     acct_id = call.request.match_info["id"]
     acct = call.sb.store.get("account", acct_id)
     if acct is None:
         raise resource_missing("account", acct_id, "account")
+    if acct.get("__deauthorized"):
+        raise revoked(call.api_key, acct_id)
     return acct
 
 
@@ -118,8 +131,11 @@ def create_account_link(call: Call) -> tuple[int, dict[str, Any]]:
     p = call.params
     check_known(p, LINK_SPEC)
     acct_id = require(p, "account")
-    if call.sb.store.get("account", acct_id) is None:
+    acct = call.sb.store.get("account", acct_id)
+    if acct is None:
         raise resource_missing("account", acct_id, "account")
+    if acct.get("__deauthorized"):
+        raise revoked(call.api_key, acct_id)
     link_type = one_of(require(p, "type"), ["account_onboarding", "account_update"], "type")
     refresh = check_url(require(p, "refresh_url"), "refresh_url")
     ret = check_url(require(p, "return_url"), "return_url")
@@ -154,6 +170,43 @@ def onboard(sb: Sandbox, acct_id: str) -> dict[str, Any]:
         sb.webhooks.emit("account.updated", acct, account=acct_id,
                          previous_attributes=previous)
     return acct
+
+
+RESTRICTED_DUE = ["individual.verification.document", "external_account"]
+APPLICATION = {"id": "ca_ConsultPaySandbox0001", "object": "application", "name": "ConsultPay"}
+
+
+def restrict(sb: Sandbox, acct_id: str, due: list[str] | None = None) -> dict[str, Any]:
+    """Stripe needs more from the account by a deadline that has passed: charges stop."""
+    acct = sb.store.get("account", acct_id)
+    if acct is None:
+        raise resource_missing("account", acct_id, "account")
+    due = list(due or RESTRICTED_DUE)
+    previous = {"charges_enabled": acct["charges_enabled"],
+                "payouts_enabled": acct["payouts_enabled"],
+                "requirements": acct["requirements"]}
+    acct.update(charges_enabled=False, payouts_enabled=False,
+                requirements=objects.requirements(due, "requirements.past_due"))
+    acct["capabilities"] = {name: "inactive" for name in acct["capabilities"]}
+    with sb.store.transaction():
+        sb.store.put("account", acct, PLATFORM)
+        sb.webhooks.emit("account.updated", acct, account=acct_id,
+                         previous_attributes=previous)
+    return acct
+
+
+def deauthorize(sb: Sandbox, acct_id: str) -> dict[str, Any]:
+    """The account disconnects from the platform: the platform loses access to it."""
+    acct = sb.store.get("account", acct_id)
+    if acct is None:
+        raise resource_missing("account", acct_id, "account")
+    acct["__deauthorized"] = True
+    with sb.store.transaction():
+        sb.store.put("account", acct, PLATFORM)
+        # Connect style: the application object, with the account on the event.
+        event = sb.webhooks.emit("account.application.deauthorized", dict(APPLICATION),
+                                 account=acct_id)
+    return event
 
 
 def _link(request: web.Request) -> dict[str, Any] | None:

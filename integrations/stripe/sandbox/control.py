@@ -1,8 +1,8 @@
 """The control surface for tests and demos — not Stripe's API.
 
 JSON in and out under ``/_control/``: the event and delivery log, webhook
-misbehaviour, injected API failures, scripted payments and onboarding, and the
-sandbox clock.
+misbehaviour, injected API failures, scripted payments, onboarding, restricted and
+disconnected accounts, and the sandbox clock.
 """
 
 from __future__ import annotations
@@ -119,6 +119,29 @@ async def onboard(request: web.Request) -> web.Response:
     return web.json_response({"id": acct["id"], "charges_enabled": acct["charges_enabled"]})
 
 
+async def restrict(request: web.Request) -> web.Response:
+    """Put an account into "restricted": requirements past due, charges off (account.updated)."""
+    data = await _body(request)
+    due = data.get("due")
+    if due is not None and (not isinstance(due, list) or not all(isinstance(d, str) for d in due)):
+        return _bad("due must be a list of requirement names")
+    try:
+        acct = connect.restrict(request.app[SANDBOX], request.match_info["id"], due)
+    except StripeError as e:
+        return web.json_response(e.body(), status=e.status)
+    return web.json_response({"id": acct["id"], "charges_enabled": acct["charges_enabled"],
+                              "requirements": acct["requirements"]})
+
+
+async def deauthorize(request: web.Request) -> web.Response:
+    """The account disconnects from the platform (account.application.deauthorized)."""
+    try:
+        event = connect.deauthorize(request.app[SANDBOX], request.match_info["id"])
+    except StripeError as e:
+        return web.json_response(e.body(), status=e.status)
+    return web.json_response({"id": request.match_info["id"], "event": event["id"]})
+
+
 async def advance_clock(request: web.Request) -> web.Response:
     data = await _body(request)
     seconds = data.get("seconds")
@@ -138,4 +161,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_control/fail", fail)
     r.add_post("/_control/checkout/sessions/{id}/pay", pay)
     r.add_post("/_control/accounts/{id}/onboard", onboard)
+    r.add_post("/_control/accounts/{id}/restrict", restrict)
+    r.add_post("/_control/accounts/{id}/deauthorize", deauthorize)
     r.add_post("/_control/clock/advance", advance_clock)

@@ -95,7 +95,8 @@ def _account(sb: Sandbox, request: web.Request, api_key: str) -> str:
     acct = request.headers.get("Stripe-Account", "").strip()
     if not acct:
         return PLATFORM
-    if sb.store.get("account", acct) is None:
+    found = sb.store.get("account", acct)
+    if found is None or found.get("__deauthorized"):
         shown = api_key[:8] + "*" * 4 + api_key[-4:]
         raise StripeError(
             403,

@@ -65,3 +65,78 @@ async def test_account_link_requires_its_params(client: stripe.StripeClient):
         await client.v1.account_links.create_async({"account": acct.id,
                                                     "type": "account_onboarding"})
     assert e.value.param == "refresh_url"
+
+
+async def _onboarded_express(sandbox: Running, client: stripe.StripeClient) -> str:
+    acct = await client.v1.accounts.create_async({
+        "type": "express", "country": "NO", "business_profile": {"name": "Oslo Clinic"}})
+    await sandbox.control(f"/_control/accounts/{acct.id}/onboard")
+    return acct.id
+
+
+async def test_login_link_opens_the_express_dashboard_once(sandbox: Running,
+                                                          client: stripe.StripeClient):
+    acct_id = await _onboarded_express(sandbox, client)
+    link = await client.v1.accounts.login_links.create_async(acct_id)
+    assert link.object == "login_link" and link.created
+    assert link.url.startswith(sandbox.url + "/express/")
+    assert set(link.to_dict()) == {"object", "created", "url"}
+    async with sandbox.http.get(link.url) as resp:
+        html = await resp.text()
+        assert resp.status == 200 and "Oslo Clinic" in html and "Payments" in html
+    # Single use, as Stripe's are.
+    async with sandbox.http.get(link.url) as resp:
+        assert resp.status == 410
+
+
+async def test_login_link_only_for_express_accounts(client: stripe.StripeClient):
+    standard = await client.v1.accounts.create_async({"type": "standard"})
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        await client.v1.accounts.login_links.create_async(standard.id)
+    assert e.value.http_status == 400
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        await client.v1.accounts.login_links.create_async("acct_nope")
+    assert e.value.code == "resource_missing"
+
+
+async def test_restricted_account_sends_account_updated(sandbox: Running,
+                                                        client: stripe.StripeClient):
+    acct_id = await _onboarded_express(sandbox, client)
+    await sandbox.control(f"/_control/accounts/{acct_id}/restrict")
+    got = await client.v1.accounts.retrieve_async(acct_id)
+    assert not got.charges_enabled and not got.payouts_enabled
+    assert got.requirements.past_due and got.requirements.disabled_reason == "requirements.past_due"
+
+    def restricted(r: object) -> bool:
+        return any(not e["data"]["object"]["charges_enabled"] and e["account"] == acct_id
+                   and e["data"]["previous_attributes"].get("charges_enabled") is True
+                   for e in sandbox.receiver.events("account.updated"))
+
+    await sandbox.receiver.wait_for(restricted)
+
+
+async def test_deauthorized_account_sends_the_event_and_is_out_of_reach(
+        sandbox: Running, clients, client: stripe.StripeClient):
+    acct_id = await _onboarded_express(sandbox, client)
+    await sandbox.control(f"/_control/accounts/{acct_id}/deauthorize")
+    await sandbox.receiver.wait_for(lambda r: r.events("account.application.deauthorized"))
+    event = sandbox.receiver.events("account.application.deauthorized")[0]
+    assert event["account"] == acct_id
+    assert event["data"]["object"]["object"] == "application"
+    with pytest.raises(stripe.PermissionError) as e:
+        await client.v1.accounts.retrieve_async(acct_id)
+    assert e.value.json_body["error"]["code"] == "account_invalid"
+    on_account = clients.make(account=acct_id)
+    with pytest.raises(stripe.PermissionError):
+        await on_account.v1.checkout.sessions.list_async()
+    with pytest.raises(stripe.PermissionError):
+        await client.v1.account_links.create_async({
+            "account": acct_id, "type": "account_update",
+            "refresh_url": "https://app.example/r", "return_url": "https://app.example/b"})
+
+
+async def test_control_endpoints_for_unknown_accounts(sandbox: Running):
+    for action in ("restrict", "deauthorize"):
+        async with sandbox.http.post(f"{sandbox.url}/_control/accounts/acct_nope/{action}") as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"]["code"] == "resource_missing"

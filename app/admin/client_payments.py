@@ -1,0 +1,277 @@
+"""Configure > Client payments: link, edit and remove the clinic's Stripe accounts,
+choose where each clinician's payments go, and set the platform fee.
+
+Every handler first checks the role (``require``) and the clinic
+(``load_clinic_for``), then calls one method of ``StripeAccounts``. The state
+shown is Stripe's: the page retrieves each account on load, the return URL
+does too, and webhooks keep the rows true in between (the page polls
+``…/state`` and reloads when it changes).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from app.admin.auth import AdminUser, flash, load_clinic_for, render, require, translator
+from app.errors import Conflict, DomainError, Invalid
+from app.i18n import to_minor
+from app.web.keys import SETTINGS, STRIPE_ACCOUNTS
+
+routes = web.RouteTableDef()
+BASE = "/admin/clinics/{clinic_id}/client-payments"
+ADMINS = ("organisation_admin", "clinic_admin")
+STRIPE_HOSTS = ("https://connect.stripe.com", "https://dashboard.stripe.com")
+
+STATUS_LABELS = {
+    "enabled": "Linked and able to take payments",
+    "pending": "Pending details",
+    "restricted": "Restricted",
+    "disconnected": "Disconnected",
+    "removed": "Removed",
+}
+
+
+def _page(request: web.Request, clinic_id: str) -> str:
+    return BASE.replace("{clinic_id}", clinic_id)
+
+
+def _to_stripe(request: web.Request, response: web.Response) -> web.Response:
+    """Let this page's forms lead on to Stripe: a form's redirect is checked against form-action."""
+    base = request.app[SETTINGS].stripe_base
+    hosts = list(STRIPE_HOSTS)
+    if base:
+        parts = urlsplit(base)
+        hosts.append(f"{parts.scheme}://{parts.netloc}")
+    csp = response.headers.get("Content-Security-Policy", "")
+    allowed = "form-action 'self' " + " ".join(hosts)
+    response.headers["Content-Security-Policy"] = csp.replace("form-action 'self'", allowed)
+    return response
+
+
+async def _fail(request: web.Request, clinic_id: str, error: DomainError) -> web.StreamResponse:
+    await flash(request, translator(request).gettext(error.message), "error")
+    raise web.HTTPSeeOther(_page(request, clinic_id))
+
+
+@routes.get(BASE)
+@require(*ADMINS)
+async def client_payments(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    data = await request.app[STRIPE_ACCOUNTS].overview(clinic.id)
+    user: AdminUser = request["user"]
+    state = await request.app[STRIPE_ACCOUNTS].state(clinic.id)
+    return _to_stripe(
+        request,
+        render(
+            request,
+            "admin/client_payments.html",
+            data=data,
+            clinic=clinic,
+            state_version=state["version"],
+            status_labels=STATUS_LABELS,
+            can_set_fee=user.role == "organisation_admin",
+            nonce=secrets.token_hex(16),
+            fee_percent=_percent(clinic.fee_basis_points),
+        ),
+    )
+
+
+@routes.get(BASE + "/state")
+@require(*ADMINS)
+async def client_payments_state(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    response = web.json_response(await request.app[STRIPE_ACCOUNTS].state(clinic.id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.post(BASE + "/accounts")
+@require(*ADMINS)
+async def go_to_stripe(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    form = await request.post()
+    label, nonce = form.get("label"), form.get("nonce")
+    try:
+        url = await request.app[STRIPE_ACCOUNTS].start(
+            clinic.id,
+            actor_id=user.id,
+            email=user.email,
+            label=label if isinstance(label, str) else None,
+            nonce=nonce if isinstance(nonce, str) else None,
+        )
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    raise web.HTTPSeeOther(url)
+
+
+@routes.get(BASE + "/refresh/{account_id}")
+@require(*ADMINS)
+async def refresh_link(request: web.Request) -> web.StreamResponse:
+    """Stripe's ``refresh_url``: the link was used or expired, so make a new one and go back."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    link_type = "account_update" if request.query.get("type") == "account_update" else "account_onboarding"
+    try:
+        url = await request.app[STRIPE_ACCOUNTS].link(
+            clinic.id, request.match_info["account_id"], link_type, actor_id=None
+        )
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    raise web.HTTPSeeOther(url)
+
+
+@routes.get(BASE + "/return/{account_id}")
+@require(*ADMINS)
+async def return_from_stripe(request: web.Request) -> web.StreamResponse:
+    """Stripe's ``return_url``: it says nothing of the outcome, so ask Stripe."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    t = translator(request)
+    try:
+        due = await request.app[STRIPE_ACCOUNTS].refresh(clinic.id, request.match_info["account_id"])
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    if due is None:
+        await flash(request, t.gettext("Stripe could not be reached. The state shown may be out of date."), "error")
+    else:
+        await flash(request, t.gettext("Back from Stripe. The account's state is shown below."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#accounts")
+
+
+@routes.post(BASE + "/accounts/{account_id}/edit")
+@require(*ADMINS)
+async def edit_on_stripe(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    try:
+        url = await request.app[STRIPE_ACCOUNTS].link(
+            clinic.id, request.match_info["account_id"], "account_update", actor_id=user.id
+        )
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    raise web.HTTPSeeOther(url)
+
+
+@routes.post(BASE + "/accounts/{account_id}/dashboard")
+@require(*ADMINS)
+async def stripe_dashboard(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    try:
+        url = await request.app[STRIPE_ACCOUNTS].dashboard(clinic.id, request.match_info["account_id"])
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    raise web.HTTPSeeOther(url)
+
+
+@routes.post(BASE + "/accounts/{account_id}/default")
+@require(*ADMINS)
+async def make_default(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    try:
+        await request.app[STRIPE_ACCOUNTS].set_default(clinic.id, request.match_info["account_id"], actor_id=user.id)
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    await flash(request, translator(request).gettext("The default account was changed."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#accounts")
+
+
+@routes.get(BASE + "/accounts/{account_id}/remove")
+@require(*ADMINS)
+async def confirm_remove(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    service = request.app[STRIPE_ACCOUNTS]
+    try:
+        open_requests = await service.open_requests(clinic.id, request.match_info["account_id"])
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    return await _remove_page(request, clinic.id, open_requests)
+
+
+@routes.post(BASE + "/accounts/{account_id}/remove")
+@require(*ADMINS)
+async def remove(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    try:
+        await request.app[STRIPE_ACCOUNTS].remove(clinic.id, request.match_info["account_id"], actor_id=user.id)
+    except Conflict as e:
+        if e.code == "account_has_open_requests":
+            return await _remove_page(request, clinic.id, list(e.params.get("requests") or []), status=409)
+        return await _fail(request, clinic.id, e)
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    await flash(request, translator(request).gettext("The account was removed. No new payment requests will use it."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#accounts")
+
+
+async def _remove_page(
+    request: web.Request, clinic_id: str, open_requests: list[dict[str, Any]], status: int = 200
+) -> web.StreamResponse:
+    data = await request.app[STRIPE_ACCOUNTS].overview(clinic_id, refresh=False)
+    account = next((a for a in data["accounts"] if a["id"] == request.match_info["account_id"]), None)
+    if account is None:
+        raise web.HTTPNotFound()
+    return render(
+        request,
+        "admin/client_payments_remove.html",
+        status_code=status,
+        data=data,
+        account=account,
+        open_requests=open_requests,
+        refused=status == 409,
+    )
+
+
+@routes.post(BASE + "/clinicians")
+@require(*ADMINS)
+async def assign_clinician(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    form = await request.post()
+    ref, account = form.get("clinician_ref"), form.get("account_id")
+    try:
+        await request.app[STRIPE_ACCOUNTS].assign(
+            clinic.id,
+            ref if isinstance(ref, str) else "",
+            account if isinstance(account, str) and account else None,
+            actor_id=user.id,
+        )
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    await flash(request, translator(request).gettext("Saved where this clinician's payments go."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#clinicians")
+
+
+@routes.post(BASE + "/fee")
+@require("organisation_admin")
+async def set_fee(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    form = await request.post()
+    try:
+        bp = _minor_or_none(form.get("fee_percent"), "NOK", "fee_percent")
+        fixed = _minor_or_none(form.get("fee_fixed"), clinic.currency, "fee_fixed")
+        await request.app[STRIPE_ACCOUNTS].set_fee(clinic.id, bp, fixed, actor_id=user.id)
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    await flash(request, translator(request).gettext("The platform fee was saved."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#fee")
+
+
+def _minor_or_none(value: Any, currency: str, name: str) -> int | None:
+    """Typed in major units ("2,5" % or "3.00"); a percentage with two decimals is basis points."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return to_minor(value.replace("%", "").strip(), currency)
+    except ValueError:
+        raise Invalid("invalid_fee", "Enter the fee as a number, for example 2.5 or 3.00.", field=name) from None
+
+
+def _percent(basis_points: int) -> str:
+    whole, rest = divmod(basis_points, 100)
+    return f"{whole}.{rest:02d}".rstrip("0").rstrip(".") if basis_points else ""

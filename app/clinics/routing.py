@@ -1,0 +1,55 @@
+"""Which Stripe account a payment request goes to, and the platform fee on it.
+
+A clinic may link several accounts. A clinician's payments go to the account
+chosen for them (``clinician_accounts``, keyed by the host platform's
+clinician id) while it can take payments; otherwise to the clinic's default
+(cached on ``clinics.stripe_account_id`` / ``stripe_charges_enabled``);
+otherwise nowhere, and the clinician is told so before typing an amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Clinic, ClinicianAccount, StripeAccount
+
+NO_PAYMENT_APP = "The payment app is not enabled for this clinic."
+NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a clinician's payments go: an account, or why there is none (an English msgid)."""
+
+    account: str | None
+    code: str | None = None
+    reason: str | None = None
+
+
+async def route_for(s: AsyncSession, clinic: Clinic, clinician_ref: str | None) -> Route:
+    if not clinic.payment_app_enabled:
+        return Route(None, "payment_app_disabled", NO_PAYMENT_APP)
+    if clinician_ref:
+        chosen = await s.scalar(
+            select(StripeAccount)
+            .join(ClinicianAccount, ClinicianAccount.stripe_account_row_id == StripeAccount.id)
+            .where(ClinicianAccount.clinic_id == clinic.id, ClinicianAccount.clinician_ref == clinician_ref)
+        )
+        if chosen is not None and chosen.status == "enabled" and chosen.charges_enabled:
+            return Route(chosen.stripe_account_id)
+    if clinic.stripe_account_id and clinic.stripe_charges_enabled:
+        return Route(clinic.stripe_account_id)
+    return Route(None, "no_stripe_account", NO_ACCOUNT)
+
+
+def application_fee(amount: int, basis_points: int, fixed: int) -> int:
+    """The platform's fee on ``amount`` minor units: a share plus a fixed part, always below the amount.
+
+    Stripe refuses a fee greater than the charge, and a fee equal to it would
+    leave the clinic nothing, so the fee is capped one minor unit below.
+    """
+    fee = amount * max(basis_points, 0) // 10_000 + max(fixed, 0)
+    return max(0, min(fee, amount - 1))
