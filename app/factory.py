@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from app.admin import client_payments
+from app.admin import payments as admin_payments
 from app.admin import web as admin_web
 from app.admin.sessions import AdminSessions
 from app.clinics.stripe_accounts import StripeAccounts
@@ -22,6 +23,7 @@ from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.consults.notifier import Notifier
 from app.consults.payments import PaymentService
+from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
 from app.consults.stripe_events import StripeEvents
 from app.consults.tokens import TokenSigner
@@ -38,6 +40,7 @@ from app.web.keys import (
     DB,
     ORGANISATIONS,
     PAYMENTS,
+    REFUNDS,
     SETTINGS,
     STRIPE,
     STRIPE_ACCOUNTS,
@@ -76,7 +79,15 @@ def create_app(
     )
     app.router.add_static("/static", ROOT / "static", append_version=True)
     admin_web.setup_sessions(app, settings)
-    for table in (api.routes, webhooks.routes, pages.routes, demo.routes, *admin_web.TABLES, client_payments.routes):
+    for table in (
+        api.routes,
+        webhooks.routes,
+        pages.routes,
+        demo.routes,
+        *admin_web.TABLES,
+        client_payments.routes,
+        admin_payments.routes,
+    ):
         app.add_routes(table)
     app.router.add_get("/healthz", _health)
 
@@ -131,6 +142,7 @@ def create_app(
         )
         app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK])
         app[STRIPE_ACCOUNTS] = StripeAccounts(db, stripe=gateway, clock=app[CLOCK], public_url=settings.public_url)
+        app[REFUNDS] = RefundService(db, stripe=gateway, notifier=out, clock=app[CLOCK])
         yield
         if stripe is None:
             await gateway.close()

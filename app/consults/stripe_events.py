@@ -22,6 +22,7 @@ from app.clinics import events as account_events
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.payments import apply_session, finish_unpaid
+from app.consults.refunds import charge_refunded_event, refund_event
 from app.consults.views import request_view
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
@@ -59,6 +60,11 @@ HANDLERS: dict[str, Handler] = {
     # The clinics' connected accounts (app/clinics/events.py).
     "account.updated": account_events.account_updated,
     "account.application.deauthorized": account_events.deauthorized,
+    # Refunds, ours and those made in Stripe's dashboard (app/consults/refunds.py).
+    "charge.refunded": charge_refunded_event,
+    "refund.created": refund_event,
+    "refund.updated": refund_event,
+    "refund.failed": refund_event,
 }
 
 

@@ -54,6 +54,13 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Refunded: {amount}"),
     N_("{amount} for “{description}”"),
     N_("Payment received: {amount} — {description}"),
+    # Clinician: refunds
+    N_("Refund…"),
+    N_("Refund: {description}"),
+    N_("“{description}” for {patient}: paid {paid}, refunded {refunded}."),
+    N_("At most {amount}. Change it for a partial refund."),
+    N_("At most {amount} can be refunded."),
+    N_("Refunded {amount} — {description}"),
     # Patient
     N_("Payment requested: {amount} — {description}"),
     N_("{amount} — {description}"),

@@ -17,11 +17,12 @@ from aiohttp import web
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
 from app.consults.payments import PaymentService
+from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
 from app.errors import DomainError, RateLimited
 from app.i18n import get_translator
 from app.realtime.limits import RateLimiter
-from app.web.keys import CONSULTS, PAYMENTS
+from app.web.keys import CONSULTS, PAYMENTS, REFUNDS
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ class ConsultNamespace(socketio.AsyncNamespace):
     @property
     def payments(self) -> PaymentService:
         return self._app[PAYMENTS]
+
+    @property
+    def refunds(self) -> RefundService:
+        return self._app[REFUNDS]
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -68,6 +73,10 @@ class ConsultNamespace(socketio.AsyncNamespace):
     async def on_payment_checkout(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         return await self._handle(sid, lambda who: self.payments.checkout(who, data), "url")
 
+    async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # Answers {"ok": true, "refund": {…}, "request": {…}}.
+        return await self._handle(sid, lambda who: self.refunds.refund_in_call(who, data), None)
+
     async def trigger_event(self, event: str, *args: Any) -> Any:
         # python-socketio maps "payment:request" to on_payment:request; route the
         # contract's colon names to the handlers, and answer unknown events.
@@ -78,7 +87,10 @@ class ConsultNamespace(socketio.AsyncNamespace):
         log.info("unknown event %r from %s", event, sid)
         return _error("unknown_event", "Unknown event.", "nb")
 
-    async def _handle(self, sid: str, call: Callable[[Participant], Awaitable[Any]], key: str) -> dict[str, Any]:
+    async def _handle(
+        self, sid: str, call: Callable[[Participant], Awaitable[Any]], key: str | None
+    ) -> dict[str, Any]:
+        """Ack ``{"ok": true, key: result}``; with no key, the result's own keys."""
         lang = "nb"
         try:
             session = await self.get_session(sid)
@@ -93,7 +105,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("handler failed for %s", sid)
             return _error("internal_error", "Something went wrong. Please try again.", lang)
-        return {"ok": True, key: result}
+        return {"ok": True, key: result} if key is not None else {"ok": True, **result}
 
 
 def _error(code: str, message: str, lang: str) -> dict[str, Any]:

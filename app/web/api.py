@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from app import validation as v
+from app.consults.refunds import Actor, Scope, parse_amount
 from app.consults.views import request_view
 from app.errors import Forbidden, NotFound
 from app.models import Consult, PaymentRequest
 from app.organisations import Caller
-from app.web.keys import CONSULTS, DB, ORGANISATIONS
+from app.web.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
 from app.web.middleware import read_json
 from app.web.openapi import SPEC
 
@@ -56,6 +58,22 @@ async def get_payment_request(request: web.Request) -> web.Response:
     if consult.organisation_id != who.organisation_id:
         raise Forbidden("forbidden", "That payment request belongs to another organisation.")
     return web.json_response(request_view(r))
+
+
+@routes.post("/api/v1/payment-requests/{request_id}/refunds")
+async def refund_payment_request(request: web.Request) -> web.Response:
+    who = await caller(request)
+    body = await read_json(request)
+    data = v.obj(body if body is not None else {}, "body")
+    result = await request.app[REFUNDS].refund(
+        _id(request, "request_id"),
+        parse_amount(data.get("amount")),
+        actor=Actor("api", who.organisation_id),
+        source="api",
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        scope=Scope(who.organisation_id),
+    )
+    return web.json_response(result["refund"], status=201)
 
 
 @routes.get("/api/v1/openapi.json")

@@ -9,6 +9,7 @@ from app.clinics.stripe_accounts import StripeAccounts
 from app.clock import Clock
 from app.config import Settings
 from app.consults.payments import PaymentService
+from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
 from app.consults.stripe_events import StripeEvents
 from app.db import Database
@@ -21,6 +22,7 @@ CLOCK = web.AppKey("clock", Clock)
 STRIPE = web.AppKey("stripe", StripeGateway)
 CONSULTS = web.AppKey("consults", ConsultService)
 PAYMENTS = web.AppKey("payments", PaymentService)
+REFUNDS = web.AppKey("refunds", RefundService)
 STRIPE_EVENTS = web.AppKey("stripe_events", StripeEvents)
 ORGANISATIONS = web.AppKey("organisations", Organisations)
 STRIPE_ACCOUNTS = web.AppKey("stripe_accounts", StripeAccounts)

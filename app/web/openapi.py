@@ -69,6 +69,19 @@ _REQUEST = {
         },
     },
 }
+_REFUND = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "payment_request_id": {"type": "string"},
+        "amount": {"type": "integer", "description": "minor units"},
+        "currency": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+        "source": {"type": "string", "enum": ["cash_desk", "panel", "api", "stripe"]},
+        "stripe_refund_id": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+}
 _PARTICIPANT_OUT = {
     "type": "object",
     "properties": {"id": {"type": "string"}, "token": {"type": "string"}, "join_url": {"type": "string"}},
@@ -155,6 +168,40 @@ SPEC: dict[str, Any] = {
                 "operationId": "getPaymentRequest",
                 "parameters": [_path_id("request_id")],
                 "responses": {**_ok(200, _REQUEST), **_errors(401, 403, 404)},
+            }
+        },
+        "/api/v1/payment-requests/{request_id}/refunds": {
+            "post": {
+                "operationId": "refundPaymentRequest",
+                "description": "Refund a paid request in full (no amount) or in part, on the clinic's Stripe account.",
+                "parameters": [
+                    _path_id("request_id"),
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "The same key for the same request refunds once, however often it is sent.",
+                    },
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "amount": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "description": "minor units; omit to refund all that remains",
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {**_ok(201, _REFUND), **_errors(400, 401, 403, 404, 409, 422, 503)},
             }
         },
     },

@@ -15,6 +15,7 @@ from integrations.stripe.protocol import (
     NewCheckout,
     ProviderError,
     ProviderUnavailable,
+    Refund,
     SignatureError,
 )
 
@@ -159,6 +160,38 @@ class StripeSDKGateway:
         except stripe.StripeError as e:
             raise _wrap(e) from e
         return str(link.url)
+
+    async def create_refund(
+        self,
+        *,
+        account: str | None,
+        payment_intent_id: str,
+        amount: int | None,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund:
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "metadata": metadata}
+        if amount is not None:
+            params["amount"] = amount
+        if reason:
+            params["reason"] = reason
+        options: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if account:
+            options["stripe_account"] = account
+        try:
+            refund = await self._client.v1.refunds.create_async(params, options)  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return Refund.from_stripe(refund)
+
+    async def retrieve_refund(self, refund_id: str, *, account: str | None) -> Refund:
+        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        try:
+            refund = await self._client.v1.refunds.retrieve_async(refund_id, options=options)  # type: ignore[arg-type]
+        except stripe.StripeError as e:
+            raise _wrap(e) from e
+        return Refund.from_stripe(refund)
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """Check ``Stripe-Signature`` against the raw body; return the event as a dict."""

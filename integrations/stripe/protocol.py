@@ -121,6 +121,37 @@ class AccountLink:
     expires_at: int
 
 
+@dataclass(frozen=True)
+class Refund:
+    """A Stripe refund: money going back to the patient from the connected account."""
+
+    id: str
+    amount: int
+    currency: str  # ISO 4217, upper case
+    status: str  # pending | requires_action | succeeded | failed | canceled
+    payment_intent_id: str | None
+    charge_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stripe(cls, obj: Any) -> Refund:
+        """From a Stripe ``refund`` (SDK object or plain dict)."""
+        get = _plain(obj).get
+
+        def ref(value: Any) -> str | None:
+            return value.get("id") if isinstance(value, dict) else value
+
+        return cls(
+            id=get("id"),
+            amount=int(get("amount") or 0),
+            currency=str(get("currency") or "").upper(),
+            status=str(get("status") or ""),
+            payment_intent_id=ref(get("payment_intent")),
+            charge_id=ref(get("charge")),
+            metadata=dict(get("metadata") or {}),
+        )
+
+
 class StripeGateway(Protocol):
     async def create_account(
         self, *, email: str, country: str, name: str, idempotency_key: str
@@ -143,6 +174,19 @@ class StripeGateway(Protocol):
     async def retrieve_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession: ...
 
     async def expire_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession: ...
+
+    async def create_refund(
+        self,
+        *,
+        account: str | None,
+        payment_intent_id: str,
+        amount: int | None,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund: ...
+
+    async def retrieve_refund(self, refund_id: str, *, account: str | None) -> Refund: ...
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]: ...
 

@@ -1,4 +1,4 @@
-/* Clinician panel: request payments, watch them live, cancel open ones. */
+/* Clinician panel: request payments, watch them live, cancel open ones, refund paid ones. */
 (function () {
   "use strict";
   var C = window.ConsultPay;
@@ -21,6 +21,18 @@
   var dialog = $("[data-role=received-dialog]");
   var dialogList = $("[data-role=received-list]");
   var dialogOk = $("[data-role=received-ok]");
+  var totalGross = $("[data-role=total-gross]");
+  var totalRefunded = $("[data-role=total-refunded]");
+  var totalNet = $("[data-role=total-net]");
+  var refundDialog = $("[data-role=refund-dialog]");
+  var refundForm = $("[data-role=refund-form]");
+  var refundSummary = $("[data-role=refund-summary]");
+  var refundAmount = $("#refund-amount");
+  var refundHint = $("[data-role=refund-hint]");
+  var refundAmountError = $("[data-role=refund-amount-error]");
+  var refundError = $("[data-role=refund-error]");
+  var refundConfirm = $("[data-role=refund-confirm]");
+  var refundBack = $("[data-role=refund-back]");
 
   var requests = new Map();
   var canRequest = config.can_request !== false;
@@ -30,6 +42,9 @@
   // The key is kept while the same payload is retried, so a retry after a
   // timeout is deduplicated by the server instead of charging twice.
   var pending = { key: null, signature: null };
+  // The refund being confirmed: its request, and one key per confirm so a
+  // retried click refunds once.
+  var refunding = { id: null, key: null, busy: false, opener: null };
 
   var CANCELLABLE = { requested: true, checkout_open: true };
   var PAID = { paid: true, refunded: true, partially_refunded: true };
@@ -169,6 +184,15 @@
     });
     cancel.addEventListener("click", function () { cancelRequest(id, cancel); });
     actions.appendChild(cancel);
+    var refund = el("button", {
+      type: "button",
+      className: "button button--small",
+      "data-role": "refund-open",
+      "aria-haspopup": "dialog",
+      text: t("Refund…")
+    });
+    refund.addEventListener("click", function () { openRefund(id, refund); });
+    actions.appendChild(refund);
     li.appendChild(actions);
     return li;
   }
@@ -192,6 +216,15 @@
     cancel.hidden = !CANCELLABLE[r.status];
     cancel.disabled = !cancellable;
     cancel.setAttribute("aria-label", t("Cancel request: {description}", { description: r.description || "" }));
+    var refund = li.querySelector("[data-role=refund-open]");
+    var refundable = !!PAID[r.status] && remaining(r) > 0;
+    refund.hidden = !refundable;
+    refund.disabled = !refundable || ended || (refunding.busy && refunding.id === r.id);
+    refund.setAttribute("aria-label", t("Refund: {description}", { description: r.description || "" }));
+  }
+
+  function remaining(r) {
+    return Number(r.amount || 0) - Number(r.refunded_amount || 0);
   }
 
   function render() {
@@ -210,11 +243,17 @@
     Object.keys(existing).forEach(function (id) { existing[id].remove(); });
     empty.hidden = sorted.length > 0;
 
-    var total = 0;
+    // The running total of the consult: what was paid, what went back, what stays.
+    var gross = 0, refunded = 0;
     sorted.forEach(function (r) {
-      if (PAID[r.status]) total += Number(r.amount || 0) - Number(r.refunded_amount || 0);
+      if (!PAID[r.status]) return;
+      gross += Number(r.amount || 0);
+      refunded += Number(r.refunded_amount || 0);
     });
-    totalPaid.textContent = C.money(total, currency);
+    totalPaid.textContent = C.money(gross - refunded, currency);
+    if (totalGross) totalGross.textContent = C.money(gross, currency);
+    if (totalRefunded) totalRefunded.textContent = C.money(refunded, currency);
+    if (totalNet) totalNet.textContent = C.money(gross - refunded, currency);
   }
 
   function upsert(r) {
@@ -246,6 +285,118 @@
       }
     });
   }
+
+  /* ---------- Refunds ---------- */
+
+  /** Minor units as the amount field shows them (no floats): 45000 → "450,00" in nb. */
+  function amountForInput(minor) {
+    var exp = C.exponent ? C.exponent(currency) : 2;
+    var digits = String(Math.max(0, Math.floor(Number(minor) || 0)));
+    if (exp === 0) return digits;
+    while (digits.length <= exp) digits = "0" + digits;
+    var decimal = (config.lang === "en") ? "." : ",";
+    return digits.slice(0, -exp) + decimal + digits.slice(-exp);
+  }
+
+  function showDialog(node) {
+    if (typeof node.showModal === "function") node.showModal();
+    else node.setAttribute("open", "");
+  }
+
+  function hideDialog(node) {
+    if (typeof node.close === "function" && node.open) node.close();
+    else node.removeAttribute("open");
+  }
+
+  function setRefundBusy(busy) {
+    refunding.busy = busy;
+    refundConfirm.disabled = busy;
+    refundAmount.disabled = busy;
+    if (busy) refundConfirm.setAttribute("aria-busy", "true");
+    else refundConfirm.removeAttribute("aria-busy");
+    render();
+  }
+
+  function openRefund(id, opener) {
+    var r = requests.get(id);
+    if (!r || !socket || ended || refunding.busy) return;
+    var left = remaining(r);
+    refunding = { id: id, key: newKey(), busy: false, opener: opener };
+    var name = patientName(r.patient_id);
+    refundSummary.textContent = t("“{description}” for {patient}: paid {paid}, refunded {refunded}.", {
+      description: r.description || "",
+      patient: name,
+      paid: C.money(r.amount, r.currency || currency),
+      refunded: C.money(r.refunded_amount || 0, r.currency || currency)
+    });
+    refundHint.textContent = t("At most {amount}. Change it for a partial refund.", {
+      amount: C.money(left, r.currency || currency)
+    });
+    refundAmount.value = amountForInput(left);
+    setFieldError(refundAmount, refundAmountError, null);
+    C.showNotice(refundError, "");
+    refundConfirm.disabled = false;
+    refundAmount.disabled = false;
+    showDialog(refundDialog);
+    refundAmount.focus();
+    refundAmount.select();
+  }
+
+  function submitRefund(event) {
+    event.preventDefault();
+    if (refunding.busy || !refunding.id || !socket) return;
+    var r = requests.get(refunding.id);
+    if (!r) return;
+    var parsed = C.parseAmount(refundAmount.value, currency);
+    var error = parsed.ok ? null : parsed.error;
+    if (!error && parsed.value > remaining(r)) {
+      error = t("At most {amount} can be refunded.", { amount: C.money(remaining(r), currency) });
+    }
+    setFieldError(refundAmount, refundAmountError, error);
+    if (error) {
+      refundAmount.focus();
+      return;
+    }
+    var id = refunding.id;
+    var payload = { request_id: id, amount: parsed.value, idempotency_key: refunding.key };
+    C.showNotice(refundError, "");
+    setRefundBusy(true);
+    C.request(socket, "payment:refund", payload, function (err, ack) {
+      setRefundBusy(false);
+      if (err) {
+        // Same key on a retry: the server refunds at most once.
+        C.showNotice(refundError, err);
+        refundConfirm.focus();
+        return;
+      }
+      if (ack.request) upsert(ack.request);
+      refunding.key = null;
+      hideDialog(refundDialog);
+      C.announce(t("Refunded {amount} — {description}", {
+        amount: C.money(payload.amount, currency),
+        description: (r && r.description) || ""
+      }));
+    });
+  }
+
+  refundForm.addEventListener("submit", submitRefund);
+  refundBack.addEventListener("click", function () {
+    if (!refunding.busy) hideDialog(refundDialog);
+  });
+  refundDialog.addEventListener("cancel", function (event) {
+    // Escape closes, except while the refund is on its way.
+    if (refunding.busy) event.preventDefault();
+  });
+  refundDialog.addEventListener("close", function () {
+    var opener = refunding.opener;
+    refunding = { id: null, key: null, busy: false, opener: null };
+    render();
+    if (opener && document.contains(opener) && !opener.hidden && !opener.disabled) opener.focus();
+    else list.focus();
+  });
+  refundAmount.addEventListener("input", function () {
+    if (refundAmount.getAttribute("aria-invalid")) setFieldError(refundAmount, refundAmountError, null);
+  });
 
   /* ---------- Payment received popup ---------- */
 
@@ -298,6 +449,7 @@
     endedNotice.hidden = false;
     fieldset.disabled = true;
     setBusy(false);
+    if (refundDialog.open && !refunding.busy) hideDialog(refundDialog);
     render();
     C.announce(t("The consultation has ended."));
   }

@@ -12,7 +12,8 @@ from app.i18n import get_translator
 ROOT = Path(__file__).resolve().parents[2]
 # Modules whose DomainError messages reach the panels (Socket.IO acks, connect refusals, pages).
 USER_FACING = ["app/consults/payments.py", "app/consults/tokens.py", "app/realtime/namespace.py",
-               "app/consults/service.py", "app/clinics/stripe_accounts.py", "app/admin/client_payments.py"]
+               "app/consults/service.py", "app/consults/refunds.py", "app/clinics/stripe_accounts.py",
+               "app/admin/client_payments.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
           "Unavailable", "_error"}
 
