@@ -1,4 +1,4 @@
-"""``python -m app [serve|worker|seed-demo --json|run-job NAME|migrate]``."""
+"""``python -m app [serve|worker|seed-demo --json|run-job NAME|migrate|create-admin]``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     job = sub.add_parser("run-job", help="run one background job once")
     job.add_argument("name", choices=JOBS)
     sub.add_parser("migrate", help="bring the database schema up to date")
+    admin = sub.add_parser("create-admin", help="create an organisation admin (the first user)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    where = admin.add_mutually_exclusive_group()
+    where.add_argument("--organisation", metavar="ORG_ID", help="an existing organisation")
+    where.add_argument("--organisation-name", metavar="NAME", help="create a new organisation with this name")
+    admin.add_argument("--password", help="prompted for when omitted (or generated when there is no terminal)")
     args = parser.parse_args(argv)
 
     try:
@@ -50,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         count = asyncio.run(with_services(settings, lambda app: _run_job(app, args.name)))
         print(json.dumps({"job": args.name, "handled": count}))
         return 0
+    if command == "create-admin":
+        return asyncio.run(create_admin(settings, args))
     if command == "migrate":
         asyncio.run(with_services(settings, _noop))
         return 0
@@ -135,6 +144,47 @@ async def _run_job(app: web.Application, name: str) -> int:
         return await app[PAYMENTS].expire_due()
     # The MediPay jobs arrive with the MediPay pipeline; until then there is nothing to export.
     log.info("job %s has nothing to do yet", name)
+    return 0
+
+
+async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    """Create an organisation admin; prints one JSON line (with the password only if it was generated)."""
+    import getpass
+    import secrets
+
+    from app.admin.people import People
+    from app.clock import SystemClock
+    from app.db import Database, make_engine, migrate
+    from app.errors import DomainError
+
+    password, generated = args.password, False
+    if password is None:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password (at least 10 characters): ")
+            if password != getpass.getpass("Password again: "):
+                print("error: the passwords are not the same", file=sys.stderr)
+                return 1
+        else:
+            password, generated = secrets.token_urlsafe(16), True
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        people = People(Database(engine), clock=SystemClock())
+        try:
+            user = await people.create_first_admin(
+                email=args.email, name=args.name, password=password,
+                organisation_id=args.organisation, organisation_name=args.organisation_name,
+            )
+        except DomainError as e:
+            print(f"error: {e.message}", file=sys.stderr)
+            return 1
+    finally:
+        await engine.dispose()
+    result = {"user_id": user.id, "organisation_id": user.organisation_id, "email": user.email}
+    if generated:
+        result["password"] = password
+    print(json.dumps(result))
     return 0
 
 

@@ -51,14 +51,16 @@ class Organisations:
         clinic_id: str | None = None,
         stripe_account_id: str | None = None,
         charges_enabled: bool = False,
+        payment_app_enabled: bool = False,
     ) -> Clinic:
+        """A new clinic. The payment app starts off: an organisation admin approves it (app/admin/payment_app.py)."""
         async with self.db.write() as s:
             clinic = Clinic(
                 id=clinic_id or new_id("cli"),
                 organisation_id=organisation_id,
                 name=name,
                 currency=currency,
-                payment_app_enabled=True,
+                payment_app_enabled=payment_app_enabled,
                 stripe_account_id=stripe_account_id,
                 stripe_charges_enabled=charges_enabled,
                 created_at=self.clock.now(),

@@ -8,13 +8,19 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.admin import dashboard, signin
+from app.admin import audit_page, clinics, dashboard, signin, users
 from app.config import Settings
 
 COOKIE_NAME = "consultpay_admin"
 
 # Every admin route table; create_app adds them all.
-TABLES: tuple[web.RouteTableDef, ...] = (signin.routes, dashboard.routes)
+TABLES: tuple[web.RouteTableDef, ...] = (
+    signin.routes,
+    dashboard.routes,
+    users.routes,
+    clinics.routes,
+    audit_page.routes,
+)
 
 
 def cookie_key(secret_key: str) -> bytes:

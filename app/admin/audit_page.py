@@ -1,0 +1,113 @@
+"""The audit trail page: read-only, newest first, filtered and paginated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from app.admin.auth import AdminUser, render, require, translator
+from app.models import AuditEvent, Clinic, User
+from app.web.keys import DB
+
+routes = web.RouteTableDef()
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Filters:
+    clinic_id: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+    def query(self, page: int) -> str:
+        from urllib.parse import urlencode
+
+        params = {
+            "clinic_id": self.clinic_id,
+            "action": self.action,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "page": str(page),
+        }
+        return urlencode({k: v for k, v in params.items() if v})
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_filters(q: Any, clinic_ids: set[str]) -> Filters:
+    clinic_id = q.get("clinic_id", "")
+    try:
+        page = max(1, min(int(q.get("page", "1")), 100_000))
+    except ValueError:
+        page = 1
+    return Filters(
+        clinic_id=clinic_id if clinic_id in clinic_ids else "",
+        action=q.get("action", "")[:64],
+        date_from=_date(q.get("from", "")),
+        date_to=_date(q.get("to", "")),
+        page=page,
+    )
+
+
+@routes.get("/admin/audit")
+@require("organisation_admin", "clinic_admin")
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    user: AdminUser = request["user"]
+    clinics: list[Clinic] = request["clinics"]
+    f = parse_filters(request.query, {c.id for c in clinics})
+    where = [AuditEvent.organisation_id == user.organisation_id]
+    if user.role == "clinic_admin":
+        where.append(AuditEvent.clinic_id == (user.clinic_id or ""))
+    if f.clinic_id:
+        where.append(AuditEvent.clinic_id == f.clinic_id)
+    if f.action:
+        where.append(AuditEvent.action == f.action)
+    if f.date_from:
+        where.append(AuditEvent.at >= datetime.combine(f.date_from, time.min, UTC))
+    if f.date_to:
+        where.append(AuditEvent.at < datetime.combine(f.date_to + timedelta(days=1), time.min, UTC))
+    scope = [w for w in where[:2]] if user.role == "clinic_admin" else where[:1]
+    async with request.app[DB].read() as s:
+        total = await s.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
+        events = list(
+            (
+                await s.scalars(
+                    select(AuditEvent)
+                    .where(*where)
+                    .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                    .limit(PAGE_SIZE)
+                    .offset((f.page - 1) * PAGE_SIZE)
+                )
+            ).all()
+        )
+        actions = list((await s.scalars(select(AuditEvent.action).where(*scope).distinct())).all())
+        names = dict(
+            (await s.execute(select(User.id, User.name).where(User.organisation_id == user.organisation_id))).all()
+        )
+    pages = max(1, -(-total // PAGE_SIZE))
+    t = translator(request)
+    return render(
+        request,
+        "admin/audit.html",
+        events=events,
+        total=total,
+        filters=f,
+        pages=pages,
+        action_options=[("", t.gettext("All actions"))] + [(a, a) for a in sorted(actions)],
+        clinic_options=[("", t.gettext("Every clinic"))] + [(c.id, c.name) for c in clinics],
+        user_names=names,
+        clinic_names={c.id: c.name for c in clinics},
+        prev_url=f"/admin/audit?{f.query(f.page - 1)}" if f.page > 1 else None,
+        next_url=f"/admin/audit?{f.query(f.page + 1)}" if f.page < pages else None,
+    )

@@ -1,0 +1,88 @@
+"""Clinic pages: create a clinic, and ask for / approve / reject its payment app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.admin.auth import flash, load_clinic_for, page_error, render, require, translator
+from app.admin.payment_app import CURRENCIES, PaymentApp
+from app.errors import DomainError, Forbidden, NotFound
+from app.web.keys import CLOCK, DB
+
+routes = web.RouteTableDef()
+
+
+def payment_app(request: web.Request) -> PaymentApp:
+    return PaymentApp(request.app[DB], clock=request.app[CLOCK])
+
+
+async def _decide(request: web.Request, action: str) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    t = translator(request)
+    service = payment_app(request)
+    try:
+        if action == "request":
+            await service.request(request["user"], clinic.id)
+            message = "The payment app was requested for {clinic}. An organisation admin will decide."
+        elif action == "approve":
+            await service.approve(request["user"], clinic.id)
+            message = "The payment app is enabled for {clinic}."
+        else:
+            await service.reject(request["user"], clinic.id)
+            message = "The request for the payment app for {clinic} was rejected."
+    except (Forbidden, NotFound) as e:
+        raise page_error(request, e.status, "Not allowed" if e.status == 403 else "Not found", e.message) from e
+    except DomainError as e:
+        await flash(request, t.gettext(e.message), "error")
+        raise web.HTTPSeeOther("/admin") from e
+    await flash(request, t.gettext(message).replace("{clinic}", clinic.name))
+    raise web.HTTPSeeOther("/admin")
+
+
+@routes.post("/admin/clinics/{clinic_id}/payment-app/request")
+@require("clinic_admin")
+async def request_payment_app(request: web.Request) -> web.StreamResponse:
+    return await _decide(request, "request")
+
+
+@routes.post("/admin/clinics/{clinic_id}/payment-app/approve")
+@require("organisation_admin")
+async def approve_payment_app(request: web.Request) -> web.StreamResponse:
+    return await _decide(request, "approve")
+
+
+@routes.post("/admin/clinics/{clinic_id}/payment-app/reject")
+@require("organisation_admin")
+async def reject_payment_app(request: web.Request) -> web.StreamResponse:
+    return await _decide(request, "reject")
+
+
+def _new_clinic_page(request: web.Request, *, name: str = "", currency: str = "NOK",
+                     errors: dict[str, str] | None = None, status_code: int = 200) -> web.Response:
+    return render(request, "admin/clinic_new.html", status_code=status_code, name=name, currency=currency,
+                  currencies=[(c, c) for c in CURRENCIES], errors=errors or {})
+
+
+@routes.get("/admin/clinics/new")
+@require("organisation_admin")
+async def new_clinic_form(request: web.Request) -> web.StreamResponse:
+    return _new_clinic_page(request)
+
+
+@routes.post("/admin/clinics/new")
+@require("organisation_admin")
+async def new_clinic(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name = form.get("name", "")
+    currency = form.get("currency", "")
+    name = name[:400] if isinstance(name, str) else ""
+    currency = currency[:3] if isinstance(currency, str) else ""
+    t = translator(request)
+    try:
+        clinic = await payment_app(request).create_clinic(request["user"], name=name, currency=currency)
+    except DomainError as e:
+        field = str(e.params.get("field") or "name")
+        return _new_clinic_page(request, name=name, currency=currency, errors={field: t.gettext(e.message)},
+                                status_code=e.status)
+    await flash(request, t.gettext("The clinic {clinic} was created.").replace("{clinic}", clinic.name))
+    raise web.HTTPSeeOther("/admin")
