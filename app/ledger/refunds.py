@@ -67,31 +67,11 @@ async def post_refund(
         raise ValueError("a refund moves a positive amount")
     if await _registered(session, REFUND_METHOD, stripe_refund_id):
         return False
-    session.add(
-        Payment(
-            id=new_id("pay"),
-            bill_card_id=card.id,
-            payment_request_id=request_id,
-            method=REFUND_METHOD,
-            amount=-amount,
-            currency=currency,
-            reference=stripe_refund_id,
-            registered_at=now,
-        )
+    await _register(
+        session, card, request_id=request_id, method=REFUND_METHOD, amount=amount, currency=currency,
+        reference=stripe_refund_id, kind="in_call_refund", journal_reference=f"stripe:refund:{stripe_refund_id}",
+        description=f"Refund: {description}", now=now,
     )
-    await journal.post(
-        session,
-        clinic_id=card.clinic_id,
-        kind="in_call_refund",
-        reference=f"stripe:refund:{stripe_refund_id}",
-        description=f"Refund: {description}"[:200],
-        currency=currency,
-        bill_card_id=card.id,
-        at=now,
-        legs=[Leg("patient_revenue", amount), Leg("stripe_clearing", -amount)],
-    )
-    card.updated_at = now
-    await session.flush()
     return True
 
 
@@ -109,29 +89,52 @@ async def post_refund_failed(
     """Undo a posted refund that Stripe reports as failed. False if nothing to undo."""
     if not await is_posted(session, stripe_refund_id):
         return False
+    await _register(
+        session, card, request_id=request_id, method=REFUND_FAILED_METHOD, amount=-amount, currency=currency,
+        reference=stripe_refund_id, kind="in_call_refund_failed",
+        journal_reference=f"stripe:refund_failed:{stripe_refund_id}", description=f"Refund failed: {description}",
+        now=now,
+    )
+    return True
+
+
+async def _register(
+    session: AsyncSession,
+    card: BillCard,
+    *,
+    request_id: str,
+    method: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    kind: str,
+    journal_reference: str,
+    description: str,
+    now: datetime,
+) -> None:
+    """One refund movement: ``amount`` > 0 gives money back to the patient, < 0 takes it back."""
     session.add(
         Payment(
             id=new_id("pay"),
             bill_card_id=card.id,
             payment_request_id=request_id,
-            method=REFUND_FAILED_METHOD,
-            amount=amount,
+            method=method,
+            amount=-amount,
             currency=currency,
-            reference=stripe_refund_id,
+            reference=reference,
             registered_at=now,
         )
     )
     await journal.post(
         session,
         clinic_id=card.clinic_id,
-        kind="in_call_refund_failed",
-        reference=f"stripe:refund_failed:{stripe_refund_id}",
-        description=f"Refund failed: {description}"[:200],
+        kind=kind,
+        reference=journal_reference,
+        description=description[:200],
         currency=currency,
         bill_card_id=card.id,
         at=now,
-        legs=[Leg("stripe_clearing", amount), Leg("patient_revenue", -amount)],
+        legs=[Leg("patient_revenue", amount), Leg("stripe_clearing", -amount)],
     )
     card.updated_at = now
     await session.flush()
-    return True
