@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import audit
 from app import validation as v
 from app.clinics.routing import application_fee, route_for
 from app.clock import Clock
@@ -121,6 +122,7 @@ class PaymentService:
                 s.add(r)
                 await s.flush()
                 await cards.add_request_line(s, card, r.id, description, amount, now)
+                _audit(s, who, r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
                 view = request_view(r)
         except IntegrityError:
             # Two identical keys raced (PostgreSQL): the other one won; return it.
@@ -157,6 +159,7 @@ class PaymentService:
             if r.status not in REQUEST_OPEN:
                 raise Conflict("not_cancellable", "This request can no longer be cancelled.")
             await finish_unpaid(s, r, "cancelled", "cancelled by clinician", now)
+            _audit(s, who, r, "payment.cancelled", now, amount=r.amount)
             view = request_view(r)
         await request_changed(self.notifier, view)
         return view
@@ -431,6 +434,21 @@ async def _locked(s: AsyncSession, request_id: str) -> PaymentRequest:
     r = await s.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update())
     assert r is not None
     return r
+
+
+def _audit(s: AsyncSession, who: Participant, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
+    audit.record(
+        s,
+        organisation_id=who.consult.organisation_id,
+        clinic_id=r.clinic_id,
+        actor_type=who.role,
+        actor_id=who.id,
+        action=action,
+        subject_type="payment_request",
+        subject_id=r.id,
+        at=now,
+        details={"consult_id": r.consult_id, "currency": r.currency, **details},
+    )
 
 
 def _require(who: Participant, role: str) -> None:

@@ -138,3 +138,17 @@ async def test_ledger_rows_are_append_only(live: Live) -> None:
     assert await live.ledger_balanced()
     accounts = await live.rows(select(LedgerAccount.code, LedgerAccount.kind))
     assert ("stripe_clearing", "asset") in accounts
+
+
+async def test_requests_and_cancellations_are_in_the_audit_trail(live: Live) -> None:
+    from app.models import AuditEvent
+
+    _, clinician, _ = await live.call_pair()
+    request = (await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"}))["request"]
+    await clinician.call("payment:cancel", {"request_id": request["id"]})
+    rows = await live.rows(
+        select(AuditEvent.action, AuditEvent.actor_type, AuditEvent.actor_id)
+        .where(AuditEvent.subject_id == request["id"])
+        .order_by(AuditEvent.id)
+    )
+    assert rows == [("payment.requested", "clinician", "u-1"), ("payment.cancelled", "clinician", "u-1")]

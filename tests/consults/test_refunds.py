@@ -103,7 +103,7 @@ async def test_partial_then_the_rest_then_nothing_more(live: Live) -> None:
     audits = await live.rows(
         select(AuditEvent.action, AuditEvent.actor_type).where(AuditEvent.subject_id == request["id"])
     )
-    assert audits == [("payment.refunded", "api"), ("payment.refunded", "api")]
+    assert audits == [("payment.requested", "clinician"), ("payment.refunded", "api"), ("payment.refunded", "api")]
 
 
 async def test_bad_amounts_other_organisations_and_unknown_requests(live: Live) -> None:
@@ -221,7 +221,7 @@ async def test_refund_made_in_stripes_dashboard_reconciles_once(live: Live) -> N
     await clinician.wait_for("payment:updated", lambda d: d["request"]["status"] == "partially_refunded")
     audits = await live.rows(select(AuditEvent.action, AuditEvent.actor_type).where(
         AuditEvent.subject_id == request["id"]))
-    assert audits == [("payment.refunded", "stripe")]
+    assert audits == [("payment.requested", "clinician"), ("payment.refunded", "stripe")]
 
     # What remains can still be refunded from ConsultPay.
     status, body = await live.api("POST", f"/api/v1/payment-requests/{request['id']}/refunds", {"amount": 33001})
