@@ -32,7 +32,7 @@ from app.jobs.scheduler import Job, run_forever
 from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, make_server
-from app.web import api, demo, pages, webhooks
+from app.web import api, bill_cards_api, demo, pages, webhooks
 from app.web.keys import (
     ADMIN_SESSIONS,
     CLOCK,
@@ -81,6 +81,7 @@ def create_app(
     admin_web.setup_sessions(app, settings)
     for table in (
         api.routes,
+        bill_cards_api.routes,
         webhooks.routes,
         pages.routes,
         demo.routes,

@@ -23,7 +23,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -83,6 +85,8 @@ class Clinic(Base):
     # Platform fee on in-call payments: basis points of the amount plus a fixed part.
     fee_basis_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     fee_fixed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # *Manual office*: no automatic export; cards are sent to MediPay one by one.
+    manual_office: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     created_at: Mapped[datetime]
 
 
@@ -156,6 +160,8 @@ class BillCard(Base):
     __table_args__ = (
         UniqueConstraint("consult_id", "patient_ref", name="uq_bill_cards_consult_patient"),
         Index("ix_bill_cards_clinic_status", "clinic_id", "status"),
+        # The REST list: an organisation's cards, newest first.
+        Index("ix_bill_cards_org_created", "organisation_id", "created_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -175,6 +181,17 @@ class BillCard(Base):
     admin_fee: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # MediPay's side of the card (``medipay`` in the API): the claim's state as
+    # MediPay last reported it, why it failed, and what was exported.
+    medipay_state: Mapped[str | None] = mapped_column(String(24))
+    medipay_reason_code: Mapped[str | None] = mapped_column(String(40))
+    medipay_message: Mapped[str | None] = mapped_column(String(500))
+    medipay_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    medipay_admin_fee: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    exported_at: Mapped[datetime | None]
+    exported_patient_share: Mapped[int | None] = mapped_column(BigInteger)
+    # *Not exported* cards are tried again once a day from this moment.
+    next_retry_at: Mapped[datetime | None]
 
 
 class BillCardLine(Base):
@@ -388,3 +405,102 @@ class AuditEvent(Base):
     subject_id: Mapped[str] = mapped_column(String(255))
     details: Mapped[dict[str, Any] | None]
     at: Mapped[datetime]
+
+
+class Book(Base):
+    """An accounting book (*regnskap*) owned by one user; bill cards are kept in a book.
+
+    MediPay takes a book's cards only when it is active, has a description and
+    its export format is ``medipay`` (see ``app.ledger.books``).
+    """
+
+    __tablename__ = "books"
+    __table_args__ = (CheckConstraint("export_format IN ('none', 'medipay')", name="ck_books_export_format"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    owner_user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    description: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    export_format: Mapped[str] = mapped_column(String(16), default="none")
+    created_at: Mapped[datetime]
+
+
+class MediPayAccount(Base):
+    """*Export settings > MediPay*: the PayEx credentials of one book.
+
+    The password is encrypted at rest (``app.ledger.secrets``); ``status`` is
+    ``active`` only after MediPay accepted the credentials (the green check).
+    """
+
+    __tablename__ = "medipay_accounts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    book_id: Mapped[str] = mapped_column(ForeignKey("books.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(200))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="unverified")
+    verified_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class MediPayExport(Base):
+    """The outbox: one row per attempt to hand a bill card to MediPay.
+
+    A row is written in the same transaction that queues the card, then sent
+    by a worker that holds a lease on it. The claim id at MediPay is the bill
+    card's id, so re-sending after a crash or a timeout cannot make a second
+    claim. At most one row per card is unfinished (``pending``/``sending``).
+    """
+
+    __tablename__ = "medipay_exports"
+    __table_args__ = (
+        Index("ix_medipay_exports_due", "status", "available_at"),
+        Index(
+            "uq_medipay_exports_one_open",
+            "bill_card_id",
+            unique=True,
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    book_id: Mapped[str | None] = mapped_column(String(40))
+    # ``checkout`` (SMS with the Checkout link) or ``invoice`` (exported as an invoice).
+    mode: Mapped[str] = mapped_column(String(16))
+    # Why it was queued: ``hourly``, ``send_to_payment``, ``retry``, ``from_call``.
+    trigger: Mapped[str] = mapped_column(String(24))
+    # pending → sending → sent | refused (checks or 422) | failed (gave up)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class MediPayEvent(Base):
+    """Each MediPay callback id handled once; the primary key is the guard."""
+
+    __tablename__ = "medipay_events"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+
+
+class JobLease(Base):
+    """When a periodic job last ran, and who holds it now (several workers)."""
+
+    __tablename__ = "job_leases"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]

@@ -206,3 +206,172 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+
+# Bill cards (the cash desk's *regningskort*), for host and accounting systems.
+_STATUS = {
+    "type": "string",
+    "enum": [
+        "under_work",
+        "open",
+        "open_exported",
+        "paid",
+        "invoice_generated",
+        "manual_handling",
+        "not_exported",
+        "invoice_exported",
+        "invoice_paid",
+    ],
+}
+_MINOR = {"type": "integer", "minimum": 0, "maximum": 100_000_000, "description": "minor units"}
+_LINE_IN = {
+    "type": "object",
+    "required": ["code", "description", "patient_amount"],
+    "properties": {
+        "code": {"type": "string", "minLength": 1, "maxLength": 40},
+        "description": {"type": "string", "minLength": 1, "maxLength": 200},
+        "patient_amount": _MINOR,
+        "refund_amount": _MINOR,
+    },
+}
+_CARD_PATIENT_IN = {
+    "type": "object",
+    "properties": {k: v for k, v in _PATIENT_IN["properties"].items() if k != "id"},  # type: ignore[attr-defined]
+}
+_BILL_CARD = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "clinic_id": {"type": "string"},
+        "consult_id": {"type": ["string", "null"]},
+        "book_id": {"type": ["string", "null"]},
+        "status": _STATUS,
+        "status_label": {"type": "string", "description": "the cash desk's Norwegian label"},
+        "settled": {"type": "boolean"},
+        "currency": {"type": "string"},
+        "patient_share": {"type": "integer", "description": "minor units"},
+        "refund_share": {"type": "integer", "description": "minor units"},
+        "admin_fee": {"type": "boolean"},
+        "patient": {"type": "object"},
+        "lines": {"type": "array", "items": {"type": "object"}},
+        "payments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "method": {"type": "string"},
+                    "amount": {"type": "integer"},
+                    "currency": {"type": "string"},
+                    "reference": {"type": "string"},
+                    "registered_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+        "medipay": {
+            "type": "object",
+            "properties": {
+                "state": {"type": ["string", "null"]},
+                "reason_code": {"type": ["string", "null"]},
+                "message": {"type": ["string", "null"]},
+                "exported_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+SPEC["paths"].update(
+    {
+        "/api/v1/bill-cards": {
+            "get": {
+                "operationId": "listBillCards",
+                "description": "The organisation's bill cards, newest first, a page at a time.",
+                "parameters": [
+                    _query("status", {"type": "string"}, "one status code, or several separated by commas"),
+                    _query("book_id", {"type": "string"}, "only cards in this book"),
+                    _query("clinic_id", {"type": "string"}, "only cards of this clinic"),
+                    _query("from", {"type": "string", "format": "date-time"}, "created at or after (ISO 8601)"),
+                    _query("to", {"type": "string", "format": "date-time"}, "created before (ISO 8601)"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size, 20 by default"),
+                    _query("starting_after", {"type": "string"}, "the last card id of the previous page"),
+                    _query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                ],
+                "responses": {
+                    **_ok(
+                        200,
+                        {
+                            "type": "object",
+                            "properties": {
+                                "data": {"type": "array", "items": _BILL_CARD},
+                                "has_more": {"type": "boolean"},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                    ),
+                    **_errors(401, 422),
+                },
+            },
+            "post": {
+                "operationId": "createBillCard",
+                "description": "A bill card of service lines, in status open (waiting for export).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["clinic_id", "patient", "lines"],
+                                "properties": {
+                                    "clinic_id": {"type": "string"},
+                                    "book_id": {"type": "string"},
+                                    "patient": _PATIENT_IN,
+                                    "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": _LINE_IN},
+                                    "admin_fee": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {**_ok(201, _BILL_CARD), **_errors(400, 401, 403, 404, 409, 422)},
+            },
+        },
+        "/api/v1/bill-cards/{card_id}": {
+            "get": {
+                "operationId": "getBillCard",
+                "parameters": [_path_id("card_id")],
+                "responses": {**_ok(200, _BILL_CARD), **_errors(401, 403, 404)},
+            },
+            "patch": {
+                "operationId": "changeBillCard",
+                "description": (
+                    "Change the shares (an adjustment line carries the difference), replace the card's own lines, "
+                    "and/or correct the patient. An exported card's patient share is locked (409 "
+                    "patient_share_locked); its refund share may change. A paid card's shares cannot change."
+                ),
+                "parameters": [_path_id("card_id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "patient_share": _MINOR,
+                                    "refund_share": _MINOR,
+                                    "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": _LINE_IN},
+                                    "patient": _CARD_PATIENT_IN,
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {**_ok(200, _BILL_CARD), **_errors(400, 401, 403, 404, 409, 422)},
+            },
+        },
+    }
+)

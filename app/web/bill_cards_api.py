@@ -1,0 +1,52 @@
+"""REST for host and accounting systems: bill cards (contract v1)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.errors import NotFound
+from app.ledger.card_service import BillCards, parse_query
+from app.web.api import caller
+from app.web.keys import CLOCK, DB
+from app.web.middleware import read_json
+
+routes = web.RouteTableDef()
+
+
+def _cards(request: web.Request) -> BillCards:
+    return BillCards(request.app[DB], clock=request.app[CLOCK])
+
+
+def _card_id(request: web.Request) -> str:
+    value = request.match_info["card_id"]
+    if len(value) > 100:
+        raise NotFound("card_not_found", "No such bill card.")
+    return value
+
+
+@routes.get("/api/v1/bill-cards")
+async def list_cards(request: web.Request) -> web.Response:
+    who = await caller(request)
+    return web.json_response(await _cards(request).list(who.organisation_id, parse_query(request.query)))
+
+
+@routes.post("/api/v1/bill-cards")
+async def create_card(request: web.Request) -> web.Response:
+    who = await caller(request)
+    body = await read_json(request)
+    card = await _cards(request).create(who.organisation_id, body, actor_id=who.organisation_id)
+    return web.json_response(card, status=201)
+
+
+@routes.get("/api/v1/bill-cards/{card_id}")
+async def get_card(request: web.Request) -> web.Response:
+    who = await caller(request)
+    return web.json_response(await _cards(request).get(who.organisation_id, _card_id(request)))
+
+
+@routes.patch("/api/v1/bill-cards/{card_id}")
+async def change_card(request: web.Request) -> web.Response:
+    who = await caller(request)
+    body = await read_json(request)
+    card = await _cards(request).change(who.organisation_id, _card_id(request), body, actor_id=who.organisation_id)
+    return web.json_response(card)

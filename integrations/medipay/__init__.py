@@ -1,0 +1,1 @@
+"""MediPay, PayEx's collection service: the protocol, an HTTP client and a sandbox."""

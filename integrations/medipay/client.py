@@ -1,0 +1,109 @@
+"""The MediPay gateway over HTTP (aiohttp): real MediPay or the sandbox, by base URL.
+
+The client owns its ``aiohttp.ClientSession``; create it in the app's startup
+and ``await close()`` in cleanup (a session is bound to one event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from integrations.medipay.protocol import (
+    Account,
+    Claim,
+    ClaimRefused,
+    ClaimState,
+    Credentials,
+    InvalidCredentials,
+    ProviderError,
+    ProviderUnavailable,
+    format_time,
+)
+
+USER_AGENT = "ConsultPay-MediPay/1.0"
+PAGE_SIZE = 200
+
+
+class MediPayHTTPClient:
+    def __init__(self, base_url: str, timeout: float = 15.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Made on first use, so the client can be built outside a running loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers={"User-Agent": USER_AGENT})
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(self, method: str, path: str, credentials: Credentials, *,
+                    json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+                    ) -> tuple[int, dict[str, Any]]:
+        auth = aiohttp.BasicAuth(credentials.username, credentials.password)
+        try:
+            async with self._http().request(method, self._base + path, json=json, params=params,
+                                            auth=auth) as resp:
+                status = resp.status
+                try:
+                    body = await resp.json(content_type=None)
+                except ValueError:
+                    body = None
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise ProviderUnavailable(f"MediPay could not be reached: {type(e).__name__}",
+                                      "unreachable", str(e)) from e
+        except asyncio.CancelledError:
+            raise
+        if not isinstance(body, dict):
+            body = {}
+        if status < 300:
+            return status, body
+        err = body.get("error") if isinstance(body.get("error"), dict) else {}
+        code = str(err.get("code") or f"http_{status}")
+        message = str(err.get("message") or f"MediPay answered {status}")
+        if status >= 500 or status == 429:
+            raise ProviderUnavailable(message, code, message)
+        if status == 401:
+            raise InvalidCredentials(message, code, message)
+        raise ClaimRefused(message, code, status=status, reason_code=err.get("reason_code"),
+                           provider_message=message)
+
+    async def verify_account(self, credentials: Credentials) -> Account:
+        _, body = await self._call("GET", "/v1/account", credentials)
+        return Account.from_wire(body)
+
+    async def export_claim(self, credentials: Credentials, claim: Claim) -> ClaimState:
+        _, body = await self._call("PUT", "/v1/claims/" + quote(claim.id, safe=""), credentials,
+                                   json=claim.to_wire())
+        return _claim(body)
+
+    async def get_claim(self, credentials: Credentials, claim_id: str) -> ClaimState:
+        _, body = await self._call("GET", "/v1/claims/" + quote(claim_id, safe=""), credentials)
+        return _claim(body)
+
+    async def list_claims(self, credentials: Credentials, updated_since: datetime) -> list[ClaimState]:
+        params = {"updated_since": format_time(updated_since), "limit": str(PAGE_SIZE)}
+        out: list[ClaimState] = []
+        while True:
+            _, body = await self._call("GET", "/v1/claims", credentials, params=params)
+            out.extend(_claim(c) for c in body.get("claims") or [])
+            cursor = body.get("next_cursor")
+            if not body.get("has_more") or not cursor:
+                return out
+            params = dict(params, cursor=str(cursor))
+
+
+def _claim(body: dict[str, Any]) -> ClaimState:
+    try:
+        return ClaimState.from_wire(body)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ProviderError("MediPay answered with an unreadable claim", "bad_response", str(e)) from e
