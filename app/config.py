@@ -79,6 +79,7 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
     medipay_url: str | None = None
+    medipay_callback_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     data_dir: Path = Path("var")
     consult_ttl_seconds: int = 4 * 3600
@@ -93,6 +94,15 @@ class Settings:
     @property
     def medipay_sandbox(self) -> bool:
         return self.medipay_url is None
+
+    @property
+    def medipay_sandbox_url(self) -> str:
+        return f"{self.public_url}/_sandbox/medipay"
+
+    @property
+    def medipay_base(self) -> str:
+        """Where the MediPay client talks to: MEDIPAY_URL or the built-in sandbox."""
+        return self.medipay_url or self.medipay_sandbox_url
 
     @property
     def is_sqlite(self) -> bool:
@@ -164,6 +174,12 @@ class Settings:
                 # Refuse to run a real integration that cannot verify its webhooks.
                 raise ConfigError("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is set")
             stripe_webhook_secret = _persistent_secret(data_dir, "stripe_webhook_secret", "whsec_")
+        medipay_callback_secret = get("MEDIPAY_CALLBACK_SECRET")
+        if medipay_callback_secret is None:
+            if medipay_url is not None:
+                # Refuse to run a real integration that cannot verify its callbacks.
+                raise ConfigError("MEDIPAY_CALLBACK_SECRET must be set when MEDIPAY_URL is set")
+            medipay_callback_secret = _persistent_secret(data_dir, "medipay_callback_secret", "mpsec_")
 
         def seconds(name: str, default: int, low: int, high: int) -> int:
             text = get(name)
@@ -184,6 +200,7 @@ class Settings:
             stripe_webhook_secret=stripe_webhook_secret,
             stripe_api_base=stripe_api_base,
             medipay_url=medipay_url,
+            medipay_callback_secret=medipay_callback_secret,
             log_level=log_level,
             data_dir=data_dir,
             consult_ttl_seconds=seconds("CONSULT_TTL_SECONDS", 4 * 3600, 300, 7 * 86400),

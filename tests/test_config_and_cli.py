@@ -86,3 +86,17 @@ def test_run_job_and_bad_configuration(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "run-job", "expire-requests", PORT="x")
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "PORT" in bad.stderr
+
+
+def test_real_medipay_needs_its_callback_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MEDIPAY_CALLBACK_SECRET"):
+        Settings.from_env(env(tmp_path, MEDIPAY_URL="https://medipay.example"), dotenv=tmp_path / ".env")
+    s = Settings.from_env(
+        env(tmp_path, MEDIPAY_URL="https://medipay.example", MEDIPAY_CALLBACK_SECRET="mpsec_configured"),
+        dotenv=tmp_path / ".env",
+    )
+    assert s.medipay_base == "https://medipay.example" and s.medipay_callback_secret == "mpsec_configured"
+    embedded = Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env")
+    assert embedded.medipay_base == "http://127.0.0.1:8080/_sandbox/medipay"
+    # Generated once and kept, so the sandbox and the app agree across restarts.
+    assert embedded.medipay_callback_secret == Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env").medipay_callback_secret
