@@ -29,15 +29,19 @@ from app.consults.stripe_events import StripeEvents
 from app.consults.tokens import TokenSigner
 from app.db import Database, make_engine, migrate
 from app.jobs.scheduler import Job, run_forever
+from app.ledger.medipay_accounts import MediPayAccounts
+from app.ledger.secrets import SecretBox
 from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, make_server
-from app.web import api, bill_cards_api, demo, pages, webhooks
+from app.web import api, bill_cards_api, demo, pages, reports_api, webhooks
 from app.web.keys import (
     ADMIN_SESSIONS,
     CLOCK,
     CONSULTS,
     DB,
+    MEDIPAY,
+    MEDIPAY_ACCOUNTS,
     ORGANISATIONS,
     PAYMENTS,
     REFUNDS,
@@ -47,6 +51,8 @@ from app.web.keys import (
     STRIPE_EVENTS,
 )
 from app.web.middleware import errors, security_headers
+from integrations.medipay.client import MediPayHTTPClient
+from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import StripeGateway
 
@@ -60,12 +66,13 @@ def create_app(
     settings: Settings,
     *,
     stripe: StripeGateway | None = None,
+    medipay: MediPayGateway | None = None,
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     run_jobs: bool | None = None,
     sandbox_options: dict[str, Any] | None = None,
 ) -> web.Application:
-    """The web app. Injected ``stripe``/``clock``/``notifier`` replace the real ones (tests).
+    """The web app. Injected ``stripe``/``medipay``/``clock``/``notifier`` replace the real ones (tests).
 
     ``run_jobs`` defaults to the embedded default's choice: jobs in-process unless
     Redis says several processes share the work (then the worker runs them).
@@ -82,6 +89,7 @@ def create_app(
     for table in (
         api.routes,
         bill_cards_api.routes,
+        reports_api.routes,
         webhooks.routes,
         pages.routes,
         demo.routes,
@@ -144,9 +152,16 @@ def create_app(
         app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK])
         app[STRIPE_ACCOUNTS] = StripeAccounts(db, stripe=gateway, clock=app[CLOCK], public_url=settings.public_url)
         app[REFUNDS] = RefundService(db, stripe=gateway, notifier=out, clock=app[CLOCK])
+        medipay_gateway = medipay or MediPayHTTPClient(settings.medipay_base)
+        app[MEDIPAY] = medipay_gateway
+        app[MEDIPAY_ACCOUNTS] = MediPayAccounts(
+            db, gateway=medipay_gateway, clock=app[CLOCK], box=SecretBox(settings.secret_key)
+        )
         yield
         if stripe is None:
             await gateway.close()
+        if medipay is None:
+            await medipay_gateway.close()
         await db.dispose()
 
     async def background(app: web.Application) -> AsyncIterator[None]:

@@ -60,6 +60,9 @@ NAV = (
     ("/admin", "Dashboard"),
     ("/admin/clinics/{clinic_id}/client-payments", "Client payments"),
     ("/admin/payments", "Payments"),
+    ("/admin/cash-desk", "Cash desk"),
+    ("/admin/reports/settlement", "Reports"),
+    ("/admin/export-settings", "Export settings"),
     ("/admin/users", "Users"),
     ("/admin/audit", "Audit trail"),
 )

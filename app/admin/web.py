@@ -8,7 +8,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.admin import audit_page, clinics, dashboard, signin, users
+from app.admin import audit_page, cash_desk, clinics, dashboard, export_settings, reports, signin, users
 from app.config import Settings
 
 COOKIE_NAME = "consultpay_admin"
@@ -20,6 +20,9 @@ TABLES: tuple[web.RouteTableDef, ...] = (
     users.routes,
     clinics.routes,
     audit_page.routes,
+    cash_desk.routes,
+    reports.routes,
+    export_settings.routes,
 )
 
 

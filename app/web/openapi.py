@@ -375,3 +375,105 @@ SPEC["paths"].update(
         },
     }
 )
+
+# Reports (the cash desk's *Oppgjørsrapport* and MediPay earnings); see app/ledger/reports.py.
+_PERIOD = [
+    _query("from", {"type": "string", "maxLength": 40},
+           "ISO 8601 date (a whole day in Europe/Oslo) or time (UTC when no zone), inclusive"),
+    _query("to", {"type": "string", "maxLength": 40},
+           "ISO 8601 date (that whole day included) or time (exclusive)"),
+]
+_FORMAT = _query("format", {"type": "string", "enum": ["json", "csv"]}, "csv: text/csv with a header row")
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
+_TOTALS = {
+    "type": "object",
+    "properties": {k: {"type": "integer"} for k in
+                   ("cards", "patient_share", "refund_share", "paid", "refunded", "admin_fees")}
+    | {"currency": {"type": "string"}},
+}
+SPEC["paths"].update(
+    {
+        "/api/v1/reports/settlement": {
+            "get": {
+                "operationId": "settlementReport",
+                "description": (
+                    "Which bill cards, how many, and their sums (minor units). exported=true: the cards that went "
+                    "to MediPay, the period on exported_at; otherwise the period is on created_at. basis_type: "
+                    "call (made by a payment request in a video call) or card (made at the cash desk or over "
+                    "this API). payment_type: cards with at least one payment of that method."
+                ),
+                "parameters": [
+                    _query("exported", {"type": "string", "enum": ["true", "false"]}, "exported to MediPay or not"),
+                    _query("unit", {"type": "string", "maxLength": 100}, "a clinic id"),
+                    _query("book_id", {"type": "string", "maxLength": 100}, "a book id"),
+                    _query("basis_type", {"type": "string", "enum": ["call", "card"]}, "where the card came from"),
+                    _query("payment_type", {"type": "string", "enum": ["stripe", "card", "vipps", "invoice",
+                                                                       "manual"]}, "how it was paid"),
+                    *_PERIOD,
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "cards listed, 100 by default"),
+                    _query("offset", {"type": "integer", "minimum": 0}, "cards to skip (next_offset)"),
+                    _FORMAT,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "cards_count": {"type": "integer"},
+                                        "totals": {"type": "array", "items": _TOTALS},
+                                        "by_payment_type": {"type": "array", "items": {"type": "object"}},
+                                        "cards": {"type": "array", "items": {"type": "object"}},
+                                        "has_more": {"type": "boolean"},
+                                        "next_offset": {"type": ["integer", "null"]},
+                                    },
+                                }
+                            },
+                            **_CSV,
+                        },
+                    },
+                    **_errors(401, 422),
+                },
+            }
+        },
+        "/api/v1/reports/medipay-earnings": {
+            "get": {
+                "operationId": "medipayEarningsReport",
+                "description": (
+                    "Cards exported in the period and settled through MediPay: patient share, admin fees, and "
+                    "MediPay's cost = cards × price_per_card + price_percent of the total (patient share + admin "
+                    "fees), the percentage rounded half up to a whole minor unit. NOK, minor units."
+                ),
+                "parameters": [
+                    *_PERIOD,
+                    _query("price_per_card", {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+                           "MediPay's price per card, minor units"),
+                    _query("price_percent", {"type": "string", "pattern": "^[0-9]{1,3}([.,][0-9]{1,2})?$"},
+                           "MediPay's price as percent of the total, e.g. 2.5"),
+                    _query("unit", {"type": "string", "maxLength": 100}, "a clinic id"),
+                    _query("book_id", {"type": "string", "maxLength": 100}, "a book id"),
+                    _FORMAT,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {k: {"type": "integer"} for k in (
+                                        "cards", "patient_share", "admin_fees", "total", "medipay_cost",
+                                        "medipay_cost_per_card", "medipay_cost_percent", "net")},
+                                }
+                            },
+                            **_CSV,
+                        },
+                    },
+                    **_errors(401, 422),
+                },
+            }
+        },
+    }
+)

@@ -1,0 +1,66 @@
+"""REST for accounting systems: the settlement report and MediPay earnings (JSON, or CSV with ``format=csv``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.errors import Invalid
+from app.ledger.reports import (
+    EARNINGS_PARAMS,
+    SETTLEMENT_PARAMS,
+    Reports,
+    Scope,
+    earnings_csv,
+    output_format,
+    parse_earnings,
+    parse_settlement,
+)
+from app.web.api import caller
+from app.web.keys import DB
+
+routes = web.RouteTableDef()
+
+
+def _known(request: web.Request, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        raise Invalid("invalid_parameter", f"unknown parameter: {unknown[0][:50]}", field=unknown[0][:50])
+
+
+def _csv_headers(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"}
+
+
+@routes.get("/api/v1/reports/settlement")
+async def settlement(request: web.Request) -> web.StreamResponse:
+    who = await caller(request)
+    _known(request, SETTLEMENT_PARAMS)
+    fmt = output_format(request.query)
+    q = parse_settlement(request.query)
+    reports = Reports(request.app[DB])
+    scope = Scope(who.organisation_id)
+    if fmt == "json":
+        return web.json_response(await reports.settlement(scope, q))
+    rows = reports.settlement_csv(scope, q)
+    first = await anext(rows)  # the filters are checked before the answer starts
+    response = web.StreamResponse(headers=_csv_headers("settlement"))
+    response.content_type = "text/csv"
+    response.charset = "utf-8"
+    await response.prepare(request)
+    await response.write(first)
+    async for chunk in rows:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+@routes.get("/api/v1/reports/medipay-earnings")
+async def medipay_earnings(request: web.Request) -> web.Response:
+    who = await caller(request)
+    _known(request, EARNINGS_PARAMS)
+    fmt = output_format(request.query)
+    report = await Reports(request.app[DB]).medipay_earnings(Scope(who.organisation_id), parse_earnings(request.query))
+    if fmt == "json":
+        return web.json_response(report)
+    return web.Response(body=earnings_csv(report), content_type="text/csv", charset="utf-8",
+                        headers=_csv_headers("medipay-earnings"))
