@@ -40,14 +40,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import Database
@@ -61,6 +63,7 @@ PAYMENT_TYPES = ("stripe", "card", "vipps", "invoice", "manual")
 MAX_PRICE_PER_CARD = 100_000_00  # NOK 100,000 per card: anything above is a typing error
 MAX_LIMIT = 1000
 PARAM_MAX = 100
+PERCENT = re.compile(r"[0-9]{1,3}(?:[.,][0-9]{1,2})?")
 SETTLEMENT_PARAMS = ("exported", "unit", "book_id", "basis_type", "payment_type", "from", "to", "limit", "offset",
                      "format")
 EARNINGS_PARAMS = ("from", "to", "price_per_card", "price_percent", "unit", "book_id", "format")
@@ -136,16 +139,12 @@ def parse_percent(value: str | None) -> int:
     """``"2.5"`` or ``"2,5"`` → 250 basis points; at most two decimals, 0–100."""
     if value is None:
         return 0
-    try:
-        number = Decimal(value.replace(",", ".").strip())
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite() or number < 0 or number > 100 or number.as_tuple().exponent < -2:  # type: ignore[operator]
+    if not PERCENT.fullmatch(value) or Decimal(value.replace(",", ".")) > 100:
         raise Invalid(
             "invalid_parameter", "price_percent must be a number from 0 to 100 with at most two decimals",
             field="price_percent",
         )
-    return int(number * 100)
+    return int(Decimal(value.replace(",", ".")) * 100)
 
 
 def percent_of(total: int, basis_points: int) -> int:
@@ -270,7 +269,8 @@ class Reports:
         elif q.basis_type == "card":
             where.append(BillCard.consult_id.is_(None))
         if q.payment_type is not None:
-            where.append(exists().where(Payment.bill_card_id == BillCard.id, Payment.method == q.payment_type))
+            paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
+            where.append(exists().where(paid_so.bill_card_id == BillCard.id, paid_so.method == q.payment_type))
         return where
 
     @staticmethod
