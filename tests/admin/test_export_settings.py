@@ -7,6 +7,7 @@ password ``medipay-test``); its fault injection plays MediPay being down.
 from __future__ import annotations
 
 import re
+
 from sqlalchemy import func, select
 
 from app.ledger.secrets import SecretBox
