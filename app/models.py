@@ -162,6 +162,9 @@ class BillCard(Base):
         Index("ix_bill_cards_clinic_status", "clinic_id", "status"),
         # The REST list: an organisation's cards, newest first.
         Index("ix_bill_cards_org_created", "organisation_id", "created_at", "id"),
+        # The reports' sums, answered from the index alone (app/ledger/reports.py).
+        Index("ix_bill_cards_report", "organisation_id", "exported_at", "currency", "created_at", "clinic_id",
+              "book_id", "consult_id", "status", "patient_share", "refund_share", "medipay_admin_fee"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -223,7 +226,10 @@ class Payment(Base):
     """Money registered on a bill card. One row per real-world payment."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("method", "reference", name="uq_payments_reference"),)
+    __table_args__ = (
+        UniqueConstraint("method", "reference", name="uq_payments_reference"),
+        Index("ix_payments_report", "bill_card_id", "method", "currency", "amount"),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)
     payment_request_id: Mapped[str | None] = mapped_column(String(40), index=True)

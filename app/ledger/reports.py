@@ -38,6 +38,7 @@ is exclusive when it is a time.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -48,7 +49,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -274,78 +275,83 @@ class Reports:
         return where
 
     @staticmethod
-    def _paid_by_card() -> Any:
-        return (select(Payment.bill_card_id.label("card_id"), func.sum(Payment.amount).label("paid"))
-                .group_by(Payment.bill_card_id).subquery("paid"))
-
-    @staticmethod
-    def _refunded_by_card() -> Any:
-        return (select(PaymentRequest.bill_card_id.label("card_id"), func.sum(Refund.amount).label("refunded"))
+    async def _page_rows(s: Any, cards: list[BillCard]) -> list[dict[str, Any]]:
+        """The report's rows for these cards: what was paid, refunded and how, looked up for them alone."""
+        ids = [card.id for card in cards]
+        paid: dict[str, int] = {}
+        refunded: dict[str, int] = {}
+        methods: dict[str, set[str]] = {}
+        if ids:
+            for card_id, method, amount in await s.execute(
+                select(Payment.bill_card_id, Payment.method, func.sum(Payment.amount))
+                .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id, Payment.method)
+            ):
+                paid[card_id] = paid.get(card_id, 0) + int(amount)
+                methods.setdefault(card_id, set()).add(method)
+            for card_id, amount in await s.execute(
+                select(PaymentRequest.bill_card_id, func.sum(Refund.amount))
                 .join(Refund, Refund.payment_request_id == PaymentRequest.id)
-                .where(Refund.status == "succeeded")
-                .group_by(PaymentRequest.bill_card_id).subquery("refunded"))
-
-    def _card_rows(self, where: list[ColumnElement[bool]]) -> Select[Any]:
-        paid, refunded = self._paid_by_card(), self._refunded_by_card()
-        return (
-            select(BillCard, func.coalesce(paid.c.paid, 0), func.coalesce(refunded.c.refunded, 0))
-            .outerjoin(paid, paid.c.card_id == BillCard.id)
-            .outerjoin(refunded, refunded.c.card_id == BillCard.id)
-            .where(and_(*where))
-        )
+                .where(PaymentRequest.bill_card_id.in_(ids), Refund.status == "succeeded")
+                .group_by(PaymentRequest.bill_card_id)
+            ):
+                refunded[card_id] = int(amount)
+        return [_card_row(card, paid.get(card.id, 0), refunded.get(card.id, 0), sorted(methods.get(card.id, ())))
+                for card in cards]
 
     async def settlement(self, scope: Scope, q: SettlementQuery) -> dict[str, Any]:
         where = await self._settlement_where(scope, q)
-        paid, refunded = self._paid_by_card(), self._refunded_by_card()
-        async with self.db.read() as s:
-            totals = (await s.execute(
-                select(BillCard.currency, func.count(), func.coalesce(func.sum(BillCard.patient_share), 0),
-                       func.coalesce(func.sum(BillCard.refund_share), 0),
-                       func.coalesce(func.sum(paid.c.paid), 0), func.coalesce(func.sum(refunded.c.refunded), 0),
-                       func.coalesce(func.sum(BillCard.medipay_admin_fee), 0))
-                .outerjoin(paid, paid.c.card_id == BillCard.id)
-                .outerjoin(refunded, refunded.c.card_id == BillCard.id)
-                .where(and_(*where)).group_by(BillCard.currency).order_by(BillCard.currency)
-            )).all()
-            by_type = (await s.execute(
-                select(Payment.method, Payment.currency, func.count(), func.sum(Payment.amount))
-                .join(BillCard, BillCard.id == Payment.bill_card_id)
-                .where(and_(*where)).group_by(Payment.method, Payment.currency)
-                .order_by(Payment.method, Payment.currency)
-            )).all()
-            rows = (await s.execute(
-                self._card_rows(where).order_by(BillCard.created_at, BillCard.id).offset(q.offset).limit(q.limit + 1)
-            )).all()
-            methods = await self._methods(s, [card.id for card, _, _ in rows[: q.limit]])
+        # One pass over the cards for their own sums; payments and refunds are summed from
+        # their side (each joined to its one card), so no card is counted twice. The queries
+        # are independent reads, so they run side by side on their own connections.
+        totals_q = (select(BillCard.currency, func.count(), func.coalesce(func.sum(BillCard.patient_share), 0),
+                           func.coalesce(func.sum(BillCard.refund_share), 0),
+                           func.coalesce(func.sum(BillCard.medipay_admin_fee), 0))
+                    .where(and_(*where)).group_by(BillCard.currency).order_by(BillCard.currency))
+        by_type_q = (select(Payment.method, Payment.currency, func.count(), func.sum(Payment.amount))
+                     .join(BillCard, BillCard.id == Payment.bill_card_id)
+                     .where(and_(*where)).group_by(Payment.method, Payment.currency)
+                     .order_by(Payment.method, Payment.currency))
+        refunds_q = (select(Refund.currency, func.sum(Refund.amount))
+                     .join(PaymentRequest, PaymentRequest.id == Refund.payment_request_id)
+                     .join(BillCard, BillCard.id == PaymentRequest.bill_card_id)
+                     .where(Refund.status == "succeeded", and_(*where)).group_by(Refund.currency))
+
+        async def fetch(query: Any) -> list[Any]:
+            async with self.db.read() as s:
+                return list((await s.execute(query)).all())
+
+        async def page() -> tuple[list[BillCard], list[dict[str, Any]]]:
+            async with self.db.read() as s:
+                cards = list((await s.scalars(
+                    select(BillCard).where(and_(*where)).order_by(BillCard.created_at, BillCard.id)
+                    .offset(q.offset).limit(q.limit + 1)
+                )).all())
+                return cards, await self._page_rows(s, cards[: q.limit])
+
+        totals, by_type, refund_rows, (cards, rows) = await asyncio.gather(
+            fetch(totals_q), fetch(by_type_q), fetch(refunds_q), page()
+        )
+        refunds = {cur: total for cur, total in refund_rows}
+        paid: dict[str, int] = {}
+        for _, cur, _, amount in by_type:
+            paid[cur] = paid.get(cur, 0) + int(amount)
         return {
             "report": "settlement",
             "filters": q.view(),
             "cards_count": sum(int(r[1]) for r in totals),
             "totals": [
                 {"currency": cur, "cards": int(n), "patient_share": int(ps), "refund_share": int(rs),
-                 "paid": int(pd), "refunded": int(rf), "admin_fees": int(fee)}
-                for cur, n, ps, rs, pd, rf, fee in totals
+                 "paid": paid.get(cur, 0), "refunded": int(refunds.get(cur) or 0), "admin_fees": int(fee)}
+                for cur, n, ps, rs, fee in totals
             ],
             "by_payment_type": [
                 {"payment_type": method, "currency": cur, "payments": int(n), "amount": int(total)}
                 for method, cur, n, total in by_type
             ],
-            "cards": [_card_row(card, int(p), int(r), methods.get(card.id, [])) for card, p, r in rows[: q.limit]],
-            "has_more": len(rows) > q.limit,
-            "next_offset": q.offset + q.limit if len(rows) > q.limit else None,
+            "cards": rows,
+            "has_more": len(cards) > q.limit,
+            "next_offset": q.offset + q.limit if len(cards) > q.limit else None,
         }
-
-    @staticmethod
-    async def _methods(s: Any, card_ids: list[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        if not card_ids:
-            return out
-        found = await s.execute(
-            select(Payment.bill_card_id, Payment.method).where(Payment.bill_card_id.in_(card_ids)).distinct()
-        )
-        for card_id, method in found:
-            out.setdefault(card_id, []).append(method)
-        return {k: sorted(v) for k, v in out.items()}
 
     async def settlement_csv(self, scope: Scope, q: SettlementQuery, batch: int = 2000) -> AsyncIterator[bytes]:
         """Every card of the report as CSV (a header row, amounts in minor units), a batch at a time."""
@@ -353,22 +359,21 @@ class Reports:
         yield _csv_line(CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         while True:
-            query = self._card_rows(where)
+            query = select(BillCard).where(and_(*where))
             if after is not None:
                 at, card_id = after
                 query = query.where((BillCard.created_at > at) | and_(BillCard.created_at == at, BillCard.id > card_id))
             async with self.db.read() as s:
-                rows = (await s.execute(query.order_by(BillCard.created_at, BillCard.id).limit(batch))).all()
-                methods = await self._methods(s, [card.id for card, _, _ in rows])
-            if not rows:
+                cards = list((await s.scalars(query.order_by(BillCard.created_at, BillCard.id).limit(batch))).all())
+                rows = await self._page_rows(s, cards)
+            if not cards:
                 return
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\r\n")
-            for card, paid, refunded in rows:
-                row = _card_row(card, int(paid), int(refunded), methods.get(card.id, []))
+            for row in rows:
                 writer.writerow([_csv_cell(row[c]) for c in CSV_COLUMNS])
             yield out.getvalue().encode("utf-8")
-            after = (rows[-1][0].created_at, rows[-1][0].id)
+            after = (cards[-1].created_at, cards[-1].id)
 
     # --- earnings
 
