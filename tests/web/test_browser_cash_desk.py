@@ -50,4 +50,16 @@ async def test_medipay_account_green_check_then_cash_desk(live: Live, session: S
     await page.get_by_text("Show MediPay status").click()
     await expect(page.get_by_test_id("medipay-state")).to_have_text("Not exported")
     await expect(page.get_by_label("Refund share (NOK)")).to_be_editable()
+
+    # On a phone the pages fit the screen: wide tables scroll inside their own region.
+    await page.set_viewport_size({"width": 360, "height": 740})
+    for path in ("/admin/cash-desk", page.url, "/admin/reports/settlement", "/admin/reports/medipay-earnings",
+                 "/admin/export-settings"):
+        await page.goto(path if path.startswith("http") else live.url + path)
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        wide = await page.evaluate("""[...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .filter(e => !e.closest('.table-scroll table'))
+            .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)""")
+        assert overflow <= 0, (path, overflow, wide)
     session.assert_no_page_errors()
