@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from app.admin.auth import AdminUser, flash, page_error, render, require, translator
-from app.errors import DomainError, Invalid, Unavailable
+from app.errors import Conflict, DomainError, Invalid, Unavailable
 from app.ledger.books import EXPORT_FORMATS, Books, exports_to_medipay
 from app.models import Book, User
 from app.web.keys import CLOCK, DB, MEDIPAY_ACCOUNTS
@@ -134,6 +134,7 @@ async def _book_page(request: web.Request, book: Book, *, errors: dict[str, str]
     return render(
         request, "admin/export_book.html", status_code=status, book=book, account=accounts.get(book.id),
         owner=owner, format_labels=FORMAT_LABELS, medipay_ready=exports_to_medipay(book), errors=errors or {},
+        field_errors={k: v for k, v in (errors or {}).items() if k != "medipay"},
     )
 
 
@@ -162,15 +163,14 @@ async def save_medipay(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         account = await request.app[MEDIPAY_ACCOUNTS].save(
-            user.organisation_id, book.id, username=form.get("username"), password=form.get("password"),
-            actor_id=user.id,
+            user.organisation_id, book.id, form.get("username"), form.get("password"), actor_id=user.id
         )
-    except Invalid as e:
-        return await _book_page(request, book, errors={str(e.params.get("field") or "username"): t.gettext(e.message)},
-                                status=422)
+    except (Invalid, Conflict) as e:
+        field = str(e.params.get("field") or "medipay")
+        return await _book_page(request, book, errors={field: t.gettext(e.message)}, status=e.status)
     except Unavailable as e:
         return await _book_page(request, book, errors={"medipay": t.gettext(e.message)}, status=503)
-    if account.status == "active":
+    if account["status"] == "active":
         await flash(request, t.gettext("MediPay accepted the username and password. The account is active."))
     else:
         await flash(request, t.gettext("MediPay did not accept the username and password. Check them and try again."),
@@ -191,7 +191,7 @@ async def verify_medipay(request: web.Request) -> web.StreamResponse:
     except DomainError as e:
         await flash(request, t.gettext(e.message), "error")
         raise web.HTTPSeeOther(f"{PAGE}/books/{book.id}#medipay") from None
-    if account.status == "active":
+    if account["status"] == "active":
         await flash(request, t.gettext("MediPay accepted the username and password. The account is active."))
     else:
         await flash(request, t.gettext("MediPay did not accept the username and password. Check them and try again."),

@@ -120,6 +120,8 @@ async def test_bad_input_is_refused_with_a_message(live: Live) -> None:
         saved = await browser.post(f"{PAGE}/books/{book_id}", {"description": "Gammelt", "export_format": "medipay"},
                                    follow=True)
         assert "MediPay takes this book" in saved.text
+        refused = await browser.post(f"{PAGE}/books/{book_id}/medipay", {"username": "x", "password": "medipay-test"})
+        assert refused.status == 409 and "MediPay works only for an active book" in refused.text
     assert await live.scalar(select(func.count()).select_from(MediPayAccount)) == 0
     book = await live.scalar(select(Book).where(Book.id == book_id))
     assert (book.description, book.active) == ("Gammelt", False)
