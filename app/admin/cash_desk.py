@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -111,8 +112,6 @@ async def cash_desk(request: web.Request) -> web.Response:
 
 
 def _keep(values: dict[str, str], chosen_list: str) -> str:
-    from urllib.parse import urlencode
-
     kept = {k: v for k, v in values.items() if v}
     if chosen_list in LISTS:
         kept["list"] = chosen_list

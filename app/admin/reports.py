@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from sqlalchemy import select
 
 from app.admin.auth import AdminUser, render, require, translator
 from app.errors import Invalid
@@ -49,8 +50,6 @@ def _values(request: web.Request, names: tuple[str, ...]) -> dict[str, str]:
 async def _options(request: web.Request) -> dict[str, Any]:
     t = translator(request)
     user: AdminUser = request["user"]
-    from sqlalchemy import select
-
     async with request.app[DB].read() as s:
         books = (await s.scalars(select(Book).where(Book.organisation_id == user.organisation_id)
                                  .order_by(Book.description))).all()
