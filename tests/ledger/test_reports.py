@@ -186,3 +186,19 @@ async def test_report_pages_with_filters_chart_and_csv(live: Live) -> None:
     member = await make_user(live, "team_member")
     async with await signed_in(live, member) as browser:
         assert (await browser.get("/admin/reports/settlement")).status == 403
+
+
+async def test_reports_and_desk_search_on_postgresql(live_pg: Live) -> None:
+    live = live_pg
+    ids = await ledger_of_cards(live)
+    status, report = await live.api("GET", f"{SETTLEMENT}?exported=true&payment_type=vipps")
+    assert status == 200 and [r["card_id"] for r in report["cards"]] == [ids["a"]]
+    status, report = await live.api("GET", SETTLEMENT)
+    assert report["totals"][0]["paid"] == 127800 and report["cards_count"] == 5
+    status, earnings = await live.api("GET", f"{EARNINGS}?price_per_card=350&price_percent=2.55")
+    assert (earnings["cards"], earnings["medipay_cost"], earnings["net"]) == (2, 2811, 79989)
+    admin = await make_user(live, "organisation_admin")
+    async with await signed_in(live, admin) as browser:
+        found = await browser.get("/admin/cash-desk?q=SOLB")
+        assert ids["a"] in found.text and ids["b"] not in found.text
+        assert ids["a"] not in (await browser.get("/admin/cash-desk?q=_olb")).text
