@@ -170,7 +170,7 @@ async def save_medipay(request: web.Request) -> web.StreamResponse:
         return await _book_page(request, book, errors={field: t.gettext(e.message)}, status=e.status)
     except Unavailable as e:
         return await _book_page(request, book, errors={"medipay": t.gettext(e.message)}, status=503)
-    if account["status"] == "active":
+    if account.status == "active":
         await flash(request, t.gettext("MediPay accepted the username and password. The account is active."))
     else:
         await flash(request, t.gettext("MediPay did not accept the username and password. Check them and try again."),
@@ -191,7 +191,7 @@ async def verify_medipay(request: web.Request) -> web.StreamResponse:
     except DomainError as e:
         await flash(request, t.gettext(e.message), "error")
         raise web.HTTPSeeOther(f"{PAGE}/books/{book.id}#medipay") from None
-    if account["status"] == "active":
+    if account.status == "active":
         await flash(request, t.gettext("MediPay accepted the username and password. The account is active."))
     else:
         await flash(request, t.gettext("MediPay did not accept the username and password. Check them and try again."),

@@ -1,26 +1,18 @@
 """*Export settings > MediPay*: a book's MediPay account, its PayEx credentials, and their check.
 
-One account per book. The credentials are checked with MediPay
-(``GET /v1/account``) before they are saved as ``active`` (the green check):
-MediPay answering 401 saves them as ``invalid`` with MediPay's message in
-``last_error``; MediPay not answering saves nothing and raises ``Unavailable``
-(503, *not verified, try again*), so an outage never turns a working account
-red. MediPay works only for an active, described book with export format
-MediPay (409 ``book_not_medipay``). The password is stored sealed
+The credentials are checked with MediPay (``GET /v1/account``) before they are
+saved as ``active`` (the green check): MediPay answering 401 saves them as
+``invalid`` with MediPay's message in ``last_error``; MediPay not answering
+saves nothing and raises ``Unavailable`` (503, *not verified, try again*), so
+an outage never turns a working account red. MediPay works only for an
+active, described book with export format MediPay (409 ``book_not_medipay``). The password is stored sealed
 (``app.ledger.secrets``) and is never shown again; leaving it empty when
 editing keeps the stored one.
-
-Service functions (for the admin pages, the exporter and the demo):
-
-- ``MediPayAccounts.save(organisation_id, book_id, username, password)``
-- ``MediPayAccounts.verify(organisation_id, book_id)``
-- ``MediPayAccounts.get(organisation_id, book_id)`` / ``list(organisation_id)`` / ``for_books(book_ids)``
-- ``credentials_for_book(session, book_id, secret_key)`` (the exporter, inside its transaction)
-- ``medipay_book_for(session, organisation_id)`` (the book a call's card goes into)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,44 +33,18 @@ MAX_USERNAME = 200
 MAX_PASSWORD = 200
 
 
-def account_view(account: MediPayAccount) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "book_id": account.book_id,
-        "username": account.username,
-        "status": account.status,
-        "verified": account.status == "active",
-        "verified_at": account.verified_at.isoformat() if account.verified_at else None,
-        "last_error": account.last_error,
-    }
+@dataclass(frozen=True)
+class AccountView:
+    id: str
+    book_id: str
+    username: str
+    status: str  # unverified | active | invalid
+    verified_at: datetime | None
+    last_error: str | None
 
-
-async def credentials_for_book(s: AsyncSession, book_id: str | None, secret_key: str) -> Credentials | None:
-    """The credentials to export a card of ``book_id`` with: only a MediPay book with a verified account."""
-    if book_id is None:
-        return None
-    book = await s.get(Book, book_id)
-    if book is None or not exports_to_medipay(book):
-        return None
-    account = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == book_id))
-    if account is None or account.status != "active":
-        return None
-    try:
-        return Credentials(account.username, SecretBox(secret_key).reveal(account.password_encrypted))
-    except SecretUnreadable:
-        return None
-
-
-async def medipay_book_for(s: AsyncSession, organisation_id: str) -> str | None:
-    """The book a card made in a call goes into: the organisation's first active MediPay book."""
-    books = (
-        await s.scalars(
-            select(Book)
-            .where(Book.organisation_id == organisation_id, Book.active.is_(True), Book.export_format == "medipay")
-            .order_by(Book.created_at, Book.id)
-        )
-    ).all()
-    return next((b.id for b in books if exports_to_medipay(b)), None)
+    @classmethod
+    def of(cls, row: MediPayAccount) -> AccountView:
+        return cls(row.id, row.book_id, row.username, row.status, row.verified_at, row.last_error)
 
 
 def _credential(value: Any, name: str, limit: int, *, required: bool) -> str | None:
@@ -92,35 +58,23 @@ def _credential(value: Any, name: str, limit: int, *, required: bool) -> str | N
 
 
 class MediPayAccounts:
-    def __init__(self, db: Database, *, gateway: MediPayGateway, clock: Clock, secret_key: str) -> None:
+    def __init__(self, db: Database, *, gateway: MediPayGateway, clock: Clock, box: SecretBox) -> None:
         self.db = db
         self.gateway = gateway
         self.clock = clock
-        self.box = SecretBox(secret_key)
+        self.box = box
 
-    async def for_books(self, book_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def for_books(self, book_ids: list[str]) -> dict[str, AccountView]:
         if not book_ids:
             return {}
         async with self.db.read() as s:
             rows = (await s.scalars(select(MediPayAccount).where(MediPayAccount.book_id.in_(book_ids)))).all()
-        return {row.book_id: account_view(row) for row in rows}
-
-    async def get(self, organisation_id: str, book_id: str) -> dict[str, Any] | None:
-        async with self.db.read() as s:
-            await owned_book(s, organisation_id, book_id)
-            row = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == book_id))
-            return account_view(row) if row else None
-
-    async def list(self, organisation_id: str) -> list[dict[str, Any]]:
-        async with self.db.read() as s:
-            rows = (await s.scalars(select(MediPayAccount).where(MediPayAccount.organisation_id == organisation_id)
-                                    .order_by(MediPayAccount.created_at))).all()
-            return [account_view(a) for a in rows]
+        return {row.book_id: AccountView.of(row) for row in rows}
 
     async def save(
-        self, organisation_id: str, book_id: str, username: Any, password: Any, *,
-        actor_type: str = "user", actor_id: str | None = None,
-    ) -> dict[str, Any]:
+        self, organisation_id: str, book_id: str, username: Any, password: Any, *, actor_type: str = "user",
+        actor_id: str | None = None,
+    ) -> AccountView:
         """Check the credentials with MediPay, then store them as ``active`` or ``invalid``."""
         name = _credential(username, "username", MAX_USERNAME, required=True)
         secret = _credential(password, "password", MAX_PASSWORD, required=False)
@@ -156,10 +110,9 @@ class MediPayAccounts:
             row.updated_at = now
             _audit(s, book, "medipay_account.saved", actor_type, actor_id, now, {"username": name, "status": status})
             await s.flush()
-            return account_view(row)
+            return AccountView.of(row)
 
-    async def verify(self, organisation_id: str, book_id: str, *, actor_type: str = "user",
-                     actor_id: str | None = None) -> dict[str, Any]:
+    async def verify(self, organisation_id: str, book_id: str, *, actor_id: str | None) -> AccountView:
         """Check the stored credentials again (after PayEx changed something, or an outage)."""
         async with self.db.read() as s:
             book = await owned_book(s, organisation_id, book_id)
@@ -179,8 +132,19 @@ class MediPayAccounts:
             now = self.clock.now()
             row.status, row.last_error, row.updated_at = status, error, now
             row.verified_at = now if status == "active" else None
-            _audit(s, book, "medipay_account.verified", actor_type, actor_id, now, {"status": status})
-            return account_view(row)
+            _audit(s, book, "medipay_account.verified", "user", actor_id, now, {"status": status})
+            return AccountView.of(row)
+
+    async def credentials(self, book_id: str) -> Credentials | None:
+        """The book's verified credentials, for talking to MediPay; None if there are none."""
+        async with self.db.read() as s:
+            row = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == book_id))
+        if row is None or row.status != "active":
+            return None
+        try:
+            return Credentials(row.username, self.box.reveal(row.password_encrypted))
+        except SecretUnreadable:
+            return None
 
     async def _check(self, credentials: Credentials) -> tuple[str, str | None]:
         try:

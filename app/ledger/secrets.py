@@ -39,13 +39,3 @@ class SecretBox:
             return self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError, ValueError) as e:
             raise SecretUnreadable("the stored secret cannot be decrypted with this SECRET_KEY") from e
-
-
-def encrypt(secret_key: str, plain: str) -> str:
-    """``SecretBox(secret_key).seal(plain)``, for callers that hold only the key."""
-    return SecretBox(secret_key).seal(plain)
-
-
-def decrypt(secret_key: str, token: str) -> str:
-    """``SecretBox(secret_key).reveal(token)``; raises ``SecretUnreadable``."""
-    return SecretBox(secret_key).reveal(token)
