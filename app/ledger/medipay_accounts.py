@@ -5,9 +5,9 @@ saved as ``active`` (the green check): MediPay answering 401 saves them as
 ``invalid`` with MediPay's message in ``last_error``; MediPay not answering
 saves nothing and raises ``Unavailable`` (503, *not verified, try again*), so
 an outage never turns a working account red. MediPay works only for an
-active, described book with export format MediPay (409 ``book_not_medipay``). The password is stored sealed
-(``app.ledger.secrets``) and is never shown again; leaving it empty when
-editing keeps the stored one.
+active, described book with export format MediPay (409 ``book_not_medipay``).
+The password is stored sealed (``app.ledger.secrets``) and is never shown
+again; leaving it empty when editing keeps the stored one.
 """
 
 from __future__ import annotations
