@@ -27,8 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-url", default=None,
                         help="base URL clients reach this server at (default http://HOST:PORT)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between timer checks")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.access_log:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     asyncio.run(_serve(args))
 
 
