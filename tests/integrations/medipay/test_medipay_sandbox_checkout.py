@@ -143,3 +143,22 @@ async def test_patient_chooses_vipps_in_chromium(sandbox: Running):
     assert [p.method for p in state.payments] == ["vipps"]
     await sandbox.receiver.wait_for(lambda r: len(r.events("claim.paid")) == 1)
     assert sandbox.receiver.events("claim.paid")[0]["claim"]["payments"][0]["method"] == "vipps"
+
+
+async def test_front_page_clicks_through_the_flow(sandbox: Running):
+    url = await _export(sandbox, amount=100_000)
+    status, html = await _get(sandbox, sandbox.url + "/", "en")
+    assert status == 200 and "c1" in html and url.replace("&", "&amp;") in html
+    assert "SMS outbox" in html and "medipay-test" in html
+    async with sandbox.http.post(sandbox.url + "/dashboard/advance", data={"hours": "49"},
+                                 allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.headers["Location"] == "/"
+    status, html = await _get(sandbox, sandbox.url + "/", "en")
+    assert "invoice_sent" in html and "Pay the invoice" in html
+    async with sandbox.http.post(sandbox.url + "/dashboard/claims/c1/pay", allow_redirects=False) as resp:
+        assert resp.status == 303
+    assert (await sandbox.client.get_claim(CREDENTIALS, "c1")).state == "invoice_paid"
+    async with sandbox.http.post(sandbox.url + "/dashboard/claims/c1/pay") as resp:
+        assert resp.status == 409
+    async with sandbox.http.post(sandbox.url + "/dashboard/advance", data={"hours": "-3"}) as resp:
+        assert resp.status == 400

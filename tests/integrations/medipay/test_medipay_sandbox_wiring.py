@@ -102,3 +102,39 @@ async def test_standalone_survives_a_restart_and_fires_each_timer_once(tmp_path:
         await client.close()
         await http.close()
         await receiver.cleanup()
+
+
+async def test_two_processes_on_one_file_fire_each_timer_once(tmp_path: Path):
+    """Two sandboxes sharing a state file (as two processes would) tick at the same
+    moment, each on its own thread and connection: every reminder and invoice once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from integrations.medipay.sandbox import claims
+    from integrations.medipay.sandbox.callbacks import Callbacks, DeliveryDefaults
+    from integrations.medipay.sandbox.context import Sandbox
+    from integrations.medipay.sandbox.store import Store
+    from integrations.medipay.sandbox.validation import claim_body
+
+    data = str(tmp_path / "shared.sqlite3")
+
+    def sandbox() -> Sandbox:
+        store = Store(data)
+        return Sandbox(store=store, callbacks=Callbacks(store, None, "s", DeliveryDefaults()),
+                       public_url="http://sandbox.example")
+
+    one, two = sandbox(), sandbox()
+    for i in range(40):
+        claims.export(one, "clinic", f"c{i}", claim_body(make_claim(f"c{i}", amount=100_000).to_wire()))
+    two.store.advance_clock(49 * 3600)  # the offset lives in the file: both see it
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(claims.fire_due, [one, two, one, two]))
+    fired = [f for r in results for f in r]
+    assert len(fired) == 80
+    assert sorted((f["claim_id"], f["type"]) for f in fired) == sorted(
+        [(f"c{i}", "claim.reminder_sent") for i in range(40)]
+        + [(f"c{i}", "claim.invoice_sent") for i in range(40)])
+    assert len(one.store.all("event")) == 80
+    assert {c["state"] for c in two.store.all("claim")} == {"invoice_sent"}
+    assert len(two.store.all("sms")) == 40 * 3
+    one.store.close()
+    two.store.close()
