@@ -13,8 +13,10 @@ mid-send has it picked up again after the lease runs out.
 The control surface makes delivery misbehave the way a real service may:
 every event delivered ``duplicate`` times, the next events held back by
 ``late_seconds`` (so later events overtake them: out of order), batches sent
-newest first (``reverse``), the next ``fail_next`` attempts failing without
-reaching the receiver (retried with backoff).
+newest first (``reverse``) or all at once (``concurrent``, so they may
+arrive in any order), the next ``fail_next`` attempts failing without
+reaching the receiver (retried with backoff). Otherwise a batch goes out one
+callback at a time, oldest first.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class DeliveryDefaults:
     timeout_s: float = 10.0
 
 
-_MISBEHAVIOUR: dict[str, Any] = {"duplicate": 1, "reverse": False, "late_next": 0, "late_seconds": 0.0,
-                                 "fail_next": 0}
+_MISBEHAVIOUR: dict[str, Any] = {"duplicate": 1, "reverse": False, "concurrent": False, "late_next": 0,
+                                 "late_seconds": 0.0, "fail_next": 0}
 CONFIG_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts",
                   "retry_base_s", "retry_cap_s", "timeout_s")
 
@@ -166,7 +168,11 @@ class Callbacks:
             cfg = self.config()
             if cfg["reverse"]:
                 batch.reverse()
-            await asyncio.gather(*(self._attempt(d, cfg) for d in batch))
+            if cfg["concurrent"]:
+                await asyncio.gather(*(self._attempt(d, cfg) for d in batch))
+            else:  # in order, one at a time: misordering only when asked for
+                for delivery in batch:
+                    await self._attempt(delivery, cfg)
 
     def _claim(self, limit: int = 100) -> list[dict[str, Any]]:
         now = time.time()
