@@ -43,7 +43,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep is not JSON to us
         raise bad_request("body must be JSON") from None
     if not isinstance(data, dict):
         raise bad_request("body must be a JSON object")

@@ -178,3 +178,8 @@ async def test_concurrent_delivery_with_duplicates_delivers_every_copy(sandbox: 
     assert len({e["id"] for e in sandbox.receiver.received}) == 6
     bad = await sandbox.post("/_control/callbacks", {"concurrent": "yes"}, expect=400)
     assert bad["error"]["code"] == "bad_request"
+
+
+async def test_control_surface_survives_deeply_nested_json(sandbox: Running):
+    status, body = await sandbox.raw("POST", "/_control/credit", data=b"[" * 60000)
+    assert status == 400 and body["error"]["code"] == "bad_request"
