@@ -67,6 +67,7 @@ class Callbacks:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
 
     # configuration -------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -135,24 +136,31 @@ class Callbacks:
         self._task = asyncio.create_task(self._run(), name="medipay-sandbox-callbacks")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Cancel until it is done: a cancellation that lands while an attempt is
+            # finishing must not leave the loop running (and shutdown waiting for it).
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1)
         if self._session:
             await self._session.close()
 
     def wake(self) -> None:
         self._wake.set()
 
+    async def _nap(self, seconds: float) -> None:
+        """Until woken or ``seconds`` pass. Not ``wait_for``: on Python 3.11 it can
+        swallow a cancellation that arrives as its timeout fires."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+
     async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=0.2)
-            except TimeoutError:
-                pass
+        while not self._stopping:
+            await self._nap(0.2)
             self._wake.clear()
             if not self.url:
                 continue
