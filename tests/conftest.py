@@ -40,11 +40,13 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
 # The sandbox retries and sweeps quickly in tests, as it does slowly in the demo.
 FAST_SANDBOX = {"webhook_retry_base_s": 0.05, "webhook_retry_cap_s": 0.2, "sweep_interval_s": 0.1,
                 "async_payment_delay_s": 0.1}
+FAST_MEDIPAY_SANDBOX = {"tick_interval_s": 0.1, "callback_retry_base_s": 0.05, "callback_retry_cap_s": 0.2}
 
 
 async def start_live(settings: Settings, **kwargs: object) -> tuple[Live, web.AppRunner]:
     from app.factory import create_app
 
+    kwargs.setdefault("medipay_sandbox_options", FAST_MEDIPAY_SANDBOX)
     app = create_app(settings, sandbox_options=FAST_SANDBOX, **kwargs)  # type: ignore[arg-type]
     runner = web.AppRunner(app)
     await runner.setup()

@@ -66,3 +66,6 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError) as e:
         raise BadInput("invalid_json", "The body is not valid JSON.") from e
+    except RecursionError as e:
+        # json.loads recurses per nesting level; a body nested thousands deep is not ours.
+        raise BadInput("invalid_json", "The body is nested too deeply.") from e

@@ -22,6 +22,8 @@ plus ``"currency": "NOK"`` (MediPay collects in NOK only). Errors are
 401    ``invalid_credentials``: no or wrong basic auth
 404    ``claim_not_found``
 409    ``claim_conflict``: a claim with this id exists with another body
+       (or belongs to another account)
+413    ``too_large``: a body over 64 KiB
 422    ``invalid_patient`` (with ``reason_code``) or ``invalid_claim``
 429    ``rate_limited``: slow down and retry
 5xx    ``server_error``: retry later (the PUT is idempotent, so retrying is safe)
@@ -56,7 +58,9 @@ plus ``"currency": "NOK"`` (MediPay collects in NOK only). Errors are
     ``missing_mobile``, ``invalid_mobile`` (must be a mobile number, E.164 or
     a Norwegian 8-digit number), ``missing_address`` (mode ``invoice`` needs
     ``line1``, ``postal_code`` and ``city``). Other bad values:
-    ``422 invalid_claim`` (amount not a positive integer, currency not NOK).
+    ``422 invalid_claim`` (an amount of zero or less, currency not NOK, an
+    unknown mode, an empty description); a value of the wrong type (an amount
+    that is not an integer, say) is ``400 bad_request``.
 
     Accepted but rejected at once (``201``, state ``rejected``, a
     ``claim.rejected`` callback, no SMS): the total (amount plus the admin fee

@@ -87,6 +87,7 @@ async def test_not_found(live: Live) -> None:
         (b"[1, 2]", 400, "bad_request"),
         (b'"text"', 400, "bad_request"),
         (b"\xff\xfe", 400, "invalid_json"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "invalid_json"),
     ],
 )
 async def test_unparseable_bodies(live: Live, raw: bytes, status: int, code: str) -> None:

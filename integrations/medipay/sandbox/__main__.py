@@ -10,7 +10,7 @@ import logging
 from aiohttp import web
 
 from .app import create_sandbox_app
-from .context import CALLBACK_SECRET, SANDBOX_PASSWORD
+from .context import CALLBACK_SECRET, SANDBOX_PASSWORD, Rules
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,8 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-url", default=None,
                         help="base URL clients reach this server at (default http://HOST:PORT)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between timer checks")
+    parser.add_argument("--admin-fee", type=int, default=Rules.admin_fee_amount,
+                        help="the admin fee in øre (default 3900, NOK 39.00)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
+    if not 0 <= args.admin_fee <= 100_000:
+        parser.error("--admin-fee must be from 0 to 100000 øre")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.access_log:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     asyncio.run(_serve(args))
 
 
@@ -44,7 +51,7 @@ async def _serve(args: argparse.Namespace) -> None:
     base = (args.public_url or f"http://{args.host}:{port}").rstrip("/")
     app = create_sandbox_app(public_url=base, callback_url=args.callback_url,
                              callback_secret=args.callback_secret, data_path=args.data,
-                             tick_interval_s=args.tick)
+                             tick_interval_s=args.tick, rules=Rules(admin_fee_amount=args.admin_fee))
     runner = web.AppRunner(app)
     await runner.setup()
     await web.SockSite(runner, sock).start()

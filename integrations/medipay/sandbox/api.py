@@ -124,7 +124,7 @@ async def _json(request: web.Request) -> Any:
         raise MediPayError(413, "too_large", "The body is too large")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep is not JSON to us
         raise bad_request("body must be JSON") from None
 
 

@@ -13,8 +13,10 @@ mid-send has it picked up again after the lease runs out.
 The control surface makes delivery misbehave the way a real service may:
 every event delivered ``duplicate`` times, the next events held back by
 ``late_seconds`` (so later events overtake them: out of order), batches sent
-newest first (``reverse``), the next ``fail_next`` attempts failing without
-reaching the receiver (retried with backoff).
+newest first (``reverse``) or all at once (``concurrent``, so they may
+arrive in any order), the next ``fail_next`` attempts failing without
+reaching the receiver (retried with backoff). Otherwise a batch goes out one
+callback at a time, oldest first.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class DeliveryDefaults:
     timeout_s: float = 10.0
 
 
-_MISBEHAVIOUR: dict[str, Any] = {"duplicate": 1, "reverse": False, "late_next": 0, "late_seconds": 0.0,
-                                 "fail_next": 0}
+_MISBEHAVIOUR: dict[str, Any] = {"duplicate": 1, "reverse": False, "concurrent": False, "late_next": 0,
+                                 "late_seconds": 0.0, "fail_next": 0}
 CONFIG_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts",
                   "retry_base_s", "retry_cap_s", "timeout_s")
 
@@ -65,6 +67,7 @@ class Callbacks:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
 
     # configuration -------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -133,24 +136,31 @@ class Callbacks:
         self._task = asyncio.create_task(self._run(), name="medipay-sandbox-callbacks")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Cancel until it is done: a cancellation that lands while an attempt is
+            # finishing must not leave the loop running (and shutdown waiting for it).
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1)
         if self._session:
             await self._session.close()
 
     def wake(self) -> None:
         self._wake.set()
 
+    async def _nap(self, seconds: float) -> None:
+        """Until woken or ``seconds`` pass. Not ``wait_for``: on Python 3.11 it can
+        swallow a cancellation that arrives as its timeout fires."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+
     async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=0.2)
-            except TimeoutError:
-                pass
+        while not self._stopping:
+            await self._nap(0.2)
             self._wake.clear()
             if not self.url:
                 continue
@@ -166,7 +176,11 @@ class Callbacks:
             cfg = self.config()
             if cfg["reverse"]:
                 batch.reverse()
-            await asyncio.gather(*(self._attempt(d, cfg) for d in batch))
+            if cfg["concurrent"]:
+                await asyncio.gather(*(self._attempt(d, cfg) for d in batch))
+            else:  # in order, one at a time: misordering only when asked for
+                for delivery in batch:
+                    await self._attempt(delivery, cfg)
 
     def _claim(self, limit: int = 100) -> list[dict[str, Any]]:
         now = time.time()

@@ -249,8 +249,11 @@ def fire_due(sb: Sandbox, batch: int = 500) -> list[dict[str, str]]:
         rows = sb.store.due("claim", now, batch)
         if not rows:
             return fired
+        before = len(fired)
         for row in rows:
             fired.extend(_fire_one(sb, row["id"]))
+        if len(fired) == before:  # rows another process is handling right now: next tick
+            return fired
 
 
 def _fire_one(sb: Sandbox, claim_id: str) -> list[dict[str, str]]:

@@ -43,7 +43,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep is not JSON to us
         raise bad_request("body must be JSON") from None
     if not isinstance(data, dict):
         raise bad_request("body must be a JSON object")
@@ -164,10 +164,11 @@ async def configure_callbacks(request: web.Request) -> web.Response:
             changes[key] = value
     if "duplicate" in changes and not 1 <= changes["duplicate"] <= 5:
         raise bad_request("duplicate must be 1..5")
-    if "reverse" in data:
-        if not isinstance(data["reverse"], bool):
-            raise bad_request("reverse must be true or false")
-        changes["reverse"] = data["reverse"]
+    for flag in ("reverse", "concurrent"):
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                raise bad_request(f"{flag} must be true or false")
+            changes[flag] = data[flag]
     sb = request.app[SANDBOX]
     cfg = sb.callbacks.configure(changes)
     sb.callbacks.wake()

@@ -38,7 +38,13 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def new_id(prefix: str, length: int = 20) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    # One read of the system's randomness per id (the ids are hot: one per claim and SMS).
+    n = int.from_bytes(secrets.token_bytes(length), "big")
+    chars = []
+    for _ in range(length):
+        n, r = divmod(n, 62)
+        chars.append(_ALPHABET[r])
+    return prefix + "".join(chars)
 
 
 def public(obj: Any) -> Any:
@@ -72,6 +78,7 @@ class Store:
         if data_path:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: 100,000 claims stay hot
         for statement in _SCHEMA:
             self._db.execute(statement)
 

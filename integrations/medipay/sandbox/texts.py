@@ -7,6 +7,7 @@ bokmål, as MediPay's do; the page follows the patient's language.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from app.i18n import format_money, get_translator
@@ -37,9 +38,14 @@ SMS_TEXTS = {
 METHOD_NAMES = {"card": N_("Card"), "vipps": N_("Vipps"), "invoice": N_("Invoice")}
 
 
+@lru_cache(maxsize=4096)
+def _money(amount: int, lang: str) -> str:
+    return format_money(amount, "NOK", lang)  # Babel is slow, and bills repeat their amounts
+
+
 def sms_text(kind: str, *, amount: int, lang: str = SMS_LANGUAGE, **values: Any) -> str:
     t = get_translator(lang)
-    fields = {"amount": format_money(amount, "NOK", lang), "description": "", "deadline": "",
+    fields = {"amount": _money(amount, lang), "description": "", "deadline": "",
               "url": "", "due_date": ""}
     fields.update({k: str(v) for k, v in values.items() if k in fields})
     return t.gettext(SMS_TEXTS[kind]).format(**fields)

@@ -3,6 +3,7 @@ the app's MediPay HTTP client pointed at the sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -20,7 +21,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec.url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/medipay"
     runner = await serve(rec.app(), sock)
     yield rec
-    await runner.cleanup()
+    await asyncio.wait_for(runner.cleanup(), 15)  # a stuck shutdown fails the test, not the suite
 
 
 @pytest.fixture
@@ -37,4 +38,4 @@ async def sandbox(receiver: Receiver) -> AsyncIterator[Running]:
     yield Running(url, app, clock, receiver, http, client)
     await client.close()
     await http.close()
-    await runner.cleanup()
+    await asyncio.wait_for(runner.cleanup(), 15)  # a stuck shutdown fails the test, not the suite

@@ -133,3 +133,30 @@ async def test_concurrent_double_export_makes_one_claim(sandbox: Running):
                                      for _ in range(10)))
     assert {r.version for r in results} == {1}
     assert len(await sandbox.sms("dbl")) == 1
+
+
+ODD_VALUES = [None, "", 0, -1, 1.5, True, [], {}, "x" * 1000, "\x00", {"a": [1]}, 10**30]
+
+
+async def test_odd_values_in_every_field_never_give_a_5xx(sandbox: Running):
+    """Every field of the claim and the patient, replaced with odd values: a clean
+    4xx with an error body, or (where the value is acceptable) a claim."""
+    base = make_claim("f").to_wire()
+    paths = [(k,) for k in base] + [("patient", k) for k in base["patient"]] + [
+        ("patient", "address", k) for k in base["patient"]["address"]]
+    n = 0
+    for path in paths:
+        for value in ODD_VALUES:
+            body = __import__("copy").deepcopy(base)
+            node = body
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            n += 1
+            status, answer = await sandbox.raw("PUT", f"/v1/claims/f{n}", json=body, auth=("a", "medipay-test"))
+            assert status in (200, 201, 400, 413, 422), (path, value, status, answer)
+            if status >= 400:
+                assert set(answer["error"]) >= {"code", "message"}, answer
+    for raw in (b"", b"null", b"[]", b"42", b'"x"', b"\xff\xfe", b"{" * 5000, b"[" * 60000):
+        status, answer = await sandbox.raw("PUT", "/v1/claims/raw", data=raw, auth=("a", "medipay-test"))
+        assert status == 400 and answer["error"]["code"] == "bad_request", (raw[:10], status, answer)

@@ -167,3 +167,19 @@ async def test_control_surface_refuses_bad_input(sandbox: Running):
     assert (await sandbox.post("/_control/callbacks", {"duplicate": 9}, expect=400))["error"]
     status, body = await sandbox.raw("POST", "/_control/faults", data=b"[1")
     assert status == 400 and body["error"]["code"] == "bad_request"
+
+
+async def test_concurrent_delivery_with_duplicates_delivers_every_copy(sandbox: Running):
+    await sandbox.post("/_control/callbacks", {"concurrent": True, "duplicate": 2})
+    for i in range(3):
+        await sandbox.client.export_claim(CREDENTIALS, make_claim(f"c{i}", amount=100_000))
+    await sandbox.advance(48)
+    await sandbox.receiver.wait_for(lambda r: len(r.received) == 12)
+    assert len({e["id"] for e in sandbox.receiver.received}) == 6
+    bad = await sandbox.post("/_control/callbacks", {"concurrent": "yes"}, expect=400)
+    assert bad["error"]["code"] == "bad_request"
+
+
+async def test_control_surface_survives_deeply_nested_json(sandbox: Running):
+    status, body = await sandbox.raw("POST", "/_control/credit", data=b"[" * 60000)
+    assert status == 400 and body["error"]["code"] == "bad_request"

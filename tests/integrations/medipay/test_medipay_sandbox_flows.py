@@ -187,3 +187,24 @@ async def test_list_claims_updated_since_pages_in_change_order(sandbox: Running)
     status, body = await sandbox.raw("GET", "/v1/claims?updated_since=yesterday",
                                      auth=("x", "medipay-test"))
     assert status == 400 and body["error"]["code"] == "bad_request"
+
+
+async def test_admin_fee_is_configurable():
+    from medipay_sandbox_support import bound_socket, serve
+
+    from integrations.medipay.client import MediPayHTTPClient
+    from integrations.medipay.sandbox import Rules, create_sandbox_app
+
+    sock = bound_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_sandbox_app(public_url=url, callback_url=None, callback_secret=None,
+                             rules=Rules(admin_fee_amount=4900))
+    runner = await serve(app, sock)
+    client = MediPayHTTPClient(url)
+    try:
+        assert (await client.verify_account(CREDENTIALS)).admin_fee_amount == 4900
+        state = await client.export_claim(CREDENTIALS, make_claim("c1"))
+        assert (state.admin_fee_amount, state.total) == (4900, 49900)
+    finally:
+        await client.close()
+        await runner.cleanup()
