@@ -75,7 +75,8 @@ async def test_org_admin_adds_a_medipay_account_and_sees_the_green_check(live: L
         kept = await browser.post(f"{PAGE}/books/{book_id}/medipay", {"username": "klinikk1", "password": ""},
                                   follow=True)
         assert "MediPay accepted" in kept.text
-    assert await live.scalar(select(func.count()).select_from(MediPayAccount)) == 1
+    assert await live.scalar(select(func.count()).select_from(MediPayAccount).where(
+        MediPayAccount.book_id == book_id)) == 1
     actions = await live.rows(select(AuditEvent.action, AuditEvent.actor_id).where(AuditEvent.subject_id == book_id))
     assert ("book.created", admin.id) in actions and ("medipay_account.saved", admin.id) in actions
 
@@ -122,7 +123,7 @@ async def test_bad_input_is_refused_with_a_message(live: Live) -> None:
         assert "MediPay takes this book" in saved.text
         refused = await browser.post(f"{PAGE}/books/{book_id}/medipay", {"username": "x", "password": "medipay-test"})
         assert refused.status == 409 and "MediPay works only for an active book" in refused.text
-    assert await live.scalar(select(func.count()).select_from(MediPayAccount)) == 0
+    assert await account_of(live, book_id) is None
     book = await live.scalar(select(Book).where(Book.id == book_id))
     assert (book.description, book.active) == ("Gammelt", False)
     assert await live.scalar(select(func.count()).select_from(Book).where(Book.description.in_(["", "X"]))) == 0
