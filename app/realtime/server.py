@@ -9,7 +9,9 @@ import socketio
 from app.consults.notifier import NAMESPACE, consult_room
 
 
-def make_server(*, redis_url: str | None, channel: str = "consultpay", cors_origins: Any = None) -> socketio.AsyncServer:
+def make_server(
+    *, redis_url: str | None, channel: str = "consultpay", cors_origins: Any = None
+) -> socketio.AsyncServer:
     manager = socketio.AsyncRedisManager(redis_url, channel=channel) if redis_url else None
     return socketio.AsyncServer(
         async_mode="aiohttp",
