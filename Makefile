@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VENDOR := static/vendor/socket.io.min.js
 
-.PHONY: setup run worker test lint bench clean
+.PHONY: setup run worker test test-scale lint bench bench-smoke clean
 
 setup: $(STAMP) $(VENDOR)
 
@@ -31,6 +31,13 @@ worker: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The database and realtime tests again, on PostgreSQL and with Socket.IO
+# through Redis (both must answer: CI=true turns a skip into a failure).
+SCALE_TESTS := tests/consults tests/ledger tests/realtime tests/clinics tests/web/test_api.py \
+	tests/web/test_health.py tests/deploy
+test-scale: setup
+	CI=true TEST_DATABASE=postgresql TEST_REDIS=1 $(PY) -m pytest -q $(SCALE_TESTS)
 
 lint: setup
 	$(VENV)/bin/ruff check app integrations tests
