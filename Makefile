@@ -37,7 +37,7 @@ test: setup
 SCALE_TESTS := tests/consults tests/ledger tests/realtime tests/clinics tests/web/test_api.py \
 	tests/web/test_health.py tests/deploy
 test-scale: setup
-	CI=true TEST_DATABASE=postgresql TEST_REDIS=1 $(PY) -m pytest -q $(SCALE_TESTS)
+	CI=$${CI:-true} TEST_DATABASE=postgresql TEST_REDIS=1 $(PY) -m pytest -q $(SCALE_TESTS)
 
 # One command per target in docs/targets.md; each prints one JSON object.
 # Full sizes take minutes each; bench-smoke runs every command tiny.
