@@ -190,5 +190,9 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    async with engine.connect() as conn:
+        # On SQLite take the write lock up front, so processes starting
+        # together migrate one after the other (PostgreSQL: an advisory lock).
+        conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            await conn.run_sync(run)
