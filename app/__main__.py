@@ -78,7 +78,8 @@ def serve(settings: Settings) -> int:
             print(f"  Stripe sandbox: {settings.stripe_sandbox_url}/v1/ (test card 4242 4242 4242 4242)", flush=True)
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                shutdown_timeout=settings.shutdown_timeout_seconds)
     return 0
 
 
@@ -108,7 +109,16 @@ async def with_services(settings: Settings, action: Any) -> Any:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         settings = replace(settings, stripe_api_base=f"http://127.0.0.1:{port}")
-    app = create_app(settings, run_jobs=False)
+    # Without sockets of its own, a process with Redis emits through a
+    # write-only manager: the web processes holding the sockets deliver.
+    manager = None
+    notifier = None
+    if settings.redis_url:
+        from app.realtime.server import SocketNotifier, write_only_manager
+
+        manager = write_only_manager(settings.redis_url, settings.redis_channel)
+        notifier = SocketNotifier(manager)
+    app = create_app(settings, run_jobs=False, notifier=notifier)
     try:
         ctx = [gen(app) for gen in app.cleanup_ctx]
         for step in ctx:
@@ -122,6 +132,8 @@ async def with_services(settings: Settings, action: Any) -> Any:
                 except StopAsyncIteration:
                     pass
     finally:
+        if manager is not None and getattr(manager, "redis", None) is not None:
+            await manager.redis.aclose()
         if runner is not None:
             await runner.cleanup()
 

@@ -75,6 +75,7 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///consultpay.db"
     secret_key: str = field(default="", repr=False)
     redis_url: str | None = None
+    redis_channel: str = "consultpay"
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
@@ -85,6 +86,7 @@ class Settings:
     consult_ttl_seconds: int = 4 * 3600
     checkout_ttl_seconds: int = 31 * 60
     frame_ancestors: str = "*"
+    shutdown_timeout_seconds: int = 10
 
     @property
     def stripe_sandbox(self) -> bool:
@@ -149,6 +151,11 @@ class Settings:
         redis_url = get("REDIS_URL")
         if redis_url:
             _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+        # Processes that share a Redis channel share their sockets' rooms; two
+        # deployments (or two test runs) on one Redis keep apart by channel.
+        redis_channel = get("REDIS_CHANNEL") or "consultpay"
+        if not redis_channel.replace("-", "").replace("_", "").replace(".", "").replace(":", "").isalnum():
+            raise ConfigError(f"REDIS_CHANNEL may hold letters, digits and - _ . : only: {redis_channel!r}")
 
         stripe_secret_key = get("STRIPE_SECRET_KEY")
         if stripe_secret_key and not stripe_secret_key.startswith(("sk_", "rk_")):
@@ -196,6 +203,7 @@ class Settings:
             database_url=database_url,
             secret_key=secret_key,
             redis_url=redis_url,
+            redis_channel=redis_channel,
             stripe_secret_key=stripe_secret_key,
             stripe_webhook_secret=stripe_webhook_secret,
             stripe_api_base=stripe_api_base,
@@ -207,6 +215,8 @@ class Settings:
             # Stripe refuses an expires_at under 30 minutes; a call needs no more.
             checkout_ttl_seconds=seconds("CHECKOUT_TTL_SECONDS", 31 * 60, 31 * 60, 86400),
             frame_ancestors=get("FRAME_ANCESTORS") or "*",
+            # How long a stopping web process lets requests in flight finish.
+            shutdown_timeout_seconds=seconds("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 600),
         )
 
 

@@ -34,7 +34,7 @@ from app.ledger.secrets import SecretBox
 from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, make_server
-from app.web import api, bill_cards_api, demo, pages, reports_api, webhooks
+from app.web import api, bill_cards_api, demo, health, pages, reports_api, webhooks
 from app.web.keys import (
     ADMIN_SESSIONS,
     CLOCK,
@@ -99,12 +99,14 @@ def create_app(
         admin_payments.routes,
     ):
         app.add_routes(table)
-    app.router.add_get("/healthz", _health)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
 
-    sio = make_server(redis_url=settings.redis_url)
+    sio = make_server(redis_url=settings.redis_url, channel=settings.redis_channel)
     sio.register_namespace(ConsultNamespace(app))
     sio.attach(app)
     app[SIO] = sio
+    health.setup_shutdown(app, sio)
 
     if settings.stripe_sandbox and settings.stripe_api_base is None:
         from integrations.stripe.sandbox import create_sandbox_app
@@ -199,14 +201,6 @@ def create_app(
 
 def jobs_for(app: web.Application) -> list[Job]:
     return [Job("expire-requests", 30.0, app[PAYMENTS].expire_due)]
-
-
-async def _health(request: web.Request) -> web.Response:
-    async with request.app[DB].read() as s:
-        from sqlalchemy import text
-
-        await s.execute(text("SELECT 1"))
-    return web.json_response({"ok": True})
 
 
 async def onboard_in_sandbox(settings: Settings, account_id: str) -> None:

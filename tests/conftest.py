@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -14,6 +17,11 @@ from app.config import Settings
 from tests.factories import Live
 
 IN_CI = os.environ.get("CI") == "true"
+# The same suite, again on the production engines: CI runs the database and
+# realtime tests once embedded (SQLite, one process) and once with these set.
+ON_POSTGRES = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
+ON_REDIS = os.environ.get("TEST_REDIS") == "1"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -56,16 +64,6 @@ async def start_live(settings: Settings, **kwargs: object) -> tuple[Live, web.Ap
     return live, runner
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    live, runner = await start_live(make_settings(tmp_path))
-    try:
-        yield live
-    finally:
-        await live.close()
-        await runner.cleanup()
-
-
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -85,25 +83,87 @@ async def _pg_database(name: str) -> str | None:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture
-async def live_pg(tmp_path: Path) -> AsyncIterator[Live]:
-    """The same live app on PostgreSQL (its own database, dropped after)."""
-    import uuid
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
 
+    conn = await asyncpg.connect(PG_ADMIN.replace("postgresql://", "postgres://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped after; skips (fails in CI) without a server."""
     name = f"cp_test_{uuid.uuid4().hex[:12]}"
     url = await _pg_database(name)
     if url is None:
         if IN_CI:
             pytest.fail("PostgreSQL is required in CI but did not answer at " + PG_ADMIN)
         pytest.skip("PostgreSQL is not running at " + PG_ADMIN)
-    live, runner = await start_live(make_settings(tmp_path, DATABASE_URL=url))
     try:
-        yield live
+        yield url
     finally:
-        await live.close()
-        await runner.cleanup()
-        import asyncpg
+        await _drop_pg_database(name)
 
-        conn = await asyncpg.connect(PG_ADMIN.replace("postgresql://", "postgres://"))
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+
+async def redis_answers(url: str) -> bool:
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(await client.ping())
+    except (OSError, aioredis.RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+async def redis_env() -> dict[str, str]:
+    """REDIS_URL and a channel of this test's own; skips (fails in CI) without a server."""
+    if not await redis_answers(REDIS_URL):
+        if IN_CI:
+            pytest.fail("Redis is required in CI but did not answer at " + REDIS_URL)
+        pytest.skip("Redis is not running at " + REDIS_URL)
+    return {"REDIS_URL": REDIS_URL, "REDIS_CHANNEL": f"cp-test-{uuid.uuid4().hex[:12]}"}
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, *, postgres: bool, redis: bool, **kwargs: Any) -> AsyncIterator[Live]:
+    """A live app on the chosen database and Socket.IO transport."""
+    async with AsyncExitStack() as stack:
+        env: dict[str, str] = {}
+        if postgres:
+            env["DATABASE_URL"] = await stack.enter_async_context(pg_database())
+        if redis:
+            env.update(await redis_env())
+            # The same jobs as in one process: only the transport differs.
+            kwargs.setdefault("run_jobs", True)
+        live, runner = await start_live(make_settings(tmp_path, **env), **kwargs)
+        try:
+            yield live
+        finally:
+            await live.close()
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    """The live app; on PostgreSQL when TEST_DATABASE=postgresql, through Redis when TEST_REDIS=1."""
+    async with running(tmp_path, postgres=ON_POSTGRES, redis=ON_REDIS) as live:
+        yield live
+
+
+@pytest.fixture
+async def live_pg(tmp_path: Path) -> AsyncIterator[Live]:
+    """The same live app on PostgreSQL (its own database, dropped after)."""
+    async with running(tmp_path, postgres=True, redis=False) as live:
+        yield live
+
+
+@pytest.fixture
+async def live_redis_pg(tmp_path: Path) -> AsyncIterator[Live]:
+    """On PostgreSQL, with Socket.IO through Redis (its own channel)."""
+    async with running(tmp_path, postgres=True, redis=True) as live:
+        yield live

@@ -79,6 +79,24 @@ async def account_id(session: AsyncSession, clinic_id: str, code: str, currency:
     return new.id
 
 
+async def account_ids(session: AsyncSession, clinic_id: str, codes: set[str], currency: str) -> dict[str, str]:
+    """The ids of several accounts in one query (made on first use)."""
+    found = dict(
+        (
+            await session.execute(
+                select(LedgerAccount.code, LedgerAccount.id).where(
+                    LedgerAccount.clinic_id == clinic_id,
+                    LedgerAccount.code.in_(sorted(codes)),
+                    LedgerAccount.currency == currency,
+                )
+            )
+        ).all()
+    )
+    for code in sorted(codes - found.keys()):
+        found[code] = await account_id(session, clinic_id, code, currency)
+    return found
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -101,11 +119,12 @@ async def post(
     if any(leg.amount == 0 or isinstance(leg.amount, bool) for leg in legs):
         raise UnbalancedError("a leg of zero moves nothing")
     txn_id = new_id("txn")
+    accounts = await account_ids(session, clinic_id, {leg.account for leg in legs}, currency)
     rows = [
         {
             "id": new_id("leg"),
             "transaction_id": txn_id,
-            "account_id": await account_id(session, clinic_id, leg.account, currency),
+            "account_id": accounts[leg.account],
             "amount": leg.amount,
             "currency": currency,
         }

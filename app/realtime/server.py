@@ -9,8 +9,10 @@ import socketio
 from app.consults.notifier import NAMESPACE, consult_room
 
 
-def make_server(*, redis_url: str | None, cors_origins: Any = None) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(redis_url, channel="consultpay") if redis_url else None
+def make_server(
+    *, redis_url: str | None, channel: str = "consultpay", cors_origins: Any = None
+) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(redis_url, channel=channel) if redis_url else None
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -22,9 +24,9 @@ def make_server(*, redis_url: str | None, cors_origins: Any = None) -> socketio.
     )
 
 
-def write_only_manager(redis_url: str) -> socketio.AsyncRedisManager:
-    """For the worker: emits to sockets held by the web processes."""
-    return socketio.AsyncRedisManager(redis_url, channel="consultpay", write_only=True)
+def write_only_manager(redis_url: str, channel: str = "consultpay") -> socketio.AsyncRedisManager:
+    """For the worker: emits to sockets held by the web processes, and listens to nothing."""
+    return socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
 
 
 class SocketNotifier:

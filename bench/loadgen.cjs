@@ -1,0 +1,173 @@
+// The load generator: Node and socket.io-client, so that it is not what is measured.
+//
+//   node bench/loadgen.cjs CONFIG.json
+//
+// Modes (config.mode):
+//   push      connect every pair (clinician, patient); at config.rate requests/s for
+//             config.seconds, a clinician emits payment:request and the time until its
+//             patient receives payment:requested is recorded. Prints one JSON object.
+//   sockets   connect config.count sockets, print a line, wait for a line on stdin,
+//             disconnect them all, print a line, wait again; config.cycles times.
+//   webhooks  POST config.bodies (pre-signed) to config.url, config.concurrency at a
+//             time over keep-alive connections; prints throughput and ack latency.
+"use strict";
+
+const fs = require("fs");
+const http = require("http");
+const readline = require("readline");
+const { io } = require("socket.io-client");
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round(sorted[Math.max(0, i)] * 1000) / 1000;
+}
+
+function connect(url, token) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url + "/consult", {
+      auth: { token }, transports: ["websocket"], reconnection: false, timeout: 60000, forceNew: true,
+    });
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (e) => reject(e));
+  });
+}
+
+async function connectAll(items, concurrency, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+async function push() {
+  const pairs = config.pairs;
+  const pending = new Map();
+  const latencies = [];
+  let errors = 0;
+  let measuring = false;
+  const sockets = await connectAll(pairs, config.connect_concurrency || 50, async (p) => {
+    const clinician = await connect(p.clinician_url, p.clinician_token);
+    const patient = await connect(p.patient_url, p.patient_token);
+    patient.on("payment:requested", (data) => {
+      const key = data && data.request && data.request.description;
+      const t0 = pending.get(key);
+      if (t0 !== undefined) {
+        pending.delete(key);
+        if (measuring) latencies.push(now() - t0);
+      }
+    });
+    return { clinician, patient };
+  });
+  let seq = 0;
+  const interval = 1000 / config.rate;
+  async function run(seconds, measure) {
+    measuring = measure;
+    const start = now();
+    let sent = 0;
+    while (now() - start < seconds * 1000) {
+      const due = start + sent * interval;
+      const wait = due - now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const pair = sockets[seq % sockets.length];
+      const description = `bench ${seq}`;
+      seq += 1;
+      sent += 1;
+      pending.set(description, now());
+      pair.clinician.emit("payment:request", { amount: 10000 + (seq % 5000), description }, (ack) => {
+        if (!ack || ack.ok === false) errors += 1;
+      });
+    }
+    // Let the last ones arrive.
+    const deadline = now() + 5000;
+    while (pending.size && now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return sent;
+  }
+  await run(config.warmup_seconds || 1, false);
+  pending.clear();
+  const sent = await run(config.seconds, true);
+  const lost = pending.size;
+  latencies.sort((a, b) => a - b);
+  for (const s of sockets) { s.clinician.disconnect(); s.patient.disconnect(); }
+  return {
+    sent, received: latencies.length, lost, errors, rate: config.rate, sockets: sockets.length * 2,
+    p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), max_ms: percentile(latencies, 100),
+  };
+}
+
+async function sockets() {
+  const rl = readline.createInterface({ input: process.stdin });
+  const lines = rl[Symbol.asyncIterator]();
+  const tokens = config.tokens;
+  for (let cycle = 0; cycle < config.cycles; cycle++) {
+    const t0 = now();
+    const list = await connectAll(Array.from({ length: config.count }, (_, i) => tokens[i % tokens.length]),
+      config.connect_concurrency || 100, (token) => connect(config.url, token));
+    console.log(JSON.stringify({ cycle, connected: list.length, seconds: (now() - t0) / 1000 }));
+    await lines.next();
+    for (const s of list) s.disconnect();
+    await new Promise((r) => setTimeout(r, 500));
+    console.log(JSON.stringify({ cycle, disconnected: list.length }));
+    await lines.next();
+  }
+  rl.close();
+  return null;
+}
+
+async function webhooks() {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: config.concurrency });
+  const url = new URL(config.url);
+  const bodies = config.bodies;
+  const latencies = [];
+  let next = 0;
+  let failures = 0;
+  function post(item) {
+    return new Promise((resolve) => {
+      const t0 = now();
+      const req = http.request({
+        host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent,
+        headers: { "Content-Type": "application/json", "Stripe-Signature": item.signature,
+                   "Content-Length": Buffer.byteLength(item.body) },
+      }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          latencies.push(now() - t0);
+          if (res.statusCode !== 200) failures += 1;
+          resolve();
+        });
+      });
+      req.on("error", () => { failures += 1; resolve(); });
+      req.end(item.body);
+    });
+  }
+  const start = now();
+  await Promise.all(Array.from({ length: config.concurrency }, async () => {
+    while (next < bodies.length) await post(bodies[next++]);
+  }));
+  const seconds = (now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  agent.destroy();
+  return {
+    sent: bodies.length, failures, seconds: Math.round(seconds * 1000) / 1000,
+    per_second: Math.round(bodies.length / seconds), p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
+  };
+}
+
+const modes = { push, sockets, webhooks };
+modes[config.mode]().then((result) => {
+  if (result !== null) console.log(JSON.stringify(result));
+  process.exit(0);
+}).catch((e) => {
+  console.error(String(e && e.stack || e));
+  process.exit(1);
+});

@@ -1,0 +1,118 @@
+"""P2: authenticated idle sockets per process, their memory, and memory after churn.
+
+``python -m bench.p2_sockets_memory [--sockets 10000] [--churn 4000] [--cycles 5]``
+
+Resident memory (VmRSS) of the server process is read before any socket,
+with ``--sockets`` connected, and after each of ``--cycles`` rounds of
+``--churn`` sockets connecting and leaving. The app's sockets are
+authenticated (consult tokens, each gets ``consult:state``); the bare relay's
+are not. One JSON object out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import harness
+
+MAX_KIB_PER_SOCKET = 64
+
+
+def _phases(server: harness.Server, url: str, tokens: list[str], count: int, cycles: int,
+            tmp: Path) -> list[dict[str, int]]:
+    """Connect/disconnect ``count`` sockets ``cycles`` times; RSS after each step."""
+    path = tmp / f"sockets-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps({"mode": "sockets", "url": url, "tokens": tokens, "count": count,
+                                "cycles": cycles, "connect_concurrency": 100}))
+    gen = subprocess.Popen(["node", str(harness.LOADGEN), str(path)], cwd=harness.ROOT, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    assert gen.stdin and gen.stdout
+    steps = []
+    try:
+        for _ in range(cycles * 2):
+            line = gen.stdout.readline()
+            if not line:
+                raise RuntimeError("the load generator stopped")
+            step = json.loads(line)
+            time.sleep(1.0)  # let the server settle (pings, freed buffers)
+            step["rss_kib"] = server.rss_kib()
+            steps.append(step)
+            gen.stdin.write("next\n")
+            gen.stdin.flush()
+        gen.wait(60)
+    finally:
+        if gen.poll() is None:
+            gen.kill()
+    return steps
+
+
+def _summary(start: int, held: list[dict[str, int]], churn: list[dict[str, int]], sockets: int) -> dict[str, Any]:
+    connected = held[0]["rss_kib"]
+    after = [s["rss_kib"] for s in churn if "disconnected" in s]
+    per_socket = round((connected - start) / sockets, 1)
+    final = after[-1] if after else None
+    growth = None if final is None else round((final - start) / start * 100, 1)
+    return {
+        "rss_start_kib": start, "rss_connected_kib": connected, "kib_per_socket": per_socket,
+        "rss_after_each_churn_kib": after, "rss_growth_after_churn_pct": growth,
+        "connect_seconds": round(held[0]["seconds"], 2),
+    }
+
+
+async def measure(server: harness.Server, tokens: list[str], sockets: int, churn: int, cycles: int,
+                  tmp: Path) -> dict[str, Any]:
+    await asyncio.sleep(1.0)
+    start = server.rss_kib()
+    held = _phases(server, server.url, tokens, sockets, 1, tmp)
+    churned = _phases(server, server.url, tokens, churn, cycles, tmp) if cycles else []
+    return _summary(start, held, churned, sockets)
+
+
+async def main() -> None:
+    p = harness.parser(__doc__ or "")
+    p.add_argument("--sockets", type=int, default=10000)
+    p.add_argument("--churn", type=int, default=4000)
+    p.add_argument("--cycles", type=int, default=5)
+    p.add_argument("--consults", type=int, default=500, help="consults whose tokens the sockets use")
+    args = p.parse_args()
+    with harness.workdir() as tmp:
+        relay = harness.relay_server(tmp / "relay.log")
+        try:
+            await relay.ready()
+            base = await measure(relay, [f"p:{i}" for i in range(args.consults)], args.sockets, args.churn,
+                                 args.cycles, tmp)
+        finally:
+            relay.stop()
+
+        port = harness.free_port()
+        (tmp / "app").mkdir()
+        env = harness.app_env(tmp / "app", port)
+        server = harness.app_server(env, tmp / "app.log")
+        try:
+            await server.ready()
+            demo = harness.seed(env)
+            pairs = await harness.create_consults(server.url, demo, args.consults)
+            tokens = [t for pair in pairs for t in (pair["clinician"], pair["patient"])]
+            app = await measure(server, tokens, args.sockets, args.churn, args.cycles, tmp)
+        finally:
+            server.stop()
+
+    harness.emit({
+        "target": "P2", "what": "idle authenticated sockets per process; RSS after churn",
+        "sockets": args.sockets, "churn": args.churn, "cycles": args.cycles,
+        "app": app, "baseline": base,
+        "ratio_kib_per_socket": harness.ratio(app["kib_per_socket"], base["kib_per_socket"]),
+        "met": {"kib_per_socket": app["kib_per_socket"] <= MAX_KIB_PER_SOCKET,
+                "rss_back_within_10pct": app["rss_growth_after_churn_pct"] is not None
+                and app["rss_growth_after_churn_pct"] <= 10},
+        "baseline_is": "bare python-socketio relay, same transport, no auth, no database",
+    })
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

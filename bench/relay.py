@@ -1,0 +1,44 @@
+"""The baseline: a bare python-socketio relay on aiohttp (same transport, no auth, no database).
+
+``python -m bench.relay PORT``. A socket's auth token names its pair
+(``c:ID`` for the clinician, ``p:ID`` for the patient); a ``payment:request``
+from the clinician goes out to the patient as ``payment:requested``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+
+def create_relay() -> web.Application:
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[])
+    app = web.Application()
+    sio.attach(app)
+
+    @sio.on("connect", namespace="/consult")
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token", "") if isinstance(auth, dict) else ""
+        role, _, pair = token.partition(":")
+        await sio.enter_room(sid, f"{role}:{pair}", namespace="/consult")
+        await sio.save_session(sid, {"pair": pair}, namespace="/consult")
+
+    @sio.on("payment:request", namespace="/consult")
+    async def request(sid: str, data: Any = None) -> dict[str, Any]:
+        session = await sio.get_session(sid, namespace="/consult")
+        payload = {"request": dict(data or {})}
+        await sio.emit("payment:requested", payload, room=f"p:{session['pair']}", namespace="/consult")
+        return {"ok": True, **payload}
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/readyz", healthz)
+    return app
+
+
+if __name__ == "__main__":
+    web.run_app(create_relay(), host="127.0.0.1", port=int(sys.argv[1]), print=None)
