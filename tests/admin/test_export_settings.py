@@ -21,7 +21,7 @@ PAGE = "/admin/export-settings"
 async def medipay_faults(live: Live, n: int, kind: str = "server_error") -> None:
     assert live.http
     async with live.http.post(f"{live.settings.medipay_base}/_control/faults",
-                              json={"next": n, "kind": kind, "path": "/"}) as resp:
+                              json={"next": n, "kind": kind, "path": "/v1/account"}) as resp:
         assert resp.status < 300, await resp.text()
 
 

@@ -31,6 +31,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -70,6 +71,11 @@ def username(request: web.Request) -> str:
 
 
 def take_fault(sb: Sandbox, path: str) -> dict[str, Any] | None:
+    # A fault's path is relative to the sandbox, whether it is mounted under a
+    # prefix (built in, /_sandbox/medipay) or served standalone at the root.
+    prefix = urlsplit(sb.public_url).path.rstrip("/")
+    if prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix):]
     store = sb.store
     with store.transaction():
         faults = store.get_meta("faults", [])
