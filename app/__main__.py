@@ -138,13 +138,17 @@ async def _seed(app: web.Application) -> dict[str, Any]:
 
 
 async def _run_job(app: web.Application, name: str) -> int:
-    from app.web.keys import PAYMENTS
+    from app.web.keys import MEDIPAY_CALLBACKS, MEDIPAY_EXPORTER, PAYMENTS
 
     if name == "expire-requests":
         return await app[PAYMENTS].expire_due()
-    # The MediPay jobs arrive with the MediPay pipeline; until then there is nothing to export.
-    log.info("job %s has nothing to do yet", name)
-    return 0
+    if name == "export-queue":
+        return await app[MEDIPAY_EXPORTER].export_due()
+    if name == "retry-not-exported":
+        return await app[MEDIPAY_EXPORTER].retry_not_exported()
+    if name == "sync-medipay":
+        return await app[MEDIPAY_CALLBACKS].sync()
+    raise ValueError(name)
 
 
 async def create_admin(settings: Settings, args: argparse.Namespace) -> int:

@@ -85,6 +85,11 @@ class Settings:
     consult_ttl_seconds: int = 4 * 3600
     checkout_ttl_seconds: int = 31 * 60
     frame_ancestors: str = "*"
+    # A MediPay export row is held this long by the worker sending it; a worker
+    # that dies mid-export leaves it to be taken again after this.
+    medipay_export_lease_seconds: int = 120
+    # How many claims one export run sends at the same time (bounded batching).
+    medipay_export_concurrency: int = 16
 
     @property
     def stripe_sandbox(self) -> bool:
@@ -189,6 +194,14 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number of seconds from {low} to {high}")
             return int(text)
 
+        def whole(name: str, default: int, low: int, high: int) -> int:
+            text = get(name)
+            if text is None:
+                return default
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+            return int(text)
+
         return cls(
             host=host,
             port=port,
@@ -207,6 +220,8 @@ class Settings:
             # Stripe refuses an expires_at under 30 minutes; a call needs no more.
             checkout_ttl_seconds=seconds("CHECKOUT_TTL_SECONDS", 31 * 60, 31 * 60, 86400),
             frame_ancestors=get("FRAME_ANCESTORS") or "*",
+            medipay_export_lease_seconds=seconds("MEDIPAY_EXPORT_LEASE_SECONDS", 120, 1, 3600),
+            medipay_export_concurrency=whole("MEDIPAY_EXPORT_CONCURRENCY", 16, 1, 256),
         )
 
 

@@ -176,6 +176,15 @@ def parse_query(query: Mapping[str, str]) -> CardQuery:
 # ---------------------------------------------------------------- the service
 
 
+async def _being_sent(s: AsyncSession, card_id: str) -> bool:
+    """A worker is handing the card to MediPay right now: its amount is on the wire."""
+    from app.models import MediPayExport
+
+    return await s.scalar(
+        select(MediPayExport.id).where(MediPayExport.bill_card_id == card_id, MediPayExport.status == "sending")
+    ) is not None
+
+
 async def owned_card(s: AsyncSession, organisation_id: str, card_id: str, *, lock: bool = False) -> BillCard:
     card = await s.get(BillCard, card_id, with_for_update=lock) if len(card_id) <= 40 else None
     if card is None:
@@ -330,7 +339,7 @@ class BillCards:
             shares_change = lines is not None or new_patient != card.patient_share or new_refund != card.refund_share
             if shares_change and card.status in SETTLED:
                 raise Conflict("card_settled", "The card is paid: its shares cannot change.")
-            if new_patient != card.patient_share and card.status in EXPORTED:
+            if new_patient != card.patient_share and (card.status in EXPORTED or await _being_sent(s, card.id)):
                 raise Conflict(
                     "patient_share_locked",
                     "The patient share was exported to MediPay and cannot change; the refund share can.",

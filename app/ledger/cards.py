@@ -227,7 +227,19 @@ async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
             }
             for p in payments
         ],
-        "medipay": {"state": None, "reason_code": None, "message": None, "exported_at": None},
+        "medipay": medipay_view(card),
         "created_at": card.created_at.isoformat(),
         "updated_at": card.updated_at.isoformat(),
+    }
+
+
+def medipay_view(card: BillCard) -> dict[str, Any]:
+    return {
+        "state": card.medipay_state,
+        "reason_code": card.medipay_reason_code,
+        "message": card.medipay_message,
+        "exported_at": card.exported_at.isoformat() if card.exported_at else None,
+        "exported_patient_share": card.exported_patient_share,
+        "admin_fee": card.medipay_admin_fee,
+        "next_retry_at": card.next_retry_at.isoformat() if card.next_retry_at else None,
     }
