@@ -129,11 +129,12 @@ async def with_services(settings: Settings, action: Any) -> Any:
 async def _seed(app: web.Application) -> dict[str, Any]:
     from app import demo
     from app.factory import onboard_in_sandbox
-    from app.web.keys import DB, ORGANISATIONS, SETTINGS, STRIPE
+    from app.web.keys import DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE
 
     settings = app[SETTINGS]
     return await demo.seed(
-        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda a: onboard_in_sandbox(settings, a)
+        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda a: onboard_in_sandbox(settings, a),
+        medipay_accounts=app[MEDIPAY_ACCOUNTS],
     )
 
 

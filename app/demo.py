@@ -13,13 +13,15 @@ from app.admin.payment_app import enable_by_system
 from app.clinics import accounts as clinic_accounts
 from app.config import Settings
 from app.db import Database
-from app.models import Clinic, Organisation, User
+from app.models import Book, Clinic, MediPayAccount, Organisation, User
 from app.organisations import KEY_PREFIX, Organisations
 from integrations.stripe.protocol import StripeGateway
 
 ORG_ID = "org_demo"
 CLINIC_ID = "cli_demo"
 ADMIN_EMAIL = "admin@demo.consultpay.test"
+MEDIPAY_BOOK_ID = "book_demo_medipay"
+MEDIPAY_USERNAME = "demo-legesenter"
 CLINICIAN = {"id": "u-demo-clinician", "name": "Dr. Kari Lege"}
 PATIENT = {
     "id": "p-demo",
@@ -37,11 +39,13 @@ def _derived(settings: Settings, purpose: str) -> str:
 
 
 async def seed(
-    settings: Settings, db: Database, orgs: Organisations, stripe: StripeGateway, onboard: Any = None
+    settings: Settings, db: Database, orgs: Organisations, stripe: StripeGateway, onboard: Any = None,
+    medipay_accounts: Any = None,
 ) -> dict[str, Any]:
     """Create what the demo needs (once) and say how to use it.
 
-    ``onboard(account_id)`` completes the sandbox's onboarding for the demo
+    ``medipay_accounts`` (``MediPayAccounts``) adds and verifies the MediPay
+    account of the demo's MediPay book. ``onboard(account_id)`` completes the sandbox's onboarding for the demo
     account, as a clinic admin would on Stripe's pages.
     """
     async with db.read() as s:
@@ -83,10 +87,32 @@ async def seed(
                     now=orgs.clock.now(),
                 )
             )
+    medipay_book_id = await _medipay_book(settings, db, orgs, medipay_accounts)
     return {
         "api_key": api_key,
         "organisation_id": ORG_ID,
         "clinic_id": CLINIC_ID,
         "admin": {"email": ADMIN_EMAIL, "password": password},
         "clinician": dict(CLINICIAN),
+        "medipay_book_id": medipay_book_id,
     }
+
+
+async def _medipay_book(settings: Settings, db: Database, orgs: Organisations, accounts: Any) -> str:
+    """The demo's MediPay book and its account (sandbox credentials), made once.
+
+    The account is verified with MediPay each time until it has the green check.
+    """
+    async with db.write() as s:
+        book = await s.get(Book, MEDIPAY_BOOK_ID)
+        if book is None:
+            owner = await s.scalar(select(User.id).where(User.email == ADMIN_EMAIL))
+            s.add(Book(id=MEDIPAY_BOOK_ID, organisation_id=ORG_ID, owner_user_id=owner,
+                       description="Demo Legesenter – MediPay", active=True, export_format="medipay",
+                       created_at=orgs.clock.now()))
+        account = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == MEDIPAY_BOOK_ID))
+    if accounts is not None and (account is None or account.status != "active"):
+        await accounts.save(ORG_ID, MEDIPAY_BOOK_ID, MEDIPAY_USERNAME,
+                            "demo-" + _derived(settings, "demo-medipay-password")[:16],
+                            actor_type="system", actor_id="seed-demo")
+    return MEDIPAY_BOOK_ID

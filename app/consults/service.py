@@ -18,6 +18,7 @@ from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
+from app.ledger import cards
 from app.models import Clinic, Consult, ConsultPatient, PaymentRequest
 from app.money import MoneyError, normalise_currency
 
@@ -137,6 +138,7 @@ class ConsultService:
                         ended.append(r)
                 for r in ended:
                     await finish_unpaid(s, r, "expired", "consultation ended", now)
+                await cards.queue_after_call(s, consult, now)
             view = consult_view(consult, await self._patients(s, consult.id))
             view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
         for r in ended:

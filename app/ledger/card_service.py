@@ -38,6 +38,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ids import new_id
 from app.ledger.books import book_for_card
 from app.ledger.cards import card_view
+from app.ledger.outbox import queue_hourly
 from app.ledger.statuses import EXPORTED, SETTLED, STATUSES
 from app.models import BillCard, BillCardEvent, BillCardLine, Clinic
 
@@ -250,6 +251,8 @@ class BillCards:
                 s.add(BillCardLine(id=new_id("bcl"), bill_card_id=card.id, created_at=now, **line))
             s.add(BillCardEvent(bill_card_id=card.id, status_from=None, status_to="open", reason="created over the API",
                                 at=now))
+            # A card of a MediPay book joins the hourly transfer (not in manual office mode).
+            await queue_hourly(s, card, now)
             self._audit(s, card, "bill_card.created", actor_id, now,
                         {"patient_share": patient_share, "refund_share": refund_share, "lines": len(lines),
                          "book_id": book_id, "admin_fee": admin_fee})
