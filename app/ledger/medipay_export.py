@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.clock import Clock
-from app.consults.notifier import Notifier, clinician_room, patient_room
+from app.consults.notifier import Notifier, clinician_room, patient_room, request_changed
 from app.db import Database
 from app.errors import Conflict
 from app.ids import new_id
@@ -54,7 +54,7 @@ from app.ledger.medipay_accounts import credentials_for_book
 from app.ledger.medipay_claims import apply_claim, card_summary
 from app.ledger.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.ledger.transitions import transition
-from app.models import BillCard, Clinic, MediPayExport
+from app.models import BillCard, Clinic, MediPayExport, PaymentRequest
 from integrations.medipay.protocol import (
     Address,
     Claim,
@@ -125,12 +125,16 @@ class MediPayExporter:
                                "The card's book does not export to MediPay, or its MediPay account is not verified.")
             if card.patient_share - await paid_total(s, card.id) <= 0:
                 raise Conflict("nothing_to_collect", "The card has no unpaid patient share to send.")
+            taken_over: list[Any] = []
             if card.status == "under_work":
+                taken_over = await self._take_over_requests(s, card, now)
                 await transition(s, card, "open", "sent to payment", now)
             await queue_card(s, card, trigger="send_to_payment", now=now)
             audit.record(s, organisation_id=organisation_id, clinic_id=card.clinic_id, actor_type=actor_type,
                          actor_id=actor_id, action="bill_card.sent_to_payment", subject_type="bill_card",
                          subject_id=card.id, at=now, details=None)
+        for view in taken_over:
+            await request_changed(self.notifier, view)
         task = asyncio.create_task(self.export_due(card_ids=[card_id]))
         self._kicks.add(task)
         task.add_done_callback(self._kicks.discard)
@@ -138,6 +142,24 @@ class MediPayExporter:
             await asyncio.wait_for(asyncio.shield(task), wait)
         async with self.db.read() as s:
             return await card_view(s, await owned_card(s, organisation_id, card_id))
+
+    @staticmethod
+    async def _take_over_requests(s: AsyncSession, card: BillCard, now: datetime) -> list[dict[str, Any]]:
+        """The call's open requests on this card now go through MediPay: the patient cannot also pay them in the call.
+
+        A checkout already open may be being paid this minute, so that card waits.
+        """
+        from app.consults.payments import finish_unpaid
+        from app.consults.views import request_view
+
+        requests = (await s.scalars(select(PaymentRequest).where(
+            PaymentRequest.bill_card_id == card.id, PaymentRequest.status.in_(("requested", "checkout_open")))
+            .with_for_update())).all()
+        if any(r.status == "checkout_open" for r in requests):
+            raise Conflict("checkout_open", "The patient has the payment page open; wait for it to finish.")
+        for r in requests:
+            await finish_unpaid(s, r, "cancelled", "sent to MediPay", now, keep_line=True)
+        return [request_view(r) for r in requests]
 
     async def close(self) -> None:
         for task in list(self._kicks):

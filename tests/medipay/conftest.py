@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ from tests.conftest import IN_CI, PG_ADMIN, _pg_database, make_settings, start_l
 from tests.factories import PATIENT, Live
 from tests.medipay.fake import FakeMediPay
 
-# A Thursday morning, so "the next full hour" and "the next day" are plain to read.
-START = datetime(2030, 1, 10, 9, 30, tzinfo=UTC)
+# Half past an hour of yesterday: "the next full hour" is plain to read, and join
+# tokens issued at this time are not from the future for the token library.
+START = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(days=1)
 
 
 @dataclass
