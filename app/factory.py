@@ -76,6 +76,7 @@ def create_app(
     notifier: Notifier | None = None,
     run_jobs: bool | None = None,
     sandbox_options: dict[str, Any] | None = None,
+    medipay_sandbox_options: dict[str, Any] | None = None,
 ) -> web.Application:
     """The web app. Injected ``stripe``/``medipay``/``clock``/``notifier`` replace the real ones (tests).
 
@@ -121,6 +122,21 @@ def create_app(
             **(sandbox_options or {}),
         )
         app.add_subapp("/_sandbox/stripe", sandbox)
+
+    if settings.medipay_sandbox:
+        # No MEDIPAY_URL: the built-in sandbox answers at settings.medipay_base, so the
+        # app's MediPay client reaches it exactly as it would reach the real service.
+        from integrations.medipay.sandbox import create_sandbox_app as create_medipay_sandbox
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        medipay_sandbox = create_medipay_sandbox(
+            public_url=settings.medipay_sandbox_url,
+            callback_url=f"{settings.public_url}/webhooks/medipay",
+            callback_secret=settings.medipay_callback_secret,
+            data_path=str(settings.data_dir / "medipay-sandbox.db"),
+            **(medipay_sandbox_options or {}),
+        )
+        app.add_subapp("/_sandbox/medipay", medipay_sandbox)
 
     async def services(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

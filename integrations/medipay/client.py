@@ -2,6 +2,13 @@
 
 The client owns its ``aiohttp.ClientSession``; create it in the app's startup
 and ``await close()`` in cleanup (a session is bound to one event loop).
+
+No retries here: the caller (the export outbox) retries with backoff under the
+same claim id. One exception is aiohttp's own: an idempotent request (the PUT)
+whose kept-alive connection drops is resent once at once, which the PUT's
+idempotency makes safe. Errors map as protocol.py draws them: network,
+timeout, 5xx and 429 → ProviderUnavailable; 401 → InvalidCredentials; any
+other 4xx → ClaimRefused with ``status`` and ``reason_code``.
 """
 
 from __future__ import annotations
@@ -30,15 +37,22 @@ PAGE_SIZE = 200
 
 
 class MediPayHTTPClient:
-    def __init__(self, base_url: str, timeout: float = 15.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 15.0, max_connections: int = 32) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base
 
     def _http(self) -> aiohttp.ClientSession:
         # Made on first use, so the client can be built outside a running loop.
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, headers={"User-Agent": USER_AGENT})
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(limit=self._max_connections))
         return self._session
 
     async def close(self) -> None:
@@ -49,10 +63,13 @@ class MediPayHTTPClient:
     async def _call(self, method: str, path: str, credentials: Credentials, *,
                     json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                     ) -> tuple[int, dict[str, Any]]:
-        auth = aiohttp.BasicAuth(credentials.username, credentials.password)
+        try:
+            auth = aiohttp.encode_basic_auth(credentials.username, credentials.password)
+        except ValueError as e:  # a ":" in the username cannot be sent in basic auth
+            raise InvalidCredentials("The MediPay username may not contain ':'", "invalid_username") from e
         try:
             async with self._http().request(method, self._base + path, json=json, params=params,
-                                            auth=auth) as resp:
+                                            headers={"Authorization": auth}) as resp:
                 status = resp.status
                 try:
                     body = await resp.json(content_type=None)
@@ -78,8 +95,11 @@ class MediPayHTTPClient:
                            provider_message=message)
 
     async def verify_account(self, credentials: Credentials) -> Account:
+        """The account behind these credentials; InvalidCredentials when they are wrong."""
         _, body = await self._call("GET", "/v1/account", credentials)
         return Account.from_wire(body)
+
+    account = verify_account
 
     async def export_claim(self, credentials: Credentials, claim: Claim) -> ClaimState:
         _, body = await self._call("PUT", "/v1/claims/" + quote(claim.id, safe=""), credentials,

@@ -71,9 +71,17 @@ plus ``"currency": "NOK"`` (MediPay collects in NOK only). Errors are
         {"id", "state", "reason_code", "message", "mode", "patient", "amount",
          "admin_fee", "admin_fee_amount", "total", "currency", "description",
          "lines", "checkout_url", "created_at", "updated_at", "deadline_at",
-         "reminder_at", "reminder_sent_at", "choice", "version",
-         "payments": [{"method": "card"|"vipps"|"invoice", "amount", "paid_at", "reference"}],
+         "reminder_at", "reminder_sent_at", "choice", "version", "invoice",
+         "payments": [{"method": "card"|"vipps"|"invoice", "amount", "admin_fee", "total",
+                       "currency", "paid_at", "reference"}],
          "sms": [{"id", "to", "kind", "text", "sent_at"}]}
+
+    A payment's ``amount`` is the claim's ``amount`` (what settles the bill
+    card's patient share); ``admin_fee`` is the fee the patient paid on top and
+    ``total`` their sum. ``invoice`` is null until an invoice is sent, then
+    ``{"number", "sent_at", "due_date", "amount", "currency", "channel"}``.
+    SMS ``kind`` is ``checkout_link``, ``reminder``, ``invoice``,
+    ``invoice_approved`` or ``receipt``.
 
     ``state`` is one of
 
@@ -98,7 +106,8 @@ plus ``"currency": "NOK"`` (MediPay collects in NOK only). Errors are
 ``GET /v1/claims?updated_since=<time>&limit=<1..500>&cursor=<opaque>``
     Claims of this account changed at or after ``updated_since``, oldest
     change first: ``{"claims": [...], "has_more": bool, "next_cursor": str|null}``;
-    pass ``next_cursor`` back as ``cursor`` for the next page.
+    pass ``next_cursor`` back as ``cursor`` for the next page (with the same
+    ``updated_since``). A claim appears once, at its latest change.
 
 Callbacks
 ---------
@@ -115,6 +124,11 @@ non-2xx answer, a timeout or a dropped connection is retried with
 exponential backoff; delivery is at least once, so receivers must be
 idempotent on ``id`` (and may compare ``claim.version``).
 :func:`verify_callback` checks a callback.
+
+The sandbox
+-----------
+integrations/medipay/sandbox serves this protocol for development, tests and
+demos; any username with the password ``medipay-test`` is a valid account.
 
 Checkout
 --------
@@ -295,9 +309,10 @@ class Claim:
 @dataclass(frozen=True)
 class ClaimPayment:
     method: str  # card | vipps | invoice
-    amount: int
+    amount: int  # the claim's amount: what settles the bill card
     paid_at: datetime | None
     reference: str
+    admin_fee: int = 0  # paid on top of ``amount``
 
 
 @dataclass(frozen=True)
@@ -351,7 +366,8 @@ class ClaimState:
             deadline_at=parse_time(body.get("deadline_at")), reminder_at=parse_time(body.get("reminder_at")),
             reminder_sent_at=parse_time(body.get("reminder_sent_at")),
             payments=tuple(ClaimPayment(method=p["method"], amount=int(p["amount"]),
-                                        paid_at=parse_time(p.get("paid_at")), reference=str(p["reference"]))
+                                        paid_at=parse_time(p.get("paid_at")), reference=str(p["reference"]),
+                                        admin_fee=int(p.get("admin_fee") or 0))
                            for p in body.get("payments") or []),
             sms=tuple(Sms(id=s["id"], to=s["to"], kind=s["kind"], text=s["text"],
                           sent_at=parse_time(s.get("sent_at")))

@@ -1,10 +1,20 @@
 """The sandbox's state: claims, SMS, events and deliveries as JSON rows in one
 SQLite table.
 
-Every row is ``(id, kind, body, seq)``. Without a ``data_path`` the table is in
-memory; with one it lives in that file, so a restarted sandbox — or a second
-process on the same file — carries on where the last one stopped: the clock
-offset, the timers already fired, the callbacks still to deliver.
+Every row is ``(id, kind, owner, body, seq, changed_seq, changed, due)``:
+``owner`` is the MediPay account (username) a claim belongs to, ``seq`` the
+order rows were first written, ``changed_seq``/``changed`` the order and
+sandbox time of the last change (what ``GET /v1/claims?updated_since`` pages
+over), and ``due`` when something falls due for the row (a claim's reminder
+or deadline, a delivery's next attempt), or NULL. All of them are indexed, so
+a tick over 100,000 claims reads only the rows that are due.
+
+Without a ``data_path`` the table is in memory; with one it lives in that
+file, so a restarted sandbox — or a second process on the same file — carries
+on where the last one stopped: the clock offset, the timers already fired,
+the callbacks still to deliver. The file runs in WAL mode with
+``synchronous=NORMAL``: a power cut may lose the last moments of sandbox
+state, which a simulator can afford, and commits need no fsync.
 
 Writes that decide something (a timer firing, a choice) run inside
 ``transaction()`` (``BEGIN IMMEDIATE``) and re-read the row first, which is
@@ -40,6 +50,19 @@ def public(obj: Any) -> Any:
     return obj
 
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS medipay_objects ("
+    " id TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '',"
+    " body TEXT NOT NULL, seq INTEGER NOT NULL, changed_seq INTEGER NOT NULL,"
+    " changed REAL NOT NULL, due REAL)",
+    "CREATE INDEX IF NOT EXISTS medipay_objects_seq ON medipay_objects (seq)",
+    "CREATE INDEX IF NOT EXISTS medipay_objects_kind ON medipay_objects (kind, seq)",
+    "CREATE INDEX IF NOT EXISTS medipay_objects_changed ON medipay_objects (kind, owner, changed_seq)",
+    "CREATE INDEX IF NOT EXISTS medipay_objects_changed_seq ON medipay_objects (changed_seq)",
+    "CREATE INDEX IF NOT EXISTS medipay_objects_due ON medipay_objects (kind, due) WHERE due IS NOT NULL",
+)
+
+
 class Store:
     def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
         self._clock = clock or time.time
@@ -48,9 +71,9 @@ class Store:
                                    check_same_thread=False, timeout=10)
         if data_path:
             self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS medipay_objects ("
-                         " id TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, seq INTEGER NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS medipay_objects_kind ON medipay_objects (kind, seq)")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
 
     def close(self) -> None:
         self._db.close()
@@ -82,25 +105,57 @@ class Store:
 
     def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT body FROM medipay_objects WHERE id = ? AND kind = ?",
-                                   (kind + ":" + obj_id, kind)).fetchone()
+            row = self._db.execute("SELECT body FROM medipay_objects WHERE id = ?",
+                                   (kind + ":" + obj_id,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def put(self, kind: str, obj_id: str, obj: dict[str, Any]) -> None:
+    def put(self, kind: str, obj_id: str, obj: dict[str, Any], *, owner: str = "",
+            due: float | None = None, changed: float | None = None) -> None:
+        """Insert or replace a row; ``due`` is rewritten on every put (None clears it)."""
         body = json.dumps(obj, separators=(",", ":"))
+        when = self._clock() if changed is None else changed
         with self._lock:
             self._db.execute(
-                "INSERT INTO medipay_objects (id, kind, body, seq) VALUES (?, ?, ?,"
-                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM medipay_objects))"
-                " ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-                (kind + ":" + obj_id, kind, body))
+                "INSERT INTO medipay_objects (id, kind, owner, body, seq, changed_seq, changed, due)"
+                " VALUES (?, ?, ?, ?,"
+                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM medipay_objects),"
+                " (SELECT COALESCE(MAX(changed_seq), 0) + 1 FROM medipay_objects), ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET body = excluded.body, owner = excluded.owner,"
+                " changed_seq = excluded.changed_seq, changed = excluded.changed, due = excluded.due",
+                (kind + ":" + obj_id, kind, owner, body, when, due))
 
-    def all(self, kind: str) -> list[dict[str, Any]]:
+    def all(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
         """Rows of a kind in the order they were first written."""
+        sql, args = "SELECT body FROM medipay_objects WHERE kind = ?", [kind]
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
         with self._lock:
-            rows = self._db.execute("SELECT body FROM medipay_objects WHERE kind = ? ORDER BY seq",
-                                    (kind,)).fetchall()
+            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def due(self, kind: str, until: float, limit: int = 500) -> list[dict[str, Any]]:
+        """Rows of a kind whose ``due`` is at or before ``until``, earliest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM medipay_objects WHERE kind = ? AND due IS NOT NULL AND due <= ?"
+                " ORDER BY due LIMIT ?", (kind, until, limit)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def changed_since(self, kind: str, owner: str, since: float, after_seq: int,
+                      limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """``(changed_seq, row)`` of an owner's rows changed at or after ``since``, in change order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT changed_seq, body FROM medipay_objects WHERE kind = ? AND owner = ?"
+                " AND changed >= ? AND changed_seq > ? ORDER BY changed_seq LIMIT ?",
+                (kind, owner, since, after_seq, limit)).fetchall()
+        return [(int(r[0]), json.loads(r[1])) for r in rows]
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM medipay_objects WHERE kind = ?",
+                                        (kind,)).fetchone()[0])
 
     # settings and counters that several processes share ------------------
     def get_meta(self, name: str, default: Any = None) -> Any:

@@ -1,0 +1,236 @@
+"""Callbacks: stored events and their signed, retried, at-least-once delivery.
+
+Every state change stores an event (kind ``event``) and, when a callback URL
+is set, one ``delivery`` row per copy to send, due at once. A background task
+claims due deliveries from the store — so an event raised by another process
+sharing the data file is delivered too — POSTs them signed with
+``MediPay-Signature`` (protocol.sign, real time, not the sandbox clock: the
+receiver checks it against its own), and on a non-2xx answer, a connection
+error or a timeout schedules the next attempt with exponential backoff until
+``max_attempts``. A claimed delivery holds a lease, so a sandbox that dies
+mid-send has it picked up again after the lease runs out.
+
+The control surface makes delivery misbehave the way a real service may:
+every event delivered ``duplicate`` times, the next events held back by
+``late_seconds`` (so later events overtake them: out of order), batches sent
+newest first (``reverse``), the next ``fail_next`` attempts failing without
+reaching the receiver (retried with backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from integrations.medipay.protocol import SIGNATURE_HEADER, format_time, sign
+
+from .store import Store, new_id, public
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "MediPay-Callbacks/1.0 (sandbox)"
+
+
+def generate_secret() -> str:
+    return "mpsec_" + secrets.token_urlsafe(32)
+
+
+@dataclass
+class DeliveryDefaults:
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 300.0
+    max_attempts: int = 12
+    timeout_s: float = 10.0
+
+
+_MISBEHAVIOUR: dict[str, Any] = {"duplicate": 1, "reverse": False, "late_next": 0, "late_seconds": 0.0,
+                                 "fail_next": 0}
+CONFIG_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts",
+                  "retry_base_s", "retry_cap_s", "timeout_s")
+
+
+class Callbacks:
+    def __init__(self, store: Store, url: str | None, secret: str, defaults: DeliveryDefaults) -> None:
+        self.store = store
+        self.url = url
+        self.secret = secret
+        self.defaults = defaults
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    # configuration -------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = dict(_MISBEHAVIOUR)
+        cfg.update(retry_base_s=self.defaults.retry_base_s, retry_cap_s=self.defaults.retry_cap_s,
+                   max_attempts=self.defaults.max_attempts, timeout_s=self.defaults.timeout_s)
+        cfg.update(self.store.get_meta("callback_config", {}))
+        return cfg
+
+    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
+        with self.store.transaction():
+            current = self.store.get_meta("callback_config", {})
+            current.update(changes)
+            self.store.set_meta("callback_config", current)
+        return self.config()
+
+    # events --------------------------------------------------------------
+    def emit(self, event_type: str, claim: dict[str, Any], owner: str, now: float) -> dict[str, Any]:
+        """Store the event and queue its deliveries; call inside the claim's transaction."""
+        event = {"id": new_id("evt_"), "type": event_type, "created": format_time(now),
+                 "claim": public(claim)}
+        with self.store.transaction():
+            self.store.put("event", event["id"], event, owner=owner)
+            if self.url:
+                cfg = self.config()
+                hold = 0.0
+                if int(cfg["late_next"]) > 0:
+                    hold = float(cfg["late_seconds"])
+                    self.configure({"late_next": int(cfg["late_next"]) - 1})
+                for _ in range(max(1, int(cfg["duplicate"]))):
+                    self._queue(event["id"], owner, time.time() + hold)
+        self._wake.set()
+        return event
+
+    def redeliver(self, event_id: str) -> dict[str, Any] | None:
+        if self.store.get("event", event_id) is None or not self.url:
+            return None
+        with self.store.transaction():
+            delivery = self._queue(event_id, "", time.time())
+        self._wake.set()
+        return delivery
+
+    def _queue(self, event_id: str, owner: str, at: float) -> dict[str, Any]:
+        delivery = {"id": new_id("dlv_"), "event": event_id, "status": "pending", "next_at": at,
+                    "attempts": []}
+        self.store.put("delivery", delivery["id"], delivery, owner=owner, due=at)
+        return delivery
+
+    def log(self) -> list[dict[str, Any]]:
+        """Events, oldest first, each with its deliveries and their attempts."""
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for d in self.store.all("delivery"):
+            by_event.setdefault(d["event"], []).append(d)
+        out = []
+        for event in self.store.all("event"):
+            deliveries = by_event.get(event["id"], [])
+            statuses = {d["status"] for d in deliveries}
+            status = ("none" if not deliveries else "pending" if statuses & {"pending", "in_flight"}
+                      else "failed" if statuses == {"failed"} else "delivered")
+            out.append({"event": event, "delivery_status": status, "deliveries": deliveries})
+        return out
+
+    # worker --------------------------------------------------------------
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        self._task = asyncio.create_task(self._run(), name="medipay-sandbox-callbacks")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._session:
+            await self._session.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=0.2)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if not self.url:
+                continue
+            # Let events raised together form one batch (so "reverse" means something).
+            await asyncio.sleep(0.01)
+            try:
+                batch = self._claim()
+            except Exception:  # a locked shared file: try again on the next tick
+                log.exception("claiming MediPay callback deliveries failed")
+                continue
+            if not batch:
+                continue
+            cfg = self.config()
+            if cfg["reverse"]:
+                batch.reverse()
+            await asyncio.gather(*(self._attempt(d, cfg) for d in batch))
+
+    def _claim(self, limit: int = 100) -> list[dict[str, Any]]:
+        now = time.time()
+        claimed = []
+        with self.store.transaction():
+            for d in self.store.due("delivery", now, limit):
+                d["status"] = "in_flight"
+                # Lease: if this process dies mid-send, the row falls due again afterwards.
+                lease = now + self.defaults.timeout_s + 30
+                self.store.put("delivery", d["id"], d, due=lease)
+                claimed.append(d)
+        return claimed
+
+    def _take_failure(self) -> bool:
+        with self.store.transaction():
+            cfg = self.config()
+            if int(cfg["fail_next"]) <= 0:
+                return False
+            self.configure({"fail_next": int(cfg["fail_next"]) - 1})
+            return True
+
+    async def _attempt(self, delivery: dict[str, Any], cfg: dict[str, Any]) -> None:
+        event = self.store.get("event", delivery["event"])
+        if event is None or self._session is None or not self.url:
+            return
+        payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   SIGNATURE_HEADER: sign(payload, self.secret, int(time.time()))}
+        started = time.time()
+        attempt: dict[str, Any] = {"at": format_time(started), "http_status": None, "error": None}
+        ok = False
+        if self._take_failure():
+            attempt["error"] = "injected failure"
+        else:
+            try:
+                async with self._session.post(
+                        self.url, data=payload.encode(), headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=float(cfg["timeout_s"]))) as resp:
+                    attempt["http_status"] = resp.status
+                    attempt["response_body"] = (await resp.text(errors="replace"))[:500]
+                    ok = 200 <= resp.status < 300
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                attempt["error"] = "timeout"
+            except aiohttp.ClientError as e:
+                attempt["error"] = f"{type(e).__name__}: {e}"
+        attempt["duration_ms"] = int((time.time() - started) * 1000)
+        self._record(delivery["id"], attempt, ok, cfg)
+
+    def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: dict[str, Any]) -> None:
+        with self.store.transaction():
+            d = self.store.get("delivery", delivery_id)
+            if d is None:
+                return
+            d["attempts"].append(attempt)
+            n = len(d["attempts"])
+            due: float | None = None
+            if ok:
+                d["status"] = "succeeded"
+            elif n >= int(cfg["max_attempts"]):
+                d["status"] = "failed"
+            else:
+                delay = min(float(cfg["retry_cap_s"]), float(cfg["retry_base_s"]) * 2 ** (n - 1))
+                d["status"] = "pending"
+                d["next_at"] = due = time.time() + delay
+            self.store.put("delivery", delivery_id, d, due=due)

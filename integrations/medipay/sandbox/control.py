@@ -1,0 +1,198 @@
+"""The control surface for tests and demos — not MediPay's API.
+
+JSON in and out under ``/_control/`` (no auth: the sandbox moves no money):
+
+``GET  /_control/sms[?claim_id=…&to=…]``        the SMS outbox, oldest first
+``GET  /_control/claims``                       every claim, as the API shows it
+``POST /_control/claims/{id}/choose``           ``{"method": "card"|"vipps"|"invoice"}``
+``POST /_control/claims/{id}/pay``              the patient pays the invoice
+``POST /_control/clock/advance``                ``{"hours"|"minutes"|"seconds": N}``; fires what fell due
+``GET  /_control/clock``                        the sandbox's time
+``POST /_control/credit``                       ``{"national_id", "outcome": "approve"|"reject"}``
+``POST /_control/faults``                       ``{"next": N, "kind": …, "path"?, "seconds"?}``
+``GET|DELETE /_control/faults``                 the faults still armed / disarm them all
+``GET  /_control/callbacks``                    events with their deliveries and attempts
+``POST /_control/callbacks``                    delivery misbehaviour (callbacks.py)
+``POST /_control/callbacks/{event_id}/redeliver``
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from integrations.medipay.protocol import format_time
+
+from . import claims
+from .api import FAULT_KINDS
+from .callbacks import CONFIG_NUMBERS
+from .context import SANDBOX
+from .errors import MediPayError, bad_request
+from .validation import national_id
+
+
+def _error(e: MediPayError) -> web.Response:
+    return e.response()
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise bad_request("body must be a JSON object")
+    return data
+
+
+def _handle(view):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            return await view(request)  # type: ignore[no-any-return]
+        except MediPayError as e:
+            return _error(e)
+    return handler
+
+
+async def sms(request: web.Request) -> web.Response:
+    rows = request.app[SANDBOX].store.all("sms")
+    claim_id, to = request.query.get("claim_id"), request.query.get("to")
+    rows = [s for s in rows if (not claim_id or s["claim_id"] == claim_id) and (not to or s["to"] == to)]
+    return web.json_response({"sms": rows})
+
+
+async def all_claims(request: web.Request) -> web.Response:
+    return web.json_response({"claims": [claims.view(c) for c in request.app[SANDBOX].store.all("claim")]})
+
+
+async def choose(request: web.Request) -> web.Response:
+    data = await _body(request)
+    method = data.get("method")
+    if method not in claims.METHODS:
+        raise bad_request("method must be card, vipps or invoice")
+    claim = claims.choose(request.app[SANDBOX], request.match_info["id"], method)
+    return web.json_response(claims.view(claim))
+
+
+async def pay(request: web.Request) -> web.Response:
+    claim = claims.pay_invoice(request.app[SANDBOX], request.match_info["id"])
+    return web.json_response(claims.view(claim))
+
+
+async def clock(request: web.Request) -> web.Response:
+    return web.json_response({"now": format_time(request.app[SANDBOX].store.now())})
+
+
+async def advance(request: web.Request) -> web.Response:
+    data = await _body(request)
+    seconds = 0.0
+    units = {"hours": 3600, "minutes": 60, "seconds": 1}
+    if not any(k in data for k in units):
+        raise bad_request("give hours, minutes or seconds")
+    for key, factor in units.items():
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 24 * 3650:
+                raise bad_request(f"{key} must be a non-negative number")
+            seconds += float(value) * factor
+    sb = request.app[SANDBOX]
+    now = sb.store.advance_clock(seconds)
+    fired = claims.fire_due(sb)
+    return web.json_response({"now": format_time(now), "fired": fired})
+
+
+async def credit(request: web.Request) -> web.Response:
+    data = await _body(request)
+    outcome = data.get("outcome")
+    if outcome not in ("approve", "reject"):
+        raise bad_request("outcome must be approve or reject")
+    nid = national_id(data.get("national_id"))
+    claims.set_credit(request.app[SANDBOX], nid, outcome)
+    return web.json_response({"national_id": nid, "outcome": outcome})
+
+
+async def add_fault(request: web.Request) -> web.Response:
+    data = await _body(request)
+    kind = data.get("kind")
+    if kind not in FAULT_KINDS:
+        raise bad_request(f"kind must be one of {', '.join(FAULT_KINDS)}")
+    count = data.get("next", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+        raise bad_request("next must be a whole number from 1 to 100000")
+    path = data.get("path", "/v1/")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise bad_request("path must start with /")
+    fault: dict[str, Any] = {"kind": kind, "remaining": count, "path": path}
+    if "seconds" in data:
+        secs = data["seconds"]
+        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or not 0 <= secs <= 600:
+            raise bad_request("seconds must be a number from 0 to 600")
+        fault["seconds"] = secs
+    store = request.app[SANDBOX].store
+    with store.transaction():
+        faults = store.get_meta("faults", []) + [fault]
+        store.set_meta("faults", faults)
+    return web.json_response({"faults": faults})
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    return web.json_response({"faults": request.app[SANDBOX].store.get_meta("faults", [])})
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[SANDBOX].store.set_meta("faults", [])
+    return web.json_response({"faults": []})
+
+
+async def callback_log(request: web.Request) -> web.Response:
+    return web.json_response({"events": request.app[SANDBOX].callbacks.log()})
+
+
+async def configure_callbacks(request: web.Request) -> web.Response:
+    data = await _body(request)
+    changes: dict[str, Any] = {}
+    for key in CONFIG_NUMBERS:
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100_000:
+                raise bad_request(f"{key} must be a non-negative number")
+            changes[key] = value
+    if "duplicate" in changes and not 1 <= changes["duplicate"] <= 5:
+        raise bad_request("duplicate must be 1..5")
+    if "reverse" in data:
+        if not isinstance(data["reverse"], bool):
+            raise bad_request("reverse must be true or false")
+        changes["reverse"] = data["reverse"]
+    sb = request.app[SANDBOX]
+    cfg = sb.callbacks.configure(changes)
+    sb.callbacks.wake()
+    return web.json_response(cfg)
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    delivery = request.app[SANDBOX].callbacks.redeliver(request.match_info["id"])
+    if delivery is None:
+        raise MediPayError(404, "event_not_found", "No such event, or no callback URL")
+    return web.json_response(delivery)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_control/sms", _handle(sms))
+    r.add_get("/_control/claims", _handle(all_claims))
+    r.add_post("/_control/claims/{id}/choose", _handle(choose))
+    r.add_post("/_control/claims/{id}/pay", _handle(pay))
+    r.add_get("/_control/clock", _handle(clock))
+    r.add_post("/_control/clock/advance", _handle(advance))
+    r.add_post("/_control/credit", _handle(credit))
+    r.add_post("/_control/faults", _handle(add_fault))
+    r.add_get("/_control/faults", _handle(list_faults))
+    r.add_delete("/_control/faults", _handle(clear_faults))
+    r.add_get("/_control/callbacks", _handle(callback_log))
+    r.add_post("/_control/callbacks", _handle(configure_callbacks))
+    r.add_post("/_control/callbacks/{id}/redeliver", _handle(redeliver))

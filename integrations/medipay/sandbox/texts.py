@@ -1,0 +1,45 @@
+"""What the sandbox says to patients: the SMS texts and the Checkout page's words.
+
+The msgids are English and live in the app's catalogues (app/i18n), so the
+SMS and the page read in Norwegian bokmål, Swedish or English. SMS go out in
+bokmål, as MediPay's do; the page follows the patient's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.i18n import format_money, get_translator
+
+SMS_LANGUAGE = "nb"
+
+
+def _noop(message: str) -> str:
+    return message
+
+
+# Marked for extraction with N_ (read by the catalogue test); translated at use.
+N_ = _noop
+
+SMS_TEXTS = {
+    "checkout_link": N_("MediPay: you have a bill of {amount} for {description}. Choose card, Vipps "
+                        "or invoice by {deadline}: {url}"),
+    "reminder": N_("MediPay reminder: choose how to pay {amount} for {description} by {deadline}, "
+                   "or an invoice is sent: {url}"),
+    "invoice": N_("MediPay: an invoice of {amount} for {description} has been sent to you. "
+                  "Due date {due_date}."),
+    "invoice_approved": N_("MediPay: your invoice of {amount} for {description} is approved and "
+                           "is on its way to you."),
+    "receipt": N_("MediPay: thank you, we have received {amount} for {description}."),
+}
+
+# The names of the payment methods as the page and SMS show them.
+METHOD_NAMES = {"card": N_("Card"), "vipps": N_("Vipps"), "invoice": N_("Invoice")}
+
+
+def sms_text(kind: str, *, amount: int, lang: str = SMS_LANGUAGE, **values: Any) -> str:
+    t = get_translator(lang)
+    fields = {"amount": format_money(amount, "NOK", lang), "description": "", "deadline": "",
+              "url": "", "due_date": ""}
+    fields.update({k: str(v) for k, v in values.items() if k in fields})
+    return t.gettext(SMS_TEXTS[kind]).format(**fields)
