@@ -85,8 +85,8 @@ def serve(settings: Settings) -> int:
 async def with_services(settings: Settings, action: Any) -> Any:
     """Start the app's services without serving HTTP, run ``action(app)``, stop.
 
-    With the built-in Stripe sandbox, the sandbox is served on a free local
-    port for the duration, sharing its state file with the web server's.
+    With the built-in Stripe and MediPay sandboxes, each is served on a free
+    local port for the duration, sharing its state file with the web server's.
     """
     from app.factory import create_app
 
@@ -108,7 +108,26 @@ async def with_services(settings: Settings, action: Any) -> Any:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         settings = replace(settings, stripe_api_base=f"http://127.0.0.1:{port}")
-    app = create_app(settings, run_jobs=False)
+    medipay_runner, medipay = None, None
+    if settings.medipay_sandbox:
+        # The same for the built-in MediPay sandbox: its links and callbacks still
+        # name the web server's address; only this process's client talks to the port.
+        from integrations.medipay.client import MediPayHTTPClient
+        from integrations.medipay.sandbox import create_sandbox_app as create_medipay_sandbox
+
+        medipay_sandbox = create_medipay_sandbox(
+            public_url=settings.medipay_sandbox_url,
+            callback_url=f"{settings.public_url}/webhooks/medipay",
+            callback_secret=settings.medipay_callback_secret,
+            data_path=str(settings.data_dir / "medipay-sandbox.db"),
+        )
+        medipay_runner = web.AppRunner(medipay_sandbox)
+        await medipay_runner.setup()
+        medipay_site = web.TCPSite(medipay_runner, "127.0.0.1", 0)
+        await medipay_site.start()
+        medipay_port = medipay_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}")
+    app = create_app(settings, run_jobs=False, medipay=medipay)
     try:
         ctx = [gen(app) for gen in app.cleanup_ctx]
         for step in ctx:
@@ -122,6 +141,10 @@ async def with_services(settings: Settings, action: Any) -> Any:
                 except StopAsyncIteration:
                     pass
     finally:
+        if medipay is not None:
+            await medipay.close()
+        if medipay_runner is not None:
+            await medipay_runner.cleanup()
         if runner is not None:
             await runner.cleanup()
 

@@ -111,8 +111,11 @@ async def _medipay_book(settings: Settings, db: Database, orgs: Organisations, a
                        description="Demo Legesenter – MediPay", active=True, export_format="medipay",
                        created_at=orgs.clock.now()))
         account = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == MEDIPAY_BOOK_ID))
-    if accounts is not None and (account is None or account.status != "active"):
-        await accounts.save(ORG_ID, MEDIPAY_BOOK_ID, MEDIPAY_USERNAME,
-                            "demo-" + _derived(settings, "demo-medipay-password")[:16],
+    # Only the sandbox has credentials to give out; a real MediPay account is added
+    # in Export settings > MediPay with what PayEx sent the clinic.
+    if settings.medipay_sandbox and accounts is not None and (account is None or account.status != "active"):
+        from integrations.medipay.sandbox.context import SANDBOX_PASSWORD
+
+        await accounts.save(ORG_ID, MEDIPAY_BOOK_ID, MEDIPAY_USERNAME, SANDBOX_PASSWORD,
                             actor_type="system", actor_id="seed-demo")
     return MEDIPAY_BOOK_ID
