@@ -51,6 +51,7 @@ class FakeMediPay:
     fail_before: int = 0
     fail_after: int = 0
     deliver: bool = True
+    delay: float = 0.0  # seconds each PUT takes
     _http: aiohttp.ClientSession | None = None
 
     # ------------------------------------------------------------ the gateway
@@ -61,6 +62,10 @@ class FakeMediPay:
 
     async def export_claim(self, credentials: Credentials, claim: Claim) -> ClaimState:
         self.puts.append(claim.id)
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         if self.fail_before > 0:
             self.fail_before -= 1
             raise ProviderUnavailable("MediPay answered 503", "server_error")
