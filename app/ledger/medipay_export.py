@@ -273,7 +273,8 @@ class MediPayExporter:
             amount=due,
             description=f"Consultation {card.created_at:%d.%m.%Y}",
             admin_fee=card.admin_fee,
-            mode="invoice" if job.mode == "invoice" else "checkout",
+            # An invoice made by hand goes as an invoice, whatever the card was queued as.
+            mode="invoice" if status == "invoice_generated" else "checkout",
             currency=card.currency,
         )
         try:

@@ -39,8 +39,14 @@ async def queue_card(
         select(MediPayExport).where(MediPayExport.bill_card_id == card.id, MediPayExport.status.in_(OPEN_ROWS))
     )
     if row is not None:
-        if row.status == "pending" and row.available_at > when:
-            row.available_at, row.trigger, row.updated_at = when, trigger, now
+        if row.status == "pending":
+            row.mode = "invoice" if card.status == "invoice_generated" else "checkout"
+            if row.available_at > when:
+                row.available_at = when
+            if trigger != "hourly":
+                # Sent by hand (or retried): no longer held back by manual office mode.
+                row.trigger = trigger
+            row.updated_at = now
         return row
     row = MediPayExport(
         id=new_id("mpx"),

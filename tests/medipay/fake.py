@@ -102,6 +102,14 @@ class FakeMediPay:
         if row["total"] > CHECKOUT_LIMIT:
             await self._change(claim.id, "claim.rejected", state="rejected", reason_code="over_limit",
                                message="The total is above the agreed maximum.")
+        elif claim.mode == "invoice":
+            # Invoiced at once after PayEx's internal assessment.
+            if patient["national_id"] in self.credit_rejects or row["total"] > AUTOMATIC_LIMIT:
+                await self._change(claim.id, "claim.rejected", state="rejected", reason_code="credit_rejected",
+                                   message="The internal credit assessment failed.")
+            else:
+                self.sms.append({"claim_id": claim.id, "kind": "invoice", "to": patient["mobile"]})
+                await self._change(claim.id, "claim.invoice_sent", state="invoice_sent")
         else:
             self.sms.append({"claim_id": claim.id, "kind": "checkout_link", "to": patient["mobile"]})
         if self.fail_after > 0:

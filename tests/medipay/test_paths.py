@@ -197,3 +197,22 @@ async def test_a_card_outside_a_medipay_book_is_not_sent(pipeline: Pipeline) -> 
     assert status == 409 and body["error"]["code"] == "book_not_medipay"
     status, body = await p.live.api("POST", "/api/v1/bill-cards/bc_nope/send-to-payment")
     assert status == 404 and body["error"]["code"] == "card_not_found"
+
+
+async def test_invoice_made_by_hand_is_exported_as_an_invoice(pipeline: Pipeline) -> None:
+    from app.ledger.transitions import transition
+    from app.models import BillCard
+    from app.web.keys import DB
+
+    p = pipeline
+    card = await p.new_card()
+    async with p.live.app[DB].write() as s:  # invoiced by hand at the cash desk
+        row = await s.get(BillCard, card["id"])
+        assert row is not None
+        await transition(s, row, "invoice_generated", "invoiced by hand", p.clock.now())
+    status, sent = await p.send(card["id"])
+    assert status == 200 and sent["status"] == "invoice_exported", sent
+    assert p.medipay.claims[card["id"]]["mode"] == "invoice"
+    await p.medipay.pay_invoice(card["id"])
+    paid = await p.card(card["id"])
+    assert paid["status"] == "invoice_paid" and [x["method"] for x in paid["payments"]] == ["invoice"]
