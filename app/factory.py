@@ -34,6 +34,7 @@ from app.jobs.scheduler import Job, run_forever
 from app.ledger.medipay_accounts import MediPayAccounts
 from app.ledger.medipay_callbacks import MediPayCallbacks
 from app.ledger.medipay_export import MediPayExporter
+from app.ledger.secrets import SecretBox
 from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, make_server
@@ -175,7 +176,7 @@ def create_app(
         medipay_gateway = medipay or MediPayHTTPClient(settings.medipay_base)
         app[MEDIPAY] = medipay_gateway
         app[MEDIPAY_ACCOUNTS] = MediPayAccounts(
-            db, gateway=medipay_gateway, clock=app[CLOCK], secret_key=settings.secret_key
+            db, gateway=medipay_gateway, clock=app[CLOCK], box=SecretBox(settings.secret_key)
         )
         app[MEDIPAY_EXPORTER] = MediPayExporter(
             db,

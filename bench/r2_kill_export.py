@@ -83,6 +83,7 @@ class Rig:
         from app.ledger.books import Books
         from app.ledger.card_service import BillCards
         from app.ledger.medipay_accounts import MediPayAccounts
+        from app.ledger.secrets import SecretBox
         from app.models import User
         from app.organisations import Organisations
         from integrations.medipay.client import MediPayHTTPClient
@@ -106,10 +107,10 @@ class Rig:
         self.book_id = book["id"]
         client = MediPayHTTPClient(self.sandbox_url)
         account = await MediPayAccounts(self.db, gateway=client, clock=clock,
-                                        secret_key=self.env()["SECRET_KEY"]).save(
-            "org_r2", self.book_id, "r2-clinic", SANDBOX_PASSWORD)
+                                        box=SecretBox(self.env()["SECRET_KEY"])).save(
+            "org_r2", self.book_id, username="r2-clinic", password=SANDBOX_PASSWORD, actor_id=None)
         await client.close()
-        assert account["status"] == "active", account
+        assert account.status == "active", account
         self.cards = BillCards(self.db, clock=clock)
 
     async def stop(self) -> None:

@@ -30,7 +30,7 @@ async def card_for_patient(session: AsyncSession, consult: Consult, patient: Con
     )
     if card is not None:
         return card
-    from app.ledger.medipay_accounts import medipay_book_for
+    from app.ledger.medipay_books import medipay_book_for
 
     card = BillCard(
         id=new_id("bc"),

@@ -19,9 +19,10 @@ from app.clock import Clock
 from app.consults.notifier import Notifier
 from app.db import Database
 from app.errors import BadInput
-from app.ledger.medipay_accounts import credentials_for_book
+from app.ledger.medipay_books import credentials_for_book
 from app.ledger.medipay_claims import apply_claim, card_summary
 from app.ledger.medipay_export import notify_card
+from app.ledger.secrets import SecretBox
 from app.models import BillCard, JobLease, MediPayAccount, MediPayEvent
 from integrations.medipay.protocol import CALLBACK_TYPES, ClaimState, MediPayGateway, ProviderError
 
@@ -52,7 +53,7 @@ class MediPayCallbacks:
         self.gateway = gateway
         self.clock = clock
         self.notifier = notifier
-        self.secret_key = secret_key
+        self.box = SecretBox(secret_key)
 
     async def handle(self, event: dict[str, Any]) -> str:
         """Apply one verified callback; returns what happened (``applied``, ``duplicate``, ``stale``, …)."""
@@ -89,7 +90,7 @@ class MediPayCallbacks:
         name = f"sync-medipay:{account.id}"[:60]
         started = self.clock.now()
         async with self.db.read() as s:
-            creds = await credentials_for_book(s, account.book_id, self.secret_key)
+            creds = await credentials_for_book(s, account.book_id, self.box)
             mark = await s.get(JobLease, name)
         if creds is None:
             return 0

@@ -50,9 +50,10 @@ from app.ids import new_id
 from app.ledger.card_service import owned_card
 from app.ledger.cards import card_view, paid_total
 from app.ledger.export_checks import check
-from app.ledger.medipay_accounts import credentials_for_book
+from app.ledger.medipay_books import credentials_for_book
 from app.ledger.medipay_claims import apply_claim, card_summary
 from app.ledger.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
+from app.ledger.secrets import SecretBox
 from app.ledger.transitions import transition
 from app.models import BillCard, Clinic, MediPayExport, PaymentRequest
 from integrations.medipay.protocol import (
@@ -93,7 +94,7 @@ class MediPayExporter:
         self.db = db
         self.gateway = gateway
         self.clock = clock
-        self.secret_key = secret_key
+        self.box = SecretBox(secret_key)
         self.notifier = notifier
         self.lease = timedelta(seconds=lease_seconds)
         self.concurrency = concurrency
@@ -120,7 +121,7 @@ class MediPayExporter:
             if card.status not in QUEUEABLE | {"under_work"}:
                 raise Conflict("already_exported", "The card has already been sent to MediPay.",
                                status=card.status)
-            if await credentials_for_book(s, card.book_id, self.secret_key) is None:
+            if await credentials_for_book(s, card.book_id, self.box) is None:
                 raise Conflict("book_not_medipay",
                                "The card's book does not export to MediPay, or its MediPay account is not verified.")
             if card.patient_share - await paid_total(s, card.id) <= 0:
@@ -245,7 +246,7 @@ class MediPayExporter:
         async with self.db.read() as s:
             card = await s.get(BillCard, job.card_id)
             assert card is not None
-            creds = await credentials_for_book(s, card.book_id, self.secret_key)
+            creds = await credentials_for_book(s, card.book_id, self.box)
             due = card.patient_share - await paid_total(s, card.id)
             status = card.status
         if status not in QUEUEABLE:

@@ -1,35 +1,41 @@
-"""Secrets kept at rest: the PayEx password of a MediPay account.
+"""Secrets kept in the database, encrypted at rest: the PayEx password of a MediPay account.
 
-Encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived from
-``SECRET_KEY``, so a copy of the database alone does not reveal a password.
-Changing ``SECRET_KEY`` makes stored passwords unreadable: they must be typed
-in again (``SecretUnreadable``).
+Fernet (AES-128-CBC with an HMAC-SHA256, from ``cryptography``) under a key
+derived from ``SECRET_KEY`` with HKDF for this one purpose, so the key that
+signs sessions is never the key that encrypts passwords, and a database dump
+alone reveals nothing. Changing ``SECRET_KEY`` makes the stored passwords
+unreadable: ``reveal`` then raises ``SecretUnreadable`` and the admin enters
+the password again.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_INFO = b"consultpay medipay account password"
 
 
 class SecretUnreadable(ValueError):
-    pass
+    """The stored value was not sealed with this ``SECRET_KEY`` (or was tampered with)."""
 
 
-def _fernet(secret_key: str) -> Fernet:
-    key = hmac.new(secret_key.encode(), b"consultpay:medipay-password", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+class SecretBox:
+    def __init__(self, secret_key: str) -> None:
+        if not secret_key:
+            raise ValueError("a SECRET_KEY is required to encrypt secrets")
+        raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret_key.encode("utf-8"))
+        self._fernet = Fernet(base64.urlsafe_b64encode(raw))
 
+    def seal(self, plaintext: str) -> str:
+        """The encrypted form to store (a fresh IV each time, so equal passwords differ)."""
+        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
-def encrypt(secret_key: str, plain: str) -> str:
-    return _fernet(secret_key).encrypt(plain.encode()).decode()
-
-
-def decrypt(secret_key: str, token: str) -> str:
-    try:
-        return _fernet(secret_key).decrypt(token.encode()).decode()
-    except (InvalidToken, ValueError) as e:
-        raise SecretUnreadable("the stored secret cannot be read with this SECRET_KEY") from e
+    def reveal(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError, ValueError) as e:
+            raise SecretUnreadable("the stored secret cannot be decrypted with this SECRET_KEY") from e

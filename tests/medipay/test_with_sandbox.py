@@ -38,11 +38,12 @@ async def _until(live: Live, card_id: str, status: str, timeout: float = 10.0) -
 async def test_demo_account_is_verified_by_the_sandbox(live: Live) -> None:
     from app.web.keys import MEDIPAY_ACCOUNTS
 
-    account = await live.app[MEDIPAY_ACCOUNTS].get(live.demo["organisation_id"], live.demo["medipay_book_id"])
-    assert account is not None and account["status"] == "active"
+    accounts = await live.app[MEDIPAY_ACCOUNTS].for_books([live.demo["medipay_book_id"]])
+    assert accounts[live.demo["medipay_book_id"]].status == "active"
     wrong = await live.app[MEDIPAY_ACCOUNTS].save(live.demo["organisation_id"], "book_demo_medipay",
-                                                  "demo-legesenter", "not-the-password")
-    assert wrong["status"] == "invalid"
+                                                  username="demo-legesenter", password="not-the-password",
+                                                  actor_id=None)
+    assert wrong.status == "invalid"
 
 
 async def test_sent_paid_by_card_in_sandbox_checkout(live: Live) -> None:
