@@ -156,9 +156,9 @@ class Rig:
                 assert resp.status < 300, await resp.text()
                 return await resp.json()
 
-    def run_job(self) -> subprocess.Popen[bytes]:
+    def run_job(self, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "app", "run-job", "export-queue"], cwd=ROOT, env=self.env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=stderr)
 
     async def round(self, n: int) -> dict[str, Any]:
         from app.models import MediPayExport
@@ -196,10 +196,11 @@ class Rig:
         for _ in range(6):
             await asyncio.sleep(1.1)  # the dead worker's lease runs out
             await self.make_due()
-            again = self.run_job()
+            again = self.run_job(stderr=subprocess.PIPE)
             restarts += 1
-            if again.wait(120) != 0:
-                raise RuntimeError("run-job export-queue did not exit 0")
+            _, err = again.communicate(timeout=120)
+            if again.returncode != 0:
+                raise RuntimeError(f"run-job export-queue exited {again.returncode}: {err.decode()[-2000:]}")
             if await self.unfinished(ids) == 0:
                 break
         return {"killed": killed, "mid_export": mid_export, "restarts": restarts, **await self.check(ids)}
@@ -235,13 +236,18 @@ class Rig:
         return {"lost": lost, "exported_twice": twice, "unbalanced": int(any(t for (t,) in totals))}
 
 
-async def run(rounds: int, cards: int, seed: int, folder: Path | None = None) -> dict[str, Any]:
+async def run(rounds: int, cards: int, seed: int, folder: Path | None = None,
+              progress: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         rig = Rig(folder or Path(tmp), seed)
         await rig.start()
         try:
-            results = [await rig.round(cards) for _ in range(rounds)]
+            results = []
+            for i in range(rounds):
+                results.append(await rig.round(cards))
+                if progress:
+                    print(f"round {i + 1}/{rounds}: {results[-1]}", file=sys.stderr, flush=True)
         finally:
             await rig.stop()
     return {
@@ -266,7 +272,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.rounds, args.cards, args.seed))))
+    print(json.dumps(asyncio.run(run(args.rounds, args.cards, args.seed, progress=True))))
 
 
 if __name__ == "__main__":
