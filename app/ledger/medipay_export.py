@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -55,19 +55,21 @@ from app.ledger.medipay_claims import apply_claim, card_summary
 from app.ledger.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.ledger.secrets import SecretBox
 from app.ledger.transitions import transition
-from app.models import BillCard, Clinic, MediPayExport, PaymentRequest
+from app.models import BillCard, Clinic, MediPayExport, Payment, PaymentRequest
 from integrations.medipay.protocol import (
     Address,
     Claim,
     ClaimPatient,
     ClaimRefused,
     ClaimState,
-    InvalidCredentials,
+    Credentials,
     MediPayGateway,
     ProviderError,
 )
 
 log = logging.getLogger(__name__)
+# Answers recorded per write transaction: few commits, and the SQLite writer is never held for long.
+APPLY_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -176,23 +178,12 @@ class MediPayExporter:
         only = list(card_ids) if card_ids is not None else None
         now = self.clock.now()
         handled = 0
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(job: _Job) -> None:
-            async with limit:
-                try:
-                    await self._export(job)
-                except Exception:
-                    # The row keeps its lease and is taken again when it runs out.
-                    log.exception("export of card %s failed", job.card_id)
-
         while True:
             jobs = await self._claim(now, only)
             if not jobs:
                 return handled
-            await asyncio.gather(*(one(job) for job in jobs))
+            await self._run_batch(jobs)
             handled += len(jobs)
-
     async def retry_not_exported(self) -> int:
         """The daily retry: queue every *not exported* card whose day has come, then send them."""
         now = self.clock.now()
@@ -242,125 +233,178 @@ class MediPayExporter:
                 row.updated_at = stamp
             return [_Job(r.id, r.bill_card_id, r.mode, r.attempts) for r in rows]
 
-    async def _export(self, job: _Job) -> None:
-        async with self.db.read() as s:
-            card = await s.get(BillCard, job.card_id)
-            assert card is not None
-            creds = await credentials_for_book(s, card.book_id, self.box)
-            due = card.patient_share - await paid_total(s, card.id)
-            status = card.status
-        if status not in QUEUEABLE:
-            # Exported by an earlier row, settled, or taken back: nothing to send.
-            await self._finish(job, "sent" if card.exported_at else "failed",
-                               None if card.exported_at else f"card is {status}")
-            return
-        if creds is None:
-            await self._not_exported(job, "no_medipay_account",
-                                     "The card's book has no verified MediPay account.")
-            return
-        failure = check(card)
-        if failure is not None:
-            await self._not_exported(job, failure.reason_code, failure.message)
-            return
-        if due <= 0:
-            await self._finish(job, "failed", "nothing to collect")
-            return
-        claim = Claim(
-            id=card.id,
-            patient=ClaimPatient(
-                name=card.patient_name, national_id=card.national_id, mobile=card.mobile, email=card.patient_email,
-                address=Address.from_wire(card.address),
-            ),
-            amount=due,
-            description=f"Consultation {card.created_at:%d.%m.%Y}",
-            admin_fee=card.admin_fee,
-            # An invoice made by hand goes as an invoice, whatever the card was queued as.
-            mode="invoice" if status == "invoice_generated" else "checkout",
-            currency=card.currency,
-        )
-        try:
-            state = await self.gateway.export_claim(creds, claim)
-        except ClaimRefused as e:
-            if e.code == "claim_conflict":
-                # MediPay already holds this claim (an earlier attempt got through
-                # before the card was corrected): take its state as it is.
-                try:
-                    state = await self.gateway.get_claim(creds, card.id)
-                except ProviderError as again:
-                    await self._retry_later(job, again)
-                    return
-            else:
-                await self._not_exported(job, (e.reason_code or e.code)[:40], e.message)
-                return
-        except InvalidCredentials as e:
-            await self._retry_later(job, e)
-            return
-        except ProviderError as e:
-            await self._retry_later(job, e)
-            return
-        await self._exported(job, state)
+    async def _run_batch(self, jobs: list[_Job]) -> None:
+        """One claimed batch: read its cards at once, send the claims concurrently, record the answers in chunks."""
+        outcomes, sendable = await self._prepare(jobs)
+        limit = asyncio.Semaphore(self.concurrency)
 
-    async def _exported(self, job: _Job, state: ClaimState) -> None:
+        async def send(job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
+            async with limit:
+                return await self._send(job, claim, creds)
+
+        outcomes += await asyncio.gather(*(send(*item) for item in sendable))
+        for start in range(0, len(outcomes), APPLY_CHUNK):
+            await self._apply(outcomes[start:start + APPLY_CHUNK])
+
+    async def _prepare(self, jobs: list[_Job]) -> tuple[list[_Outcome], list[tuple[_Job, Claim, Credentials]]]:
+        ids = [job.card_id for job in jobs]
+        outcomes: list[_Outcome] = []
+        sendable: list[tuple[_Job, Claim, Credentials]] = []
+        async with self.db.read() as s:
+            cards = {c.id: c for c in (await s.scalars(select(BillCard).where(BillCard.id.in_(ids)))).all()}
+            paid = dict((await s.execute(
+                select(Payment.bill_card_id, func.sum(Payment.amount))
+                .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id))).all())
+            books: dict[str | None, Credentials | None] = {}
+            for book_id in {c.book_id for c in cards.values()}:
+                books[book_id] = await credentials_for_book(s, book_id, self.box)
+        for job in jobs:
+            card = cards[job.card_id]
+            creds = books.get(card.book_id)
+            due = card.patient_share - int(paid.get(card.id) or 0)
+            if card.status not in QUEUEABLE:
+                # Exported by an earlier row, settled, or taken back: nothing to send.
+                outcomes.append(_Outcome(job, "finish", finish_status="sent" if card.exported_at else "failed",
+                                         message="" if card.exported_at else f"card is {card.status}"))
+            elif creds is None:
+                outcomes.append(_Outcome(job, "not_exported", reason_code="no_medipay_account",
+                                         message="The card's book has no verified MediPay account."))
+            elif (failure := check(card)) is not None:
+                outcomes.append(_Outcome(job, "not_exported", reason_code=failure.reason_code,
+                                         message=failure.message))
+            elif due <= 0:
+                outcomes.append(_Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
+            else:
+                sendable.append((job, _claim_for(card, due), creds))
+        return outcomes, sendable
+
+    async def _send(self, job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
+        try:
+            return _Outcome(job, "exported", state=await self.gateway.export_claim(creds, claim))
+        except ClaimRefused as e:
+            if e.code != "claim_conflict":
+                return _Outcome(job, "not_exported", reason_code=(e.reason_code or e.code)[:40], message=e.message)
+            # MediPay already holds this claim (an earlier attempt got through
+            # before the card was corrected): take its state as it is.
+            try:
+                return _Outcome(job, "exported", state=await self.gateway.get_claim(creds, claim.id))
+            except ProviderError as again:
+                return _Outcome(job, "retry", error=again)
+        except ProviderError as e:  # unreachable, timeout, 5xx, 429, bad credentials, unreadable answer
+            return _Outcome(job, "retry", error=e)
+
+    async def _apply(self, outcomes: list[_Outcome]) -> None:
+        """Record a chunk of answers in one write transaction.
+
+        Should one card's answer fail to record, the chunk is recorded again
+        card by card, so the others are not held back; the failing card's row
+        keeps its lease and is sent again when it runs out.
+        """
+        try:
+            summaries = await self._apply_chunk(outcomes)
+        except Exception:
+            summaries = []
+            for outcome in outcomes:
+                try:
+                    summaries += await self._apply_chunk([outcome])
+                except Exception:
+                    log.exception("export of card %s could not be recorded", outcome.job.card_id)
+        for summary in summaries:
+            await notify_card(self.notifier, summary)
+        for outcome in outcomes:
+            if outcome.kind == "retry" and outcome.error is not None:
+                log.warning("MediPay export of %s will be retried: %s", outcome.job.card_id, outcome.error.message)
+
+    async def _apply_chunk(self, outcomes: list[_Outcome]) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
         async with self.db.write() as s:
-            card = await s.get(BillCard, job.card_id, with_for_update=True)
-            assert card is not None
-            now = self.clock.now()
+            # The chunk's cards and rows in two queries (locked on PostgreSQL), not two per card.
+            card_q = select(BillCard).where(BillCard.id.in_([o.job.card_id for o in outcomes]))
+            row_q = select(MediPayExport).where(MediPayExport.id.in_([o.job.export_id for o in outcomes]))
+            if not self.db.is_sqlite:
+                card_q, row_q = card_q.with_for_update(), row_q.with_for_update()
+            cards = {c.id: c for c in (await s.scalars(card_q)).all()}
+            rows = {r.id: r for r in (await s.scalars(row_q)).all()}
+            for outcome in outcomes:
+                summary = await self._apply_one(s, outcome, cards[outcome.job.card_id], rows[outcome.job.export_id])
+                if summary is not None:
+                    summaries.append(summary)
+        return summaries
+
+    async def _apply_one(
+        self, s: AsyncSession, o: _Outcome, card: BillCard, row: MediPayExport
+    ) -> dict[str, Any] | None:
+        job, now = o.job, self.clock.now()
+        if o.kind == "finish":
+            _close_row(row, o.finish_status, o.message or None, now)
+            return None
+        if o.kind == "retry":
+            assert o.error is not None
+            if row.status == "sending":
+                row.status = "pending"
+                row.available_at = now + backoff(job.attempts)
+                row.lease_owner = None
+                row.lease_until = None
+                row.last_error = f"{o.error.code}: {o.error.message}"[:500]
+                row.updated_at = now
+            return None
+        if o.kind == "exported":
+            assert o.state is not None
             if card.exported_at is None:
                 card.exported_at = now
-                card.exported_patient_share = state.amount
-            changed = await apply_claim(s, card, state, now, source="export")
-            await self._close_row(s, job, "sent", None, now)
-            summary = card_summary(card)
-        if changed:
-            await notify_card(self.notifier, summary)
+                card.exported_patient_share = o.state.amount
+            changed = await apply_claim(s, card, o.state, now, source="export")
+            _close_row(row, "sent", None, now)
+            return card_summary(card) if changed else None
+        # not exported: the checks failed, or MediPay refused the patient's data
+        if card.status in QUEUEABLE:
+            if card.status == "open":
+                await transition(s, card, "not_exported", f"not exported: {o.reason_code}", now)
+            card.medipay_reason_code = o.reason_code
+            card.medipay_message = o.message[:500]
+            card.next_retry_at = now + RETRY_EVERY
+            card.updated_at = now
+        _close_row(row, "refused", f"{o.reason_code}: {o.message}", now)
+        return card_summary(card)
 
-    async def _not_exported(self, job: _Job, reason_code: str, message: str) -> None:
-        async with self.db.write() as s:
-            card = await s.get(BillCard, job.card_id, with_for_update=True)
-            assert card is not None
-            now = self.clock.now()
-            if card.status in ("open", "not_exported", "invoice_generated"):
-                if card.status == "open":
-                    await transition(s, card, "not_exported", f"not exported: {reason_code}", now)
-                card.medipay_reason_code = reason_code
-                card.medipay_message = message[:500]
-                card.next_retry_at = now + RETRY_EVERY
-                card.updated_at = now
-            await self._close_row(s, job, "refused", f"{reason_code}: {message}", now)
-            summary = card_summary(card)
-        await notify_card(self.notifier, summary)
 
-    async def _retry_later(self, job: _Job, error: ProviderError) -> None:
-        async with self.db.write() as s:
-            row = await s.get(MediPayExport, job.export_id, with_for_update=True)
-            assert row is not None
-            if row.status != "sending":
-                return
-            now = self.clock.now()
-            row.status = "pending"
-            row.available_at = now + backoff(job.attempts)
-            row.lease_owner = None
-            row.lease_until = None
-            row.last_error = f"{error.code}: {error.message}"[:500]
-            row.updated_at = now
-        log.warning("MediPay export of %s will be retried: %s", job.card_id, error.message)
 
-    async def _finish(self, job: _Job, status: str, error: str | None) -> None:
-        async with self.db.write() as s:
-            await self._close_row(s, job, status, error, self.clock.now())
+def _close_row(row: MediPayExport, status: str, error: str | None, now: datetime) -> None:
+    if row.status in ("sent", "refused", "failed"):
+        return  # another worker finished it after our lease ran out
+    row.status = status
+    row.lease_owner = None
+    row.lease_until = None
+    row.last_error = error[:500] if error else None
+    row.finished_at = now
+    row.updated_at = now
 
-    @staticmethod
-    async def _close_row(s: AsyncSession, job: _Job, status: str, error: str | None, now: datetime) -> None:
-        row = await s.get(MediPayExport, job.export_id, with_for_update=True)
-        assert row is not None
-        if row.status in ("sent", "refused", "failed"):
-            return  # another worker finished it after our lease ran out
-        row.status = status
-        row.lease_owner = None
-        row.lease_until = None
-        row.last_error = error[:500] if error else None
-        row.finished_at = now
-        row.updated_at = now
+
+@dataclass(frozen=True)
+class _Outcome:
+    job: _Job
+    kind: str  # exported | not_exported | retry | finish
+    state: ClaimState | None = None
+    reason_code: str = ""
+    message: str = ""
+    error: ProviderError | None = None
+    finish_status: str = ""
+
+
+def _claim_for(card: BillCard, due: int) -> Claim:
+    return Claim(
+        id=card.id,
+        patient=ClaimPatient(
+            name=card.patient_name, national_id=card.national_id, mobile=card.mobile, email=card.patient_email,
+            address=Address.from_wire(card.address),
+        ),
+        amount=due,
+        description=f"Consultation {card.created_at:%d.%m.%Y}",
+        admin_fee=card.admin_fee,
+        # An invoice made by hand goes as an invoice, whatever the card was queued as.
+        mode="invoice" if card.status == "invoice_generated" else "checkout",
+        currency=card.currency,
+    )
 
 
 async def notify_card(notifier: Notifier, summary: dict[str, Any]) -> None:

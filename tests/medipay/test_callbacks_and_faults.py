@@ -161,3 +161,30 @@ async def test_card_corrected_after_a_lost_answer_takes_medipays_claim(pipeline:
     after = await p.card(card["id"])
     assert after["status"] == "open_exported" and after["medipay"]["exported_patient_share"] == 45000
     assert len(p.medipay.sms) == 1
+
+
+async def test_one_card_failing_to_record_does_not_hold_back_the_others(pipeline: Pipeline, monkeypatch) -> None:
+    from app.ledger import medipay_export
+
+    p = pipeline
+    cards = [await p.new_card() for _ in range(4)]
+    broken = cards[1]["id"]
+    real = medipay_export.apply_claim
+
+    async def flaky(s, card, claim, now, *, source):  # type: ignore[no-untyped-def]
+        if card.id == broken:
+            raise RuntimeError("the disk is full for this one card")
+        return await real(s, card, claim, now, source=source)
+
+    monkeypatch.setattr(medipay_export, "apply_claim", flaky)
+    await p.later(hours=1)
+    assert await p.export_queue() == 4
+    statuses = [await p.status(c["id"]) for c in cards]
+    assert statuses == ["open_exported", "open", "open_exported", "open_exported"]
+    [row] = await p.exports(broken)
+    assert row.status == "sending"  # leased: taken again when the lease runs out
+    monkeypatch.setattr(medipay_export, "apply_claim", real)
+    await p.later(minutes=3)
+    assert await p.export_queue() == 1
+    assert await p.status(broken) == "open_exported"
+    assert sorted(p.medipay.claims) == sorted(c["id"] for c in cards) and len(p.medipay.sms) == 4
