@@ -20,8 +20,7 @@ from app.consults.notifier import Notifier
 from app.db import Database
 from app.errors import BadInput
 from app.ledger.medipay_books import credentials_for_book
-from app.ledger.medipay_claims import apply_claim, card_summary
-from app.ledger.medipay_export import notify_card
+from app.ledger.medipay_claims import apply_claim, card_summary, notify_card
 from app.ledger.secrets import SecretBox
 from app.models import BillCard, JobLease, MediPayAccount, MediPayEvent
 from integrations.medipay.protocol import CALLBACK_TYPES, ClaimState, MediPayGateway, ProviderError

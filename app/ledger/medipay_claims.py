@@ -21,6 +21,7 @@ a card still ``open`` when a late answer says ``paid`` goes through
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from datetime import datetime
 from typing import Any
@@ -28,13 +29,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.consults.notifier import Notifier, clinician_room, patient_room
 from app.ids import new_id
 from app.ledger import journal
 from app.ledger.cards import medipay_view
 from app.ledger.journal import Leg
 from app.ledger.transitions import ALLOWED, transition
 from app.models import BillCard, Payment
-from integrations.medipay.protocol import ClaimState
+from integrations.medipay.protocol import Address, Claim, ClaimPatient, ClaimState
+
+log = logging.getLogger(__name__)
 
 TARGET = {
     "sent": "open_exported",
@@ -154,3 +158,37 @@ def card_summary(card: BillCard) -> dict[str, Any]:
         "currency": card.currency,
         "medipay": medipay_view(card),
     }
+
+
+
+
+
+async def notify_card(notifier: Notifier, summary: dict[str, Any]) -> None:
+    """Tell the clinician (and that card's patient) in the call the card came from."""
+    consult_id = summary.get("consult_id")
+    if not consult_id:
+        return
+    payload = {"card": summary}
+    try:
+        await notifier.emit("bill_card:updated", payload, room=clinician_room(consult_id))
+        if summary.get("patient_id"):
+            await notifier.emit("bill_card:updated", payload, room=patient_room(consult_id, summary["patient_id"]))
+    except Exception:  # the ledger is right whether or not the panel hears of it
+        log.exception("could not emit bill_card:updated for %s", summary.get("id"))
+
+
+def claim_for(card: BillCard, due: int) -> Claim:
+    """The claim that exports ``card``: its id is the claim id, ``due`` what is still unpaid."""
+    return Claim(
+        id=card.id,
+        patient=ClaimPatient(
+            name=card.patient_name, national_id=card.national_id, mobile=card.mobile, email=card.patient_email,
+            address=Address.from_wire(card.address),
+        ),
+        amount=due,
+        description=f"Consultation {card.created_at:%d.%m.%Y}",
+        admin_fee=card.admin_fee,
+        # An invoice made by hand goes as an invoice, whatever the card was queued as.
+        mode="invoice" if card.status == "invoice_generated" else "checkout",
+        currency=card.currency,
+    )

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.clock import Clock
-from app.consults.notifier import Notifier, clinician_room, patient_room, request_changed
+from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.errors import Conflict
 from app.ids import new_id
@@ -51,15 +51,13 @@ from app.ledger.card_service import owned_card
 from app.ledger.cards import card_view, paid_total
 from app.ledger.export_checks import check
 from app.ledger.medipay_books import credentials_for_book
-from app.ledger.medipay_claims import apply_claim, card_summary
+from app.ledger.medipay_claims import apply_claim, card_summary, claim_for, notify_card
 from app.ledger.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.ledger.secrets import SecretBox
 from app.ledger.transitions import transition
 from app.models import BillCard, Clinic, MediPayExport, Payment, PaymentRequest
 from integrations.medipay.protocol import (
-    Address,
     Claim,
-    ClaimPatient,
     ClaimRefused,
     ClaimState,
     Credentials,
@@ -275,7 +273,7 @@ class MediPayExporter:
             elif due <= 0:
                 outcomes.append(_Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
             else:
-                sendable.append((job, _claim_for(card, due), creds))
+                sendable.append((job, claim_for(card, due), creds))
         return outcomes, sendable
 
     async def _send(self, job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
@@ -368,7 +366,6 @@ class MediPayExporter:
         return card_summary(card)
 
 
-
 def _close_row(row: MediPayExport, status: str, error: str | None, now: datetime) -> None:
     if row.status in ("sent", "refused", "failed"):
         return  # another worker finished it after our lease ran out
@@ -389,33 +386,3 @@ class _Outcome:
     message: str = ""
     error: ProviderError | None = None
     finish_status: str = ""
-
-
-def _claim_for(card: BillCard, due: int) -> Claim:
-    return Claim(
-        id=card.id,
-        patient=ClaimPatient(
-            name=card.patient_name, national_id=card.national_id, mobile=card.mobile, email=card.patient_email,
-            address=Address.from_wire(card.address),
-        ),
-        amount=due,
-        description=f"Consultation {card.created_at:%d.%m.%Y}",
-        admin_fee=card.admin_fee,
-        # An invoice made by hand goes as an invoice, whatever the card was queued as.
-        mode="invoice" if card.status == "invoice_generated" else "checkout",
-        currency=card.currency,
-    )
-
-
-async def notify_card(notifier: Notifier, summary: dict[str, Any]) -> None:
-    """Tell the clinician (and that card's patient) in the call the card came from."""
-    consult_id = summary.get("consult_id")
-    if not consult_id:
-        return
-    payload = {"card": summary}
-    try:
-        await notifier.emit("bill_card:updated", payload, room=clinician_room(consult_id))
-        if summary.get("patient_id"):
-            await notifier.emit("bill_card:updated", payload, room=patient_room(consult_id, summary["patient_id"]))
-    except Exception:  # the ledger is right whether or not the panel hears of it
-        log.exception("could not emit bill_card:updated for %s", summary.get("id"))
