@@ -4,9 +4,10 @@ The credentials are checked with MediPay (``GET /v1/account``) before they are
 saved as ``active`` (the green check): MediPay answering 401 saves them as
 ``invalid`` with MediPay's message in ``last_error``; MediPay not answering
 saves nothing and raises ``Unavailable`` (503, *not verified, try again*), so
-an outage never turns a working account red. The password is stored sealed
-(``app.ledger.secrets``) and is never shown again; leaving it empty when
-editing keeps the stored one.
+an outage never turns a working account red. MediPay works only for an
+active, described book with export format MediPay (409 ``book_not_medipay``).
+The password is stored sealed (``app.ledger.secrets``) and is never shown
+again; leaving it empty when editing keeps the stored one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from app.clock import Clock
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound, Unavailable
 from app.ids import new_id
-from app.ledger.books import owned_book
+from app.ledger.books import exports_to_medipay, owned_book
 from app.ledger.secrets import SecretBox, SecretUnreadable
 from app.models import Book, MediPayAccount
 from integrations.medipay.protocol import Credentials, InvalidCredentials, MediPayGateway, ProviderError
@@ -71,7 +72,8 @@ class MediPayAccounts:
         return {row.book_id: AccountView.of(row) for row in rows}
 
     async def save(
-        self, organisation_id: str, book_id: str, *, username: Any, password: Any, actor_id: str | None
+        self, organisation_id: str, book_id: str, username: Any, password: Any, *, actor_type: str = "user",
+        actor_id: str | None = None,
     ) -> AccountView:
         """Check the credentials with MediPay, then store them as ``active`` or ``invalid``."""
         name = _credential(username, "username", MAX_USERNAME, required=True)
@@ -79,6 +81,9 @@ class MediPayAccounts:
         assert name is not None
         async with self.db.read() as s:
             book = await owned_book(s, organisation_id, book_id)
+            if not exports_to_medipay(book):
+                raise Conflict("book_not_medipay",
+                               "MediPay works only for an active book with a description and export format MediPay.")
             existing = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == book.id))
         if secret is None:
             if existing is None:
@@ -103,7 +108,7 @@ class MediPayAccounts:
             row.last_error = error
             row.verified_at = now if status == "active" else None
             row.updated_at = now
-            _audit(s, book, "medipay_account.saved", actor_id, now, {"username": name, "status": status})
+            _audit(s, book, "medipay_account.saved", actor_type, actor_id, now, {"username": name, "status": status})
             await s.flush()
             return AccountView.of(row)
 
@@ -127,7 +132,7 @@ class MediPayAccounts:
             now = self.clock.now()
             row.status, row.last_error, row.updated_at = status, error, now
             row.verified_at = now if status == "active" else None
-            _audit(s, book, "medipay_account.verified", actor_id, now, {"status": status})
+            _audit(s, book, "medipay_account.verified", "user", actor_id, now, {"status": status})
             return AccountView.of(row)
 
     async def credentials(self, book_id: str) -> Credentials | None:
@@ -143,22 +148,25 @@ class MediPayAccounts:
 
     async def _check(self, credentials: Credentials) -> tuple[str, str | None]:
         try:
-            await self.gateway.verify_account(credentials)
+            account = await self.gateway.verify_account(credentials)
         except InvalidCredentials as e:
             return "invalid", (e.provider_message or e.message)[:500]
         except ProviderError as e:
             raise Unavailable(
                 "medipay_unavailable", "MediPay could not be reached, so the account was not verified. Try again."
             ) from e
+        if account.status != "active":
+            return "invalid", f"MediPay says the account is {account.status}."[:500]
         return "active", None
 
 
-def _audit(s: AsyncSession, book: Book, action: str, actor_id: str | None, at: datetime, details: Any) -> None:
+def _audit(s: AsyncSession, book: Book, action: str, actor_type: str, actor_id: str | None, at: datetime,
+           details: Any) -> None:
     audit.record(
         s,
         organisation_id=book.organisation_id,
         clinic_id=None,
-        actor_type="user",
+        actor_type=actor_type,
         actor_id=actor_id,
         action=action,
         subject_type="book",
