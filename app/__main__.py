@@ -86,8 +86,8 @@ def serve(settings: Settings) -> int:
 async def with_services(settings: Settings, action: Any) -> Any:
     """Start the app's services without serving HTTP, run ``action(app)``, stop.
 
-    With the built-in Stripe sandbox, the sandbox is served on a free local
-    port for the duration, sharing its state file with the web server's.
+    With the built-in Stripe and MediPay sandboxes, each is served on a free
+    local port for the duration, sharing its state file with the web server's.
     """
     from app.factory import create_app
 
@@ -118,7 +118,26 @@ async def with_services(settings: Settings, action: Any) -> Any:
 
         manager = write_only_manager(settings.redis_url, settings.redis_channel)
         notifier = SocketNotifier(manager)
-    app = create_app(settings, run_jobs=False, notifier=notifier)
+    medipay_runner, medipay = None, None
+    if settings.medipay_sandbox:
+        # The same for the built-in MediPay sandbox: its links and callbacks still
+        # name the web server's address; only this process's client talks to the port.
+        from integrations.medipay.client import MediPayHTTPClient
+        from integrations.medipay.sandbox import create_sandbox_app as create_medipay_sandbox
+
+        medipay_sandbox = create_medipay_sandbox(
+            public_url=settings.medipay_sandbox_url,
+            callback_url=f"{settings.public_url}/webhooks/medipay",
+            callback_secret=settings.medipay_callback_secret,
+            data_path=str(settings.data_dir / "medipay-sandbox.db"),
+        )
+        medipay_runner = web.AppRunner(medipay_sandbox)
+        await medipay_runner.setup()
+        medipay_site = web.TCPSite(medipay_runner, "127.0.0.1", 0)
+        await medipay_site.start()
+        medipay_port = medipay_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}")
+    app = create_app(settings, run_jobs=False, notifier=notifier, medipay=medipay)
     try:
         ctx = [gen(app) for gen in app.cleanup_ctx]
         for step in ctx:
@@ -134,6 +153,10 @@ async def with_services(settings: Settings, action: Any) -> Any:
     finally:
         if manager is not None and getattr(manager, "redis", None) is not None:
             await manager.redis.aclose()
+        if medipay is not None:
+            await medipay.close()
+        if medipay_runner is not None:
+            await medipay_runner.cleanup()
         if runner is not None:
             await runner.cleanup()
 
@@ -141,22 +164,27 @@ async def with_services(settings: Settings, action: Any) -> Any:
 async def _seed(app: web.Application) -> dict[str, Any]:
     from app import demo
     from app.factory import onboard_in_sandbox
-    from app.web.keys import DB, ORGANISATIONS, SETTINGS, STRIPE
+    from app.web.keys import DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE
 
     settings = app[SETTINGS]
     return await demo.seed(
-        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda a: onboard_in_sandbox(settings, a)
+        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda a: onboard_in_sandbox(settings, a),
+        medipay_accounts=app[MEDIPAY_ACCOUNTS],
     )
 
 
 async def _run_job(app: web.Application, name: str) -> int:
-    from app.web.keys import PAYMENTS
+    from app.web.keys import MEDIPAY_CALLBACKS, MEDIPAY_EXPORTER, PAYMENTS
 
     if name == "expire-requests":
         return await app[PAYMENTS].expire_due()
-    # The MediPay jobs arrive with the MediPay pipeline; until then there is nothing to export.
-    log.info("job %s has nothing to do yet", name)
-    return 0
+    if name == "export-queue":
+        return await app[MEDIPAY_EXPORTER].export_due()
+    if name == "retry-not-exported":
+        return await app[MEDIPAY_EXPORTER].retry_not_exported()
+    if name == "sync-medipay":
+        return await app[MEDIPAY_CALLBACKS].sync()
+    raise ValueError(name)
 
 
 async def create_admin(settings: Settings, args: argparse.Namespace) -> int:

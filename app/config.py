@@ -87,6 +87,11 @@ class Settings:
     checkout_ttl_seconds: int = 31 * 60
     frame_ancestors: str = "*"
     shutdown_timeout_seconds: int = 10
+    # A MediPay export row is held this long by the worker sending it; a worker
+    # that dies mid-export leaves it to be taken again after this.
+    medipay_export_lease_seconds: int = 120
+    # How many claims one export run sends at the same time (bounded batching).
+    medipay_export_concurrency: int = 16
 
     @property
     def stripe_sandbox(self) -> bool:
@@ -196,6 +201,14 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number of seconds from {low} to {high}")
             return int(text)
 
+        def whole(name: str, default: int, low: int, high: int) -> int:
+            text = get(name)
+            if text is None:
+                return default
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+            return int(text)
+
         return cls(
             host=host,
             port=port,
@@ -217,6 +230,8 @@ class Settings:
             frame_ancestors=get("FRAME_ANCESTORS") or "*",
             # How long a stopping web process lets requests in flight finish.
             shutdown_timeout_seconds=seconds("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 600),
+            medipay_export_lease_seconds=seconds("MEDIPAY_EXPORT_LEASE_SECONDS", 120, 1, 3600),
+            medipay_export_concurrency=whole("MEDIPAY_EXPORT_CONCURRENCY", 16, 1, 256),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -13,13 +14,17 @@ from app.admin.payment_app import enable_by_system
 from app.clinics import accounts as clinic_accounts
 from app.config import Settings
 from app.db import Database
-from app.models import Clinic, Organisation, User
+from app.errors import Unavailable
+from app.models import Book, Clinic, MediPayAccount, Organisation, User
 from app.organisations import KEY_PREFIX, Organisations
 from integrations.stripe.protocol import StripeGateway
 
+log = logging.getLogger(__name__)
 ORG_ID = "org_demo"
 CLINIC_ID = "cli_demo"
 ADMIN_EMAIL = "admin@demo.consultpay.test"
+MEDIPAY_BOOK_ID = "book_demo_medipay"
+MEDIPAY_USERNAME = "demo-legesenter"
 CLINICIAN = {"id": "u-demo-clinician", "name": "Dr. Kari Lege"}
 PATIENT = {
     "id": "p-demo",
@@ -37,11 +42,13 @@ def _derived(settings: Settings, purpose: str) -> str:
 
 
 async def seed(
-    settings: Settings, db: Database, orgs: Organisations, stripe: StripeGateway, onboard: Any = None
+    settings: Settings, db: Database, orgs: Organisations, stripe: StripeGateway, onboard: Any = None,
+    medipay_accounts: Any = None,
 ) -> dict[str, Any]:
     """Create what the demo needs (once) and say how to use it.
 
-    ``onboard(account_id)`` completes the sandbox's onboarding for the demo
+    ``medipay_accounts`` (``MediPayAccounts``) adds and verifies the MediPay
+    account of the demo's MediPay book. ``onboard(account_id)`` completes the sandbox's onboarding for the demo
     account, as a clinic admin would on Stripe's pages.
     """
     async with db.read() as s:
@@ -83,10 +90,38 @@ async def seed(
                     now=orgs.clock.now(),
                 )
             )
+    medipay_book_id = await _medipay_book(settings, db, orgs, medipay_accounts)
     return {
         "api_key": api_key,
         "organisation_id": ORG_ID,
         "clinic_id": CLINIC_ID,
         "admin": {"email": ADMIN_EMAIL, "password": password},
         "clinician": dict(CLINICIAN),
+        "medipay_book_id": medipay_book_id,
     }
+
+
+async def _medipay_book(settings: Settings, db: Database, orgs: Organisations, accounts: Any) -> str:
+    """The demo's MediPay book and its account (sandbox credentials), made once.
+
+    The account is verified with MediPay each time until it has the green check.
+    """
+    async with db.write() as s:
+        book = await s.get(Book, MEDIPAY_BOOK_ID)
+        if book is None:
+            owner = await s.scalar(select(User.id).where(User.email == ADMIN_EMAIL))
+            s.add(Book(id=MEDIPAY_BOOK_ID, organisation_id=ORG_ID, owner_user_id=owner,
+                       description="Demo Legesenter – MediPay", active=True, export_format="medipay",
+                       created_at=orgs.clock.now()))
+        account = await s.scalar(select(MediPayAccount).where(MediPayAccount.book_id == MEDIPAY_BOOK_ID))
+    # Only the sandbox has credentials to give out; a real MediPay account is added
+    # in Export settings > MediPay with what PayEx sent the clinic.
+    if settings.medipay_sandbox and accounts is not None and (account is None or account.status != "active"):
+        from integrations.medipay.sandbox.context import SANDBOX_PASSWORD
+
+        try:
+            await accounts.save(ORG_ID, MEDIPAY_BOOK_ID, username=MEDIPAY_USERNAME, password=SANDBOX_PASSWORD,
+                                actor_id="seed-demo")
+        except Unavailable:
+            log.warning("the MediPay sandbox did not answer; the demo's MediPay account is verified next time")
+    return MEDIPAY_BOOK_ID

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,11 @@ from app.consults.service import ConsultService
 from app.consults.stripe_events import StripeEvents
 from app.consults.tokens import TokenSigner
 from app.db import Database, make_engine, migrate
+from app.jobs.leases import once_per
 from app.jobs.scheduler import Job, run_forever
 from app.ledger.medipay_accounts import MediPayAccounts
+from app.ledger.medipay_callbacks import MediPayCallbacks
+from app.ledger.medipay_export import MediPayExporter
 from app.ledger.secrets import SecretBox
 from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
@@ -42,6 +46,8 @@ from app.web.keys import (
     DB,
     MEDIPAY,
     MEDIPAY_ACCOUNTS,
+    MEDIPAY_CALLBACKS,
+    MEDIPAY_EXPORTER,
     ORGANISATIONS,
     PAYMENTS,
     REFUNDS,
@@ -175,7 +181,22 @@ def create_app(
         app[MEDIPAY_ACCOUNTS] = MediPayAccounts(
             db, gateway=medipay_gateway, clock=app[CLOCK], box=SecretBox(settings.secret_key)
         )
+        app[MEDIPAY_EXPORTER] = MediPayExporter(
+            db,
+            gateway=medipay_gateway,
+            clock=app[CLOCK],
+            secret_key=settings.secret_key,
+            notifier=out,
+            lease_seconds=settings.medipay_export_lease_seconds,
+            concurrency=settings.medipay_export_concurrency,
+        )
+        app[MEDIPAY_CALLBACKS] = MediPayCallbacks(
+            db, gateway=medipay_gateway, clock=app[CLOCK], notifier=out, secret_key=settings.secret_key
+        )
         yield
+        await app[MEDIPAY_EXPORTER].close()
+        if medipay is None:
+            await medipay_gateway.close()
         if stripe is None:
             await gateway.close()
         if medipay is None:
@@ -200,7 +221,26 @@ def create_app(
 
 
 def jobs_for(app: web.Application) -> list[Job]:
-    return [Job("expire-requests", 30.0, app[PAYMENTS].expire_due)]
+    """The background jobs and how often each looks for work.
+
+    ``export-queue`` looks every minute but only finds rows that are due: a
+    card queued by the hourly transfer becomes due at the full hour, one sent
+    to payment at once, one whose export failed after its back-off. The daily
+    retry and the MediPay pull run once per period across all workers
+    (``job_leases``).
+    """
+    db, clock, exporter = app[DB], app[CLOCK], app[MEDIPAY_EXPORTER]
+    lease = timedelta(minutes=30)
+    return [
+        Job("expire-requests", 30.0, app[PAYMENTS].expire_due),
+        Job("export-queue", 60.0, exporter.export_due),
+        Job("retry-not-exported", 300.0,
+            once_per(db, clock, "retry-not-exported", exporter.owner, timedelta(days=1), lease,
+                     exporter.retry_not_exported)),
+        Job("sync-medipay", 60.0,
+            once_per(db, clock, "sync-medipay", exporter.owner, timedelta(minutes=15), lease,
+                     app[MEDIPAY_CALLBACKS].sync)),
+    ]
 
 
 async def onboard_in_sandbox(settings: Settings, account_id: str) -> None:

@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from app.config import Settings
-from app.web.keys import DB
+from app.web.keys import DB, MEDIPAY_ACCOUNTS
 
 PATIENT = {
     "id": "p-1",
@@ -119,6 +119,7 @@ class Live:
         self.demo = await demo.seed(
             self.settings, self.app[DB], self.app[ORGANISATIONS], self.app[STRIPE],
             onboard=lambda a: onboard_in_sandbox(self.settings, a),
+            medipay_accounts=self.app[MEDIPAY_ACCOUNTS],
         )
 
     async def close(self) -> None:

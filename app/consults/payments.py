@@ -40,13 +40,19 @@ CHECKOUT_MARGIN = timedelta(minutes=2)
 NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
 
 
-async def finish_unpaid(s: AsyncSession, r: PaymentRequest, status: str, reason: str, now: datetime) -> None:
-    """End an open request without payment; its line no longer counts on the card."""
+async def finish_unpaid(
+    s: AsyncSession, r: PaymentRequest, status: str, reason: str, now: datetime, *, keep_line: bool = False
+) -> None:
+    """End an open request without payment; its line no longer counts on the card.
+
+    With ``keep_line`` the amount stays owed on the card: the call ended with
+    it unpaid and the card's MediPay book collects it (product.md, section 3).
+    """
     r.status = status
     r.updated_at = now
     r.failure_reason = reason if status == "failed" else r.failure_reason
     card = await s.get(BillCard, r.bill_card_id)
-    if card is not None:
+    if card is not None and not keep_line:
         await cards.void_request_line(s, card, r.id, f"request {status}", now)
 
 

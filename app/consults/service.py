@@ -18,7 +18,8 @@ from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
-from app.models import Clinic, Consult, ConsultPatient, PaymentRequest
+from app.ledger import cards
+from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.money import MoneyError, normalise_currency
 
 MAX_PATIENTS = 20
@@ -136,7 +137,11 @@ class ConsultService:
                     if r.status == "requested":
                         ended.append(r)
                 for r in ended:
-                    await finish_unpaid(s, r, "expired", "consultation ended", now)
+                    # What a MediPay book collects stays owed; otherwise it ends with the call.
+                    card = await s.get(BillCard, r.bill_card_id)
+                    await finish_unpaid(s, r, "expired", "consultation ended", now,
+                                        keep_line=card is not None and card.book_id is not None)
+                await cards.queue_after_call(s, consult, now)
             view = consult_view(consult, await self._patients(s, consult.id))
             view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
         for r in ended:

@@ -38,6 +38,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ids import new_id
 from app.ledger.books import book_for_card
 from app.ledger.cards import card_view
+from app.ledger.outbox import queue_hourly
 from app.ledger.statuses import EXPORTED, SETTLED, STATUSES
 from app.models import BillCard, BillCardEvent, BillCardLine, Clinic
 
@@ -176,6 +177,15 @@ def parse_query(query: Mapping[str, str]) -> CardQuery:
 # ---------------------------------------------------------------- the service
 
 
+async def _being_sent(s: AsyncSession, card_id: str) -> bool:
+    """A worker is handing the card to MediPay right now: its amount is on the wire."""
+    from app.models import MediPayExport
+
+    return await s.scalar(
+        select(MediPayExport.id).where(MediPayExport.bill_card_id == card_id, MediPayExport.status == "sending")
+    ) is not None
+
+
 async def owned_card(s: AsyncSession, organisation_id: str, card_id: str, *, lock: bool = False) -> BillCard:
     card = await s.get(BillCard, card_id, with_for_update=lock) if len(card_id) <= 40 else None
     if card is None:
@@ -241,6 +251,8 @@ class BillCards:
                 s.add(BillCardLine(id=new_id("bcl"), bill_card_id=card.id, created_at=now, **line))
             s.add(BillCardEvent(bill_card_id=card.id, status_from=None, status_to="open", reason="created over the API",
                                 at=now))
+            # A card of a MediPay book joins the hourly transfer (not in manual office mode).
+            await queue_hourly(s, card, now)
             self._audit(s, card, "bill_card.created", actor_id, now,
                         {"patient_share": patient_share, "refund_share": refund_share, "lines": len(lines),
                          "book_id": book_id, "admin_fee": admin_fee})
@@ -330,7 +342,7 @@ class BillCards:
             shares_change = lines is not None or new_patient != card.patient_share or new_refund != card.refund_share
             if shares_change and card.status in SETTLED:
                 raise Conflict("card_settled", "The card is paid: its shares cannot change.")
-            if new_patient != card.patient_share and card.status in EXPORTED:
+            if new_patient != card.patient_share and (card.status in EXPORTED or await _being_sent(s, card.id)):
                 raise Conflict(
                     "patient_share_locked",
                     "The patient share was exported to MediPay and cannot change; the refund share can.",

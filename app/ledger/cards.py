@@ -30,11 +30,15 @@ async def card_for_patient(session: AsyncSession, consult: Consult, patient: Con
     )
     if card is not None:
         return card
+    from app.ledger.medipay_books import medipay_book_for
+
     card = BillCard(
         id=new_id("bc"),
         organisation_id=consult.organisation_id,
         clinic_id=consult.clinic_id,
         consult_id=consult.id,
+        # Whatever the call leaves unpaid is collected through the organisation's MediPay book.
+        book_id=await medipay_book_for(session, consult.organisation_id),
         patient_ref=patient.patient_id,
         patient_name=patient.name,
         patient_email=patient.email,
@@ -176,6 +180,31 @@ async def register_stripe_payment(
     return True
 
 
+async def queue_after_call(session: AsyncSession, consult: Consult, now: datetime) -> list[BillCard]:
+    """The call ended: its cards with an unpaid patient share join the hourly transfer to MediPay.
+
+    A card with a checkout still open stays *under work*: Stripe may yet settle it.
+    """
+    from app.ledger.outbox import queue_hourly
+    from app.models import PaymentRequest
+
+    queued = []
+    for card in (await session.scalars(
+        select(BillCard).where(BillCard.consult_id == consult.id, BillCard.status == "under_work")
+        .with_for_update()
+    )).all():
+        still_open = await session.scalar(
+            select(PaymentRequest.id).where(PaymentRequest.bill_card_id == card.id,
+                                            PaymentRequest.status.in_(("requested", "checkout_open")))
+        )
+        if still_open or card.patient_share - await paid_total(session, card.id) <= 0:
+            continue
+        if await queue_hourly(session, card, now) is not None:
+            await set_status(session, card, "open", "call ended unpaid: queued for MediPay", now)
+            queued.append(card)
+    return queued
+
+
 async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
     payments = (
         await session.scalars(select(Payment).where(Payment.bill_card_id == card.id).order_by(Payment.registered_at))
@@ -227,7 +256,19 @@ async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
             }
             for p in payments
         ],
-        "medipay": {"state": None, "reason_code": None, "message": None, "exported_at": None},
+        "medipay": medipay_view(card),
         "created_at": card.created_at.isoformat(),
         "updated_at": card.updated_at.isoformat(),
+    }
+
+
+def medipay_view(card: BillCard) -> dict[str, Any]:
+    return {
+        "state": card.medipay_state,
+        "reason_code": card.medipay_reason_code,
+        "message": card.medipay_message,
+        "exported_at": card.exported_at.isoformat() if card.exported_at else None,
+        "exported_patient_share": card.exported_patient_share,
+        "admin_fee": card.medipay_admin_fee,
+        "next_retry_at": card.next_retry_at.isoformat() if card.next_retry_at else None,
     }

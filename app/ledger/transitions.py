@@ -12,6 +12,8 @@ card's ``bill_card_events`` row. The codes and their Norwegian labels live in
                                           not paid in the call, sent on to MediPay)
     paid              under_work          a new request in the same call reopens it
     open              open_exported       exported; the patient got the SMS with the link
+    open              manual_handling     MediPay rejected the claim as it was exported
+                                          (over the agreed maximum)
     open              not_exported        the checks before export failed (fødselsnummer
                                           or D-number, mobile; address for an invoice)
     open              invoice_generated   invoiced by hand at the cash desk (e.g. without
@@ -53,7 +55,7 @@ from app.models import BillCard
 ALLOWED: dict[str, frozenset[str]] = {
     "under_work": frozenset({"paid", "open"}),
     "paid": frozenset({"under_work"}),
-    "open": frozenset({"open_exported", "not_exported", "invoice_generated", "under_work"}),
+    "open": frozenset({"open_exported", "not_exported", "invoice_generated", "under_work", "manual_handling"}),
     "not_exported": frozenset({"open", "open_exported", "manual_handling", "invoice_generated"}),
     "open_exported": frozenset({"paid", "invoice_exported", "manual_handling"}),
     "invoice_generated": frozenset({"invoice_exported", "manual_handling"}),

@@ -7,7 +7,7 @@ from aiohttp import web
 from app.errors import NotFound
 from app.ledger.card_service import BillCards, parse_query
 from app.web.api import caller
-from app.web.keys import CLOCK, DB
+from app.web.keys import CLOCK, DB, MEDIPAY_EXPORTER
 from app.web.middleware import read_json
 
 routes = web.RouteTableDef()
@@ -49,4 +49,13 @@ async def change_card(request: web.Request) -> web.Response:
     who = await caller(request)
     body = await read_json(request)
     card = await _cards(request).change(who.organisation_id, _card_id(request), body, actor_id=who.organisation_id)
+    return web.json_response(card)
+
+
+@routes.post("/api/v1/bill-cards/{card_id}/send-to-payment")
+async def send_to_payment(request: web.Request) -> web.Response:
+    who = await caller(request)
+    card = await request.app[MEDIPAY_EXPORTER].send_to_payment(
+        who.organisation_id, _card_id(request), actor_id=who.organisation_id
+    )
     return web.json_response(card)

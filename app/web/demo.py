@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import demo
 from app.i18n import negotiate
 from app.models import Consult
-from app.web.keys import CONSULTS, DB, ORGANISATIONS, SETTINGS, STRIPE
+from app.web.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE
 from app.web.pages import context
 
 routes = web.RouteTableDef()
@@ -24,7 +24,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     from app.factory import onboard_in_sandbox
 
     await demo.seed(
-        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda acct: onboard_in_sandbox(settings, acct)
+        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda acct: onboard_in_sandbox(settings, acct),
+        medipay_accounts=app[MEDIPAY_ACCOUNTS],
     )
     consult = await app[CONSULTS].create(
         demo.ORG_ID,

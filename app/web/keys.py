@@ -14,6 +14,8 @@ from app.consults.service import ConsultService
 from app.consults.stripe_events import StripeEvents
 from app.db import Database
 from app.ledger.medipay_accounts import MediPayAccounts
+from app.ledger.medipay_callbacks import MediPayCallbacks
+from app.ledger.medipay_export import MediPayExporter
 from app.organisations import Organisations
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.protocol import StripeGateway
@@ -31,3 +33,5 @@ STRIPE_ACCOUNTS = web.AppKey("stripe_accounts", StripeAccounts)
 ADMIN_SESSIONS = web.AppKey("admin_sessions", AdminSessions)
 MEDIPAY = web.AppKey("medipay", MediPayGateway)
 MEDIPAY_ACCOUNTS = web.AppKey("medipay_accounts", MediPayAccounts)
+MEDIPAY_EXPORTER = web.AppKey("medipay_exporter", MediPayExporter)
+MEDIPAY_CALLBACKS = web.AppKey("medipay_callbacks", MediPayCallbacks)

@@ -273,6 +273,10 @@ _BILL_CARD = {
                 "reason_code": {"type": ["string", "null"]},
                 "message": {"type": ["string", "null"]},
                 "exported_at": {"type": ["string", "null"], "format": "date-time"},
+                "exported_patient_share": {"type": ["integer", "null"], "description": "minor units, as exported"},
+                "admin_fee": {"type": "integer", "description": "MediPay's admin fee on the claim, minor units"},
+                "next_retry_at": {"type": ["string", "null"], "format": "date-time",
+                                  "description": "when a not exported card is tried again (daily)"},
             },
         },
         "created_at": {"type": "string", "format": "date-time"},
@@ -371,6 +375,20 @@ SPEC["paths"].update(
                     },
                 },
                 "responses": {**_ok(200, _BILL_CARD), **_errors(400, 401, 403, 404, 409, 422)},
+            },
+        },
+        "/api/v1/bill-cards/{card_id}/send-to-payment": {
+            "post": {
+                "operationId": "sendBillCardToPayment",
+                "description": (
+                    "Send til betaling: send one card to MediPay now instead of with the hourly transfer. "
+                    "The answer is the card after MediPay's answer (open_exported, not_exported with the "
+                    "reason, or manual_handling), or still open when MediPay is slow or down: the export is "
+                    "retried under the same claim id. A card from a call takes over the call's open requests. "
+                    "409: card_settled, already_exported, book_not_medipay, nothing_to_collect, checkout_open."
+                ),
+                "parameters": [_path_id("card_id")],
+                "responses": {**_ok(200, _BILL_CARD), **_errors(401, 403, 404, 409)},
             },
         },
     }

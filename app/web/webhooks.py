@@ -6,8 +6,9 @@ import logging
 
 from aiohttp import web
 
-from app.web.keys import STRIPE, STRIPE_EVENTS
+from app.web.keys import MEDIPAY_CALLBACKS, SETTINGS, STRIPE, STRIPE_EVENTS
 from app.web.middleware import json_error
+from integrations.medipay import protocol as medipay_protocol
 from integrations.stripe.protocol import SignatureError
 
 log = logging.getLogger(__name__)
@@ -26,4 +27,21 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         log.warning("refused a Stripe webhook: %s", e.message)
         return json_error(400, e.code, "The webhook signature could not be verified.")
     outcome = await request.app[STRIPE_EVENTS].handle(event)
+    return web.json_response({"received": True, "outcome": outcome})
+
+
+@routes.post("/webhooks/medipay")
+async def medipay_webhook(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return json_error(413, "too_large", "The body is too large.")
+    payload = await request.read()
+    secret = request.app[SETTINGS].medipay_callback_secret or ""
+    try:
+        event = medipay_protocol.verify_callback(
+            payload, request.headers.get(medipay_protocol.SIGNATURE_HEADER), secret
+        )
+    except medipay_protocol.SignatureError as e:
+        log.warning("refused a MediPay callback: %s", e.message)
+        return json_error(400, e.code, "The callback signature could not be verified.")
+    outcome = await request.app[MEDIPAY_CALLBACKS].handle(event)
     return web.json_response({"received": True, "outcome": outcome})

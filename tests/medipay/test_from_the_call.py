@@ -1,0 +1,71 @@
+"""One ledger: a card left unpaid in the call goes on to MediPay, and the clinician hears of it live."""
+
+from __future__ import annotations
+
+from tests.medipay.conftest import Pipeline
+
+
+async def _request(p: Pipeline, amount: int = 45000) -> tuple[dict, object, str]:
+    consult, clinician, patient = await p.live.call_pair()
+    ack = await clinician.call("payment:request", {"amount": amount, "description": "Consultation"})
+    assert ack["ok"], ack
+    return consult, clinician, ack["request"]["bill_card_id"]
+
+
+async def test_unpaid_card_sent_from_the_call_and_paid_in_medipay_checkout(pipeline: Pipeline) -> None:
+    p = pipeline
+    consult, clinician, card_id = await _request(p)
+    card = await p.card(card_id)
+    assert card["status"] == "under_work" and card["book_id"] == p.live.demo["medipay_book_id"]
+
+    status, sent = await p.send(card_id)
+    assert status == 200 and sent["status"] == "open_exported", sent
+    # The request in the call is taken over: the patient cannot pay it twice.
+    cancelled = await clinician.wait_for("payment:updated", lambda d: d["request"]["status"] == "cancelled")
+    assert cancelled["request"]["bill_card_id"] == card_id
+    assert (await p.card(card_id))["patient_share"] == 45000
+    update = await clinician.wait_for("bill_card:updated", lambda d: d["card"]["status"] == "open_exported")
+    assert update["card"]["id"] == card_id and "national_id" not in str(update)
+
+    await p.medipay.choose(card_id, "card")
+    update = await clinician.wait_for("bill_card:updated", lambda d: d["card"]["status"] == "paid")
+    assert update["card"]["medipay"]["state"] == "paid"
+    card = await p.card(card_id)
+    assert [x["method"] for x in card["payments"]] == ["card"]
+    assert await p.live.ledger_balanced()
+
+
+async def test_rejection_is_shown_live_to_the_clinician(pipeline: Pipeline) -> None:
+    p = pipeline
+    _, clinician, card_id = await _request(p, amount=5_000_000)
+    await p.send(card_id)
+    update = await clinician.wait_for("bill_card:updated", lambda d: d["card"]["status"] == "manual_handling")
+    assert update["card"]["medipay"]["reason_code"] == "over_limit"
+
+
+async def test_call_ending_unpaid_puts_the_card_in_the_hourly_queue(pipeline: Pipeline) -> None:
+    p = pipeline
+    consult, _, card_id = await _request(p)
+    status, _ = await p.live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200
+    assert await p.status(card_id) == "open"
+    [row] = await p.exports(card_id)
+    assert row.trigger == "hourly"
+    await p.later(hours=1)
+    assert await p.export_queue() == 1
+    assert await p.status(card_id) == "open_exported"
+
+
+async def test_request_cancelled_in_the_call_leaves_nothing_to_send(pipeline: Pipeline) -> None:
+    p = pipeline
+    consult, clinician, card_id = await _request(p)
+    card = await p.card(card_id)
+    request_id = card["lines"][0]["payment_request_id"]
+    ack = await clinician.call("payment:cancel", {"request_id": request_id})
+    assert ack["ok"]
+    status, _ = await p.live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    card = await p.card(card_id)
+    assert card["patient_share"] == 0 and card["status"] == "under_work"
+    assert await p.exports(card_id) == []
+    status, body = await p.send(card_id)
+    assert status == 409 and body["error"]["code"] == "nothing_to_collect"
