@@ -6,7 +6,9 @@ same list with one status. The card page shows the lines, both shares, the
 payments and *Show MediPay status*; its forms change the shares (the patient
 share of an exported card is locked, and the server refuses it too: 409),
 invoice the card by hand with or without the admin fee (warning first when the
-clinic is not in *manual office*), and *Send to payment*. A clinic's *manual
+clinic is not in *manual office*), and *Send to payment* (the pipeline's
+``MediPayExporter.send_to_payment``: an open card goes out with the Checkout
+SMS, an invoice made by hand as an invoice). A clinic's *manual
 office* switch lives on the list page.
 """
 
@@ -27,7 +29,7 @@ from app.i18n import currency_exponent, to_minor
 from app.ledger.card_service import BillCards
 from app.ledger.cash_desk import LISTS, CashDesk, DeskQuery, desk_scope
 from app.ledger.statuses import LABELS, STATUSES
-from app.web.keys import CLOCK, DB
+from app.web.keys import CLOCK, DB, MEDIPAY_EXPORTER
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")
@@ -226,3 +228,25 @@ async def manual_office(request: web.Request) -> web.StreamResponse:
         await flash(request, t.gettext("Manual office is off for %(clinic)s: cards are exported to MediPay every "
                                        "hour.") % {"clinic": clinic.name})
     raise web.HTTPSeeOther(BASE + "#manual-office")
+
+
+@routes.post(BASE + "/cards/{card_id}/send")
+@require(*ADMINS)
+async def send_to_payment(request: web.Request) -> web.StreamResponse:
+    """*Send to payment*: the pipeline queues the card due now and exports it at once."""
+    user: AdminUser = request["user"]
+    t = translator(request)
+    card_id = request.match_info["card_id"]
+    await _load(request, card_id)  # the access checks, before anything changes
+    try:
+        card = await request.app[MEDIPAY_EXPORTER].send_to_payment(
+            user.organisation_id, card_id, actor_type="user", actor_id=user.id
+        )
+    except DomainError as e:
+        await flash(request, t.gettext(e.message), "error")
+        raise web.HTTPSeeOther(f"{BASE}/cards/{card_id}") from None
+    if card["status"] in ("open_exported", "invoice_exported"):
+        await flash(request, t.gettext("The card was sent to MediPay."))
+    else:
+        await flash(request, t.gettext("The card is queued for MediPay; its status shows when MediPay has answered."))
+    raise web.HTTPSeeOther(f"{BASE}/cards/{card_id}")

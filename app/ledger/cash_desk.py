@@ -34,6 +34,8 @@ PAGE_SIZE = 50
 # Lists the desk opens with one click (product.md: *Invoice for manual handling*, *Not exported invoices*).
 LISTS = {"manual": "manual_handling", "not-exported": "not_exported"}
 INVOICE_FROM = frozenset({"open", "not_exported", "manual_handling"})
+# Cards *Send to payment* may take (the pipeline refuses the rest with a reason).
+SENDABLE = frozenset({"under_work", "open", "not_exported", "invoice_generated"})
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class CashDesk:
         view["book"] = {"id": book.id, "description": book.description} if book else None
         view["events"] = [{"from": e.status_from, "to": e.status_to, "reason": e.reason, "at": e.at} for e in events]
         view["can_invoice"] = card.status in INVOICE_FROM
+        view["can_send"] = card.status in SENDABLE
         view["created"] = card.created_at
         return view
 
