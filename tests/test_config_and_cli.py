@@ -99,4 +99,5 @@ def test_real_medipay_needs_its_callback_secret(tmp_path: Path) -> None:
     embedded = Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env")
     assert embedded.medipay_base == "http://127.0.0.1:8080/_sandbox/medipay"
     # Generated once and kept, so the sandbox and the app agree across restarts.
-    assert embedded.medipay_callback_secret == Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env").medipay_callback_secret
+    again = Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env")
+    assert embedded.medipay_callback_secret == again.medipay_callback_secret

@@ -14,6 +14,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from app.consults.medipay_fallback import MediPayFallback
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
 from app.consults.payments import PaymentService
@@ -22,7 +23,7 @@ from app.consults.service import ConsultService
 from app.errors import DomainError, RateLimited
 from app.i18n import get_translator
 from app.realtime.limits import RateLimiter
-from app.web.keys import CONSULTS, PAYMENTS, REFUNDS
+from app.web.keys import CONSULTS, DB, MEDIPAY_EXPORTER, PAYMENTS, REFUNDS
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class ConsultNamespace(socketio.AsyncNamespace):
     def refunds(self) -> RefundService:
         return self._app[REFUNDS]
 
+    @property
+    def fallback(self) -> MediPayFallback:
+        return MediPayFallback(self._app[DB], self._app[MEDIPAY_EXPORTER])
+
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
@@ -59,7 +64,10 @@ class ConsultNamespace(socketio.AsyncNamespace):
         else:
             await self.enter_room(sid, patient_room(who.consult.id, who.id))
         # Everything this person may see, so a reload or reconnect misses nothing.
-        await self.emit("consult:state", await self.consults.state(who), to=sid)
+        state = await self.consults.state(who)
+        # The bill cards of the call and their MediPay state (a patient sees only their own).
+        state["cards"] = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
+        await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
@@ -76,6 +84,10 @@ class ConsultNamespace(socketio.AsyncNamespace):
     async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Answers {"ok": true, "refund": {…}, "request": {…}}.
         return await self._handle(sid, lambda who: self.refunds.refund_in_call(who, data), None)
+
+    async def on_bill_card_send(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # Send what the patient did not pay in the call on to MediPay (SMS → card, Vipps or invoice).
+        return await self._handle(sid, lambda who: self.fallback.send(who, data), None)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         # python-socketio maps "payment:request" to on_payment:request; route the

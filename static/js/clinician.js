@@ -34,6 +34,11 @@
   var refundConfirm = $("[data-role=refund-confirm]");
   var refundBack = $("[data-role=refund-back]");
 
+  var sendMediPay = $("[data-role=send-medipay]");
+  var mediPayError = $("[data-role=medipay-error]");
+  var cardList = $("[data-role=card-list]");
+  var cards = new Map();
+
   var requests = new Map();
   var canRequest = config.can_request !== false;
   var ended = false;
@@ -466,10 +471,57 @@
       setFieldError(patientSelect, $("[data-role=patient-error]"), null);
     });
   }
+  /* ---------- Not paid in the call: on to MediPay ---------- */
+
+  function renderCards() {
+    cardList.textContent = "";
+    cards.forEach(function (card) {
+      var li = el("li", { "data-card-id": card.id, "data-status": card.status });
+      li.appendChild(el("span", { className: "request__desc", text: patientName(card.patient_id) }));
+      li.appendChild(el("span", { className: "request__amount", text: C.money(card.patient_share, card.currency || currency) }));
+      var meta = el("div", { className: "request__meta" });
+      meta.appendChild(el("span", { className: "status", "data-role": "card-status", text: card.status_label }));
+      var reason = card.medipay && card.medipay.message;
+      if (reason && card.status === "manual_handling") meta.appendChild(el("span", { text: reason }));
+      li.appendChild(meta);
+      cardList.appendChild(li);
+    });
+  }
+
+  function upsertCard(card) {
+    if (!card || !card.id) return;
+    var before = cards.get(card.id);
+    cards.set(card.id, card);
+    renderCards();
+    if (before && before.status !== card.status) {
+      C.announce(t("MediPay: {patient} — {status}", { patient: patientName(card.patient_id), status: card.status_label }));
+    }
+  }
+
+  sendMediPay.addEventListener("click", function () {
+    if (!socket || sendMediPay.disabled) return;
+    var payload = {};
+    if (patientSelect && patientSelect.value) payload.patient_id = patientSelect.value;
+    sendMediPay.disabled = true;
+    sendMediPay.setAttribute("aria-busy", "true");
+    C.showNotice(mediPayError, "");
+    C.request(socket, "bill_card:send", payload, function (error, ack) {
+      sendMediPay.disabled = false;
+      sendMediPay.removeAttribute("aria-busy");
+      if (error) {
+        C.showNotice(mediPayError, error);
+        return;
+      }
+      upsertCard(ack.card);
+      C.announce(t("Sent to MediPay: {status}", { status: ack.card.status_label }));
+    });
+  });
+
   setBusy(false);
   render();
 
   socket = C.connect({
+    on: { "bill_card:updated": function (data) { upsertCard(data && data.card); } },
     onState: function (data) {
       if (data.consult) {
         // Keep patient names and currency current, but not the page's own flags.
@@ -478,6 +530,9 @@
       requests = new Map();
       (data.requests || []).forEach(function (r) { if (r && r.id) requests.set(r.id, r); });
       render();
+      cards = new Map();
+      (data.cards || []).forEach(function (card) { if (card && card.id) cards.set(card.id, card); });
+      renderCards();
     },
     onRequested: upsert,
     onUpdated: upsert,

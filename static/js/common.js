@@ -271,6 +271,9 @@
       }
     });
 
+    // Extra events a panel listens to: {"event:name": function (data) {…}}.
+    Object.keys(handlers.on || {}).forEach(function (name) { socket.on(name, handlers.on[name]); });
+
     socket.on("consult:state", function (data) {
       if (handlers.onState) handlers.onState(data || {});
       if (data && consultEnded(data.consult) && handlers.onEnded) handlers.onEnded(data.consult);

@@ -69,3 +69,48 @@ async def test_request_cancelled_in_the_call_leaves_nothing_to_send(pipeline: Pi
     assert await p.exports(card_id) == []
     status, body = await p.send(card_id)
     assert status == 409 and body["error"]["code"] == "nothing_to_collect"
+
+
+async def test_clinician_sends_the_card_on_from_the_panel(pipeline: Pipeline) -> None:
+    p = pipeline
+    consult, clinician, patient = await p.live.call_pair()
+    # Nothing requested yet: nothing to send, and only the clinician may send.
+    refused = await clinician.call("bill_card:send", {})
+    assert not refused["ok"] and refused["error"]["code"] == "card_not_found"
+    ack = await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"})
+    card_id = ack["request"]["bill_card_id"]
+    refused = await patient.call("bill_card:send", {})
+    assert not refused["ok"] and refused["error"]["code"] == "forbidden_role"
+    assert await p.status(card_id) == "under_work"
+
+    sent = await clinician.call("bill_card:send", {})
+    assert sent["ok"], sent
+    assert sent["card"]["id"] == card_id and sent["card"]["status"] == "open_exported"
+    assert "national_id" not in str(sent)
+    await p.medipay.choose(card_id, "vipps")
+    update = await clinician.wait_for("bill_card:updated", lambda d: d["card"]["status"] == "paid")
+    assert update["card"]["medipay"]["state"] == "paid"
+    assert [x["method"] for x in (await p.card(card_id))["payments"]] == ["vipps"]
+    assert await p.live.ledger_balanced()
+    # A reload sees the card's state in consult:state; the patient sees only their own card.
+    again = await p.live.peer(consult["clinician"]["token"])
+    state = await again.wait_for("consult:state")
+    assert [c["status"] for c in state["cards"]] == ["paid"]
+    other = await p.live.peer(consult["patients"][0]["token"])
+    assert [c["id"] for c in (await other.wait_for("consult:state"))["cards"]] == [card_id]
+
+
+async def test_missing_patient_data_is_refused_before_anything_changes(pipeline: Pipeline) -> None:
+    p = pipeline
+    status, consult = await p.live.api("POST", "/api/v1/consults", {
+        "clinic_id": p.live.demo["clinic_id"], "clinician": {"id": "u-1", "name": "Dr. Nordmann"},
+        "patients": [{"id": "p-9", "name": "Ola Uten Nummer"}], "currency": "NOK"})
+    assert status == 201, consult
+    clinician = await p.live.peer(consult["clinician"]["token"])
+    ack = await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"})
+    card_id = ack["request"]["bill_card_id"]
+    refused = await clinician.call("bill_card:send", {"patient_id": "p-9"})
+    assert not refused["ok"] and refused["error"]["code"] == "missing_national_id"
+    assert await p.status(card_id) == "under_work" and await p.exports(card_id) == []
+    refused = await clinician.call("bill_card:send", {"patient_id": "nobody"})
+    assert not refused["ok"] and refused["error"]["code"] == "unknown_patient"

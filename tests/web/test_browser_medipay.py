@@ -1,0 +1,60 @@
+"""In a real browser: what the patient did not pay in the call goes on to MediPay from the clinician's panel.
+
+The clinician requests a payment, then presses *Send as SMS/invoice*; the card goes to
+the built-in MediPay sandbox (over HTTP, as to the real service), the patient chooses
+Vipps in MediPay Checkout, and the panel shows each MediPay state as it happens.
+"""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.factories import Live
+from tests.web.test_browser import (  # noqa: F401, F811 - the fixtures come with them
+    Session,
+    browser,
+    expect_connected,
+    pytestmark,
+    request_items,
+    request_payment,
+    session,
+)
+
+
+async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
+    live: Live, session: Session  # noqa: F811
+) -> None:
+    consult = await live.consult(language="en")
+    _, clinician = await session.panel(consult["clinician"]["join_url"])
+    await expect_connected(clinician)
+    await request_payment(clinician, "450", "Consultation")
+    item = request_items(clinician)
+    await expect(item).to_have_attribute("data-status", "requested")
+
+    await clinician.get_by_role("button", name="Send as SMS/invoice").click()
+    cards = clinician.locator("[data-role=card-list] > li")
+    await expect(cards).to_have_count(1)
+    await expect(cards).to_have_attribute("data-status", "open_exported")
+    await expect(cards.locator("[data-role=card-status]")).to_have_text("Åpen og eksportert")
+    card_id = await cards.get_attribute("data-card-id")
+    assert card_id
+    # The request in the call was taken over, so the patient cannot also pay it there.
+    await expect(item).to_have_attribute("data-status", "cancelled")
+
+    # The patient got the SMS and chooses Vipps in MediPay Checkout.
+    assert live.http
+    async with live.http.get(f"{live.settings.medipay_base}/_control/sms") as resp:
+        sms = await resp.json()
+    assert any(card_id in str(message) for message in (sms if isinstance(sms, list) else sms.get("sms", [])))
+    async with live.http.post(f"{live.settings.medipay_base}/_control/claims/{card_id}/choose",
+                              json={"method": "vipps"}) as resp:
+        assert resp.status < 300, await resp.text()
+
+    # The panel hears it live.
+    await expect(cards).to_have_attribute("data-status", "paid", timeout=15_000)
+    status, card = await live.api("GET", f"/api/v1/bill-cards/{card_id}")
+    assert status == 200 and card["status"] == "paid"
+    assert [p["method"] for p in card["payments"]] == ["vipps"]
+    assert card["payments"][0]["amount"] == 45000
+    assert await live.ledger_balanced()
+    session.assert_no_page_errors()
