@@ -25,6 +25,7 @@ starting with ``__`` are sandbox bookkeeping and never shown to a client.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import string
@@ -73,6 +74,9 @@ class Store:
     def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
         self._clock = clock or time.time
         self._lock = threading.RLock()
+        if data_path:
+            # The state file's folder may not exist yet (a fresh DATA_DIR).
+            os.makedirs(os.path.dirname(os.path.abspath(data_path)), exist_ok=True)
         self._db = sqlite3.connect(data_path or ":memory:", isolation_level=None,
                                    check_same_thread=False, timeout=10)
         if data_path:
