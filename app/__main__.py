@@ -83,6 +83,15 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+async def _serve_locally(sandbox: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve a built-in sandbox on a free local port for this process's clients."""
+    runner = web.AppRunner(sandbox)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
 async def with_services(settings: Settings, action: Any) -> Any:
     """Start the app's services without serving HTTP, run ``action(app)``, stop.
 
@@ -103,11 +112,7 @@ async def with_services(settings: Settings, action: Any) -> Any:
             webhook_secret=settings.stripe_webhook_secret,
             data_path=str(settings.data_dir / "stripe-sandbox.db"),
         )
-        runner = web.AppRunner(sandbox)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner, port = await _serve_locally(sandbox)
         settings = replace(settings, stripe_api_base=f"http://127.0.0.1:{port}")
     # Without sockets of its own, a process with Redis emits through a
     # write-only manager: the web processes holding the sockets deliver.
@@ -131,11 +136,7 @@ async def with_services(settings: Settings, action: Any) -> Any:
             callback_secret=settings.medipay_callback_secret,
             data_path=str(settings.data_dir / "medipay-sandbox.db"),
         )
-        medipay_runner = web.AppRunner(medipay_sandbox)
-        await medipay_runner.setup()
-        medipay_site = web.TCPSite(medipay_runner, "127.0.0.1", 0)
-        await medipay_site.start()
-        medipay_port = medipay_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        medipay_runner, medipay_port = await _serve_locally(medipay_sandbox)
         medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}")
     app = create_app(settings, run_jobs=False, notifier=notifier, medipay=medipay)
     try:

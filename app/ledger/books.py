@@ -110,7 +110,7 @@ class Books:
                 created_at=now,
             )
             s.add(book)
-            _audit(s, book, "book.created", actor_type, actor_id, now, book_view_fields(book))
+            audit_book(s, book, "book.created", actor_type, actor_id, now, book_view_fields(book))
             await s.flush()
             return book_view(book)
 
@@ -141,7 +141,7 @@ class Books:
                 setattr(book, key, value)
             diff = {k: [before[k], value] for k, value in new.items() if before[k] != value}
             if diff:
-                _audit(s, book, "book.updated", actor_type, actor_id, self.clock.now(), diff)
+                audit_book(s, book, "book.updated", actor_type, actor_id, self.clock.now(), diff)
             return book_view(book)
 
     async def list(self, organisation_id: str, *, owner_user_id: str | None = None) -> list[dict[str, Any]]:
@@ -161,7 +161,7 @@ def book_view_fields(book: Book) -> dict[str, Any]:
     return {"description": book.description, "active": book.active, "export_format": book.export_format}
 
 
-def _audit(
+def audit_book(
     s: AsyncSession, book: Book, action: str, actor_type: str, actor_id: str | None, at: datetime, details: Any
 ) -> None:
     audit.record(

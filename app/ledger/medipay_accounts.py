@@ -17,16 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
 from app.clock import Clock
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound, Unavailable
 from app.ids import new_id
-from app.ledger.books import exports_to_medipay, owned_book
+from app.ledger.books import audit_book, exports_to_medipay, owned_book
 from app.ledger.secrets import SecretBox, SecretUnreadable
-from app.models import Book, MediPayAccount
+from app.models import MediPayAccount
 from integrations.medipay.protocol import Credentials, InvalidCredentials, MediPayGateway, ProviderError
 
 MAX_USERNAME = 200
@@ -108,7 +106,8 @@ class MediPayAccounts:
             row.last_error = error
             row.verified_at = now if status == "active" else None
             row.updated_at = now
-            _audit(s, book, "medipay_account.saved", actor_type, actor_id, now, {"username": name, "status": status})
+            details = {"username": name, "status": status}
+            audit_book(s, book, "medipay_account.saved", actor_type, actor_id, now, details)
             await s.flush()
             return AccountView.of(row)
 
@@ -132,7 +131,7 @@ class MediPayAccounts:
             now = self.clock.now()
             row.status, row.last_error, row.updated_at = status, error, now
             row.verified_at = now if status == "active" else None
-            _audit(s, book, "medipay_account.verified", "user", actor_id, now, {"status": status})
+            audit_book(s, book, "medipay_account.verified", "user", actor_id, now, {"status": status})
             return AccountView.of(row)
 
     async def credentials(self, book_id: str) -> Credentials | None:
@@ -159,18 +158,3 @@ class MediPayAccounts:
             return "invalid", f"MediPay says the account is {account.status}."[:500]
         return "active", None
 
-
-def _audit(s: AsyncSession, book: Book, action: str, actor_type: str, actor_id: str | None, at: datetime,
-           details: Any) -> None:
-    audit.record(
-        s,
-        organisation_id=book.organisation_id,
-        clinic_id=None,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        action=action,
-        subject_type="book",
-        subject_id=book.id,
-        at=at,
-        details=details,
-    )
