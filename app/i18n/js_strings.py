@@ -17,6 +17,8 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker nam
 JS_STRINGS: tuple[str, ...] = (
     N_("MediPay: {patient} — {status}"),
     N_("Sent to MediPay: {status}"),
+    N_("Send as SMS/invoice"),
+    N_("Send as SMS/invoice: {description}"),
     # Request statuses
     N_("Requested"),
     N_("Checkout open"),

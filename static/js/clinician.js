@@ -53,6 +53,7 @@
 
   var CANCELLABLE = { requested: true, checkout_open: true };
   var PAID = { paid: true, refunded: true, partially_refunded: true };
+  var ENDED_UNPAID = { cancelled: true, expired: true, failed: true };
 
   function patientName(id) {
     var patients = consult.patients || [];
@@ -198,6 +199,14 @@
     });
     refund.addEventListener("click", function () { openRefund(id, refund); });
     actions.appendChild(refund);
+    var onward = el("button", {
+      type: "button",
+      className: "button button--small",
+      "data-role": "send-medipay-item",
+      text: t("Send as SMS/invoice")
+    });
+    onward.addEventListener("click", function () { sendToMediPay({ request_id: id }, onward); });
+    actions.appendChild(onward);
     li.appendChild(actions);
     return li;
   }
@@ -226,6 +235,9 @@
     refund.hidden = !refundable;
     refund.disabled = !refundable || ended || (refunding.busy && refunding.id === r.id);
     refund.setAttribute("aria-label", t("Refund: {description}", { description: r.description || "" }));
+    var onward = li.querySelector("[data-role=send-medipay-item]");
+    onward.hidden = !ENDED_UNPAID[r.status] || ended;
+    onward.setAttribute("aria-label", t("Send as SMS/invoice: {description}", { description: r.description || "" }));
   }
 
   function remaining(r) {
@@ -498,16 +510,14 @@
     }
   }
 
-  sendMediPay.addEventListener("click", function () {
-    if (!socket || sendMediPay.disabled) return;
-    var payload = {};
-    if (patientSelect && patientSelect.value) payload.patient_id = patientSelect.value;
-    sendMediPay.disabled = true;
-    sendMediPay.setAttribute("aria-busy", "true");
+  function sendToMediPay(payload, button) {
+    if (!socket || button.disabled) return;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
     C.showNotice(mediPayError, "");
     C.request(socket, "bill_card:send", payload, function (error, ack) {
-      sendMediPay.disabled = false;
-      sendMediPay.removeAttribute("aria-busy");
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
       if (error) {
         C.showNotice(mediPayError, error);
         return;
@@ -515,6 +525,12 @@
       upsertCard(ack.card);
       C.announce(t("Sent to MediPay: {status}", { status: ack.card.status_label }));
     });
+  }
+
+  sendMediPay.addEventListener("click", function () {
+    var payload = {};
+    if (patientSelect && patientSelect.value) payload.patient_id = patientSelect.value;
+    sendToMediPay(payload, sendMediPay);
   });
 
   setBusy(false);

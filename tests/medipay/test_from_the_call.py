@@ -114,3 +114,33 @@ async def test_missing_patient_data_is_refused_before_anything_changes(pipeline:
     assert await p.status(card_id) == "under_work" and await p.exports(card_id) == []
     refused = await clinician.call("bill_card:send", {"patient_id": "nobody"})
     assert not refused["ok"] and refused["error"]["code"] == "unknown_patient"
+
+
+async def test_a_cancelled_request_is_sent_on_to_medipay_once(pipeline: Pipeline) -> None:
+    p = pipeline
+    _, clinician, card_id = await _request(p)
+    request_id = (await p.card(card_id))["lines"][0]["payment_request_id"]
+    assert (await clinician.call("payment:cancel", {"request_id": request_id}))["ok"]
+    assert (await p.card(card_id))["patient_share"] == 0
+
+    # Bad ids change nothing.
+    for bad, code in ((123, "invalid_field"), ("pr_nope", "request_not_found")):
+        refused = await clinician.call("bill_card:send", {"request_id": bad})
+        assert not refused["ok"] and refused["error"]["code"] == code
+    assert (await p.card(card_id))["patient_share"] == 0 and await p.exports(card_id) == []
+
+    sent = await clinician.call("bill_card:send", {"request_id": request_id})
+    assert sent["ok"], sent
+    assert sent["card"]["status"] == "open_exported" and sent["card"]["patient_share"] == 45000
+    card = await p.card(card_id)
+    live_lines = [line for line in card["lines"] if not line["voided"]]
+    assert [line["patient_amount"] for line in live_lines] == [45000]
+    # The cancelled request's own line stays void, for the record.
+    assert [line["voided"] for line in card["lines"]] == [True, False]
+
+    # A double click: the request is on the card once, and the card is not sent twice.
+    again = await clinician.call("bill_card:send", {"request_id": request_id})
+    assert not again["ok"] and again["error"]["code"] == "already_exported"
+    assert (await p.card(card_id))["patient_share"] == 45000
+    assert len(await p.exports(card_id)) == 1
+    assert await p.live.ledger_balanced()

@@ -58,3 +58,27 @@ async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
     assert card["payments"][0]["amount"] == 45000
     assert await live.ledger_balanced()
     session.assert_no_page_errors()
+
+
+async def test_a_cancelled_request_sent_on_from_its_own_button(
+    live: Live, session: Session  # noqa: F811
+) -> None:
+    consult = await live.consult(language="en")
+    _, clinician = await session.panel(consult["clinician"]["join_url"])
+    await expect_connected(clinician)
+    await request_payment(clinician, "450", "Consultation")
+    item = request_items(clinician)
+    onward = item.get_by_role("button", name="Send as SMS/invoice: Consultation")
+    await expect(onward).to_be_hidden()
+    await item.get_by_role("button", name="Cancel request: Consultation").click()
+    await expect(item).to_have_attribute("data-status", "cancelled")
+
+    await onward.focus()
+    await clinician.keyboard.press("Enter")
+    cards = clinician.locator("[data-role=card-list] > li")
+    await expect(cards).to_have_attribute("data-status", "open_exported")
+    await expect(cards).to_contain_text("NOK 450.00")
+    card_id = await cards.get_attribute("data-card-id")
+    status, card = await live.api("GET", f"/api/v1/bill-cards/{card_id}")
+    assert status == 200 and card["status"] == "open_exported" and card["patient_share"] == 45000
+    session.assert_no_page_errors()
