@@ -152,8 +152,10 @@ async def with_services(settings: Settings, action: Any) -> Any:
                 except StopAsyncIteration:
                     pass
     finally:
-        if manager is not None and getattr(manager, "redis", None) is not None:
-            await manager.redis.aclose()
+        if manager is not None:
+            from app.realtime.server import close_manager
+
+            await close_manager(manager)
         if medipay is not None:
             await medipay.close()
         if medipay_runner is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import socketio
@@ -27,6 +29,21 @@ def make_server(
 def write_only_manager(redis_url: str, channel: str = "consultpay") -> socketio.AsyncRedisManager:
     """For the worker: emits to sockets held by the web processes, and listens to nothing."""
     return socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
+
+
+async def close_manager(manager: Any) -> None:
+    """Stop a Redis manager's listener and close its connections (at shutdown)."""
+    if not isinstance(manager, socketio.AsyncRedisManager):
+        return
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Task) and not listener.done():
+        listener.cancel()
+        with contextlib.suppress(BaseException):
+            await listener
+    for client in (getattr(manager, "pubsub", None), getattr(manager, "redis", None)):
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
 
 class SocketNotifier:

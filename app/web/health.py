@@ -91,4 +91,10 @@ def setup_shutdown(app: web.Application, sio: Any) -> None:
                 log.debug("closing a socket failed", exc_info=True)
         await sio.shutdown()
 
+    async def on_cleanup(app: web.Application) -> None:
+        from app.realtime.server import close_manager
+
+        await close_manager(sio.manager)
+
     app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
