@@ -59,7 +59,7 @@ class MediPayFallback:
                     .with_for_update()
                 )
                 if request is None:
-                    raise NotFound("request_not_found", "No such payment request in this consult.")
+                    raise NotFound("request_not_found", "Unknown payment request.")
                 patient_id = request.patient_id
             patient = await _patient(s, who.consult.id, patient_id)
             card = await s.scalar(

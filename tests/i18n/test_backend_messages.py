@@ -15,7 +15,7 @@ USER_FACING = ["app/consults/payments.py", "app/consults/tokens.py", "app/realti
                "app/consults/service.py", "app/consults/refunds.py", "app/clinics/stripe_accounts.py",
                "app/admin/client_payments.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
-               "app/ledger/export_checks.py", "app/ledger/medipay_export.py"]
+               "app/ledger/export_checks.py", "app/ledger/medipay_export.py", "app/consults/medipay_fallback.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
           "Unavailable", "_error", "Failure"}
 
