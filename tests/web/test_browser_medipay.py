@@ -7,6 +7,8 @@ Vipps in MediPay Checkout, and the panel shows each MediPay state as it happens.
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.async_api import expect
 
 from tests.factories import Live
@@ -21,14 +23,19 @@ from tests.web.test_browser import (  # noqa: F401, F811 - the fixtures come wit
 )
 
 
-async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
-    live: Live, session: Session  # noqa: F811
-) -> None:
+async def requested(live: Live, session: Session) -> tuple[Any, Any]:  # noqa: F811
+    """An English consult's clinician panel with one request for NOK 450.00; the panel and its item."""
     consult = await live.consult(language="en")
     _, clinician = await session.panel(consult["clinician"]["join_url"])
     await expect_connected(clinician)
     await request_payment(clinician, "450", "Consultation")
-    item = request_items(clinician)
+    return clinician, request_items(clinician)
+
+
+async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
+    live: Live, session: Session  # noqa: F811
+) -> None:
+    clinician, item = await requested(live, session)
     await expect(item).to_have_attribute("data-status", "requested")
 
     await clinician.get_by_role("button", name="Send as SMS/invoice").click()
@@ -63,11 +70,7 @@ async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
 async def test_a_cancelled_request_sent_on_from_its_own_button(
     live: Live, session: Session  # noqa: F811
 ) -> None:
-    consult = await live.consult(language="en")
-    _, clinician = await session.panel(consult["clinician"]["join_url"])
-    await expect_connected(clinician)
-    await request_payment(clinician, "450", "Consultation")
-    item = request_items(clinician)
+    clinician, item = await requested(live, session)
     onward = item.get_by_role("button", name="Send as SMS/invoice: Consultation")
     await expect(onward).to_be_hidden()
     await item.get_by_role("button", name="Cancel request: Consultation").click()
