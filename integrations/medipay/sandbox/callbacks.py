@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 
+from integrations.delivery import post_attempt
 from integrations.medipay.protocol import SIGNATURE_HEADER, format_time, sign
 
 from .store import Store, new_id, public
@@ -209,26 +210,12 @@ class Callbacks:
         payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         headers = {"Content-Type": "application/json; charset=utf-8",
                    SIGNATURE_HEADER: sign(payload, self.secret, int(time.time()))}
-        started = time.time()
-        attempt: dict[str, Any] = {"at": format_time(started), "http_status": None, "error": None}
-        ok = False
+        attempt: dict[str, Any] = {"at": format_time(time.time()), "http_status": None, "error": None}
         if self._take_failure():
-            attempt["error"] = "injected failure"
+            attempt.update(error="injected failure", duration_ms=0)
+            ok = False
         else:
-            try:
-                async with self._session.post(
-                        self.url, data=payload.encode(), headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=float(cfg["timeout_s"]))) as resp:
-                    attempt["http_status"] = resp.status
-                    attempt["response_body"] = (await resp.text(errors="replace"))[:500]
-                    ok = 200 <= resp.status < 300
-            except asyncio.CancelledError:
-                raise
-            except TimeoutError:
-                attempt["error"] = "timeout"
-            except aiohttp.ClientError as e:
-                attempt["error"] = f"{type(e).__name__}: {e}"
-        attempt["duration_ms"] = int((time.time() - started) * 1000)
+            ok = await post_attempt(self._session, self.url, payload, headers, float(cfg["timeout_s"]), attempt)
         self._record(delivery["id"], attempt, ok, cfg)
 
     def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: dict[str, Any]) -> None:

@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from integrations.delivery import post_attempt
+
 from .store import PLATFORM, Store, new_id, public
 
 log = logging.getLogger(__name__)
@@ -221,24 +223,8 @@ class Webhooks:
             "User-Agent": USER_AGENT,
             "Stripe-Signature": sign(payload, self.secret, int(time.time())),
         }
-        started = time.time()
-        attempt: dict[str, Any] = {"at": int(started), "http_status": None, "error": None}
-        ok = False
-        try:
-            async with self._session.post(
-                self.url, data=payload.encode(), headers=headers,
-                timeout=aiohttp.ClientTimeout(total=float(cfg["timeout_s"])),
-            ) as resp:
-                attempt["http_status"] = resp.status
-                attempt["response_body"] = (await resp.text(errors="replace"))[:500]
-                ok = 200 <= resp.status < 300
-        except asyncio.CancelledError:
-            raise
-        except TimeoutError:
-            attempt["error"] = "timeout"
-        except aiohttp.ClientError as e:
-            attempt["error"] = f"{type(e).__name__}: {e}"
-        attempt["duration_ms"] = int((time.time() - started) * 1000)
+        attempt: dict[str, Any] = {"at": int(time.time()), "http_status": None, "error": None}
+        ok = await post_attempt(self._session, self.url, payload, headers, float(cfg["timeout_s"]), attempt)
         self._record(delivery["id"], attempt, ok, cfg)
 
     def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: dict[str, Any]) -> None:
