@@ -22,17 +22,11 @@ from sqlalchemy import select
 from app.consults.participant import Participant
 from app.consults.payments import _patient, _require
 from app.db import Database
-from app.errors import BadInput, Conflict, Invalid, NotFound
-from app.ledger import cards
+from app.errors import BadInput, Invalid, NotFound
 from app.ledger.export_checks import check
-from app.ledger.medipay_books import credentials_for_book
 from app.ledger.medipay_claims import card_summary
 from app.ledger.medipay_export import MediPayExporter
-from app.models import BillCard, BillCardLine, PaymentRequest
-
-ENDED_UNPAID = ("cancelled", "expired", "failed")
-# Cards MediPay has not been given yet: an ended request may still go back on them.
-NOT_YET_SENT = ("under_work", "paid", "open", "not_exported")
+from app.models import BillCard, PaymentRequest
 
 
 class MediPayFallback:
@@ -48,45 +42,33 @@ class MediPayFallback:
         request_id = body.get("request_id")
         if request_id is not None and (not isinstance(request_id, str) or len(request_id) > 100):
             raise Invalid("invalid_field", "request_id must be a request id.", field="request_id")
-        now = self.exporter.clock.now()
-        async with self.db.write() as s:
+        async with self.db.read() as s:
             request = None
             patient_id = body.get("patient_id")
             if request_id is not None:
                 request = await s.scalar(
-                    select(PaymentRequest)
-                    .where(PaymentRequest.id == request_id, PaymentRequest.consult_id == who.consult.id)
-                    .with_for_update()
+                    select(PaymentRequest).where(
+                        PaymentRequest.id == request_id, PaymentRequest.consult_id == who.consult.id
+                    )
                 )
                 if request is None:
                     raise NotFound("request_not_found", "Unknown payment request.")
                 patient_id = request.patient_id
             patient = await _patient(s, who.consult.id, patient_id)
             card = await s.scalar(
-                select(BillCard)
-                .where(BillCard.consult_id == who.consult.id, BillCard.patient_ref == patient.patient_id)
-                .with_for_update()
+                select(BillCard).where(
+                    BillCard.consult_id == who.consult.id, BillCard.patient_ref == patient.patient_id
+                )
             )
             if card is None:
                 raise NotFound("card_not_found", "Nothing has been requested from this patient in the call.")
             failure = check(card)
             if failure is not None:
                 raise Invalid(failure.reason_code, failure.message)
-            if request is not None and request.status in ENDED_UNPAID and not await _has_live_line(s, request):
-                # Refuse here whatever Send to payment would refuse, so the line is not added for nothing.
-                if card.status not in NOT_YET_SENT:
-                    raise Conflict("already_exported", "The card has already been sent to MediPay.",
-                                   status=card.status)
-                if await credentials_for_book(s, card.book_id, self.exporter.box) is None:
-                    raise Conflict("book_not_medipay",
-                                   "The card's book does not export to MediPay, or its MediPay account is "
-                                   "not verified.")
-                if await _checkout_open(s, card.id):
-                    raise Conflict("checkout_open", "The patient has the payment page open; wait for it to finish.")
-                await cards.add_request_line(s, card, request.id, request.description, request.amount, now)
             card_id = card.id
+        # Send to payment puts an ended request's amount back and refuses, in one transaction.
         await self.exporter.send_to_payment(
-            who.consult.organisation_id, card_id, actor_type="clinician", actor_id=who.id
+            who.consult.organisation_id, card_id, actor_type="clinician", actor_id=who.id, reinstate=request_id
         )
         async with self.db.read() as s:
             card = await s.get(BillCard, card_id)
@@ -101,20 +83,3 @@ class MediPayFallback:
                 query = query.where(BillCard.patient_ref == patient_id)
             return [card_summary(c) for c in await s.scalars(query)]
 
-
-async def _has_live_line(s: Any, request: PaymentRequest) -> bool:
-    line = await s.scalar(
-        select(BillCardLine.id).where(
-            BillCardLine.payment_request_id == request.id, BillCardLine.voided_at.is_(None)
-        )
-    )
-    return line is not None
-
-
-async def _checkout_open(s: Any, card_id: str) -> bool:
-    found = await s.scalar(
-        select(PaymentRequest.id).where(
-            PaymentRequest.bill_card_id == card_id, PaymentRequest.status == "checkout_open"
-        )
-    )
-    return found is not None

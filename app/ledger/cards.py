@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
-from app.ledger.statuses import LABELS, SETTLED
+from app.ledger.statuses import LABELS, REQUEST_ENDED_UNPAID, SETTLED
 from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment
 
 
@@ -79,6 +79,28 @@ async def add_request_line(
     card.patient_share += amount
     card.updated_at = now
     await set_status(session, card, _derived_status(card, await paid_total(session, card.id)), "payment requested", now)
+
+
+async def reinstate_request_line(session: AsyncSession, card: BillCard, request_id: str, now: datetime) -> None:
+    """Put an ended-unpaid request's amount back on its card, as a new line, once.
+
+    The request's own line stays void, for the record. A request that is not
+    this card's, is not ended unpaid, or already has a live line adds nothing.
+    """
+    from app.models import PaymentRequest
+
+    request = await session.scalar(
+        select(PaymentRequest).where(PaymentRequest.id == request_id, PaymentRequest.bill_card_id == card.id)
+    )
+    if request is None or request.status not in REQUEST_ENDED_UNPAID:
+        return
+    live = await session.scalar(
+        select(BillCardLine.id).where(
+            BillCardLine.payment_request_id == request_id, BillCardLine.voided_at.is_(None)
+        )
+    )
+    if live is None:
+        await add_request_line(session, card, request_id, request.description, request.amount, now)
 
 
 async def void_request_line(session: AsyncSession, card: BillCard, request_id: str, reason: str, now: datetime) -> None:

@@ -48,7 +48,7 @@ from app.db import Database
 from app.errors import Conflict
 from app.ids import new_id
 from app.ledger.card_service import owned_card
-from app.ledger.cards import card_view, paid_total
+from app.ledger.cards import card_view, paid_total, reinstate_request_line
 from app.ledger.export_checks import check
 from app.ledger.medipay_books import credentials_for_book
 from app.ledger.medipay_claims import apply_claim, card_summary, claim_for, notify_card
@@ -106,16 +106,21 @@ class MediPayExporter:
 
     async def send_to_payment(
         self, organisation_id: str, card_id: str, *, actor_type: str = "api", actor_id: str | None = None,
-        wait: float = 5.0,
+        wait: float = 5.0, reinstate: str | None = None,
     ) -> dict[str, Any]:
         """*Send til betaling*: queue one card due now and send it at once.
 
         Waits up to ``wait`` seconds for MediPay's answer; a slower export goes
         on in the background (and its row is there for the next run anyway).
+        ``reinstate`` names a request of the card that ended unpaid in the call:
+        its amount goes back on the card first (and stays off if any check
+        below refuses, since it is all one transaction).
         """
         async with self.db.write() as s:
             card = await owned_card(s, organisation_id, card_id, lock=True)
             now = self.clock.now()
+            if reinstate is not None:
+                await reinstate_request_line(s, card, reinstate, now)
             if card.status in ("paid", "invoice_paid"):
                 raise Conflict("card_settled", "The card is paid: there is nothing to send.")
             if card.status not in QUEUEABLE | {"under_work"}:

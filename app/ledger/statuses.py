@@ -38,6 +38,8 @@ REQUEST_STATUSES = (
 )
 REQUEST_OPEN = frozenset({"requested", "checkout_open"})
 REQUEST_PAID = frozenset({"paid", "refunded", "partially_refunded"})
+# Ended without being paid: their bill-card lines are void.
+REQUEST_ENDED_UNPAID = frozenset({"cancelled", "expired", "failed"})
 
 
 def label(code: str) -> str:
