@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
+    from app import gcwatch
     from app.factory import create_app
 
+    gcwatch.install()
     app = create_app(settings)
 
     async def announce(_app: web.Application) -> None:
@@ -78,6 +80,11 @@ def serve(settings: Settings) -> int:
             print(f"  Stripe sandbox: {settings.stripe_sandbox_url}/v1/ (test card 4242 4242 4242 4242)", flush=True)
 
     app.on_startup.append(announce)
+
+    async def settle(_app: web.Application) -> None:
+        gcwatch.settle_heap()
+
+    app.on_startup.append(settle)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 shutdown_timeout=settings.shutdown_timeout_seconds)
     return 0

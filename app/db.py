@@ -105,7 +105,9 @@ def _async_creator(url: str) -> Any:
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, async_creator=_async_creator(url))
+        # Connections are kept: opening one (file, WAL, pragmas) costs more than
+        # most statements, and every handler of a busy process holds one.
+        engine = create_async_engine(url, async_creator=_async_creator(url), pool_size=20, max_overflow=80)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

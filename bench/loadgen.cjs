@@ -53,8 +53,10 @@ async function push() {
   const pairs = config.pairs;
   const pending = new Map();
   const latencies = [];
+  const series = [];
   let errors = 0;
   let measuring = false;
+  let runStart = 0;
   const sockets = await connectAll(pairs, config.connect_concurrency || 50, async (p) => {
     const clinician = await connect(p.clinician_url, p.clinician_token);
     const patient = await connect(p.patient_url, p.patient_token);
@@ -63,16 +65,21 @@ async function push() {
       const t0 = pending.get(key);
       if (t0 !== undefined) {
         pending.delete(key);
-        if (measuring) latencies.push(now() - t0);
+        if (measuring) {
+          latencies.push(now() - t0);
+          series.push([Math.round(t0 - runStart), Math.round((now() - t0) * 1000) / 1000]);
+        }
       }
     });
     return { clinician, patient };
   });
+  process.stderr.write("connected\n");
   let seq = 0;
   const interval = 1000 / config.rate;
   async function run(seconds, measure) {
     measuring = measure;
     const start = now();
+    runStart = start;
     let sent = 0;
     while (now() - start < seconds * 1000) {
       const due = start + sent * interval;
@@ -101,6 +108,8 @@ async function push() {
   return {
     sent, received: latencies.length, lost, errors, rate: config.rate, sockets: sockets.length * 2,
     p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), max_ms: percentile(latencies, 100),
+    // [ms since the measured run started when sent, latency ms], in arrival order.
+    series: config.series ? series : undefined,
   };
 }
 

@@ -126,8 +126,7 @@ class PaymentService:
                     checkout_attempt=0,
                 )
                 s.add(r)
-                await s.flush()
-                await cards.add_request_line(s, card, r.id, description, amount, now)
+                await cards.add_request_line(s, card, r.id, description, amount, now, new_card=card in s.new)
                 _audit(s, who, r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
                 view = request_view(r)
         except IntegrityError:

@@ -57,13 +57,15 @@ async def card_for_patient(session: AsyncSession, consult: Consult, patient: Con
     session.add(
         BillCardEvent(bill_card_id=card.id, status_from=None, status_to="under_work", reason="created in call", at=now)
     )
-    await session.flush()
+    # Written with the rest of the transaction at its next flush (parents first, by foreign key).
     return card
 
 
 async def add_request_line(
-    session: AsyncSession, card: BillCard, request_id: str, description: str, amount: int, now: datetime
+    session: AsyncSession, card: BillCard, request_id: str, description: str, amount: int, now: datetime,
+    *, new_card: bool = False,
 ) -> None:
+    """Add the request's line to the card; ``new_card``: made in this transaction, so nothing is paid on it yet."""
     session.add(
         BillCardLine(
             id=new_id("bcl"),
@@ -78,7 +80,8 @@ async def add_request_line(
     )
     card.patient_share += amount
     card.updated_at = now
-    await set_status(session, card, _derived_status(card, await paid_total(session, card.id)), "payment requested", now)
+    paid = 0 if new_card else await paid_total(session, card.id)
+    await set_status(session, card, _derived_status(card, paid), "payment requested", now)
 
 
 async def reinstate_request_line(session: AsyncSession, card: BillCard, request_id: str, now: datetime) -> None:
