@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -69,7 +70,6 @@ def serve(settings: Settings) -> int:
     from app import gcwatch
     from app.factory import create_app
 
-    gcwatch.install()
     app = create_app(settings)
 
     async def announce(_app: web.Application) -> None:
@@ -81,10 +81,14 @@ def serve(settings: Settings) -> int:
 
     app.on_startup.append(announce)
 
-    async def settle(_app: web.Application) -> None:
+    async def watch_gc(_app: web.Application) -> AsyncIterator[None]:
+        # Startup's own objects are frozen first, so the watch sees serving, not starting.
         gcwatch.settle_heap()
+        watch = gcwatch.install()
+        yield
+        gcwatch.uninstall(watch)
 
-    app.on_startup.append(settle)
+    app.cleanup_ctx.append(watch_gc)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 shutdown_timeout=settings.shutdown_timeout_seconds)
     return 0

@@ -68,6 +68,12 @@ def install() -> GcWatch:
     return watch
 
 
+def uninstall(watch: GcWatch) -> None:
+    """Stop timing: the collections of shutting down are not serving's."""
+    if watch in gc.callbacks:
+        gc.callbacks.remove(watch)
+
+
 def settle_heap(young_threshold: int = YOUNG_THRESHOLD) -> None:
     """Freeze what startup made and let the young generation grow before it is collected."""
     gc.collect()

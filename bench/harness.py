@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -152,6 +153,16 @@ def loadgen(config: dict[str, Any], tmp: Path, timeout: float = 900) -> dict[str
     if out.returncode != 0:
         raise RuntimeError(out.stderr.decode(errors="replace")[-2000:])
     return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+GC_PAUSE = re.compile(r"garbage collection of generation (\d) took ([\d.]+) ms")
+
+
+def long_gc_pauses(log: Path) -> dict[str, Any]:
+    """The app's long garbage-collection pauses, from the lines it logs for them."""
+    pauses = [(int(m.group(1)), float(m.group(2))) for m in GC_PAUSE.finditer(log.read_text(errors="replace"))]
+    return {"count": len(pauses), "full": sum(1 for g, _ in pauses if g == 2),
+            "max_ms": max((ms for _, ms in pauses), default=None)}
 
 
 def ratio(figure: float | None, baseline: float | None) -> float | None:

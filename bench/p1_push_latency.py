@@ -32,10 +32,11 @@ async def measure_app(tmp: Path, consults: int, rates: list[int], seconds: float
         results = []
         for rate in rates:
             results.append(harness.loadgen({"mode": "push", "pairs": config_pairs, "rate": rate,
-                                            "seconds": seconds, "warmup_seconds": 1}, tmp))
-        return results, {"rss_kib": server.rss_kib()}
+                                            "seconds": seconds, "warmup_seconds": 1, "series": True}, tmp))
+        rss_kib = server.rss_kib()
     finally:
         server.stop()
+    return results, {"rss_kib": rss_kib, "long_gc_pauses": harness.long_gc_pauses(tmp / "app.log")}
 
 
 async def measure_relay(tmp: Path, consults: int, rates: list[int], seconds: float) -> list[dict[str, Any]]:
@@ -45,7 +46,7 @@ async def measure_relay(tmp: Path, consults: int, rates: list[int], seconds: flo
         pairs = [{"clinician_url": server.url, "clinician_token": f"c:{i}",
                   "patient_url": server.url, "patient_token": f"p:{i}"} for i in range(consults)]
         return [harness.loadgen({"mode": "push", "pairs": pairs, "rate": rate, "seconds": seconds,
-                                 "warmup_seconds": 1}, tmp) for rate in rates]
+                                 "warmup_seconds": 1, "series": True}, tmp) for rate in rates]
     finally:
         server.stop()
 
@@ -61,6 +62,8 @@ def compare(rates: list[int], app: list[dict[str, Any]], relay: list[dict[str, A
             "target_p99_ms": target, "met": None if target is None or a["p99_ms"] is None else a["p99_ms"] <= target,
             "sent": a["sent"], "received": a["received"], "lost": a["lost"], "errors": a["errors"],
             "baseline_lost": b["lost"],
+            # [ms into the run when sent, latency ms] per request, for the plot in docs/performance.md.
+            "series": a.get("series"), "baseline_series": b.get("series"),
         })
     return rows
 
@@ -78,6 +81,7 @@ async def main() -> None:
     harness.emit({"target": "P1", "what": "push latency, one process, SQLite", "consults": args.consults,
                   "sockets": args.consults * 2, "seconds_per_rate": args.seconds,
                   "results": compare(rates, app, relay), "app_rss_kib": memory["rss_kib"],
+                  "app_long_gc_pauses": memory["long_gc_pauses"],
                   "baseline": "bare python-socketio relay, same transport, no auth, no database"})
 
 

@@ -29,6 +29,10 @@ def test_watch_counts_and_logs_long_collections(restore_gc, caplog):
     assert watch.longest_ms[2] > 0
     assert "garbage collection of generation 2 took" in caplog.text
     assert watch.snapshot()["collections"][2] == watch.collections[2]
+    gcwatch.uninstall(watch)
+    counted = watch.collections[2]
+    gc.collect()
+    assert watch.collections[2] == counted
 
 
 def test_settle_heap_freezes_startup_objects_and_raises_the_young_threshold(restore_gc):
