@@ -323,6 +323,21 @@ class AdminSession(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class SignInFailure(Base):
+    """A failed sign-in, kept for the throttle's window; shared by every web process.
+
+    The address is kept as its SHA-256 only: the table may hold addresses
+    that have no account.
+    """
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_sign_in_failures_email_at", "email_hash", "at"),)
+
+
 class Invitation(Base):
     __tablename__ = "invitations"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

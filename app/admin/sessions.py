@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.clock import Clock
 from app.db import Database
 from app.errors import RateLimited, Unauthenticated
-from app.models import AdminSession, User
+from app.models import AdminSession, SignInFailure, User
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
@@ -81,6 +80,10 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _email_hash(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
 class AdminSessions:
     def __init__(self, db: Database, *, clock: Clock, hasher: PasswordHasher | None = None) -> None:
         self.db = db
@@ -88,8 +91,6 @@ class AdminSessions:
         self.hasher = hasher or PasswordHasher()
         # A hash to verify against when the e-mail is unknown, so both cases cost the same.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
-        # Per process; with several processes each keeps its own count (still a bound).
-        self._failures: dict[str, deque[datetime]] = {}
 
     # --- passwords ---------------------------------------------------------------------
 
@@ -103,35 +104,39 @@ class AdminSessions:
             return False
 
     # --- throttle ----------------------------------------------------------------------
+    # Failed sign-ins live in the database, so every web process counts the same ones.
 
-    def _recent_failures(self, email: str, now: datetime) -> deque[datetime]:
-        times = self._failures.get(email)
-        if times is None:
-            return deque()
-        while times and now - times[0] > FAILURE_WINDOW:
-            times.popleft()
-        if not times:
-            self._failures.pop(email, None)
-        return times
+    async def _recent_failures(self, email: str, now: datetime) -> int:
+        async with self.db.read() as s:
+            count = await s.scalar(
+                select(func.count()).select_from(SignInFailure).where(
+                    SignInFailure.email_hash == _email_hash(email), SignInFailure.at > now - FAILURE_WINDOW
+                )
+            )
+        return int(count or 0)
 
-    def _fail(self, email: str, now: datetime) -> None:
-        if len(self._failures) > 10_000:  # bound memory under a spray of addresses
-            for key in list(self._failures)[:1000]:
-                self._failures.pop(key, None)
-        self._failures.setdefault(email, deque()).append(now)
+    async def _fail(self, email: str, now: datetime) -> None:
+        async with self.db.write() as s:
+            # What has left the window counts no more: drop it, for every address.
+            await s.execute(delete(SignInFailure).where(SignInFailure.at <= now - FAILURE_WINDOW))
+            s.add(SignInFailure(email_hash=_email_hash(email), at=now))
+
+    async def _forget_failures(self, email: str) -> None:
+        async with self.db.write() as s:
+            await s.execute(delete(SignInFailure).where(SignInFailure.email_hash == _email_hash(email)))
 
     # --- sign-in / sign-out ------------------------------------------------------------
 
     async def sign_in(self, email: str, password: str) -> SignedIn:
         email = normalise_email(email)
         now = self.clock.now()
-        if len(self._recent_failures(email, now)) >= MAX_FAILURES:
+        if await self._recent_failures(email, now) >= MAX_FAILURES:
             raise RateLimited("too_many_attempts", "Too many failed sign-ins. Try again in 15 minutes.")
         async with self.db.read() as s:
             user = await s.scalar(select(User).where(User.email == email))
         ok = self._verify(user.password_hash if user is not None else self._dummy_hash, password[:1024])
         if user is None or not ok or not user.active:
-            self._fail(email, now)
+            await self._fail(email, now)
             if user is not None:
                 async with self.db.write() as s:
                     audit.record(
@@ -140,7 +145,7 @@ class AdminSessions:
                         at=now,
                     )
             raise Unauthenticated("bad_credentials", "The e-mail or password is wrong.")
-        self._failures.pop(email, None)
+        await self._forget_failures(email)
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         async with self.db.write() as s:

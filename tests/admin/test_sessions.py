@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.admin.sessions import ABSOLUTE, IDLE
 from app.clock import ManualClock
-from app.models import AdminSession, AuditEvent
+from app.models import AdminSession, AuditEvent, SignInFailure
 from tests.admin.factories import AdminClient, make_user, signed_in
 from tests.conftest import make_settings, start_live
 from tests.factories import Live
@@ -120,3 +120,30 @@ async def test_cookie_flags(live):
             header = resp.headers.getall("Set-Cookie")[0]
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
     assert user.email not in header
+
+
+async def test_the_throttle_counts_failures_made_at_another_web_process(tmp_path: Path):
+    """Two web processes on one database: five failures at one block the sixth at the other."""
+    clock = ManualClock()
+    first, first_runner = await start_live(make_settings(tmp_path), clock=clock)
+    second, second_runner = await start_live(make_settings(tmp_path), clock=clock)  # same database file
+    try:
+        user = await make_user(first, "team_member")
+        async with AdminClient(first.url) as browser:
+            for _ in range(5):
+                assert (await browser.sign_in(user.email, "wrong password")).status == 401
+        async with AdminClient(second.url) as browser:
+            blocked = await browser.sign_in(user.email)
+            assert blocked.status == 429 and "Too many failed sign-ins" in blocked.text
+        clock.advance(minutes=16)
+        async with AdminClient(second.url) as browser:
+            assert (await browser.sign_in(user.email)).status == 303
+        # Signing in clears the address's failures; what left the window was dropped on the way.
+        async with AdminClient(first.url) as browser:
+            assert (await browser.sign_in(user.email, "wrong password")).status == 401
+        remaining = await first.rows(select(SignInFailure.at))
+        assert len(remaining) == 1
+    finally:
+        for live, runner in ((first, first_runner), (second, second_runner)):
+            await live.close()
+            await runner.cleanup()
