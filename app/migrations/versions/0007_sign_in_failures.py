@@ -1,7 +1,7 @@
 """Failed sign-ins in the database, so every web process throttles the same count.
 
-Revision ID: 0006
-Revises: 0005c
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-23 14:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005c"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
