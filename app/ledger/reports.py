@@ -49,7 +49,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -270,9 +270,31 @@ class Reports:
         elif q.basis_type == "card":
             where.append(BillCard.consult_id.is_(None))
         if q.payment_type is not None:
+            # A set of cards, not a test per card: the database reads the cards with a payment of this
+            # method from ix_payments_method_report once (each card once, however many such payments it
+            # has) and looks each up by id, instead of probing the payments for every card in range.
             paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
-            where.append(exists().where(paid_so.bill_card_id == BillCard.id, paid_so.method == q.payment_type))
+            where.append(BillCard.id.in_(select(paid_so.bill_card_id).where(paid_so.method == q.payment_type)))
         return where
+
+    @staticmethod
+    def _page_query(q: SettlementQuery, where: list[ColumnElement[bool]]) -> Any:
+        """The page's cards, in creation order.
+
+        With a period of exports the cards are chosen by ``exported_at`` but shown by ``created_at``.
+        PostgreSQL takes the two as unrelated and walks the cards in creation order, expecting an
+        early match; but a month's exports are cards created shortly before, so it read most of
+        the organisation's cards first (0.9 s of 1,000,000). There the matching cards' keys are
+        gathered first (``MATERIALIZED``: a range of ix_bill_cards_report) and the page cut from them.
+        """
+        order = (BillCard.created_at, BillCard.id)
+        if not (q.exported and (q.period.start is not None or q.period.end is not None)):
+            return select(BillCard).where(and_(*where)).order_by(*order).offset(q.offset).limit(q.limit + 1)
+        matching = select(BillCard.id, BillCard.created_at).where(and_(*where)).cte("matching")
+        matching = matching.prefix_with("MATERIALIZED")
+        keys = (select(matching.c.id).order_by(matching.c.created_at, matching.c.id)
+                .offset(q.offset).limit(q.limit + 1)).subquery("page_keys")
+        return select(BillCard).join(keys, keys.c.id == BillCard.id).order_by(*order)
 
     @staticmethod
     async def _page_rows(s: Any, cards: list[BillCard]) -> list[dict[str, Any]]:
@@ -322,10 +344,7 @@ class Reports:
 
         async def page() -> tuple[list[BillCard], list[dict[str, Any]]]:
             async with self.db.read() as s:
-                cards = list((await s.scalars(
-                    select(BillCard).where(and_(*where)).order_by(BillCard.created_at, BillCard.id)
-                    .offset(q.offset).limit(q.limit + 1)
-                )).all())
+                cards = list((await s.scalars(self._page_query(q, where))).all())
                 return cards, await self._page_rows(s, cards[: q.limit])
 
         totals, by_type, refund_rows, (cards, rows) = await asyncio.gather(
