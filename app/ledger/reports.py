@@ -49,7 +49,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -255,6 +255,7 @@ class Reports:
     # --- settlement
 
     async def _settlement_where(self, scope: Scope, q: SettlementQuery) -> list[ColumnElement[bool]]:
+        """The filters on the card's own columns; ``payment_type`` comes from ``_paid_by``, shaped per query."""
         where = await self._where(scope, q.unit, q.book_id)
         when = BillCard.exported_at if q.exported else BillCard.created_at
         if q.exported is True:
@@ -269,13 +270,24 @@ class Reports:
             where.append(BillCard.consult_id.is_not(None))
         elif q.basis_type == "card":
             where.append(BillCard.consult_id.is_(None))
-        if q.payment_type is not None:
-            # A set of cards, not a test per card: the database reads the cards with a payment of this
-            # method from ix_payments_method_report once (each card once, however many such payments it
-            # has) and looks each up by id, instead of probing the payments for every card in range.
-            paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
-            where.append(BillCard.id.in_(select(paid_so.bill_card_id).where(paid_so.method == q.payment_type)))
         return where
+
+    @staticmethod
+    def _paid_by(q: SettlementQuery, *, per_card: bool) -> list[ColumnElement[bool]]:
+        """``payment_type``: the cards with at least one payment of that method.
+
+        For the sums, a set: the cards with such a payment are one range of ix_payments_method_report,
+        each card once however many such payments it has, each looked up by id; a test per card instead
+        probed the payments for every card of the organisation (3 s of 1,000,000 on SQLite). For cards
+        read in creation order (a page, the CSV's batches), a test per card: the walk stops after one
+        page, where gathering the whole set first took 0.35 s.
+        """
+        if q.payment_type is None:
+            return []
+        paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
+        if per_card:
+            return [exists().where(paid_so.bill_card_id == BillCard.id, paid_so.method == q.payment_type)]
+        return [BillCard.id.in_(select(paid_so.bill_card_id).where(paid_so.method == q.payment_type))]
 
     @staticmethod
     def _page_query(q: SettlementQuery, where: list[ColumnElement[bool]]) -> Any:
@@ -321,7 +333,8 @@ class Reports:
                 for card in cards]
 
     async def settlement(self, scope: Scope, q: SettlementQuery) -> dict[str, Any]:
-        where = await self._settlement_where(scope, q)
+        common = await self._settlement_where(scope, q)
+        where = common + self._paid_by(q, per_card=False)
         # One pass over the cards for their own sums; payments and refunds are summed from
         # their side (each joined to its one card), so no card is counted twice. The queries
         # are independent reads, so they run side by side on their own connections.
@@ -344,7 +357,7 @@ class Reports:
 
         async def page() -> tuple[list[BillCard], list[dict[str, Any]]]:
             async with self.db.read() as s:
-                cards = list((await s.scalars(self._page_query(q, where))).all())
+                cards = list((await s.scalars(self._page_query(q, common + self._paid_by(q, per_card=True)))).all())
                 return cards, await self._page_rows(s, cards[: q.limit])
 
         totals, by_type, refund_rows, (cards, rows) = await asyncio.gather(
@@ -374,7 +387,7 @@ class Reports:
 
     async def settlement_csv(self, scope: Scope, q: SettlementQuery, batch: int = 2000) -> AsyncIterator[bytes]:
         """Every card of the report as CSV (a header row, amounts in minor units), a batch at a time."""
-        where = await self._settlement_where(scope, q)
+        where = await self._settlement_where(scope, q) + self._paid_by(q, per_card=True)
         yield _csv_line(CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         while True:
