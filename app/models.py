@@ -164,7 +164,13 @@ class BillCard(Base):
         Index("ix_bill_cards_org_created", "organisation_id", "created_at", "id"),
         # The reports' sums, answered from the index alone (app/ledger/reports.py).
         Index("ix_bill_cards_report", "organisation_id", "exported_at", "currency", "created_at", "clinic_id",
-              "book_id", "consult_id", "status", "patient_share", "refund_share", "medipay_admin_fee"),
+              "book_id", "consult_id", "status", "patient_share", "refund_share", "medipay_admin_fee", "id"),
+        # The same, keyed by id: the sum by payment type looks each payment's card up here.
+        Index("ix_bill_cards_report_by_id", "id", "organisation_id", "exported_at", "created_at", "clinic_id",
+              "book_id", "consult_id", "currency", "patient_share", "refund_share", "medipay_admin_fee"),
+        # A period on created_at: every filtered and summed column, and the id the payments join on.
+        Index("ix_bill_cards_report_created", "organisation_id", "created_at", "id", "exported_at", "clinic_id",
+              "book_id", "consult_id", "currency", "patient_share", "refund_share", "medipay_admin_fee"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -229,6 +235,8 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("method", "reference", name="uq_payments_reference"),
         Index("ix_payments_report", "bill_card_id", "method", "currency", "amount"),
+        # The report's sum by payment type, read in its own order; and the cards with a payment of one method.
+        Index("ix_payments_method_report", "method", "currency", "bill_card_id", "amount"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)

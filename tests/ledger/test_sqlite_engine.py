@@ -41,3 +41,20 @@ async def test_a_writer_waits_for_another_process_and_the_loop_keeps_running(tmp
             assert (await s.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all() == [1, 2]
     finally:
         await db.dispose()
+
+
+async def test_closing_gathers_the_planner_statistics_of_queried_tables(tmp_path: Path) -> None:
+    """The settlement report's plans rest on sqlite_stat1; a connection closing gathers them (PRAGMA optimize)."""
+    path = tmp_path / "stats.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    db = Database(engine)
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (k TEXT, n INTEGER)"))
+        await s.execute(text("CREATE INDEX ix_t_k ON t (k)"))
+        await s.execute(text("WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 999)"
+                             " INSERT INTO t SELECT 'k' || (i % 10), i FROM s"))
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM t WHERE k = 'k3'"))).scalar() == 100
+    await engine.dispose()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_t_k'").fetchall() == [("1000 100",)]
