@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from alembic import command
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 # How long a writer waits in all for another process's SQLite write lock.
@@ -163,6 +164,8 @@ class Database:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        # Webhooks and other small writes that may share a transaction (see GroupCommit).
+        self.group = GroupCommit(self)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -193,6 +196,89 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+Work = Callable[[AsyncSession], Awaitable[T]]
+
+
+class GroupCommit:
+    """Small write transactions that arrive together, committed as one (SQLite).
+
+    On SQLite every write in the process queues on one lock, and each write
+    transaction pays a fixed cost (``BEGIN IMMEDIATE``, a session, the commit)
+    that is larger than a settlement's own statements. Work that arrives while
+    a transaction runs would wait for the lock anyway; here it waits in a list
+    instead, and the next transaction runs all of it, each piece in its own
+    SAVEPOINT, so a piece that fails rolls back alone and the others commit.
+
+    ``run`` returns only after the transaction holding its work has committed,
+    and raises if that commit failed: a caller that acknowledges something
+    (a webhook's 200) never acknowledges what a crash could still undo.
+
+    On PostgreSQL each piece is its own transaction, as with ``Database.write``:
+    writers there do not share a lock, they meet at row locks and unique keys,
+    and one slow or locked piece must not hold up the others.
+    """
+
+    def __init__(self, db: Database, *, max_batch: int = 200) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def run(self, work: Work[T]) -> T:
+        """Run ``work`` in a write transaction; its result once that transaction has committed."""
+        if not self.db.is_sqlite:
+            async with self.db.write() as s:
+                return await work(s)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        """Commit batches until nothing waits; what arrives meanwhile goes in the next one."""
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._commit(batch)
+        finally:
+            self._runner = None
+
+    async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            async with self.db.write() as s:
+                for work, _future in batch:
+                    outcomes.append(await _in_savepoint(s, work))
+        except BaseException as e:
+            # Nothing of this batch was committed: every caller hears so.
+            for _work, future in batch:
+                if not future.done():
+                    future.set_exception(e)
+            if not isinstance(e, Exception):
+                raise
+            return
+        for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue  # the caller went away; its work is committed all the same
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+async def _in_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
+    """(True, result), or (False, the exception) with the piece's changes rolled back."""
+    try:
+        async with s.begin_nested():
+            value = await work(s)
+            await s.flush()
+        return True, value
+    except Exception as e:
+        return False, e
 
 
 def alembic_config(database_url: str) -> Config:

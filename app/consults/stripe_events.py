@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +53,10 @@ async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | Non
     return "failed", request_view(r)
 
 
+# Built once, on the table: they run for every webhook.
+_EVENT_SEEN = select(StripeEvent.__table__.c.id).where(StripeEvent.__table__.c.id == bindparam("id"))
+_INSERT_EVENT = StripeEvent.__table__.insert()
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _session_event,
     "checkout.session.async_payment_succeeded": _session_event,
@@ -83,12 +88,19 @@ class StripeEvents:
         account = event.get("account") if isinstance(event.get("account"), str) else None
         handler = HANDLERS.get(event_type)
         now = self.clock.now()
+
+        async def apply(s: AsyncSession) -> Result:
+            if await s.scalar(_EVENT_SEEN, {"id": event_id}) is not None:
+                return "duplicate", None
+            outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
+            await s.execute(_INSERT_EVENT, {"id": event_id, "type": event_type, "account": account,
+                                            "outcome": outcome, "received_at": now})
+            return outcome, view
+
         try:
-            async with self.db.write() as s:
-                if await s.get(StripeEvent, event_id) is not None:
-                    return "duplicate"
-                outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
-                s.add(StripeEvent(id=event_id, type=event_type, account=account, outcome=outcome, received_at=now))
+            # Settled together with the webhooks that arrive alongside it; this
+            # returns once the transaction holding it has committed.
+            outcome, view = await self.db.group.run(apply)
         except IntegrityError:
             # The same event, delivered concurrently, got there first.
             return "duplicate"
