@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 DOUBLE_CLICK = timedelta(seconds=10)
 # Reuse a checkout session only while it has this much life left.
 CHECKOUT_MARGIN = timedelta(minutes=2)
+# Built once: a settlement reads its request this way for every webhook.
+_REQUEST_FOR_UPDATE = select(PaymentRequest).where(PaymentRequest.id == bindparam("id")).with_for_update()
 NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
 
 
@@ -321,7 +323,7 @@ async def apply_session(
     request_id = session.metadata.get("payment_request_id") or session.client_reference_id
     if not request_id:
         return "not_ours", None
-    r = await s.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update())
+    r = await s.scalar(_REQUEST_FOR_UPDATE, {"id": request_id})
     if r is None:
         return "unknown_request", None
     if (r.stripe_account_id or None) != (account or None):

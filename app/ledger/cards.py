@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -22,6 +22,16 @@ from app.ledger import journal
 from app.ledger.journal import Leg
 from app.ledger.statuses import LABELS, REQUEST_ENDED_UNPAID, SETTLED
 from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment
+
+# Built once, on the tables (see journal.py): each runs once per settlement.
+_PAID_TOTAL = select(func.coalesce(func.sum(Payment.__table__.c.amount), 0)).where(
+    Payment.__table__.c.bill_card_id == bindparam("card_id")
+)
+_PAYMENT_BY_REFERENCE = select(Payment.__table__.c.id).where(
+    Payment.__table__.c.method == bindparam("method"), Payment.__table__.c.reference == bindparam("reference")
+)
+_INSERT_PAYMENT = Payment.__table__.insert()
+_INSERT_CARD_EVENT = BillCardEvent.__table__.insert()
 
 
 async def card_for_patient(session: AsyncSession, consult: Consult, patient: ConsultPatient, now: datetime) -> BillCard:
@@ -123,9 +133,7 @@ async def void_request_line(session: AsyncSession, card: BillCard, request_id: s
 
 
 async def paid_total(session: AsyncSession, card_id: str) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.bill_card_id == card_id)
-    )
+    total = await session.scalar(_PAID_TOTAL, {"card_id": card_id})
     return int(total or 0)
 
 
@@ -138,7 +146,10 @@ def _derived_status(card: BillCard, paid: int) -> str:
 async def set_status(session: AsyncSession, card: BillCard, status: str, reason: str, now: datetime) -> None:
     if status == card.status:
         return
-    session.add(BillCardEvent(bill_card_id=card.id, status_from=card.status, status_to=status, reason=reason, at=now))
+    await session.execute(
+        _INSERT_CARD_EVENT,
+        {"bill_card_id": card.id, "status_from": card.status, "status_to": status, "reason": reason, "at": now},
+    )
     card.status = status
     card.updated_at = now
 
@@ -160,22 +171,22 @@ async def register_stripe_payment(
     ``application_fee`` is the platform's fee Stripe took from this direct charge:
     it leaves the clinic's Stripe balance as its own expense leg.
     """
-    existing = await session.scalar(
-        select(Payment.id).where(Payment.method == "stripe", Payment.reference == reference)
-    )
+    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "stripe", "reference": reference})
     if existing:
         return False
-    session.add(
-        Payment(
-            id=new_id("pay"),
-            bill_card_id=card.id,
-            payment_request_id=request_id,
-            method="stripe",
-            amount=amount,
-            currency=currency,
-            reference=reference,
-            registered_at=now,
-        )
+    # A plain insert: nothing in this transaction needs the row as an object.
+    await session.execute(
+        _INSERT_PAYMENT,
+        {
+            "id": new_id("pay"),
+            "bill_card_id": card.id,
+            "payment_request_id": request_id,
+            "method": "stripe",
+            "amount": amount,
+            "currency": currency,
+            "reference": reference,
+            "registered_at": now,
+        },
     )
     legs = [
         # The charge for the consultation…
@@ -199,7 +210,6 @@ async def register_stripe_payment(
         at=now,
         legs=legs,
     )
-    await session.flush()
     paid = await paid_total(session, card.id)
     await set_status(session, card, _derived_status(card, paid), "paid in call (Stripe)", now)
     return True

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -52,6 +52,18 @@ CHART: dict[str, tuple[str, str]] = {
     "patient_revenue": ("income", "Patient share revenue"),
     "platform_fees": ("expense", "Platform fees"),
 }
+
+
+# Built once, on the tables: executing a ready statement skips building and
+# hashing it again, and plain table inserts skip the ORM's bulk-insert layer.
+# A settlement posts one transaction, so these run once per webhook.
+_ACCOUNTS = select(LedgerAccount.__table__.c.code, LedgerAccount.__table__.c.id).where(
+    LedgerAccount.__table__.c.clinic_id == bindparam("clinic_id"),
+    LedgerAccount.__table__.c.code.in_(bindparam("codes", expanding=True)),
+    LedgerAccount.__table__.c.currency == bindparam("currency"),
+)
+_INSERT_LEGS = LedgerLeg.__table__.insert()
+_INSERT_TRANSACTION = LedgerTransaction.__table__.insert()
 
 
 class UnbalancedError(ValueError):
@@ -83,17 +95,8 @@ async def account_id(session: AsyncSession, clinic_id: str, code: str, currency:
 
 async def account_ids(session: AsyncSession, clinic_id: str, codes: set[str], currency: str) -> dict[str, str]:
     """The ids of several accounts in one query (made on first use)."""
-    found = dict(
-        (
-            await session.execute(
-                select(LedgerAccount.code, LedgerAccount.id).where(
-                    LedgerAccount.clinic_id == clinic_id,
-                    LedgerAccount.code.in_(sorted(codes)),
-                    LedgerAccount.currency == currency,
-                )
-            )
-        ).all()
-    )
+    rows = await session.execute(_ACCOUNTS, {"clinic_id": clinic_id, "codes": sorted(codes), "currency": currency})
+    found: dict[str, str] = dict(rows.all())
     for code in sorted(codes - found.keys()):
         found[code] = await account_id(session, clinic_id, code, currency)
     return found
@@ -134,17 +137,18 @@ async def post(
     ]
     # Order matters: legs first, then the transaction row that the database
     # checks against them.
-    await session.execute(insert(LedgerLeg), rows)
+    await session.execute(_INSERT_LEGS, rows)
     await session.execute(
-        insert(LedgerTransaction).values(
-            id=txn_id,
-            clinic_id=clinic_id,
-            kind=kind,
-            reference=reference,
-            description=description,
-            bill_card_id=bill_card_id,
-            created_at=at,
-        )
+        _INSERT_TRANSACTION,
+        {
+            "id": txn_id,
+            "clinic_id": clinic_id,
+            "kind": kind,
+            "reference": reference,
+            "description": description,
+            "bill_card_id": bill_card_id,
+            "created_at": at,
+        },
     )
     return txn_id
 
