@@ -237,24 +237,35 @@ class GroupCommit:
             self._runner = asyncio.create_task(self._drain())
         return await future
 
+    @property
+    def waiting(self) -> int:
+        """How many pieces wait for the next transaction."""
+        return len(self._pending)
+
     async def _drain(self) -> None:
         """Commit batches until nothing waits; what arrives meanwhile goes in the next one."""
         try:
             while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                await self._commit(batch)
+                await self._commit_next()
         finally:
             self._runner = None
 
-    async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
+    async def _commit_next(self) -> None:
+        """One transaction for what waits once the write lock is ours."""
+        batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         outcomes: list[tuple[bool, Any]] = []
         try:
             async with self.db.write() as s:
+                # Taken only now: whatever queued while the lock was busy joins.
+                batch = self._pending[: self.max_batch]
+                del self._pending[: len(batch)]
                 for work, _future in batch:
                     outcomes.append(await _in_savepoint(s, work))
         except BaseException as e:
             # Nothing of this batch was committed: every caller hears so.
+            if not batch:  # the transaction did not even begin
+                batch = self._pending[: self.max_batch]
+                del self._pending[: len(batch)]
             for _work, future in batch:
                 if not future.done():
                     future.set_exception(e)
@@ -271,7 +282,12 @@ class GroupCommit:
 
 
 async def _in_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
-    """(True, result), or (False, the exception) with the piece's changes rolled back."""
+    """(True, result), or (False, the exception) with the piece's changes rolled back.
+
+    Afterwards the session forgets its objects, so the next piece reads the
+    rows as this one left them in the database, as it would in a transaction
+    of its own, and never an object this piece changed or rolled back.
+    """
     try:
         async with s.begin_nested():
             value = await work(s)
@@ -279,6 +295,8 @@ async def _in_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
         return True, value
     except Exception as e:
         return False, e
+    finally:
+        s.expunge_all()
 
 
 def alembic_config(database_url: str) -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from app.models import PaymentRequest
@@ -22,6 +23,11 @@ async def test_concurrent_duplicates_on_postgres(live_pg: Live) -> None:
 
 async def test_sandbox_storm_on_postgres(live_pg: Live) -> None:
     await test_stripe_webhooks.test_sandbox_storm_settles_once(live_pg)
+
+
+async def test_webhooks_arriving_together_on_postgres(live_pg: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    await test_stripe_webhooks.test_webhooks_arriving_together_commit_together_and_each_settles_once(
+        live_pg, monkeypatch)
 
 
 async def test_append_only_on_postgres(live_pg: Live) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, insert, select
 
+from app.consults import stripe_events
 from app.models import LedgerTransaction, Payment, PaymentRequest, StripeEvent
+from app.web.keys import DB
 from tests.factories import Live, sign
 
 SECRET = "whsec_test_secret"
@@ -135,3 +139,90 @@ async def test_sandbox_storm_settles_once(live: Live) -> None:
     assert await live.ledger_balanced()
     paid = await live.scalar(select(func.sum(Payment.amount)))
     assert paid == 10000 + 10001 + 10002
+
+
+async def test_webhooks_arriving_together_commit_together_and_each_settles_once(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed webhooks queued behind a busy write lock are applied in one transaction, once each.
+
+    Five paid sessions, each delivered twice, a second event for one of them,
+    one paid for the wrong amount, one whose handling fails after writing, and
+    one forged. On SQLite a test transaction holds the write lock until every
+    signed delivery waits for the next transaction, so all of them share it;
+    on PostgreSQL each is its own transaction and they race instead. Either
+    way every delivery is answered as it should be, and only what belongs in
+    the ledger is there.
+    """
+    async def explodes(s, obj, account, now):  # type: ignore[no-untyped-def]
+        await s.execute(insert(StripeEvent), {"id": "evt_written_then_failed", "type": "x", "account": None,
+                                              "outcome": "x", "received_at": now})
+        raise RuntimeError("a handler failed half-way")
+
+    monkeypatch.setitem(stripe_events.HANDLERS, "test.explodes", explodes)
+    opened = [await open_request(live) for _ in range(6)]
+    account = await live.scalar(select(PaymentRequest.stripe_account_id))
+    paid, unpaid = opened[:5], opened[5]
+    deliveries: list[tuple[str, dict, dict]] = []  # (whose, event, how to post)
+    for n, (request, session_id, _) in enumerate(paid):
+        deliveries += [(request["id"], completed_event(f"evt_batch_{n}", request, session_id, account=account), {})] * 2
+    first, first_session, _ = paid[0]
+    deliveries.append((first["id"], completed_event("evt_batch_async", first, first_session, account=account,
+                                                    event_type="checkout.session.async_payment_succeeded"), {}))
+    deliveries.append((unpaid[0]["id"], completed_event("evt_batch_amount", unpaid[0], unpaid[1], account=account,
+                                                        amount=1), {}))
+    deliveries.append(("failing", completed_event("evt_batch_explodes", unpaid[0], unpaid[1], account=account,
+                                                  event_type="test.explodes"), {}))
+    deliveries.append(("forged", completed_event("evt_batch_forged", unpaid[0], unpaid[1], account=account),
+                       {"secret": "whsec_wrong"}))
+    signed = len(deliveries) - 1
+
+    db = live.app[DB]
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(db.engine.sync_engine, "commit", committed)
+    try:
+        async with db.write():
+            posts = [asyncio.create_task(post_event(live, e, **how)) for _, e, how in deliveries]
+            if db.is_sqlite:
+                for _ in range(200):
+                    if db.group.waiting == signed:
+                        break
+                    await asyncio.sleep(0.02)
+                assert db.group.waiting == signed, "every signed delivery should wait for the next transaction"
+                assert not any(p.done() for (whom, _, _), p in zip(deliveries, posts, strict=True)
+                               if whom != "forged"), "nothing may be acknowledged before its commit"
+        commits.clear()
+        results = await asyncio.gather(*posts)
+    finally:
+        event.remove(db.engine.sync_engine, "commit", committed)
+    if db.is_sqlite:
+        assert len(commits) == 1, "the waiting deliveries should be committed in one transaction"
+
+    by_whom: dict[str, Counter[str]] = {}
+    for (whom, _, _), (status, body) in zip(deliveries, results, strict=True):
+        by_whom.setdefault(whom, Counter())[f"{status} {body.get('outcome', body.get('error', {}).get('code'))}"] += 1
+    for request, _, _ in paid:
+        outcomes = by_whom[request["id"]]
+        assert outcomes["200 settled"] == 1, outcomes
+        assert sum(outcomes.values()) == outcomes["200 settled"] + outcomes["200 duplicate"] \
+            + outcomes["200 already_settled"], outcomes
+    assert by_whom[unpaid[0]["id"]] == Counter({"200 amount_mismatch": 1})
+    assert by_whom["failing"] == Counter({"500 internal_error": 1})
+    assert by_whom["forged"] == Counter({"400 bad_signature": 1})
+
+    assert await counts(live) == (5, 5)
+    statuses = dict(await live.rows(select(PaymentRequest.id, PaymentRequest.status)))
+    assert all(statuses[request["id"]] == "paid" for request, _, _ in paid)
+    assert statuses[unpaid[0]["id"]] == "checkout_open"
+    assert await live.ledger_balanced()
+    recorded = {r[0] for r in await live.rows(select(StripeEvent.id).where(StripeEvent.id.like("evt_batch_%")))}
+    # The failing one is not recorded, so Stripe's retry will apply it; what it wrote was rolled back.
+    assert recorded == {*(f"evt_batch_{n}" for n in range(5)), "evt_batch_async", "evt_batch_amount"}
+    assert await live.scalar(select(StripeEvent.id).where(StripeEvent.id == "evt_written_then_failed")) is None
+    for _, _, clinician in paid:
+        await clinician.wait_for("payment:received")
+        assert len(clinician.named("payment:received")) == 1
