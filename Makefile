@@ -50,6 +50,7 @@ bench-smoke: setup
 	$(PY) -m bench.p1_push_latency --consults 5 --rates 10 --seconds 1
 	$(PY) -m bench.p2_sockets_memory --sockets 20 --churn 10 --cycles 1 --consults 5
 	$(PY) -m bench.p3_webhooks --webhooks 20 --concurrency 4
+	$(PY) -m bench.p3_settle_inprocess --webhooks 20 --concurrency 4
 	$(PY) -m bench.p4_medipay_export --cards 10
 	$(PY) -m bench.p5_settlement_report --cards 10
 	$(PY) -m bench.p6_push_two_processes --consults 5 --rates 10 --seconds 1

@@ -7,6 +7,10 @@ on PostgreSQL meet at the primary key and the loser rolls back whole. Distinct
 events for one session meet at the payment request's row lock, and the
 effects themselves are idempotent (a paid request stays paid; a payment's
 reference and a journal reference are unique).
+
+On SQLite, events that arrive together are applied in one transaction, each
+in its own savepoint (``GroupCommit`` in app/db.py), and each is answered
+only once that transaction has committed.
 """
 
 from __future__ import annotations
