@@ -24,6 +24,8 @@ from app.ledger.statuses import LABELS, REQUEST_ENDED_UNPAID, SETTLED
 from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment
 
 # Built once, on the tables (see journal.py): each runs once per settlement.
+# The session flushes pending objects before any statement it executes, so
+# these see (and come after) what the transaction added but has not flushed.
 _PAID_TOTAL = select(func.coalesce(func.sum(Payment.__table__.c.amount), 0)).where(
     Payment.__table__.c.bill_card_id == bindparam("card_id")
 )
