@@ -6,6 +6,17 @@ standalone MediPay sandbox process over HTTP. The baseline in the same run is
 the same number of bare ``PUT /v1/claims`` calls to the sandbox with the same
 concurrency and no database, so the ratio shows what the pipeline costs.
 
+Besides the wall-clock time, each timed part reports the CPU time the two
+processes used per card: this process (the exporter: claims, HTTP client,
+SQLite, all in one event loop) and the sandbox's process (read from
+``/proc``). On a machine shared with other work the wall-clock figures move
+with the load; the CPU per card says what one core would do on its own.
+
+No callbacks flow back during the timed part: a claim exported in mode
+``checkout`` gets its SMS and no callback (MediPay calls back on later state
+changes: paid, invoice sent, rejected), and the bench's sandbox has no
+callback URL. The run counts the events the sandbox raised, to show it.
+
     python -m bench.p4_medipay_export [--cards 5000] [--concurrency 32]
 
 prints one JSON object.
@@ -16,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -55,7 +67,41 @@ async def _bulk_queue(rig: Rig, n: int) -> list[str]:
     return ids
 
 
-async def _baseline(url: str, n: int, concurrency: int) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of another process, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Timed:
+    """Wall-clock and CPU time (this process and the sandbox's) of one timed part."""
+
+    def __init__(self, sandbox_pid: int) -> None:
+        self.pid = sandbox_pid
+
+    def __enter__(self) -> _Timed:
+        self.wall, self.cpu, self.sandbox_cpu = time.perf_counter(), time.process_time(), _cpu_seconds(self.pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+        self.sandbox_cpu = _cpu_seconds(self.pid) - self.sandbox_cpu
+
+    def report(self, n: int) -> dict[str, float]:
+        return {"seconds": round(self.wall, 2), "per_second": round(n / self.wall),
+                "client_cpu_ms_per_card": round(self.cpu / n * 1000, 3),
+                "sandbox_cpu_ms_per_card": round(self.sandbox_cpu / n * 1000, 3)}
+
+
+async def _events(url: str) -> int:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/_control/callbacks") as resp:
+        return len((await resp.json())["events"])
+
+
+async def _baseline(url: str, n: int, concurrency: int) -> None:
     import aiohttp
 
     from integrations.medipay.sandbox.context import SANDBOX_PASSWORD
@@ -71,9 +117,7 @@ async def _baseline(url: str, n: int, concurrency: int) -> float:
             async with limit, http.put(f"{url}/v1/claims/base_{i}", json=body, headers=auth) as resp:
                 assert resp.status in (200, 201), await resp.text()
 
-        started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
-        return time.perf_counter() - started
 
 
 async def run(cards: int, concurrency: int) -> dict[str, Any]:
@@ -93,22 +137,29 @@ async def run(cards: int, concurrency: int) -> dict[str, Any]:
             client = MediPayHTTPClient(rig.sandbox_url)
             exporter = MediPayExporter(rig.db, gateway=client, clock=SystemClock(), secret_key=rig.env()["SECRET_KEY"],
                                        notifier=RecordingNotifier(), concurrency=concurrency)
-            started = time.perf_counter()
-            handled = await exporter.export_due()
-            seconds = time.perf_counter() - started
+            assert rig.sandbox is not None
+            with _Timed(rig.sandbox.pid) as export:
+                handled = await exporter.export_due()
             await client.close()
+            events = await _events(rig.sandbox_url)
             async with rig.db.read() as s:
                 exported = await s.scalar(select(func.count()).select_from(BillCard)
                                           .where(BillCard.status == "open_exported"))
-            baseline = await _baseline(rig.sandbox_url, cards, concurrency)
+            with _Timed(rig.sandbox.pid) as baseline:
+                await _baseline(rig.sandbox_url, cards, concurrency)
         finally:
             await rig.stop()
     return {
         "benchmark": "P4 bill cards exported to the MediPay sandbox",
+        "measured": "one export-queue run (SQLite, one worker) against a standalone sandbox process over HTTP",
         "cards": cards, "concurrency": concurrency, "handled": handled, "exported": exported,
-        "seconds": round(seconds, 2), "cards_per_second": round(cards / seconds),
-        "baseline_bare_puts_seconds": round(baseline, 2), "ratio_to_baseline": round(seconds / baseline, 2),
-        "projected_seconds_for_100000": round(100_000 / (cards / seconds)),
+        "seconds": round(export.wall, 2), "cards_per_second": round(cards / export.wall),
+        "baseline_bare_puts_seconds": round(baseline.wall, 2),
+        "ratio_to_baseline": round(export.wall / baseline.wall, 2),
+        "projected_seconds_for_100000": round(100_000 / (cards / export.wall)),
+        "export": export.report(cards), "baseline_bare_puts": baseline.report(cards),
+        "callbacks_during_export": events,
+        "cpu_cores": os.cpu_count(), "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
 
 
