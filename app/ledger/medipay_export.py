@@ -15,7 +15,8 @@ The exporter works in three steps, so that a worker may die at any point:
    several at a time (bounded). The card's id is the claim id and so the
    idempotency key: sending again after a crash or a timeout answers with the
    claim MediPay already has; it never makes a second claim or SMS.
-3. Apply the answer to the card and finish the row in one transaction.
+3. Apply the answers to the cards and finish the rows, a chunk per
+   transaction, while the next batch is claimed and sent.
 
 A timeout, a dropped connection or a 5xx leaves the row ``pending`` with a
 growing back-off (1 min, doubling, at most 1 h), for as long as MediPay is
@@ -177,16 +178,31 @@ class MediPayExporter:
     # ------------------------------------------------------------ the jobs
 
     async def export_due(self, *, card_ids: Iterable[str] | None = None) -> int:
-        """Send every row due now (``export-queue``); returns how many rows were handled."""
+        """Send every row due now (``export-queue``); returns how many rows were handled.
+
+        A batch's answers are recorded while the next batch is claimed and
+        sent, so MediPay is not left waiting on our database between batches.
+        At most two batches are claimed at a time, each well inside its lease.
+        """
         only = list(card_ids) if card_ids is not None else None
         now = self.clock.now()
         handled = 0
-        while True:
-            jobs = await self._claim(now, only)
-            if not jobs:
-                return handled
-            await self._run_batch(jobs)
-            handled += len(jobs)
+        recording: asyncio.Task[None] | None = None
+        try:
+            while True:
+                jobs = await self._claim(now, only)
+                if not jobs:
+                    return handled
+                outcomes = await self._send_batch(jobs)
+                if recording is not None:
+                    await recording
+                recording = asyncio.create_task(self._record(outcomes))
+                handled += len(jobs)
+        finally:
+            # Answers already in hand are recorded even if sending stopped with an error.
+            if recording is not None:
+                await recording
+
     async def retry_not_exported(self) -> int:
         """The daily retry: queue every *not exported* card whose day has come, then send them."""
         now = self.clock.now()
@@ -236,8 +252,8 @@ class MediPayExporter:
                 row.updated_at = stamp
             return [_Job(r.id, r.bill_card_id, r.mode, r.attempts) for r in rows]
 
-    async def _run_batch(self, jobs: list[_Job]) -> None:
-        """One claimed batch: read its cards at once, send the claims concurrently, record the answers in chunks."""
+    async def _send_batch(self, jobs: list[_Job]) -> list[_Outcome]:
+        """One claimed batch: read its cards at once and send the claims concurrently; the outcomes."""
         outcomes, sendable = await self._prepare(jobs)
         limit = asyncio.Semaphore(self.concurrency)
 
@@ -245,7 +261,10 @@ class MediPayExporter:
             async with limit:
                 return await self._send(job, claim, creds)
 
-        outcomes += await asyncio.gather(*(send(*item) for item in sendable))
+        return outcomes + list(await asyncio.gather(*(send(*item) for item in sendable)))
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        """Record a batch's answers, ``APPLY_CHUNK`` per write transaction."""
         for start in range(0, len(outcomes), APPLY_CHUNK):
             await self._apply(outcomes[start:start + APPLY_CHUNK])
 
