@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
+from typing import Any
 
+import pytest
+
+from app.consults.notifier import RecordingNotifier
+from app.ledger.medipay_export import MediPayExporter
+from app.web.keys import DB, SETTINGS
 from tests.factories import PATIENT
 from tests.medipay.conftest import START, Pipeline
 
@@ -216,3 +223,39 @@ async def test_invoice_made_by_hand_is_exported_as_an_invoice(pipeline: Pipeline
     await p.medipay.pay_invoice(card["id"])
     paid = await p.card(card["id"])
     assert paid["status"] == "invoice_paid" and [x["method"] for x in paid["payments"]] == ["invoice"]
+
+
+class _StopsAfter:
+    """The sandbox's gateway, failing with an unexpected error from the ``n``-th claim on."""
+
+    def __init__(self, gateway: Any, n: int) -> None:
+        self.gateway, self.left = gateway, n
+
+    async def export_claim(self, credentials: Any, claim: Any) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise RuntimeError("the exporter stops here")
+        return await self.gateway.export_claim(credentials, claim)
+
+
+async def test_batches_overlap_and_a_failed_batch_keeps_the_answers_before_it(pipeline: Pipeline) -> None:
+    """A batch's answers are recorded while the next batch is sent; they are kept when that one fails."""
+    p = pipeline
+    cards = [await p.new_card() for _ in range(12)]
+    await p.later(hours=1)
+    settings = p.live.app[SETTINGS]
+    exporter = MediPayExporter(p.live.app[DB], gateway=_StopsAfter(p.medipay, 8), clock=p.clock,  # type: ignore[arg-type]
+                               secret_key=settings.secret_key, notifier=RecordingNotifier(),
+                               concurrency=2, batch=4)
+    with pytest.raises(RuntimeError):
+        await exporter.export_due()
+    # The first two batches of four were answered and recorded; the third was claimed and left leased.
+    statuses = Counter([await p.status(c["id"]) for c in cards])
+    assert statuses == Counter({"open_exported": 8, "open": 4})
+    rows = Counter([row.status for c in cards for row in await p.exports(c["id"])])
+    assert rows == Counter({"sent": 8, "sending": 4})
+
+    await p.later(minutes=3)  # the lease runs out: the ordinary exporter takes the rest, once each
+    assert await p.export_queue() == 4
+    assert Counter(p.medipay.puts) == Counter({c["id"]: 1 for c in cards})
+    assert [await p.status(c["id"]) for c in cards] == ["open_exported"] * 12
