@@ -223,26 +223,19 @@ class MediPayExporter:
     # ------------------------------------------------------------ the steps
 
     async def _claim(self, now: datetime, only: list[str] | None) -> list[_Job]:
-        due = or_(
-            and_(MediPayExport.status == "pending", MediPayExport.available_at <= now),
-            and_(MediPayExport.status == "sending", MediPayExport.lease_until < self.clock.now()),
-        )
-        query = (
-            select(MediPayExport)
-            .join(BillCard, BillCard.id == MediPayExport.bill_card_id)
-            .join(Clinic, Clinic.id == BillCard.clinic_id)
-            .where(due)
-            # Manual office: the clinic's cards go only when sent one by one.
-            .where(or_(MediPayExport.trigger != "hourly", Clinic.manual_office.is_(False)))
-            .order_by(MediPayExport.available_at, MediPayExport.id)
-            .limit(self.batch)
-        )
-        if only is not None:
-            query = query.where(MediPayExport.bill_card_id.in_(only))
-        if not self.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=MediPayExport)
+        """Take up to a batch of due rows: first those whose lease ran out, then pending ones, oldest first.
+
+        Two queries rather than one with ``OR``: each walks ``ix_medipay_exports_due``
+        in order and stops at the batch's size. With the ``OR`` SQLite gathered
+        and sorted every due row for each batch, so a queue of 100,000 cost
+        about 0.15 s per 10,000 due rows for every batch of 500.
+        """
+        expired = and_(MediPayExport.status == "sending", MediPayExport.lease_until < self.clock.now())
+        pending = and_(MediPayExport.status == "pending", MediPayExport.available_at <= now)
         async with self.db.write() as s:
-            rows = list((await s.scalars(query)).all())
+            rows = list((await s.scalars(self._due(expired, only, self.batch))).all())
+            if len(rows) < self.batch:
+                rows += (await s.scalars(self._due(pending, only, self.batch - len(rows)))).all()
             stamp = self.clock.now()
             for row in rows:
                 row.status = "sending"
@@ -251,6 +244,26 @@ class MediPayExporter:
                 row.attempts += 1
                 row.updated_at = stamp
             return [_Job(r.id, r.bill_card_id, r.mode, r.attempts) for r in rows]
+
+    def _due(self, due: Any, only: list[str] | None, limit: int) -> Any:
+        """The rows matching ``due`` that may go now, oldest due first (locked, skipping locked ones, on PostgreSQL)."""
+        query = (
+            select(MediPayExport)
+            .join(BillCard, BillCard.id == MediPayExport.bill_card_id)
+            .join(Clinic, Clinic.id == BillCard.clinic_id)
+            .where(due)
+            # Manual office: the clinic's cards go only when sent one by one.
+            .where(or_(MediPayExport.trigger != "hourly", Clinic.manual_office.is_(False)))
+            # Not also by id: rows queued in the same hour share ``available_at``,
+            # and a tie-break outside the index makes the database sort them all.
+            .order_by(MediPayExport.available_at)
+            .limit(limit)
+        )
+        if only is not None:
+            query = query.where(MediPayExport.bill_card_id.in_(only))
+        if not self.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=MediPayExport)
+        return query
 
     async def _send_batch(self, jobs: list[_Job]) -> list[_Outcome]:
         """One claimed batch: read its cards at once and send the claims concurrently; the outcomes."""
