@@ -148,10 +148,14 @@ def _derived_status(card: BillCard, paid: int) -> str:
 async def set_status(session: AsyncSession, card: BillCard, status: str, reason: str, now: datetime) -> None:
     if status == card.status:
         return
-    await session.execute(
-        _INSERT_CARD_EVENT,
-        {"bill_card_id": card.id, "status_from": card.status, "status_to": status, "reason": reason, "at": now},
-    )
+    event = {"bill_card_id": card.id, "status_from": card.status, "status_to": status, "reason": reason, "at": now}
+    if card in session.new:
+        await session.execute(_INSERT_CARD_EVENT, event)  # the card's own row must be written first
+    else:
+        # A Core statement flushes every pending change first; the event needs none of
+        # them, and a batch of answers (the MediPay exporter) would flush once per card.
+        with session.no_autoflush:
+            await session.execute(_INSERT_CARD_EVENT, event)
     card.status = status
     card.updated_at = now
 
