@@ -83,8 +83,16 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
-    def open_files(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+    def open_sockets(self) -> int:
+        """Its open network sockets (not its database files, whose pool may grow meanwhile)."""
+        fds = Path(f"/proc/{self.proc.pid}/fd")
+        count = 0
+        for fd in fds.iterdir():
+            try:
+                count += os.readlink(fd).startswith("socket:")
+            except OSError:
+                pass  # closed while listed
+        return count
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -5,8 +5,8 @@
 Resident memory (VmRSS) of the server process is read before any socket,
 with ``--sockets`` connected, and after each of ``--cycles`` rounds of
 ``--churn`` sockets connecting and leaving, each time one second after the
-step (after leaving, once the server has closed them: its open files are back
-where they were before); then once more ``--settle`` seconds after the last step, longer than
+step (after leaving, once the server has closed them: its open network sockets
+are back where they were before); then once more ``--settle`` seconds after the last step, longer than
 engine.io's ping interval, because a socket's ping timer keeps what the socket
 held until it fires. The app's sockets are authenticated (consult tokens, each
 gets ``consult:state``); the bare relay's are not. The relay runs twice: with
@@ -34,7 +34,7 @@ def _phases(server: harness.Server, url: str, tokens: list[str], count: int, cyc
     path = tmp / f"sockets-{time.monotonic_ns()}.json"
     path.write_text(json.dumps({"mode": "sockets", "url": url, "tokens": tokens, "count": count,
                                 "cycles": cycles, "connect_concurrency": 100}))
-    idle_files = server.open_files()
+    idle_sockets = server.open_sockets()
     gen = subprocess.Popen(["node", str(harness.LOADGEN), str(path)], cwd=harness.ROOT, stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, text=True)
     assert gen.stdin and gen.stdout
@@ -46,7 +46,7 @@ def _phases(server: harness.Server, url: str, tokens: list[str], count: int, cyc
                 raise RuntimeError("the load generator stopped")
             step = json.loads(line)
             if "disconnected" in step:
-                step["close_seconds"] = _wait_closed(server, idle_files)
+                step["close_seconds"] = _wait_closed(server, idle_sockets)
             time.sleep(1.0)  # let the server settle (pings, freed buffers)
             step["rss_kib"] = server.rss_kib()
             steps.append(step)
@@ -59,14 +59,14 @@ def _phases(server: harness.Server, url: str, tokens: list[str], count: int, cyc
     return steps
 
 
-def _wait_closed(server: harness.Server, idle_files: int, timeout: float = 120) -> float:
-    """Seconds until the server has closed the sockets that left (its open files back to idle).
+def _wait_closed(server: harness.Server, idle_sockets: int, timeout: float = 120) -> float:
+    """Seconds until the server has closed the sockets that left (its open sockets back to idle).
 
     The load generator's disconnects reach a busy server over a few seconds;
     RSS read before then would still count sockets that are being closed.
     """
     t0 = time.monotonic()
-    while server.open_files() > idle_files + 16 and time.monotonic() - t0 < timeout:
+    while server.open_sockets() > idle_sockets + 16 and time.monotonic() - t0 < timeout:
         time.sleep(0.2)
     return round(time.monotonic() - t0, 2)
 
