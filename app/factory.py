@@ -37,7 +37,7 @@ from app.ledger.medipay_export import MediPayExporter
 from app.ledger.secrets import SecretBox
 from app.organisations import Organisations
 from app.realtime.namespace import ConsultNamespace
-from app.realtime.server import SocketNotifier, make_server
+from app.realtime.server import SocketNotifier, decline_websocket_compression, make_server
 from app.web import api, bill_cards_api, demo, health, pages, reports_api, webhooks
 from app.web.keys import (
     ADMIN_SESSIONS,
@@ -84,7 +84,9 @@ def create_app(
     ``run_jobs`` defaults to the embedded default's choice: jobs in-process unless
     Redis says several processes share the work (then the worker runs them).
     """
-    app = web.Application(middlewares=[errors, security_headers], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[errors, security_headers, decline_websocket_compression], client_max_size=1024 * 1024
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
 

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -82,6 +83,17 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
+    def open_sockets(self) -> int:
+        """Its open network sockets (not its database files, whose pool may grow meanwhile)."""
+        fds = Path(f"/proc/{self.proc.pid}/fd")
+        count = 0
+        for fd in fds.iterdir():
+            try:
+                count += os.readlink(fd).startswith("socket:")
+            except OSError:
+                pass  # closed while listed
+        return count
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -97,10 +109,26 @@ def app_server(env: dict[str, str], log: Path) -> Server:
     return Server(["-m", "app", "serve"], env, log, int(env["PORT"]))
 
 
-def relay_server(log: Path) -> Server:
+def relay_server(log: Path, *args: str) -> Server:
     port = free_port()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
-    return Server(["-m", "bench.relay", str(port)], env, log, port)
+    return Server(["-m", "bench.relay", str(port), *args], env, log, port)
+
+
+def raise_open_files(needed: int) -> int:
+    """Raise this process's open-files limit (servers and the load generator inherit it).
+
+    Many systems start shells at 1,024, far below the sockets a socket bench
+    holds; the soft limit may go up to the hard one without privileges.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise RuntimeError(f"open files limited to {soft}, {needed} needed (raise the hard limit: ulimit -Hn)")
+    return soft
 
 
 @contextmanager

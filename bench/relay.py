@@ -1,8 +1,12 @@
 """The baseline: a bare python-socketio relay on aiohttp (same transport, no auth, no database).
 
-``python -m bench.relay PORT``. A socket's auth token names its pair
+``python -m bench.relay PORT [--decline-compression]``. A socket's auth token names its pair
 (``c:ID`` for the clinician, ``p:ID`` for the patient); a ``payment:request``
 from the clinician goes out to the patient as ``payment:requested``.
+
+``--decline-compression`` gives the relay the app's WebSocket setting (no
+permessage-deflate), so that both are measured on the same transport; without
+it the relay runs on the libraries' defaults.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from app.realtime.server import decline_websocket_compression
 
-def create_relay() -> web.Application:
+
+def create_relay(*, decline_compression: bool = False) -> web.Application:
     sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[])
-    app = web.Application()
+    app = web.Application(middlewares=[decline_websocket_compression] if decline_compression else [])
     sio.attach(app)
 
     @sio.on("connect", namespace="/consult")
@@ -41,4 +47,5 @@ def create_relay() -> web.Application:
 
 
 if __name__ == "__main__":
-    web.run_app(create_relay(), host="127.0.0.1", port=int(sys.argv[1]), print=None)
+    web.run_app(create_relay(decline_compression="--decline-compression" in sys.argv[2:]), host="127.0.0.1",
+                port=int(sys.argv[1]), print=None)

@@ -7,8 +7,11 @@ import contextlib
 from typing import Any
 
 import socketio
+from aiohttp import hdrs, web
 
 from app.consults.notifier import NAMESPACE, consult_room
+
+SOCKETIO_PATH = "/socket.io/"
 
 
 def make_server(
@@ -62,3 +65,22 @@ class SocketNotifier:
         # another process can do nothing; those here are closed now.
         if isinstance(self._emitter, socketio.AsyncServer):
             await self._emitter.close_room(room, namespace=NAMESPACE)
+
+
+@web.middleware
+async def decline_websocket_compression(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Take the permessage-deflate offer out of WebSocket upgrades to Socket.IO.
+
+    aiohttp accepts the offer that browsers and socket.io-client make, and then
+    every socket keeps its own zlib compressor: about 90 KiB of memory each,
+    which was most of a socket's cost. Our messages are a few hundred bytes, so
+    compressing them saves next to nothing on the wire. python-engineio has no
+    setting for this (it makes the ``WebSocketResponse`` itself), so the offer
+    is removed before the upgrade reaches it; clients then send and receive
+    plain frames, which the WebSocket standard lets every client handle.
+    """
+    if request.path.startswith(SOCKETIO_PATH) and hdrs.SEC_WEBSOCKET_EXTENSIONS in request.headers:
+        headers = request.headers.copy()
+        del headers[hdrs.SEC_WEBSOCKET_EXTENSIONS]
+        request = request.clone(headers=headers)
+    return await handler(request)
