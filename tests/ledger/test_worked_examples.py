@@ -35,9 +35,10 @@ async def db(tmp_path: Path):
 async def test_patient_pays_450_in_the_call(db: Database) -> None:
     """Dr patient_receivable / Cr revenue 450; Dr stripe_clearing / Cr patient_receivable 450."""
     async with db.write() as s:
+        legs = [Leg("patient_receivable", 45000), Leg("patient_revenue", -45000),
+                Leg("stripe_clearing", 45000), Leg("patient_receivable", -45000)]
         await journal.post(s, clinic_id="cli", kind="in_call_payment", reference="r1", description="Consultation",
-                           currency="NOK", at=NOW, legs=[Leg("patient_receivable", 45000), Leg("patient_revenue", -45000),
-                                                         Leg("stripe_clearing", 45000), Leg("patient_receivable", -45000)])
+                           currency="NOK", at=NOW, legs=legs)
     async with db.read() as s:
         assert await journal.balances(s, "cli") == {
             ("patient_receivable", "NOK"): 0, ("patient_revenue", "NOK"): -45000, ("stripe_clearing", "NOK"): 45000,

@@ -30,7 +30,8 @@ async def test_bad_tokens_are_refused_at_connect(live: Live) -> None:
     assert await refused(live, None)
     assert await refused(live, {"token": ""})
     assert await refused(live, {"token": token[:-4] + "AAAA"})  # forged signature
-    forged = jwt.encode({**claims, "role": "clinician"}, "another-secret-that-is-long-enough-for-hs256", algorithm="HS256")
+    other_secret = "another-secret-that-is-long-enough-for-hs256"
+    forged = jwt.encode({**claims, "role": "clinician"}, other_secret, algorithm="HS256")
     assert await refused(live, {"token": forged})
     expired = jwt.encode({**claims, "exp": int(time.time()) - 1}, live.settings.secret_key, algorithm="HS256")
     assert await refused(live, {"token": expired})
