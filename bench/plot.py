@@ -29,6 +29,10 @@ def _y(ms: float, top: float) -> float:
     return top + PANEL_H * (1 - (math.log10(ms) - math.log10(Y_MIN_MS)) / span)
 
 
+def _ms(ms: float | None) -> str:
+    return "—" if ms is None else f"{ms:,.1f} ms"
+
+
 def _panel(row: dict[str, Any], top: float, seconds: float) -> list[str]:
     plot_w = W - LEFT - RIGHT
     out = [f'<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{PANEL_H}" fill="none" stroke="#ccc"/>']
@@ -48,8 +52,9 @@ def _panel(row: dict[str, Any], top: float, seconds: float) -> list[str]:
         y = _y(row["target_p99_ms"], top)
         out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{TARGET}" '
                    f'stroke-dasharray="6 4"/>')
-    title = (f'{row["rate_per_s"]} requests/s: app p50 {row["p50_ms"]} ms, p99 {row["p99_ms"]} ms; '
-             f'bare relay p99 {row["baseline_p99_ms"]} ms; target p99 {row["target_p99_ms"]} ms (dashed)')
+    title = (f'{row["rate_per_s"]} requests/s: app p50 {_ms(row["p50_ms"])}, p99 {_ms(row["p99_ms"])}, '
+             f'{row["received"]} of {row["sent"]} arrived; bare relay p99 {_ms(row["baseline_p99_ms"])}; '
+             f'target p99 {_ms(row["target_p99_ms"])} (dashed)')
     out.append(f'<text x="{LEFT}" y="{top - 8}" font-size="12">{title}</text>')
     return out
 
