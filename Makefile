@@ -41,13 +41,15 @@ test-scale: setup
 
 # One command per target in docs/targets.md; each prints one JSON object.
 # Full sizes take minutes each; bench-smoke runs every command tiny.
-BENCH := p1_push_latency p2_sockets_memory p3_webhooks p4_medipay_export p5_settlement_report \
-	p6_push_two_processes
+BENCH := p1_push_latency p1_request_inprocess p2_sockets_memory p3_webhooks p3_settle_inprocess \
+	p4_medipay_export p5_settlement_report p6_push_two_processes
 bench: setup
 	@for b in $(BENCH); do $(PY) -m bench.$$b || exit 1; done
 
 bench-smoke: setup
 	$(PY) -m bench.p1_push_latency --consults 5 --rates 10 --seconds 1
+	$(PY) -m bench.p1_request_inprocess --requests 5
+	$(PY) -m bench.plot bench/results/p1.json $$(mktemp --suffix=.svg)
 	$(PY) -m bench.p2_sockets_memory --sockets 20 --churn 10 --cycles 1 --consults 5
 	$(PY) -m bench.p3_webhooks --webhooks 20 --concurrency 4
 	$(PY) -m bench.p3_settle_inprocess --webhooks 20 --concurrency 4
