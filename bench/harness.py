@@ -145,6 +145,18 @@ def seed(env: dict[str, str]) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+def consult_body(demo: dict[str, Any], i: int) -> dict[str, Any]:
+    """The ``i``-th bench consult of the demo clinic: one clinician, one patient with everything MediPay needs."""
+    return {
+        "clinic_id": demo["clinic_id"], "external_id": f"bench-{i}",
+        "clinician": {"id": f"u-{i}", "name": "Dr. Bench"},
+        "patients": [{"id": f"p-{i}", "name": "Kari Nordmann", "email": "kari@example.no",
+                      "national_id": "15076500565", "mobile": "+4791234567",
+                      "address": {"line1": "Storgata 1", "postal_code": "0150", "city": "Oslo", "country": "NO"}}],
+        "currency": "NOK", "language": "en",
+    }
+
+
 async def create_consults(url: str, demo: dict[str, Any], count: int, *, concurrency: int = 8) -> list[dict[str, str]]:
     """``count`` consults with one patient each, through the REST API: their two tokens."""
     headers = {"Authorization": f"Bearer {demo['api_key']}"}
@@ -153,16 +165,7 @@ async def create_consults(url: str, demo: dict[str, Any], count: int, *, concurr
 
     async def worker(http: aiohttp.ClientSession) -> None:
         while queue:
-            i = queue.pop()
-            body = {
-                "clinic_id": demo["clinic_id"], "external_id": f"bench-{i}",
-                "clinician": {"id": f"u-{i}", "name": "Dr. Bench"},
-                "patients": [{"id": f"p-{i}", "name": "Kari Nordmann", "email": "kari@example.no",
-                              "national_id": "15076500565", "mobile": "+4791234567",
-                              "address": {"line1": "Storgata 1", "postal_code": "0150", "city": "Oslo",
-                                          "country": "NO"}}],
-                "currency": "NOK", "language": "en",
-            }
+            body = consult_body(demo, queue.pop())
             async with http.post(url + "/api/v1/consults", json=body, headers=headers) as resp:
                 data = await resp.json()
                 if resp.status != 201:

@@ -40,11 +40,7 @@ async def measure(env: dict[str, str], count: int) -> dict[str, Any]:
         demo = await _seed(app)
         tokens, ids = [], []
         for i in range(count):
-            consult = await app[CONSULTS].create(demo["organisation_id"], {
-                "clinic_id": demo["clinic_id"], "external_id": f"bench-{i}",
-                "clinician": {"id": "u-1", "name": "Dr. Bench"},
-                "patients": [{"id": f"p-{i}", "name": "Kari Nordmann", "national_id": "15076500565"}],
-                "currency": "NOK", "language": "en"})
+            consult = await app[CONSULTS].create(demo["organisation_id"], harness.consult_body(demo, i))
             tokens.append(consult["clinician"]["token"])
             ids.append(consult["id"])
         counted = {"statements": 0, "commits": 0}

@@ -41,11 +41,7 @@ async def make_requests(env: dict[str, str], count: int) -> list[dict[str, Any]]
         demo = await _seed(app)
         out = []
         for i in range(count):
-            consult = await app[CONSULTS].create(demo["organisation_id"], {
-                "clinic_id": demo["clinic_id"], "external_id": f"bench-{i}",
-                "clinician": {"id": "u-1", "name": "Dr. Bench"},
-                "patients": [{"id": f"p-{i}", "name": "Kari Nordmann", "national_id": "15076500565"}],
-                "currency": "NOK", "language": "en"})
+            consult = await app[CONSULTS].create(demo["organisation_id"], harness.consult_body(demo, i))
             who = await app[CONSULTS].participant(consult["clinician"]["token"])
             r = await app[PAYMENTS].request(who, {"amount": 45000, "description": "Consultation"})
             out.append(r)
