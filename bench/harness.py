@@ -15,8 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,32 @@ def raise_open_files(needed: int) -> int:
     if soft != resource.RLIM_INFINITY and soft < needed:
         raise RuntimeError(f"open files limited to {soft}, {needed} needed (raise the hard limit: ulimit -Hn)")
     return soft
+
+
+# The PostgreSQL server the benches create their databases on (any database of it).
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@asynccontextmanager
+async def pg_database(prefix: str, admin_url: str = PG_ADMIN) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one bench, dropped afterwards: its async driver URL."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = "postgres://" + admin_url.partition("://")[2]
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield "postgresql+asyncpg://" + admin_url.partition("://")[2].rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
 
 
 @contextmanager

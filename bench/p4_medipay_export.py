@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -45,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import harness  # noqa: E402
 from bench.r2_kill_export import Rig  # noqa: E402
 
 
@@ -80,7 +82,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _children_cpu() -> float:
@@ -137,28 +138,6 @@ async def _baseline(url: str, n: int, concurrency: int) -> None:
         await asyncio.gather(*(one(i) for i in range(n)))
 
 
-async def _pg_database(name: str) -> str:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN.replace("postgresql://", "postgres://"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
-
-
-async def _drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN.replace("postgresql://", "postgres://"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def _worker_processes(rig: Rig, workers: int, concurrency: int) -> int:
     """N export-queue jobs side by side, as N worker machines would run them; the rows they handled."""
     env = dict(rig.env(), MEDIPAY_EXPORT_LEASE_SECONDS="120", MEDIPAY_EXPORT_CONCURRENCY=str(concurrency))
@@ -179,11 +158,11 @@ async def run(cards: int, concurrency: int, engine: str = "sqlite", workers: int
     from app.models import BillCard
     from integrations.medipay.client import MediPayHTTPClient
 
-    with tempfile.TemporaryDirectory() as tmp:
+    async with contextlib.AsyncExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         rig = Rig(Path(tmp), seed=1)
-        pg_name = f"p4_bench_{os.getpid()}"
         if engine == "postgresql":
-            rig.db_url = await _pg_database(pg_name)
+            rig.db_url = await stack.enter_async_context(harness.pg_database("cp_bench_p4"))
         try:
             await rig.start()
             await _bulk_queue(rig, cards)
@@ -207,8 +186,6 @@ async def run(cards: int, concurrency: int, engine: str = "sqlite", workers: int
                 await _baseline(rig.sandbox_url, cards, concurrency)
         finally:
             await rig.stop()
-            if engine == "postgresql":
-                await _drop_pg_database(pg_name)
     how = f"{workers} export-queue processes side by side" if workers else "one export-queue run in process"
     return {
         "benchmark": "P4 bill cards exported to the MediPay sandbox",

@@ -24,7 +24,6 @@ the same way: a bare
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -216,20 +215,8 @@ async def run_sqlite(cards: int, runs: int) -> dict[str, Any]:
 
 
 async def run_postgresql(server: str, cards: int, runs: int) -> dict[str, Any]:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    name = f"consultpay_bench_p5_{os.getpid()}"
-    admin = create_async_engine(f"postgresql+asyncpg://{server}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f"CREATE DATABASE {name}"))
-        try:
-            return await measure(f"postgresql+asyncpg://{server}/{name}", cards, runs)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    finally:
-        await admin.dispose()
+    async with harness.pg_database("cp_bench_p5", admin_url=f"postgresql://{server}/postgres") as url:
+        return await measure(url, cards, runs)
 
 
 async def main() -> None:

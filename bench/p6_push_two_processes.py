@@ -14,34 +14,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import harness
 from bench.p1_push_latency import measure_app
 
-PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TARGET_P99_MS = 40.0
-
-
-@asynccontextmanager
-async def pg_database() -> AsyncIterator[str]:
-    import asyncpg
-
-    name = f"cp_bench_{uuid.uuid4().hex[:10]}"
-    admin = PG_ADMIN.replace("postgresql://", "postgres://")
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
 
 async def measure_two(tmp: Path, database_url: str, consults: int, rates: list[int],
@@ -81,9 +61,9 @@ async def main() -> None:
     with harness.workdir() as tmp:
         (tmp / "one").mkdir()
         (tmp / "two").mkdir()
-        async with pg_database() as url:
+        async with harness.pg_database("cp_bench_p6") as url:
             one, _ = await measure_app(tmp / "one", args.consults, rates, args.seconds, DATABASE_URL=url)
-        async with pg_database() as url:
+        async with harness.pg_database("cp_bench_p6") as url:
             two = await measure_two(tmp / "two", url, args.consults, rates, args.seconds)
     rows = []
     for rate, t, o in zip(rates, two, one, strict=True):
