@@ -115,15 +115,15 @@ class AdminSessions:
             )
         return int(count or 0)
 
-    async def _fail(self, email: str, now: datetime) -> None:
-        async with self.db.write() as s:
-            # What has left the window counts no more: drop it, for every address.
-            await s.execute(delete(SignInFailure).where(SignInFailure.at <= now - FAILURE_WINDOW))
-            s.add(SignInFailure(email_hash=_email_hash(email), at=now))
+    @staticmethod
+    async def _fail(s: AsyncSession, email: str, now: datetime) -> None:
+        # What has left the window counts no more: drop it, for every address.
+        await s.execute(delete(SignInFailure).where(SignInFailure.at <= now - FAILURE_WINDOW))
+        s.add(SignInFailure(email_hash=_email_hash(email), at=now))
 
-    async def _forget_failures(self, email: str) -> None:
-        async with self.db.write() as s:
-            await s.execute(delete(SignInFailure).where(SignInFailure.email_hash == _email_hash(email)))
+    @staticmethod
+    async def _forget_failures(s: AsyncSession, email: str) -> None:
+        await s.execute(delete(SignInFailure).where(SignInFailure.email_hash == _email_hash(email)))
 
     # --- sign-in / sign-out ------------------------------------------------------------
 
@@ -136,19 +136,19 @@ class AdminSessions:
             user = await s.scalar(select(User).where(User.email == email))
         ok = self._verify(user.password_hash if user is not None else self._dummy_hash, password[:1024])
         if user is None or not ok or not user.active:
-            await self._fail(email, now)
-            if user is not None:
-                async with self.db.write() as s:
+            async with self.db.write() as s:
+                await self._fail(s, email, now)
+                if user is not None:
                     audit.record(
                         s, organisation_id=user.organisation_id, clinic_id=user.clinic_id, actor_type="user",
                         actor_id=user.id, action="user.sign_in_failed", subject_type="user", subject_id=user.id,
                         at=now,
                     )
             raise Unauthenticated("bad_credentials", "The e-mail or password is wrong.")
-        await self._forget_failures(email)
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         async with self.db.write() as s:
+            await self._forget_failures(s, email)
             s.add(
                 AdminSession(
                     id=session_id(token),
