@@ -121,6 +121,8 @@ async def with_services(settings: Settings, action: Any) -> Any:
             public_url=settings.stripe_sandbox_url,
             webhook_url=f"{settings.public_url}/webhooks/stripe",
             webhook_secret=settings.stripe_webhook_secret,
+            connect_webhook_url=f"{settings.public_url}/webhooks/stripe/connect",
+            connect_webhook_secret=settings.stripe_connect_webhook_secret,
             data_path=str(settings.data_dir / "stripe-sandbox.db"),
         )
         runner, port = await _serve_locally(sandbox)

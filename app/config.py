@@ -55,6 +55,16 @@ def normalise_database_url(value: str) -> str:
     raise ConfigError(f"DATABASE_URL must use sqlite or postgresql, not {scheme!r}")
 
 
+def _webhook_secrets(name: str, value: str | None) -> str | None:
+    """One ``whsec_…`` signing secret, or several separated by commas while one is rolled."""
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",")]
+    if not all(item.startswith("whsec_") and len(item) > len("whsec_") for item in items):
+        raise ConfigError(f"{name} must be Stripe signing secrets (whsec_…), separated by commas during a roll")
+    return ",".join(items)
+
+
 def _persistent_secret(data_dir: Path, name: str, prefix: str = "") -> str:
     """A random secret kept in the data folder, for the embedded default only."""
     path = data_dir / name
@@ -77,7 +87,9 @@ class Settings:
     redis_url: str | None = None
     redis_channel: str = "consultpay"
     stripe_secret_key: str | None = field(default=None, repr=False)
+    # Each is one signing secret or, while one is rolled, several separated by commas.
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_connect_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
     medipay_url: str | None = None
     medipay_callback_secret: str | None = field(default=None, repr=False)
@@ -118,6 +130,11 @@ class Settings:
     @property
     def stripe_sandbox_url(self) -> str:
         return f"{self.public_url}/_sandbox/stripe"
+
+    @property
+    def stripe_livemode(self) -> bool:
+        """Whether the configured key is a live one: events of the other mode are not applied."""
+        return (self.stripe_secret_key or "").startswith(("sk_live_", "rk_live_"))
 
     @property
     def stripe_key(self) -> str:
@@ -168,7 +185,10 @@ class Settings:
         stripe_api_base = get("STRIPE_API_BASE")
         if stripe_api_base:
             stripe_api_base = _url("STRIPE_API_BASE", stripe_api_base, ("http", "https"))
-        stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET")
+        stripe_webhook_secret = _webhook_secrets("STRIPE_WEBHOOK_SECRET", get("STRIPE_WEBHOOK_SECRET"))
+        stripe_connect_webhook_secret = _webhook_secrets(
+            "STRIPE_CONNECT_WEBHOOK_SECRET", get("STRIPE_CONNECT_WEBHOOK_SECRET")
+        )
         medipay_url = get("MEDIPAY_URL")
         if medipay_url:
             medipay_url = _url("MEDIPAY_URL", medipay_url, ("http", "https"))
@@ -186,6 +206,14 @@ class Settings:
                 # Refuse to run a real integration that cannot verify its webhooks.
                 raise ConfigError("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is set")
             stripe_webhook_secret = _persistent_secret(data_dir, "stripe_webhook_secret", "whsec_")
+        if stripe_connect_webhook_secret is None:
+            if not embedded:
+                # Payments and refunds happen on the clinics' connected accounts, so
+                # only the Connect endpoint hears of them: without it none settles.
+                raise ConfigError("STRIPE_CONNECT_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is set")
+            stripe_connect_webhook_secret = _persistent_secret(
+                data_dir, "stripe_connect_webhook_secret", "whsec_"
+            )
         medipay_callback_secret = get("MEDIPAY_CALLBACK_SECRET")
         if medipay_callback_secret is None:
             if medipay_url is not None:
@@ -219,6 +247,7 @@ class Settings:
             redis_channel=redis_channel,
             stripe_secret_key=stripe_secret_key,
             stripe_webhook_secret=stripe_webhook_secret,
+            stripe_connect_webhook_secret=stripe_connect_webhook_secret,
             stripe_api_base=stripe_api_base,
             medipay_url=medipay_url,
             medipay_callback_secret=medipay_callback_secret,

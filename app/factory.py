@@ -124,6 +124,8 @@ def create_app(
             public_url=settings.stripe_sandbox_url,
             webhook_url=f"{settings.public_url}/webhooks/stripe",
             webhook_secret=settings.stripe_webhook_secret,
+            connect_webhook_url=f"{settings.public_url}/webhooks/stripe/connect",
+            connect_webhook_secret=settings.stripe_connect_webhook_secret,
             data_path=str(settings.data_dir / "stripe-sandbox.db"),
             **(sandbox_options or {}),
         )
@@ -152,6 +154,7 @@ def create_app(
         gateway = stripe or StripeSDKGateway(
             api_key=settings.stripe_key,
             webhook_secret=settings.stripe_webhook_secret or "",
+            connect_webhook_secret=settings.stripe_connect_webhook_secret,
             api_base=settings.stripe_base,
         )
         out = notifier or SocketNotifier(sio)
@@ -175,7 +178,7 @@ def create_app(
             public_url=settings.public_url,
             checkout_ttl_seconds=settings.checkout_ttl_seconds,
         )
-        app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK])
+        app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK], livemode=settings.stripe_livemode)
         app[STRIPE_ACCOUNTS] = StripeAccounts(db, stripe=gateway, clock=app[CLOCK], public_url=settings.public_url)
         app[REFUNDS] = RefundService(db, stripe=gateway, notifier=out, clock=app[CLOCK])
         medipay_gateway = medipay or MediPayHTTPClient(settings.medipay_base)

@@ -62,7 +62,7 @@ def signed_bodies(requests: list[dict[str, Any]]) -> list[dict[str, str]]:
         session_id = f"cs_bench_{n:08d}"
         event = {
             "id": f"evt_bench_{n:08d}", "object": "event", "type": "checkout.session.completed",
-            "account": r["stripe_account_id"], "created": ts,
+            "account": r["stripe_account_id"], "created": ts, "livemode": False,
             "data": {"object": {
                 "id": session_id, "object": "checkout.session", "status": "complete", "payment_status": "paid",
                 "amount_total": r["amount"], "currency": r["currency"].lower(), "payment_intent": f"pi_bench_{n:08d}",

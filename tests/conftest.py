@@ -39,6 +39,7 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
         "DATA_DIR": str(tmp_path / "var"),
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
         "STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_test_connect_secret",
         "LOG_LEVEL": "WARNING",
     }
     base.update(env)

@@ -11,6 +11,20 @@ reference and a journal reference are unique).
 On SQLite, events that arrive together are applied in one transaction, each
 in its own savepoint (``GroupCommit`` in app/db.py), and each is answered
 only once that transaction has committed.
+
+Two endpoints feed this. Stripe sends the Connect endpoint the events of the
+clinics' connected accounts, each naming its ``account`` (payments and refunds
+are direct charges on those accounts, and their ``account.updated``); it sends
+the account endpoint those of the platform's own account, without one. An
+event without ``account`` at the Connect endpoint cannot have come from Stripe
+there, so it is answered ``not_connect_event`` and left unrecorded (the same
+id may still arrive where it belongs). The account endpoint also applies
+Connect events, as it always has, for a deployment that registered one URL
+for both (or forwards both with ``stripe listen --forward-to`` alone).
+
+Stripe sends a production Connect endpoint test-mode events as well as live
+ones. An event whose ``livemode`` is not that of the configured key is
+recorded as ``livemode_mismatch`` and changes nothing else.
 """
 
 from __future__ import annotations
@@ -78,25 +92,37 @@ HANDLERS: dict[str, Handler] = {
 
 
 class StripeEvents:
-    def __init__(self, db: Database, *, notifier: Notifier, clock: Clock) -> None:
+    def __init__(self, db: Database, *, notifier: Notifier, clock: Clock, livemode: bool = False) -> None:
         self.db = db
         self.notifier = notifier
         self.clock = clock
+        # The mode of the configured key (live for sk_live_/rk_live_).
+        self.livemode = livemode
 
-    async def handle(self, event: dict[str, Any]) -> str:
+    async def handle(self, event: dict[str, Any], *, endpoint: str = "account") -> str:
+        """Apply one verified event that arrived at ``endpoint`` (``account`` or ``connect``)."""
         event_id = event.get("id")
         event_type = event.get("type")
         obj = (event.get("data") or {}).get("object")
         if not isinstance(event_id, str) or not isinstance(event_type, str) or not isinstance(obj, dict):
             return "malformed"
         account = event.get("account") if isinstance(event.get("account"), str) else None
+        if endpoint == "connect" and account is None:
+            log.warning("stripe event %s %s has no account but came to the Connect endpoint; not applied",
+                        event_id, event_type)
+            return "not_connect_event"
+        # Stripe always says which mode an event belongs to; one that does not is not applied either.
+        mode_matches = event.get("livemode") is self.livemode
         handler = HANDLERS.get(event_type)
         now = self.clock.now()
 
         async def apply(s: AsyncSession) -> Result:
             if await s.scalar(_EVENT_SEEN, {"id": event_id}) is not None:
                 return "duplicate", None
-            outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
+            if not mode_matches:
+                outcome, view = "livemode_mismatch", None
+            else:
+                outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
             await s.execute(_INSERT_EVENT, {"id": event_id, "type": event_type, "account": account,
                                             "outcome": outcome, "received_at": now})
             return outcome, view
@@ -108,7 +134,11 @@ class StripeEvents:
         except IntegrityError:
             # The same event, delivered concurrently, got there first.
             return "duplicate"
-        log.info("stripe event %s %s: %s", event_id, event_type, outcome)
+        if outcome == "livemode_mismatch":
+            log.warning("stripe event %s %s is livemode=%s but the configured key is %s; not applied",
+                        event_id, event_type, event.get("livemode"), "live" if self.livemode else "test")
+        else:
+            log.info("stripe event %s %s: %s", event_id, event_type, outcome)
         if view is not None:
             await request_changed(self.notifier, view)
         return outcome

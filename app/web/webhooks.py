@@ -1,4 +1,11 @@
-"""Webhooks in. The signature is verified on the raw body before anything is parsed."""
+"""Webhooks in. The signature is verified on the raw body before anything is parsed.
+
+Stripe has two endpoints, each registered in its Dashboard with its own
+signing secret: ``/webhooks/stripe`` for events of the platform's own account
+(``STRIPE_WEBHOOK_SECRET``) and ``/webhooks/stripe/connect`` for those of the
+clinics' connected accounts (``STRIPE_CONNECT_WEBHOOK_SECRET``). A body signed
+with the other endpoint's secret is refused like a forged one.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +25,26 @@ MAX_BODY = 512 * 1024
 
 @routes.post("/webhooks/stripe")
 async def stripe_webhook(request: web.Request) -> web.Response:
+    return await _stripe_event(request, "account")
+
+
+@routes.post("/webhooks/stripe/connect")
+async def stripe_connect_webhook(request: web.Request) -> web.Response:
+    return await _stripe_event(request, "connect")
+
+
+async def _stripe_event(request: web.Request, endpoint: str) -> web.Response:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return json_error(413, "too_large", "The body is too large.")
     payload = await request.read()
     try:
-        event = request.app[STRIPE].verify_webhook(payload, request.headers.get("Stripe-Signature"))
+        event = request.app[STRIPE].verify_webhook(
+            payload, request.headers.get("Stripe-Signature"), endpoint=endpoint
+        )
     except SignatureError as e:
-        log.warning("refused a Stripe webhook: %s", e.message)
+        log.warning("refused a Stripe webhook at the %s endpoint: %s", endpoint, e.message)
         return json_error(400, e.code, "The webhook signature could not be verified.")
-    outcome = await request.app[STRIPE_EVENTS].handle(event)
+    outcome = await request.app[STRIPE_EVENTS].handle(event, endpoint=endpoint)
     return web.json_response({"received": True, "outcome": outcome})
 
 

@@ -4,6 +4,8 @@ server (the built-in sandbox) by changing only the base address."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import stripe
@@ -20,6 +22,9 @@ from integrations.stripe.protocol import (
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe sends an account endpoint the events of the platform's own account and
+# a Connect endpoint those of its connected accounts; each has its own secret.
+WEBHOOK_ENDPOINTS = ("account", "connect")
 # Stripe's Checkout locales that match ours; anything else lets Stripe choose.
 CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
 
@@ -37,11 +42,56 @@ def _wrap(error: stripe.StripeError) -> ProviderError:
     return ProviderError(message, code, str(error))
 
 
+def split_secrets(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A comma-separated list of signing secrets (several during a roll), blanks dropped."""
+    items = value.split(",") if isinstance(value, str) else (value or ())
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _signed_at(header: str) -> int:
+    for item in header.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    raise ValueError("no timestamp")
+
+
+def verify_signature(payload: bytes, header: str | None, secrets: Sequence[str], *,
+                     tolerance: int = WEBHOOK_TOLERANCE_SECONDS, now: float | None = None) -> None:
+    """Raise ``SignatureError`` unless one of ``secrets`` signed ``payload`` within ``tolerance``.
+
+    While a secret is rolled, Stripe signs each event once per live secret
+    (several ``v1`` in the header) and the endpoint holds the old and the new
+    secret; any one pair that matches is enough. The SDK only refuses a
+    timestamp too far in the past; one too far in the future is refused here
+    as well, so a signature made ahead of time cannot be kept and replayed.
+    """
+    if not header:
+        raise SignatureError("webhook has no Stripe-Signature header", "bad_signature")
+    try:
+        text = payload.decode("utf-8")
+        signed_at = _signed_at(header)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise SignatureError("webhook signature could not be verified", "bad_signature") from e
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, secret, tolerance)
+        except stripe.SignatureVerificationError:
+            continue
+        if signed_at > (time.time() if now is None else now) + tolerance:
+            raise SignatureError("webhook signature is timestamped in the future", "bad_signature")
+        return
+    raise SignatureError("webhook signature could not be verified", "bad_signature")
+
+
 class StripeSDKGateway:
-    def __init__(self, *, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
-        if not webhook_secret:
+    def __init__(self, *, api_key: str, webhook_secret: str | Sequence[str],
+                 connect_webhook_secret: str | Sequence[str] | None = None,
+                 api_base: str | None = None) -> None:
+        secrets = {"account": split_secrets(webhook_secret), "connect": split_secrets(connect_webhook_secret)}
+        if not secrets["account"]:
             raise ValueError("a webhook secret is required to verify Stripe's webhooks")
-        self._webhook_secret = webhook_secret
+        self._webhook_secrets = secrets
         self._http = stripe.AIOHTTPClient(timeout=20)
         base = {"api": api_base, "connect": api_base} if api_base else None
         self._client = stripe.StripeClient(
@@ -193,15 +243,17 @@ class StripeSDKGateway:
             raise _wrap(e) from e
         return Refund.from_stripe(refund)
 
-    def verify_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
-        """Check ``Stripe-Signature`` against the raw body; return the event as a dict."""
+    def verify_webhook(self, payload: bytes, signature: str | None, *, endpoint: str = "account") -> dict[str, Any]:
+        """Check ``Stripe-Signature`` against the raw body with the secrets of
+        ``endpoint`` (``account`` or ``connect``); return the event as a dict.
+
+        An endpoint without a configured secret verifies nothing.
+        """
+        verify_signature(payload, signature, self._webhook_secrets.get(endpoint, ()))
         try:
-            stripe.WebhookSignature.verify_header(
-                payload.decode("utf-8"), signature, self._webhook_secret, WEBHOOK_TOLERANCE_SECONDS
-            )
             event = json.loads(payload)
-        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as e:
-            raise SignatureError("webhook signature could not be verified", "bad_signature") from e
+        except ValueError as e:
+            raise SignatureError("webhook body is not JSON", "bad_event") from e
         if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
             raise SignatureError("webhook body is not a Stripe event", "bad_event")
         return event

@@ -27,6 +27,7 @@ def completed_event(event_id: str, request: dict, session_id: str, *, account: s
         "type": event_type,
         "account": account,
         "created": int(time.time()),
+        "livemode": False,
         "data": {
             "object": {
                 "id": session_id,

@@ -3,7 +3,7 @@ and onboarding pages, and signed webhooks — reached through the official SDK
 by changing only its base address."""
 
 from .app import create_sandbox_app
-from .keys import SANDBOX, SECRET_KEY
+from .keys import CONNECT_SECRET_KEY, SANDBOX, SECRET_KEY
 from .webhooks import sign
 
-__all__ = ["SANDBOX", "SECRET_KEY", "create_sandbox_app", "sign"]
+__all__ = ["CONNECT_SECRET_KEY", "SANDBOX", "SECRET_KEY", "create_sandbox_app", "sign"]

@@ -9,7 +9,7 @@ import logging
 from aiohttp import web
 
 from .app import create_sandbox_app
-from .keys import SECRET_KEY
+from .keys import CONNECT_SECRET_KEY, SECRET_KEY
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,8 +17,13 @@ def main(argv: list[str] | None = None) -> None:
                                      description="Stripe-compatible sandbox server")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--webhook-url", default=None)
-    parser.add_argument("--webhook-secret", default=None)
+    parser.add_argument("--webhook-url", default=None,
+                        help="account endpoint: the platform's own events (and Connect events "
+                             "when no --connect-webhook-url is given)")
+    parser.add_argument("--webhook-secret", default=None, help="its signing secret(s), comma-separated")
+    parser.add_argument("--connect-webhook-url", default=None,
+                        help="Connect endpoint: events of connected accounts")
+    parser.add_argument("--connect-webhook-secret", default=None, help="its signing secret(s), comma-separated")
     parser.add_argument("--data", default=None, help="SQLite file shared with other processes")
     parser.add_argument("--public-url", default=None,
                         help="base URL clients reach this server at (default http://HOST:PORT)")
@@ -30,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = create_sandbox_app(public_url=public_url, webhook_url=args.webhook_url,
-                             webhook_secret=args.webhook_secret, data_path=args.data)
+                             webhook_secret=args.webhook_secret,
+                             connect_webhook_url=args.connect_webhook_url,
+                             connect_webhook_secret=args.connect_webhook_secret, data_path=args.data)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -38,6 +45,8 @@ async def _serve(args: argparse.Namespace) -> None:
     port = args.port or runner.addresses[0][1]
     base = args.public_url or f"http://{args.host}:{port}"
     secret_note = "" if args.webhook_secret else f" webhook_secret={app[SECRET_KEY]}"
+    if args.connect_webhook_url and not args.connect_webhook_secret:
+        secret_note += f" connect_webhook_secret={app[CONNECT_SECRET_KEY]}"
     print(f"Stripe sandbox listening on {base}{secret_note}", flush=True)
     try:
         await asyncio.Event().wait()

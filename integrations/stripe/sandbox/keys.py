@@ -8,3 +8,4 @@ from .context import Sandbox
 
 SANDBOX = web.AppKey("stripe_sandbox", Sandbox)
 SECRET_KEY = web.AppKey("stripe_sandbox_webhook_secret", str)
+CONNECT_SECRET_KEY = web.AppKey("stripe_sandbox_connect_webhook_secret", str)

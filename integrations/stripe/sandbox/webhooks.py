@@ -1,6 +1,14 @@
 """Events and their signed, retried, at-least-once delivery.
 
-Every event is stored (kind ``event``) and, when a webhook URL is set, gets one
+Like Stripe, the sandbox has two kinds of webhook endpoint, each with its own
+signing secret: the account endpoint gets the events of the platform's own
+account (no ``account`` on the event) and the Connect endpoint those of
+connected accounts (``account`` names it). Without a Connect endpoint, Connect
+events go to the account endpoint, as ``stripe listen --forward-to`` does
+without ``--forward-connect-to``. An endpoint may have several secrets (a
+roll): each delivery is then signed with every one of them, one ``v1`` each.
+
+Every event is stored (kind ``event``) and, when it has an endpoint, gets one
 ``delivery`` row per copy to send. A background task claims due deliveries
 from the store — so an event raised by another process sharing the data file
 is delivered too — POSTs them signed like Stripe, and on a non-2xx answer, a
@@ -20,6 +28,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +48,20 @@ def generate_secret() -> str:
     return "whsec_" + secrets.token_hex(24)
 
 
-def sign(payload: str, secret: str, timestamp: int) -> str:
-    """The ``Stripe-Signature`` header value for this payload."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+def sign(payload: str, secret: str | Sequence[str], timestamp: int) -> str:
+    """The ``Stripe-Signature`` header value for this payload: one ``v1`` per secret."""
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    macs = [hmac.new(s.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+            for s in secrets_]
+    return ",".join([f"t={timestamp}", *(f"v1={mac}" for mac in macs)])
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A registered webhook endpoint: where it is and the secrets it is signed with."""
+
+    url: str
+    secrets: tuple[str, ...]
 
 
 @dataclass
@@ -58,11 +77,10 @@ _MISBEHAVIOUR = {"duplicate": 1, "shuffle": False, "delay_ms": 0, "concurrent": 
 
 class Webhooks:
     def __init__(
-        self, store: Store, url: str | None, secret: str, defaults: DeliveryDefaults
+        self, store: Store, account: Endpoint | None, connect: Endpoint | None, defaults: DeliveryDefaults
     ) -> None:
         self.store = store
-        self.url = url
-        self.secret = secret
+        self.endpoints = {name: ep for name, ep in (("account", account), ("connect", connect)) if ep}
         self.defaults = defaults
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,6 +104,12 @@ class Webhooks:
         return self.config()
 
     # events --------------------------------------------------------------
+    def endpoint_for(self, event: dict[str, Any]) -> str | None:
+        """Which endpoint Stripe sends this event to, if one is registered."""
+        if event.get("account") and "connect" in self.endpoints:
+            return "connect"
+        return "account" if "account" in self.endpoints else None
+
     def emit(
         self,
         event_type: str,
@@ -107,27 +131,30 @@ class Webhooks:
             "created": self.store.now(),
             "data": data,
             "livemode": False,
-            "pending_webhooks": 1 if self.url else 0,
+            "pending_webhooks": 1 if self.endpoint_for(event) else 0,
             "request": {"id": request_id, "idempotency_key": idempotency_key},
             "type": event_type,
         })
+        endpoint = self.endpoint_for(event)
         with self.store.transaction():
             self.store.put("event", event, account)
-            if self.url:
+            if endpoint:
                 for _ in range(int(self.config()["duplicate"])):
-                    self._queue(event["id"])
+                    self._queue(event["id"], endpoint)
         self._wake.set()
         return event
 
     def redeliver(self, event_id: str) -> dict[str, Any] | None:
-        if self.store.get("event", event_id) is None or not self.url:
+        event = self.store.get("event", event_id)
+        endpoint = self.endpoint_for(event) if event is not None else None
+        if endpoint is None:
             return None
-        delivery = self._queue(event_id)
+        delivery = self._queue(event_id, endpoint)
         self._wake.set()
         return delivery
 
-    def _queue(self, event_id: str) -> dict[str, Any]:
-        delivery = {"id": new_id("dlv_"), "event": event_id, "status": "pending",
+    def _queue(self, event_id: str, endpoint: str) -> dict[str, Any]:
+        delivery = {"id": new_id("dlv_"), "event": event_id, "endpoint": endpoint, "status": "pending",
                     "next_at": time.time(), "lease_until": 0, "attempts": []}
         self.store.put("delivery", delivery)
         return delivery
@@ -173,7 +200,7 @@ class Webhooks:
             except TimeoutError:
                 pass
             self._wake.clear()
-            if not self.url:
+            if not self.endpoints:
                 continue
             # Let events raised together form one batch (so shuffling means something).
             await asyncio.sleep(0.01)
@@ -212,7 +239,12 @@ class Webhooks:
 
     async def _attempt(self, delivery: dict[str, Any], cfg: dict[str, Any]) -> None:
         event = self.store.get("event", delivery["event"])
-        if event is None or self._session is None or not self.url:
+        if event is None or self._session is None:
+            return
+        # A delivery queued by another process sharing the store names its endpoint.
+        endpoint = self.endpoints.get(delivery.get("endpoint") or "") or self.endpoints.get(
+            self.endpoint_for(event) or "")
+        if endpoint is None:
             return
         if cfg["delay_ms"]:
             await asyncio.sleep(cfg["delay_ms"] / 1000)
@@ -221,10 +253,10 @@ class Webhooks:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
-            "Stripe-Signature": sign(payload, self.secret, int(time.time())),
+            "Stripe-Signature": sign(payload, endpoint.secrets, int(time.time())),
         }
         attempt: dict[str, Any] = {"at": int(time.time()), "http_status": None, "error": None}
-        ok = await post_attempt(self._session, self.url, payload, headers, float(cfg["timeout_s"]), attempt)
+        ok = await post_attempt(self._session, endpoint.url, payload, headers, float(cfg["timeout_s"]), attempt)
         self._record(delivery["id"], attempt, ok, cfg)
 
     def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: dict[str, Any]) -> None:
