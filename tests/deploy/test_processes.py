@@ -86,6 +86,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[dict]:
             **redis,
             "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
             "STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
+            "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_test_connect_secret",
             "MEDIPAY_CALLBACK_SECRET": "mpsec_test_secret",
             "LOG_LEVEL": "WARNING",
             "HOST": "127.0.0.1",
