@@ -22,9 +22,6 @@ from integrations.stripe.protocol import (
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
-# Stripe sends an account endpoint the events of the platform's own account and
-# a Connect endpoint those of its connected accounts; each has its own secret.
-WEBHOOK_ENDPOINTS = ("account", "connect")
 # Stripe's Checkout locales that match ours; anything else lets Stripe choose.
 CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
 
@@ -57,7 +54,7 @@ def _signed_at(header: str) -> int:
 
 
 def verify_signature(payload: bytes, header: str | None, secrets: Sequence[str], *,
-                     tolerance: int = WEBHOOK_TOLERANCE_SECONDS, now: float | None = None) -> None:
+                     tolerance: int = WEBHOOK_TOLERANCE_SECONDS) -> None:
     """Raise ``SignatureError`` unless one of ``secrets`` signed ``payload`` within ``tolerance``.
 
     While a secret is rolled, Stripe signs each event once per live secret
@@ -78,7 +75,7 @@ def verify_signature(payload: bytes, header: str | None, secrets: Sequence[str],
             stripe.WebhookSignature.verify_header(text, header, secret, tolerance)
         except stripe.SignatureVerificationError:
             continue
-        if signed_at > (time.time() if now is None else now) + tolerance:
+        if signed_at > time.time() + tolerance:
             raise SignatureError("webhook signature is timestamped in the future", "bad_signature")
         return
     raise SignatureError("webhook signature could not be verified", "bad_signature")
@@ -245,9 +242,12 @@ class StripeSDKGateway:
 
     def verify_webhook(self, payload: bytes, signature: str | None, *, endpoint: str = "account") -> dict[str, Any]:
         """Check ``Stripe-Signature`` against the raw body with the secrets of
-        ``endpoint`` (``account`` or ``connect``); return the event as a dict.
+        ``endpoint``; return the event as a dict.
 
-        An endpoint without a configured secret verifies nothing.
+        Stripe sends the ``account`` endpoint the events of the platform's own
+        account and the ``connect`` endpoint those of its connected accounts,
+        each signed with that endpoint's secret. An endpoint without a
+        configured secret verifies nothing.
         """
         verify_signature(payload, signature, self._webhook_secrets.get(endpoint, ()))
         try:

@@ -126,16 +126,16 @@ class Webhooks:
         event: dict[str, Any] = {"id": new_id("evt_"), "object": "event"}
         if account:
             event["account"] = account
+        endpoint = self.endpoint_for(event)
         event.update({
             "api_version": API_VERSION,
             "created": self.store.now(),
             "data": data,
             "livemode": False,
-            "pending_webhooks": 1 if self.endpoint_for(event) else 0,
+            "pending_webhooks": 1 if endpoint else 0,
             "request": {"id": request_id, "idempotency_key": idempotency_key},
             "type": event_type,
         })
-        endpoint = self.endpoint_for(event)
         with self.store.transaction():
             self.store.put("event", event, account)
             if endpoint:
