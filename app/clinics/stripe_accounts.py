@@ -3,11 +3,24 @@
 Each account is a row in ``stripe_accounts`` whose status mirrors what Stripe
 says of it:
 
-    pending       created; Stripe still needs details (``requirements.currently_due``)
+    pending       created; onboarding not finished (``details_submitted`` false)
     enabled       ``charges_enabled``: payments can be taken on it
-    restricted    details were given but Stripe has switched charges off (past due)
+    restricted    details were given but Stripe has switched charges off (past due, …)
+    under_review  Stripe is reviewing the account or verifying what was given
+    rejected      Stripe rejected the account (``disabled_reason`` ``rejected.*``)
     disconnected  the account left the platform (``account.application.deauthorized``)
     removed       a clinic admin removed it here; kept for the history and refunds
+
+``app.clinics.requirements`` reads Stripe's account into these and into the
+finer state the page shows (payouts paused, details due by a deadline), with
+what Stripe still needs in plain words.
+
+The accounts are Express accounts (docs/architecture.md, "Stripe Connect:
+account type and charge type"). Stripe hosts their onboarding and their
+Dashboard, and refuses ``account_update`` links for them: *Edit* opens the
+Express Dashboard (a login link), and what Stripe still needs is collected with
+an ``account_onboarding`` link. ``account_update`` is used only for an account
+without a Stripe-hosted Dashboard, as Stripe allows.
 
 The state is Stripe's, never ours to invent: it comes from a retrieve (on the
 page, on return from onboarding) or from ``account.updated``. ``disconnected``
@@ -38,19 +51,23 @@ from app.clinics.accounts import (
     disconnect,
     sync_clinic,
 )
+from app.clinics.requirements import Needs, account_state, needs_of
+from app.clinics.stripe_errors import admin_error
 from app.clock import Clock
 from app.db import Database
-from app.errors import Conflict, Invalid, Unavailable
+from app.errors import Conflict, DomainError, Invalid
 from app.ids import new_id
 from app.ledger.statuses import REQUEST_OPEN
 from app.models import ClinicianAccount, PaymentRequest, StripeAccount, User
-from integrations.stripe.protocol import ProviderError, StripeGateway
+from integrations.stripe.protocol import ConnectedAccount, ProviderError, ProviderUnavailable, StripeGateway
 
 log = logging.getLogger(__name__)
 
 COUNTRY_BY_CURRENCY = {"NOK": "NO", "SEK": "SE", "DKK": "DK", "EUR": "FI"}
 MAX_FEE_FIXED = 100_000_000  # minor units; a sanity bound, far above any consultation
 LINK_TYPES = ("account_onboarding", "account_update")
+# A Standard account (full Dashboard) signs in here itself: Stripe makes no login links for it.
+STRIPE_DASHBOARD = "https://dashboard.stripe.com/"
 
 
 class StripeAccounts:
@@ -65,10 +82,15 @@ class StripeAccounts:
     async def overview(self, clinic_id: str, *, refresh: bool = True) -> dict[str, Any]:
         """The page's data. With ``refresh``, each live account is first retrieved from Stripe."""
         stale = False
-        due: dict[str, list[str]] = {}
+        refused: list[DomainError] = []
+        due: dict[str, Needs] = {}
         if refresh:
             for row_id in await self._live_row_ids(clinic_id):
-                got = await self.refresh(clinic_id, row_id)
+                try:
+                    got = await self.refresh(clinic_id, row_id)
+                except DomainError as e:
+                    refused.append(e)
+                    continue
                 if got is None:
                     stale = True
                 else:
@@ -99,40 +121,50 @@ class StripeAccounts:
                 "stripe_account_id": clinic.stripe_account_id,
                 "stripe_charges_enabled": clinic.stripe_charges_enabled,
             },
-            "accounts": [dict(account_view(r), requirements_due=due.get(r.id, [])) for r in rows],
+            "accounts": [_with_needs(account_view(r), due.get(r.id)) for r in rows],
             "clinicians": [
                 {"clinician_ref": c.clinician_ref, "account_id": c.stripe_account_row_id} for c in choices
             ],
             "known_clinicians": [{"clinician_ref": ref, "name": name} for ref, name in people],
             "stale": stale,
+            # Stripe's refusals, once each: (what to do, Stripe's own words).
+            "refused": list(dict.fromkeys((e.message, str(e.params.get("stripe_message") or "")) for e in refused)),
         }
 
     async def state(self, clinic_id: str) -> dict[str, Any]:
         """What the page polls: the rows as webhooks left them, no call to Stripe."""
         data = await self.overview(clinic_id, refresh=False)
-        accounts = [{k: a[k] for k in ("id", "status", "is_default", "charges_enabled")} for a in data["accounts"]]
-        version = "|".join(f"{a['id']}:{a['status']}:{int(a['is_default'])}" for a in accounts)
+        accounts = [
+            {k: a[k] for k in ("id", "status", "is_default", "charges_enabled", "payouts_enabled")}
+            for a in data["accounts"]
+        ]
+        version = "|".join(
+            f"{a['id']}:{a['status']}:{int(a['is_default'])}:{int(a['payouts_enabled'])}" for a in accounts
+        )
         return {"version": version, "accounts": accounts}
 
-    async def refresh(self, clinic_id: str, row_id: str) -> list[str] | None:
+    async def refresh(self, clinic_id: str, row_id: str) -> Needs | None:
         """Retrieve one account from Stripe and apply it.
 
         Returns what Stripe still needs (shown, not stored: it is Stripe's list),
-        or None when Stripe could not be asked.
+        or None when Stripe could not be reached; raises the admin's error when
+        Stripe refused.
         """
         async with self.db.read() as s:
             row = await account_row(s, clinic_id, row_id)
         if row.status in FINAL:
-            return []
+            return Needs(state=row.status)
         try:
             account = await self.stripe.retrieve_account(row.stripe_account_id)
         except ProviderError as e:
             if e.code == "account_invalid":
                 # Stripe says we no longer reach it: the account left the platform.
                 await self._disconnect(row.stripe_account_id, actor_type="stripe", reason="access revoked")
-                return []
-            log.warning("could not retrieve %s: %s", row.stripe_account_id, e.provider_message)
-            return None
+                return Needs(state="disconnected")
+            if isinstance(e, ProviderUnavailable):
+                log.warning("could not retrieve %s: %s", row.stripe_account_id, e.provider_message)
+                return None
+            raise admin_error(e, f"retrieve {row.stripe_account_id}") from e
         now = self.clock.now()
         async with self.db.write() as s:
             row = await account_row(s, clinic_id, row_id, lock=True)
@@ -147,7 +179,7 @@ class StripeAccounts:
                         subject_type="stripe_account", subject_id=row.id, at=now,
                         details={"from": before, "to": row.status},
                     )
-        return sorted(set(account.requirements_due) | set(account.past_due))
+        return needs_of(row.status, account, payouts_enabled=row.payouts_enabled)
 
     # -- linking ---------------------------------------------------------------------------------
 
@@ -170,8 +202,7 @@ class StripeAccounts:
                 idempotency_key=f"consultpay:{clinic.id}:account:{nonce or secrets.token_hex(16)}",
             )
         except ProviderError as e:
-            log.warning("account for %s not created: %s", clinic_id, e.provider_message)
-            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
+            raise admin_error(e, f"account for {clinic_id}") from e
         now = self.clock.now()
         async with self.db.write() as s:
             clinic = await clinic_row(s, clinic_id, lock=True)
@@ -219,31 +250,47 @@ class StripeAccounts:
                 type=link_type,
             )
         except ProviderError as e:
-            log.warning("account link for %s failed: %s", row.stripe_account_id, e.provider_message)
-            if e.code == "account_invalid":
-                await self._disconnect(row.stripe_account_id, actor_type="stripe", reason="access revoked")
-                raise Conflict("account_not_linked", "This account is no longer linked.") from e
-            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
+            await self._lost_access(row.stripe_account_id, e)
+            raise admin_error(e, f"{link_type} link for {row.stripe_account_id}") from e
         if actor_id is not None and link_type == "account_update":
-            async with self.db.write() as s:
-                audit.record(
-                    s, organisation_id=clinic.organisation_id, clinic_id=clinic.id, actor_type="user",
-                    actor_id=actor_id, action="stripe_account.edit_started", subject_type="stripe_account",
-                    subject_id=row.id, at=self.clock.now(), details={"stripe_account_id": row.stripe_account_id},
-                )
+            await self._edit_started(clinic.organisation_id, clinic.id, row.id, row.stripe_account_id, actor_id,
+                                     via="account_update")
         return link.url
 
+    async def edit(self, clinic_id: str, row_id: str, *, actor_id: str) -> str:
+        """*Edit*: where Stripe lets this account change its details.
+
+        Stripe refuses ``account_update`` links for an account with a Stripe-hosted
+        Dashboard, so the account is asked first: an Express account that finished
+        onboarding edits in its Express Dashboard (login link); one that has not
+        continues onboarding; only an account without a hosted Dashboard (the
+        platform collects its requirements) gets an ``account_update`` link. A
+        Standard account signs in to its own Stripe Dashboard.
+        """
+        async with self.db.read() as s:
+            row = await account_row(s, clinic_id, row_id)
+            clinic = await clinic_row(s, clinic_id)
+        if row.status in FINAL:
+            raise Conflict("account_not_linked", "This account is no longer linked.")
+        account = await self._retrieve(row.stripe_account_id)
+        if not account.hosted_dashboard:
+            return await self.link(clinic_id, row_id, "account_update", actor_id=actor_id)
+        if account.dashboard != "express":
+            url, via = STRIPE_DASHBOARD, "stripe_dashboard"
+        elif not account.details_submitted:
+            return await self.link(clinic_id, row_id, "account_onboarding", actor_id=None)
+        else:
+            url, via = await self._login_link(row.stripe_account_id), "express_dashboard"
+        await self._edit_started(clinic.organisation_id, clinic.id, row.id, row.stripe_account_id, actor_id, via=via)
+        return url
+
     async def dashboard(self, clinic_id: str, row_id: str) -> str:
-        """*Open Stripe dashboard*: a single-use login link."""
+        """*Open Stripe dashboard*: a single-use login link (Stripe makes them for Express accounts only)."""
         async with self.db.read() as s:
             row = await account_row(s, clinic_id, row_id)
         if row.status in FINAL:
             raise Conflict("account_not_linked", "This account is no longer linked.")
-        try:
-            return await self.stripe.create_login_link(row.stripe_account_id)
-        except ProviderError as e:
-            log.warning("login link for %s failed: %s", row.stripe_account_id, e.provider_message)
-            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
+        return await self._login_link(row.stripe_account_id)
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -360,6 +407,36 @@ class StripeAccounts:
                 )
             )
 
+    async def _retrieve(self, stripe_account_id: str) -> ConnectedAccount:
+        try:
+            return await self.stripe.retrieve_account(stripe_account_id)
+        except ProviderError as e:
+            await self._lost_access(stripe_account_id, e)
+            raise admin_error(e, f"retrieve {stripe_account_id}") from e
+
+    async def _login_link(self, stripe_account_id: str) -> str:
+        try:
+            return await self.stripe.create_login_link(stripe_account_id)
+        except ProviderError as e:
+            await self._lost_access(stripe_account_id, e)
+            raise admin_error(e, f"login link for {stripe_account_id}") from e
+
+    async def _lost_access(self, stripe_account_id: str, e: ProviderError) -> None:
+        """Stripe says the platform no longer reaches the account: it left, so say that instead."""
+        if e.code == "account_invalid":
+            await self._disconnect(stripe_account_id, actor_type="stripe", reason="access revoked")
+            raise Conflict("account_not_linked", "This account is no longer linked.") from e
+
+    async def _edit_started(
+        self, organisation_id: str, clinic_id: str, row_id: str, stripe_account_id: str, actor_id: str, *, via: str
+    ) -> None:
+        async with self.db.write() as s:
+            audit.record(
+                s, organisation_id=organisation_id, clinic_id=clinic_id, actor_type="user", actor_id=actor_id,
+                action="stripe_account.edit_started", subject_type="stripe_account", subject_id=row_id,
+                at=self.clock.now(), details={"stripe_account_id": stripe_account_id, "via": via},
+            )
+
     async def _disconnect(self, stripe_account_id: str, *, actor_type: str, reason: str) -> None:
         async with self.db.write() as s:
             await disconnect(s, stripe_account_id, now=self.clock.now(), actor_type=actor_type, reason=reason)
@@ -383,6 +460,16 @@ async def _open_requests(s: AsyncSession, row: StripeAccount) -> list[dict[str, 
         }
         for r in found
     ]
+
+
+def _with_needs(view: dict[str, Any], needs: Needs | None) -> dict[str, Any]:
+    """The account's row as the page shows it: its state, and what Stripe still needs in plain words."""
+    if needs is None:
+        needs = Needs(state=account_state(view["status"], None, payouts_enabled=view["payouts_enabled"]))
+    return dict(
+        view, state=needs.state, needs_now=needs.now, needs_later=needs.later, checking=needs.checking,
+        problems=needs.problems, deadline=needs.deadline,
+    )
 
 
 def _int_field(value: Any, name: str, low: int, high: int) -> int:
