@@ -115,10 +115,16 @@ def _controller(p: dict[str, Any]) -> dict[str, Any]:
         raise invalid_param("controller[requirement_collection]",
                             "`controller[requirement_collection]=application` is only supported "
                             "with `controller[stripe_dashboard][type]=none`.")
-    if losses == "application" and fees == "account" and dashboard != "full":
+    if losses == "application" and fees != "application":
         raise invalid_param("controller[fees][payer]",
-                            "When your platform is liable for negative balances, it must also "
-                            "pay the account's Stripe fees.")
+                            "When `controller[losses][payments]=application`, "
+                            "`controller[fees][payer]` must be `application`.")
+    if dashboard == "express" and losses != "application":
+        # Stripe-liable Express accounts came with API version 2026-11-18; the sandbox speaks
+        # an earlier one.
+        raise invalid_param("controller[losses][payments]",
+                            "Accounts with `controller[stripe_dashboard][type]=express` require "
+                            "`controller[losses][payments]=application`.")
     return {"is_controller": True, "type": "application", "fees": {"payer": fees},
             "losses": {"payments": losses}, "requirement_collection": collection,
             "stripe_dashboard": {"type": dashboard}}

@@ -179,6 +179,14 @@ async def test_account_update_links_only_where_stripe_allows_them(client: stripe
     ({"controller": {"losses": {"payments": "nobody"}}}, "controller[losses][payments]"),
     ({"controller": {"requirement_collection": "platform"}}, "controller[requirement_collection]"),
     ({"type": "express", "controller": {"stripe_dashboard": {"type": "express"}}}, "controller"),
+    # Combinations Stripe does not offer (at the API version the sandbox speaks).
+    ({"controller": {"stripe_dashboard": {"type": "express"}, "requirement_collection": "application",
+                     "fees": {"payer": "application"}, "losses": {"payments": "application"}}},
+     "controller[requirement_collection]"),
+    ({"controller": {"stripe_dashboard": {"type": "none"}, "losses": {"payments": "application"}}},
+     "controller[fees][payer]"),
+    ({"controller": {"stripe_dashboard": {"type": "express"}, "fees": {"payer": "application"}}},
+     "controller[losses][payments]"),
 ])
 async def test_account_values_outside_stripes_enums_are_refused(client: stripe.StripeClient, params, param):
     before = len((await client.v1.accounts.list_async()).data)
