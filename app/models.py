@@ -382,7 +382,8 @@ class StripeAccount(Base):
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
     stripe_account_id: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200))
-    # pending | enabled | restricted | disconnected | removed
+    # pending | enabled | restricted | under_review | rejected | disconnected | removed
+    # (only ``enabled`` takes payments; see app.clinics.requirements)
     status: Mapped[str] = mapped_column(String(16))
     charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)

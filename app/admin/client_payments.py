@@ -11,12 +11,15 @@ does too, and webhooks keep the rows true in between (the page polls
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from babel.dates import format_date
 
-from app.admin.auth import AdminUser, flash, load_clinic_for, render, require, translator
+from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, render, require, translator
+from app.clinics.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
 from app.i18n import to_minor
 from app.web.keys import SETTINGS, STRIPE_ACCOUNTS
@@ -26,13 +29,9 @@ BASE = "/admin/clinics/{clinic_id}/client-payments"
 ADMINS = ("organisation_admin", "clinic_admin")
 STRIPE_HOSTS = ("https://connect.stripe.com", "https://dashboard.stripe.com")
 
-STATUS_LABELS = {
-    "enabled": "Linked and able to take payments",
-    "pending": "Pending details",
-    "restricted": "Restricted",
-    "disconnected": "Disconnected",
-    "removed": "Removed",
-}
+# The row's status as a short label (the clinicians' account picker); the table shows the finer state.
+STATUS_LABELS = {status: STATES["ready" if status == "enabled" else status][0] for status in (
+    "enabled", "pending", "restricted", "under_review", "rejected", "disconnected", "removed")}
 
 
 def _page(request: web.Request, clinic_id: str) -> str:
@@ -53,8 +52,26 @@ def _to_stripe(request: web.Request, response: web.Response) -> web.Response:
 
 
 async def _fail(request: web.Request, clinic_id: str, error: DomainError) -> web.StreamResponse:
-    await flash(request, translator(request).gettext(error.message), "error")
+    t = translator(request)
+    message = t.gettext(error.message)
+    said = error.params.get("stripe_message")
+    if said:
+        # Stripe's own words (English), for the admin to quote to support.
+        message += " " + t.gettext("Stripe's answer: {answer}").replace("{answer}", str(said))
+    await flash(request, message, "error")
     raise web.HTTPSeeOther(_page(request, clinic_id))
+
+
+def _deadline(request: web.Request) -> Any:
+    """A unix time as the reader's date, e.g. "3. desember 2026"."""
+    lang = lang_of(request)
+
+    def show(ts: int | None) -> str:
+        if not ts:
+            return ""
+        return format_date(datetime.fromtimestamp(ts, UTC).date(), format="long", locale=lang)
+
+    return show
 
 
 @routes.get(BASE)
@@ -73,6 +90,8 @@ async def client_payments(request: web.Request) -> web.StreamResponse:
             clinic=clinic,
             state_version=state["version"],
             status_labels=STATUS_LABELS,
+            states=STATES,
+            format_deadline=_deadline(request),
             can_set_fee=user.role == "organisation_admin",
             nonce=secrets.token_hex(16),
             fee_percent=_percent(clinic.fee_basis_points),
@@ -147,9 +166,7 @@ async def edit_on_stripe(request: web.Request) -> web.StreamResponse:
     clinic = await load_clinic_for(request, request.match_info["clinic_id"])
     user: AdminUser = request["user"]
     try:
-        url = await request.app[STRIPE_ACCOUNTS].link(
-            clinic.id, request.match_info["account_id"], "account_update", actor_id=user.id
-        )
+        url = await request.app[STRIPE_ACCOUNTS].edit(clinic.id, request.match_info["account_id"], actor_id=user.id)
     except DomainError as e:
         return await _fail(request, clinic.id, e)
     raise web.HTTPSeeOther(url)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.clinics.requirements import stored_status
 from app.errors import NotFound
 from app.ids import new_id
 from app.models import Clinic, StripeAccount
@@ -23,11 +24,8 @@ FINAL = ("disconnected", "removed")
 
 
 def status_of(account: ConnectedAccount) -> str:
-    if account.charges_enabled:
-        return "enabled"
-    if not account.details_submitted:
-        return "pending"
-    return "restricted"
+    """The row's status for Stripe's account: see ``app.clinics.requirements``."""
+    return stored_status(account)
 
 
 def apply_account(row: StripeAccount, account: ConnectedAccount, now: datetime) -> bool:

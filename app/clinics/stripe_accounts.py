@@ -3,11 +3,20 @@
 Each account is a row in ``stripe_accounts`` whose status mirrors what Stripe
 says of it:
 
-    pending       created; Stripe still needs details (``requirements.currently_due``)
+    pending       created; onboarding not finished (``details_submitted`` false)
     enabled       ``charges_enabled``: payments can be taken on it
-    restricted    details were given but Stripe has switched charges off (past due)
+    restricted    details were given but Stripe has switched charges off (past due, …)
+    under_review  Stripe is reviewing the account or verifying what was given
+    rejected      Stripe rejected the account (``disabled_reason`` ``rejected.*``)
     disconnected  the account left the platform (``account.application.deauthorized``)
     removed       a clinic admin removed it here; kept for the history and refunds
+
+``app.clinics.requirements`` reads Stripe's account into these and into the
+finer state the page shows (payouts paused, details due by a deadline), with
+what Stripe still needs in plain words.
+
+Linking (*Go to Stripe*, onboarding links, *Edit*, the dashboard) is in
+``app.clinics.linking``.
 
 The state is Stripe's, never ours to invent: it comes from a retrieve (on the
 page, on return from onboarding) or from ``account.updated``. ``disconnected``
@@ -22,7 +31,6 @@ transaction (with an idempotency key where Stripe takes one), then write.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -35,40 +43,38 @@ from app.clinics.accounts import (
     account_view,
     apply_account,
     clinic_row,
-    disconnect,
     sync_clinic,
 )
-from app.clock import Clock
-from app.db import Database
-from app.errors import Conflict, Invalid, Unavailable
-from app.ids import new_id
+from app.clinics.linking import AccountLinking
+from app.clinics.requirements import Needs, account_state, needs_of
+from app.clinics.stripe_errors import admin_error
+from app.errors import Conflict, DomainError, Invalid
 from app.ledger.statuses import REQUEST_OPEN
 from app.models import ClinicianAccount, PaymentRequest, StripeAccount, User
-from integrations.stripe.protocol import ProviderError, StripeGateway
+from integrations.stripe.protocol import ProviderError, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
-COUNTRY_BY_CURRENCY = {"NOK": "NO", "SEK": "SE", "DKK": "DK", "EUR": "FI"}
 MAX_FEE_FIXED = 100_000_000  # minor units; a sanity bound, far above any consultation
-LINK_TYPES = ("account_onboarding", "account_update")
 
 
-class StripeAccounts:
-    def __init__(self, db: Database, *, stripe: StripeGateway, clock: Clock, public_url: str) -> None:
-        self.db = db
-        self.stripe = stripe
-        self.clock = clock
-        self.public_url = public_url
+class StripeAccounts(AccountLinking):
+    """Reading and changing a clinic's accounts; linking them (going to Stripe) is ``AccountLinking``'s."""
 
     # -- reading ---------------------------------------------------------------------------------
 
     async def overview(self, clinic_id: str, *, refresh: bool = True) -> dict[str, Any]:
         """The page's data. With ``refresh``, each live account is first retrieved from Stripe."""
         stale = False
-        due: dict[str, list[str]] = {}
+        refused: list[DomainError] = []
+        due: dict[str, Needs] = {}
         if refresh:
             for row_id in await self._live_row_ids(clinic_id):
-                got = await self.refresh(clinic_id, row_id)
+                try:
+                    got = await self.refresh(clinic_id, row_id)
+                except DomainError as e:
+                    refused.append(e)
+                    continue
                 if got is None:
                     stale = True
                 else:
@@ -99,40 +105,50 @@ class StripeAccounts:
                 "stripe_account_id": clinic.stripe_account_id,
                 "stripe_charges_enabled": clinic.stripe_charges_enabled,
             },
-            "accounts": [dict(account_view(r), requirements_due=due.get(r.id, [])) for r in rows],
+            "accounts": [_with_needs(account_view(r), due.get(r.id)) for r in rows],
             "clinicians": [
                 {"clinician_ref": c.clinician_ref, "account_id": c.stripe_account_row_id} for c in choices
             ],
             "known_clinicians": [{"clinician_ref": ref, "name": name} for ref, name in people],
             "stale": stale,
+            # Stripe's refusals, once each: (what to do, Stripe's own words).
+            "refused": list(dict.fromkeys((e.message, str(e.params.get("stripe_message") or "")) for e in refused)),
         }
 
     async def state(self, clinic_id: str) -> dict[str, Any]:
         """What the page polls: the rows as webhooks left them, no call to Stripe."""
         data = await self.overview(clinic_id, refresh=False)
-        accounts = [{k: a[k] for k in ("id", "status", "is_default", "charges_enabled")} for a in data["accounts"]]
-        version = "|".join(f"{a['id']}:{a['status']}:{int(a['is_default'])}" for a in accounts)
+        accounts = [
+            {k: a[k] for k in ("id", "status", "is_default", "charges_enabled", "payouts_enabled")}
+            for a in data["accounts"]
+        ]
+        version = "|".join(
+            f"{a['id']}:{a['status']}:{int(a['is_default'])}:{int(a['payouts_enabled'])}" for a in accounts
+        )
         return {"version": version, "accounts": accounts}
 
-    async def refresh(self, clinic_id: str, row_id: str) -> list[str] | None:
+    async def refresh(self, clinic_id: str, row_id: str) -> Needs | None:
         """Retrieve one account from Stripe and apply it.
 
         Returns what Stripe still needs (shown, not stored: it is Stripe's list),
-        or None when Stripe could not be asked.
+        or None when Stripe could not be reached; raises the admin's error when
+        Stripe refused.
         """
         async with self.db.read() as s:
             row = await account_row(s, clinic_id, row_id)
         if row.status in FINAL:
-            return []
+            return Needs(state=row.status)
         try:
             account = await self.stripe.retrieve_account(row.stripe_account_id)
         except ProviderError as e:
             if e.code == "account_invalid":
                 # Stripe says we no longer reach it: the account left the platform.
                 await self._disconnect(row.stripe_account_id, actor_type="stripe", reason="access revoked")
-                return []
-            log.warning("could not retrieve %s: %s", row.stripe_account_id, e.provider_message)
-            return None
+                return Needs(state="disconnected")
+            if isinstance(e, ProviderUnavailable):
+                log.warning("could not retrieve %s: %s", row.stripe_account_id, e.provider_message)
+                return None
+            raise admin_error(e, f"retrieve {row.stripe_account_id}") from e
         now = self.clock.now()
         async with self.db.write() as s:
             row = await account_row(s, clinic_id, row_id, lock=True)
@@ -147,103 +163,7 @@ class StripeAccounts:
                         subject_type="stripe_account", subject_id=row.id, at=now,
                         details={"from": before, "to": row.status},
                     )
-        return sorted(set(account.requirements_due) | set(account.past_due))
-
-    # -- linking ---------------------------------------------------------------------------------
-
-    async def start(self, clinic_id: str, *, actor_id: str, email: str, label: str | None, nonce: str | None) -> str:
-        """*Go to Stripe*: a new Express account for the clinic and its onboarding link."""
-        label = (label or "").strip()
-        if len(label) > 200:
-            raise Invalid("invalid_label", "The label is too long.", field="label")
-        if nonce is not None and not (0 < len(nonce) <= 64 and nonce.isalnum()):
-            nonce = None
-        async with self.db.read() as s:
-            clinic = await clinic_row(s, clinic_id)
-        label = label or clinic.name
-        try:
-            account = await self.stripe.create_account(
-                email=email,
-                country=COUNTRY_BY_CURRENCY.get(clinic.currency, "NO"),
-                name=label,
-                # The form's nonce makes a double submit one account, and a second form another.
-                idempotency_key=f"consultpay:{clinic.id}:account:{nonce or secrets.token_hex(16)}",
-            )
-        except ProviderError as e:
-            log.warning("account for %s not created: %s", clinic_id, e.provider_message)
-            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
-        now = self.clock.now()
-        async with self.db.write() as s:
-            clinic = await clinic_row(s, clinic_id, lock=True)
-            row = await s.scalar(select(StripeAccount).where(StripeAccount.stripe_account_id == account.id))
-            if row is None:
-                has_default = await s.scalar(
-                    select(StripeAccount.id).where(
-                        StripeAccount.clinic_id == clinic.id,
-                        StripeAccount.is_default.is_(True),
-                        StripeAccount.status != "removed",
-                    )
-                )
-                row = StripeAccount(
-                    id=new_id("sa"), clinic_id=clinic.id, stripe_account_id=account.id, label=label,
-                    status="pending", charges_enabled=False, details_submitted=False, payouts_enabled=False,
-                    is_default=has_default is None, created_at=now, updated_at=now,
-                )
-                s.add(row)
-                apply_account(row, account, now)
-                await s.flush()
-                await sync_clinic(s, clinic)
-                audit.record(
-                    s, organisation_id=clinic.organisation_id, clinic_id=clinic.id, actor_type="user",
-                    actor_id=actor_id, action="stripe_account.created", subject_type="stripe_account",
-                    subject_id=row.id, at=now,
-                    details={"stripe_account_id": account.id, "label": label, "default": row.is_default},
-                )
-            row_id = row.id
-        return await self.link(clinic_id, row_id, "account_onboarding", actor_id=None)
-
-    async def link(self, clinic_id: str, row_id: str, link_type: str, *, actor_id: str | None) -> str:
-        """A fresh Account Link (onboarding, or *Edit*: update). Links are single use, so always new."""
-        if link_type not in LINK_TYPES:
-            raise Invalid("invalid_link_type", "Unknown link type.")
-        async with self.db.read() as s:
-            row = await account_row(s, clinic_id, row_id)
-            clinic = await clinic_row(s, clinic_id)
-        if row.status in FINAL:
-            raise Conflict("account_not_linked", "This account is no longer linked.")
-        base = f"{self.public_url}/admin/clinics/{clinic_id}/client-payments"
-        refresh = f"{base}/refresh/{row.id}" + ("?type=account_update" if link_type == "account_update" else "")
-        try:
-            link = await self.stripe.create_account_link(
-                account=row.stripe_account_id, refresh_url=refresh, return_url=f"{base}/return/{row.id}",
-                type=link_type,
-            )
-        except ProviderError as e:
-            log.warning("account link for %s failed: %s", row.stripe_account_id, e.provider_message)
-            if e.code == "account_invalid":
-                await self._disconnect(row.stripe_account_id, actor_type="stripe", reason="access revoked")
-                raise Conflict("account_not_linked", "This account is no longer linked.") from e
-            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
-        if actor_id is not None and link_type == "account_update":
-            async with self.db.write() as s:
-                audit.record(
-                    s, organisation_id=clinic.organisation_id, clinic_id=clinic.id, actor_type="user",
-                    actor_id=actor_id, action="stripe_account.edit_started", subject_type="stripe_account",
-                    subject_id=row.id, at=self.clock.now(), details={"stripe_account_id": row.stripe_account_id},
-                )
-        return link.url
-
-    async def dashboard(self, clinic_id: str, row_id: str) -> str:
-        """*Open Stripe dashboard*: a single-use login link."""
-        async with self.db.read() as s:
-            row = await account_row(s, clinic_id, row_id)
-        if row.status in FINAL:
-            raise Conflict("account_not_linked", "This account is no longer linked.")
-        try:
-            return await self.stripe.create_login_link(row.stripe_account_id)
-        except ProviderError as e:
-            log.warning("login link for %s failed: %s", row.stripe_account_id, e.provider_message)
-            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
+        return needs_of(row.status, account, payouts_enabled=row.payouts_enabled)
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -360,11 +280,6 @@ class StripeAccounts:
                 )
             )
 
-    async def _disconnect(self, stripe_account_id: str, *, actor_type: str, reason: str) -> None:
-        async with self.db.write() as s:
-            await disconnect(s, stripe_account_id, now=self.clock.now(), actor_type=actor_type, reason=reason)
-
-
 async def _open_requests(s: AsyncSession, row: StripeAccount) -> list[dict[str, Any]]:
     found = await s.scalars(
         select(PaymentRequest)
@@ -383,6 +298,16 @@ async def _open_requests(s: AsyncSession, row: StripeAccount) -> list[dict[str, 
         }
         for r in found
     ]
+
+
+def _with_needs(view: dict[str, Any], needs: Needs | None) -> dict[str, Any]:
+    """The account's row as the page shows it: its state, and what Stripe still needs in plain words."""
+    if needs is None:
+        needs = Needs(state=account_state(view["status"], None, payouts_enabled=view["payouts_enabled"]))
+    return dict(
+        view, state=needs.state, needs_now=needs.now, needs_later=needs.later, checking=needs.checking,
+        problems=needs.problems, deadline=needs.deadline,
+    )
 
 
 def _int_field(value: Any, name: str, low: int, high: int) -> int:

@@ -88,20 +88,51 @@ class NewCheckout:
 
 
 @dataclass(frozen=True)
+class RequirementError:
+    """One entry of ``requirements.errors``: what Stripe could not verify, and why."""
+
+    requirement: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ConnectedAccount:
+    """A connected account as Stripe reports it (``account`` object, or ``account.updated``'s)."""
+
     id: str
     charges_enabled: bool
     details_submitted: bool
     payouts_enabled: bool
-    # ``requirements.currently_due`` and ``requirements.disabled_reason`` as Stripe reports them.
-    requirements_due: list[str] = field(default_factory=list)
+    # ``requirements.*`` as Stripe reports them.
+    requirements_due: list[str] = field(default_factory=list)  # currently_due
     past_due: list[str] = field(default_factory=list)
     disabled_reason: str | None = None
+    eventually_due: list[str] = field(default_factory=list)
+    pending_verification: list[str] = field(default_factory=list)
+    current_deadline: int | None = None  # unix time by which ``currently_due`` must be given
+    errors: list[RequirementError] = field(default_factory=list)
+    # ``controller.stripe_dashboard.type``: express | full | none (from ``type`` on older accounts).
+    dashboard: str = "express"
+    # ``controller.requirement_collection``: stripe | application.
+    requirement_collection: str = "stripe"
+
+    @property
+    def hosted_dashboard(self) -> bool:
+        """Stripe hosts a Dashboard for it, so Stripe refuses ``account_update`` links."""
+        return self.dashboard != "none"
 
     @classmethod
     def from_stripe(cls, obj: Any) -> ConnectedAccount:
         obj = _plain(obj)
         req = obj.get("requirements") or {}
+        controller = obj.get("controller") or {}
+        kind = obj.get("type")
+        dashboard = (controller.get("stripe_dashboard") or {}).get("type") or {
+            "standard": "full", "custom": "none"
+        }.get(kind or "", "express")
+        collection = controller.get("requirement_collection") or ("application" if kind == "custom" else "stripe")
+        deadline = req.get("current_deadline")
         return cls(
             id=obj.get("id"),
             charges_enabled=bool(obj.get("charges_enabled")),
@@ -110,6 +141,16 @@ class ConnectedAccount:
             requirements_due=list(req.get("currently_due") or []),
             past_due=list(req.get("past_due") or []),
             disabled_reason=req.get("disabled_reason"),
+            eventually_due=list(req.get("eventually_due") or []),
+            pending_verification=list(req.get("pending_verification") or []),
+            current_deadline=int(deadline) if deadline else None,
+            errors=[
+                RequirementError(str(e.get("requirement") or ""), str(e.get("code") or ""), str(e.get("reason") or ""))
+                for e in req.get("errors") or []
+                if isinstance(e, dict)
+            ],
+            dashboard=str(dashboard),
+            requirement_collection=str(collection),
         )
 
 

@@ -1,4 +1,15 @@
-"""Connect: connected accounts, Account Links and the onboarding page."""
+"""Connect: connected accounts, Account Links and the onboarding page.
+
+What Stripe refuses, the sandbox refuses, with Stripe's error shape:
+
+- values outside Stripe's enums (``type``, ``country``, ``controller[...]``, a
+  link's ``type`` and ``collect``);
+- ``account_update`` Account Links for an account with a Stripe-hosted Dashboard
+  (Express and Standard included): Stripe allows them only where the platform
+  collects the requirements (``controller.requirement_collection=application``);
+- any Connect call while the platform has not signed up for Connect (the
+  control surface switches that off).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +20,7 @@ from aiohttp import web
 
 from . import objects
 from .context import Sandbox
-from .errors import StripeError, missing_param, resource_missing
+from .errors import StripeError, invalid_param, missing_param, resource_missing
 from .keys import SANDBOX
 from .pages import message_page, page
 from .store import PLATFORM, new_id
@@ -43,7 +54,80 @@ CREATE_SPEC = {
 UPDATE_SPEC = {"email": SCALAR, "business_profile": _BUSINESS_PROFILE, "metadata": MAP,
                "expand": STRINGS}
 LINK_SPEC = {"account": SCALAR, "refresh_url": SCALAR, "return_url": SCALAR, "type": SCALAR,
-             "collect": SCALAR, "expand": STRINGS}
+             "collect": SCALAR, "collection_options": {"fields": SCALAR, "future_requirements": SCALAR},
+             "expand": STRINGS}
+# Countries where Stripe offers connected accounts (cross-border payouts aside).
+COUNTRIES = (
+    "AE", "AT", "AU", "BE", "BG", "BR", "CA", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR",
+    "GB", "GI", "GR", "HK", "HR", "HU", "IE", "IT", "JP", "LI", "LT", "LU", "LV", "MT", "MX", "MY",
+    "NL", "NO", "NZ", "PL", "PT", "RO", "SE", "SG", "SI", "SK", "TH", "US",
+)
+DASHBOARDS = {"express": "express", "standard": "full", "custom": "none"}
+NO_CONNECT = ("You can only create new accounts if you've signed up for Connect, which you can "
+              "learn how to do at https://stripe.com/docs/connect.")
+UPDATE_LINK_REFUSED = (
+    "You cannot create `account_update` type Account Links for accounts that have access to a "
+    "Stripe-hosted Dashboard. Use an `account_onboarding` link to collect outstanding "
+    "requirements, or let the account update its details in its Dashboard."
+)
+
+
+def connect_enabled(sb: Sandbox) -> bool:
+    return bool(sb.store.get_meta("connect_enabled", True))
+
+
+def require_connect(call: Call) -> None:
+    """Stripe's answer to a platform that has not signed up for Connect."""
+    if not connect_enabled(call.sb):
+        raise StripeError(400, NO_CONNECT)
+
+
+def dashboard_of(acct: dict[str, Any]) -> str:
+    """``express``, ``full`` or ``none``: the Stripe-hosted Dashboard the account has."""
+    controller = acct.get("controller") or {}
+    dashboard = (controller.get("stripe_dashboard") or {}).get("type")
+    return dashboard or DASHBOARDS.get(acct.get("type") or "", "none")
+
+
+def _controller(p: dict[str, Any]) -> dict[str, Any]:
+    """The account's ``controller`` hash: from ``type`` as Stripe derives it, or as asked."""
+    asked = p.get("controller") or {}
+    if not asked:
+        kind = p["type"]
+        if kind == "standard":
+            return {"is_controller": True, "type": "application",
+                    "fees": {"payer": "account"}, "losses": {"payments": "stripe"},
+                    "requirement_collection": "stripe", "stripe_dashboard": {"type": "full"}}
+        return {"is_controller": True, "type": "application",
+                "fees": {"payer": "application_express" if kind == "express" else "application_custom"},
+                "losses": {"payments": "application"},
+                "requirement_collection": "stripe" if kind == "express" else "application",
+                "stripe_dashboard": {"type": DASHBOARDS[kind]}}
+    fees = one_of((asked.get("fees") or {}).get("payer") or "account",
+                  ["account", "application"], "controller[fees][payer]")
+    losses = one_of((asked.get("losses") or {}).get("payments") or "stripe",
+                    ["application", "stripe"], "controller[losses][payments]")
+    collection = one_of(asked.get("requirement_collection") or "stripe",
+                        ["application", "stripe"], "controller[requirement_collection]")
+    dashboard = one_of((asked.get("stripe_dashboard") or {}).get("type") or "full",
+                       ["express", "full", "none"], "controller[stripe_dashboard][type]")
+    if collection == "application" and dashboard != "none":
+        raise invalid_param("controller[requirement_collection]",
+                            "`controller[requirement_collection]=application` is only supported "
+                            "with `controller[stripe_dashboard][type]=none`.")
+    if losses == "application" and fees != "application":
+        raise invalid_param("controller[fees][payer]",
+                            "When `controller[losses][payments]=application`, "
+                            "`controller[fees][payer]` must be `application`.")
+    if dashboard == "express" and losses != "application":
+        # Stripe-liable Express accounts came with API version 2026-11-18; the sandbox speaks
+        # an earlier one.
+        raise invalid_param("controller[losses][payments]",
+                            "Accounts with `controller[stripe_dashboard][type]=express` require "
+                            "`controller[losses][payments]=application`.")
+    return {"is_controller": True, "type": "application", "fees": {"payer": fees},
+            "losses": {"payments": losses}, "requirement_collection": collection,
+            "stripe_dashboard": {"type": dashboard}}
 
 
 def revoked(api_key: str, acct_id: str) -> StripeError:
@@ -70,14 +154,24 @@ def _get_account(call: Call) -> dict[str, Any]:
 def create_account(call: Call) -> tuple[int, dict[str, Any]]:
     p = call.params
     check_known(p, CREATE_SPEC)
+    require_connect(call)
     if not p.get("type") and not p.get("controller"):
         raise missing_param("type")
+    if p.get("type") and p.get("controller"):
+        raise invalid_param("controller", "You cannot specify both `type` and `controller`.")
     if p.get("type"):
         one_of(p["type"], ["custom", "express", "standard"], "type")
+    if p.get("country") not in (None, ""):
+        country = str(p["country"]).upper()
+        if country not in COUNTRIES:
+            raise invalid_param("country", f"Country '{p['country']}' is unknown or not supported "
+                                "for connected accounts.", "country_unsupported")
     if p.get("email"):
         check_email(p["email"], "email")
     p["metadata"] = check_metadata(p.get("metadata"))
+    controller = _controller(p)
     acct = objects.account(now=call.sb.store.now(), params=p)
+    acct["controller"] = controller
     if p.get("default_currency"):
         acct["default_currency"] = str(p["default_currency"]).lower()
     call.sb.store.put("account", acct, PLATFORM)
@@ -130,13 +224,24 @@ def list_accounts(call: Call) -> tuple[int, dict[str, Any]]:
 def create_account_link(call: Call) -> tuple[int, dict[str, Any]]:
     p = call.params
     check_known(p, LINK_SPEC)
+    require_connect(call)
     acct_id = require(p, "account")
+    link_type = one_of(require(p, "type"), ["account_onboarding", "account_update"], "type")
+    if p.get("collect") not in (None, ""):
+        one_of(p["collect"], ["currently_due", "eventually_due"], "collect")
+    options = p.get("collection_options") or {}
+    if options.get("fields") not in (None, ""):
+        one_of(options["fields"], ["currently_due", "eventually_due"], "collection_options[fields]")
+    if options.get("future_requirements") not in (None, ""):
+        one_of(options["future_requirements"], ["include", "omit"],
+               "collection_options[future_requirements]")
     acct = call.sb.store.get("account", acct_id)
     if acct is None:
         raise resource_missing("account", acct_id, "account")
     if acct.get("__deauthorized"):
         raise revoked(call.api_key, acct_id)
-    link_type = one_of(require(p, "type"), ["account_onboarding", "account_update"], "type")
+    if link_type == "account_update" and dashboard_of(acct) != "none":
+        raise invalid_param("type", UPDATE_LINK_REFUSED)
     refresh = check_url(require(p, "refresh_url"), "refresh_url")
     ret = check_url(require(p, "return_url"), "return_url")
     now = call.sb.store.now()

@@ -1,8 +1,9 @@
 """The control surface for tests and demos — not Stripe's API.
 
 JSON in and out under ``/_control/``: the event and delivery log, webhook
-misbehaviour, injected API failures, scripted payments, onboarding, restricted and
-disconnected accounts, and the sandbox clock.
+misbehaviour, injected API failures, scripted payments, onboarding, accounts in
+each state Stripe can put them (restricted, under review, rejected, …) and
+disconnected, the platform's Connect switch, and the sandbox clock.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import checkout, connect
+from . import account_states, checkout, connect
 from .cards import CardError
 from .errors import StripeError
 from .keys import SANDBOX
@@ -133,6 +134,42 @@ async def restrict(request: web.Request) -> web.Response:
                               "requirements": acct["requirements"]})
 
 
+async def account_state(request: web.Request) -> web.Response:
+    """Put an account under review, rejected, past due, due soon, …: see ``account_states.set_state``."""
+    data = await _body(request)
+    due = data.get("due")
+    if due is not None and (not isinstance(due, list) or not all(isinstance(d, str) for d in due)):
+        return _bad("due must be a list of requirement names")
+    deadline = data.get("deadline")
+    if deadline is not None and (not isinstance(deadline, int) or isinstance(deadline, bool)):
+        return _bad("deadline must be a unix timestamp")
+    errors = data.get("errors")
+    if errors is not None and (not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors)):
+        return _bad("errors must be a list of {requirement, code, reason}")
+    reason = data.get("reason")
+    try:
+        acct = account_states.set_state(request.app[SANDBOX], request.match_info["id"], str(data.get("state")),
+                                 due=due, deadline=deadline, errors=errors,
+                                 reason=reason if isinstance(reason, str) else None)
+    except StripeError as e:
+        return web.json_response(e.body(), status=e.status)
+    return web.json_response({"id": acct["id"], "charges_enabled": acct["charges_enabled"],
+                              "payouts_enabled": acct["payouts_enabled"],
+                              "requirements": acct["requirements"]})
+
+
+async def platform(request: web.Request) -> web.Response:
+    """The platform's own settings: ``{"connect": false}`` is a platform not signed up for Connect."""
+    data = await _body(request)
+    store = request.app[SANDBOX].store
+    if "connect" in data:
+        if not isinstance(data["connect"], bool):
+            return _bad("connect must be true or false")
+        with store.transaction():
+            store.set_meta("connect_enabled", data["connect"])
+    return web.json_response({"connect": connect.connect_enabled(request.app[SANDBOX])})
+
+
 async def deauthorize(request: web.Request) -> web.Response:
     """The account disconnects from the platform (account.application.deauthorized)."""
     try:
@@ -163,4 +200,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_control/accounts/{id}/onboard", onboard)
     r.add_post("/_control/accounts/{id}/restrict", restrict)
     r.add_post("/_control/accounts/{id}/deauthorize", deauthorize)
+    r.add_post("/_control/accounts/{id}/state", account_state)
+    r.add_post("/_control/platform", platform)
     r.add_post("/_control/clock/advance", advance_clock)

@@ -2,8 +2,9 @@
 
 ``POST /v1/accounts/{id}/login_links`` returns Stripe's ``login_link`` object
 (``object``, ``created``, ``url``); the link is single use, as Stripe's is, and
-only Express accounts have one. The page behind it shows what the account's
-owner would look for first: its balance state and its payments.
+only accounts with the Express Dashboard have one (Stripe: "Express accounts").
+The page behind it shows what the account's owner would look for first: its
+balance state and its payments.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .connect import revoked
+from .connect import dashboard_of, require_connect, revoked
 from .errors import StripeError, resource_missing
 from .keys import SANDBOX
 from .objects import format_amount
@@ -27,13 +28,14 @@ LOGIN_LINK_TTL_S = 300
 
 def create_login_link(call: Call) -> tuple[int, dict[str, Any]]:
     check_known(call.params, {"expand": STRINGS})
+    require_connect(call)
     acct_id = call.request.match_info["id"]
     acct = call.sb.store.get("account", acct_id)
     if acct is None:
         raise resource_missing("account", acct_id, "account")
     if acct.get("__deauthorized"):
         raise revoked(call.api_key, acct_id)
-    if acct.get("type") != "express":
+    if dashboard_of(acct) != "express":
         raise StripeError(
             400,
             "Cannot create a login link for an account that is not an Express account, or "

@@ -140,3 +140,122 @@ async def test_control_endpoints_for_unknown_accounts(sandbox: Running):
         async with sandbox.http.post(f"{sandbox.url}/_control/accounts/acct_nope/{action}") as resp:
             assert resp.status == 404
             assert (await resp.json())["error"]["code"] == "resource_missing"
+
+
+async def test_account_update_links_only_where_stripe_allows_them(client: stripe.StripeClient):
+    """Stripe refuses ``account_update`` links for accounts with a Stripe-hosted Dashboard."""
+    urls = {"refresh_url": "https://app.example/r", "return_url": "https://app.example/b"}
+    for hosted in ({"type": "express"}, {"type": "standard"},
+                   {"controller": {"stripe_dashboard": {"type": "express"},
+                                   "fees": {"payer": "application"},
+                                   "losses": {"payments": "application"}}}):
+        acct = await client.v1.accounts.create_async({**hosted, "country": "NO"})
+        with pytest.raises(stripe.InvalidRequestError) as e:
+            await client.v1.account_links.create_async({"account": acct.id, "type": "account_update", **urls})
+        assert e.value.http_status == 400 and e.value.param == "type"
+        assert e.value.json_body["error"]["type"] == "invalid_request_error"
+        assert "Stripe-hosted Dashboard" in e.value.json_body["error"]["message"]
+        # Onboarding links stay allowed: they collect what is outstanding.
+        link = await client.v1.account_links.create_async(
+            {"account": acct.id, "type": "account_onboarding", "collect": "eventually_due", **urls})
+        assert link.object == "account_link"
+    platform_collects = await client.v1.accounts.create_async({
+        "country": "NO", "controller": {"stripe_dashboard": {"type": "none"}, "requirement_collection": "application",
+                                        "fees": {"payer": "application"}, "losses": {"payments": "application"}}})
+    assert platform_collects.controller.stripe_dashboard.type == "none"
+    link = await client.v1.account_links.create_async(
+        {"account": platform_collects.id, "type": "account_update", **urls})
+    assert link.url
+    with pytest.raises(stripe.InvalidRequestError):
+        await client.v1.accounts.login_links.create_async(platform_collects.id)
+
+
+@pytest.mark.parametrize(("params", "param"), [
+    ({"type": "express", "country": "XX"}, "country"),
+    ({"type": "express", "country": "ZZ"}, "country"),
+    ({"type": "expres"}, "type"),
+    ({"controller": {"stripe_dashboard": {"type": "partial"}}}, "controller[stripe_dashboard][type]"),
+    ({"controller": {"fees": {"payer": "clinic"}}}, "controller[fees][payer]"),
+    ({"controller": {"losses": {"payments": "nobody"}}}, "controller[losses][payments]"),
+    ({"controller": {"requirement_collection": "platform"}}, "controller[requirement_collection]"),
+    ({"type": "express", "controller": {"stripe_dashboard": {"type": "express"}}}, "controller"),
+    # Combinations Stripe does not offer (at the API version the sandbox speaks).
+    ({"controller": {"stripe_dashboard": {"type": "express"}, "requirement_collection": "application",
+                     "fees": {"payer": "application"}, "losses": {"payments": "application"}}},
+     "controller[requirement_collection]"),
+    ({"controller": {"stripe_dashboard": {"type": "none"}, "losses": {"payments": "application"}}},
+     "controller[fees][payer]"),
+    ({"controller": {"stripe_dashboard": {"type": "express"}, "fees": {"payer": "application"}}},
+     "controller[losses][payments]"),
+])
+async def test_account_values_outside_stripes_enums_are_refused(client: stripe.StripeClient, params, param):
+    before = len((await client.v1.accounts.list_async()).data)
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        await client.v1.accounts.create_async(params)
+    assert e.value.http_status == 400 and e.value.param == param
+    assert len((await client.v1.accounts.list_async()).data) == before
+
+
+@pytest.mark.parametrize(("extra", "param"), [
+    ({"type": "account_edit"}, "type"),
+    ({"type": "account_onboarding", "collect": "everything"}, "collect"),
+    ({"type": "account_onboarding", "collection_options": {"fields": "all"}}, "collection_options[fields]"),
+])
+async def test_account_link_values_outside_stripes_enums_are_refused(client: stripe.StripeClient, extra, param):
+    acct = await client.v1.accounts.create_async({"type": "express", "country": "SE"})
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        await client.v1.account_links.create_async({
+            "account": acct.id, "refresh_url": "https://app.example/r", "return_url": "https://app.example/b",
+            **extra})
+    assert e.value.http_status == 400 and e.value.param == param
+
+
+async def test_platform_without_connect_is_refused(sandbox: Running, client: stripe.StripeClient):
+    acct = await client.v1.accounts.create_async({"type": "express", "country": "NO"})
+    assert await sandbox.control("/_control/platform", {"connect": False}) == {"connect": False}
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        await client.v1.accounts.create_async({"type": "express", "country": "NO"})
+    assert e.value.http_status == 400 and "signed up for Connect" in str(e.value.user_message)
+    with pytest.raises(stripe.InvalidRequestError):
+        await client.v1.account_links.create_async({
+            "account": acct.id, "type": "account_onboarding",
+            "refresh_url": "https://app.example/r", "return_url": "https://app.example/b"})
+    await sandbox.control("/_control/platform", {"connect": True})
+    assert (await client.v1.accounts.create_async({"type": "express", "country": "NO"})).id
+
+
+@pytest.mark.parametrize(("state", "charges", "payouts", "reason"), [
+    ("under_review", False, False, "under_review"),
+    ("rejected", False, False, "rejected.other"),
+    ("pending_verification", False, False, "requirements.pending_verification"),
+    ("past_due", False, False, "requirements.past_due"),
+    ("payouts_paused", True, False, None),
+    ("due_soon", True, True, None),
+])
+async def test_control_puts_an_account_in_each_state(sandbox: Running, client: stripe.StripeClient,
+                                                     state, charges, payouts, reason):
+    acct_id = await _onboarded_express(sandbox, client)
+    await sandbox.control(f"/_control/accounts/{acct_id}/state", {"state": state})
+    got = await client.v1.accounts.retrieve_async(acct_id)
+    assert (got.charges_enabled, got.payouts_enabled) == (charges, payouts)
+    assert got.requirements.disabled_reason == reason
+    if state == "due_soon":
+        assert got.requirements.currently_due and got.requirements.current_deadline > sandbox.clock.now
+
+    def sent(r: object) -> bool:
+        return any(e["account"] == acct_id and e["data"]["object"]["requirements"]["disabled_reason"] == reason
+                   and e["data"]["object"]["charges_enabled"] == charges
+                   for e in sandbox.receiver.events("account.updated"))
+
+    await sandbox.receiver.wait_for(sent)
+
+
+async def test_control_refuses_unknown_states(sandbox: Running, client: stripe.StripeClient):
+    acct_id = await _onboarded_express(sandbox, client)
+    async with sandbox.http.post(f"{sandbox.url}/_control/accounts/{acct_id}/state", json={"state": "sleepy"}) as r:
+        assert r.status == 400
+    async with sandbox.http.post(f"{sandbox.url}/_control/accounts/{acct_id}/state",
+                                 json={"state": "rejected", "reason": "rejected.because"}) as r:
+        assert r.status == 400
+    got = await client.v1.accounts.retrieve_async(acct_id)
+    assert got.charges_enabled
