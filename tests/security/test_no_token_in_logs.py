@@ -111,7 +111,9 @@ async def whole_call(http: aiohttp.ClientSession, url: str, demo: dict) -> list[
         link = LINK.search(reply.text).group(1)  # type: ignore[union-attr]
     async with AdminClient(url) as nina:
         path = link.removeprefix(url)
-        assert (await nina.get(path)).status == 200
+        page = await nina.get(path)
+        assert page.status == 200
+        assert '<meta name="referrer" content="no-referrer">' in page.text and "same-origin" not in page.text
         password = "a long enough new password"
         reply = await nina.post(path, {"name": "Nina", "password": password, "password_again": password})
         assert reply.status == 303
