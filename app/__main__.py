@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     from app import gcwatch
     from app.factory import create_app
+    from app.web.access_log import RedactingAccessLogger
 
     app = create_app(settings)
 
@@ -89,8 +90,9 @@ def serve(settings: Settings) -> int:
         gcwatch.uninstall(watch)
 
     app.cleanup_ctx.append(watch_gc)
+    # Join and invitation links carry their secret in the path: the access log redacts it.
     web.run_app(app, host=settings.host, port=settings.port, print=None,
-                shutdown_timeout=settings.shutdown_timeout_seconds)
+                shutdown_timeout=settings.shutdown_timeout_seconds, access_log_class=RedactingAccessLogger)
     return 0
 
 

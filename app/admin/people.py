@@ -9,6 +9,7 @@ Every change lands in the audit trail in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -134,6 +135,11 @@ class People:
 
     # --- changes ------------------------------------------------------------------------
 
+    async def _hash(self, password: str) -> str:
+        # In a worker thread and before the write transaction: argon2 would hold the event loop,
+        # and on SQLite the write lock, for its whole run.
+        return await asyncio.to_thread(self.hasher.hash, password)
+
     async def invite(self, actor: AdminUser, person: NewPerson) -> Invited:
         now = self.clock.now()
         token = secrets.token_urlsafe(32)
@@ -162,11 +168,12 @@ class People:
     async def create(self, actor: AdminUser, person: NewPerson, password: str) -> User:
         check_password(password)
         now = self.clock.now()
+        password_hash = await self._hash(password)
         async with self.db.write() as s:
             p = await self._validate(s, actor, person)
             user = User.new(
                 organisation_id=actor.organisation_id, clinic_id=p.clinic_id, email=p.email, name=p.name,
-                role=p.role, password_hash=self.hasher.hash(password), clinician_ref=p.clinician_ref, now=now,
+                role=p.role, password_hash=password_hash, clinician_ref=p.clinician_ref, now=now,
             )
             s.add(user)
             audit.record(
@@ -192,6 +199,7 @@ class People:
         if not name or len(name) > 200:
             raise Invalid("invalid_name", "Enter a name.", field="name")
         now = self.clock.now()
+        password_hash = await self._hash(password)
         async with self.db.write() as s:
             inv = await s.scalar(
                 select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update()
@@ -204,7 +212,7 @@ class People:
             inv.accepted_at = now
             user = User.new(
                 organisation_id=inv.organisation_id, clinic_id=inv.clinic_id, email=inv.email, name=name,
-                role=inv.role, password_hash=self.hasher.hash(password), now=now,
+                role=inv.role, password_hash=password_hash, now=now,
             )
             s.add(user)
             audit.record(

@@ -55,7 +55,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", ""))[:320]
     password = str(form.get("password", ""))
     try:
-        result = await request.app[ADMIN_SESSIONS].sign_in(email, password)
+        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=request.remote)
     except RateLimited as e:
         return _form(request, token=token, email=email, error=t.gettext(e.message), status_code=429)
     except Unauthenticated as e:

@@ -1,4 +1,4 @@
-"""A small token bucket per socket, so one client cannot flood the service."""
+"""What keeps one client from flooding the service: a token bucket per socket, short names in logs."""
 
 from __future__ import annotations
 
@@ -23,3 +23,13 @@ class RateLimiter:
 
     def forget(self, key: str) -> None:
         self._buckets.pop(key, None)
+
+
+LOGGED_NAME_CHARS = 64
+
+
+def loggable(name: str) -> str:
+    """A client-chosen name, fit for a log line: escaped, and cut to ``LOGGED_NAME_CHARS`` with its length."""
+    if len(name) <= LOGGED_NAME_CHARS:
+        return ascii(name)
+    return f"{ascii(name[:LOGGED_NAME_CHARS])}… ({len(name)} characters)"

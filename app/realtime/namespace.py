@@ -20,12 +20,15 @@ from app.consults.participant import Participant
 from app.consults.payments import PaymentService
 from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
-from app.errors import DomainError, RateLimited
+from app.errors import DomainError
 from app.i18n import get_translator
-from app.realtime.limits import RateLimiter
+from app.realtime.limits import RateLimiter, loggable
+from app.realtime.server import ClientEvent
 from app.web.keys import CONSULTS, DB, MEDIPAY_EXPORTER, PAYMENTS, REFUNDS
 
 log = logging.getLogger(__name__)
+# Names python-socketio gives the server's own events; never accepted from a client.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "message"})
 
 
 class ConsultNamespace(socketio.AsyncNamespace):
@@ -57,7 +60,8 @@ class ConsultNamespace(socketio.AsyncNamespace):
             who = await self.consults.participant(token)
         except DomainError as e:
             raise ConnectionRefusedError(get_translator("nb").gettext(e.message)) from None
-        await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id})
+        await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
+                                      "lang": who.consult.language})
         await self.enter_room(sid, consult_room(who.consult.id))
         if who.role == "clinician":
             await self.enter_room(sid, clinician_room(who.consult.id))
@@ -90,14 +94,36 @@ class ConsultNamespace(socketio.AsyncNamespace):
         return await self._handle(sid, lambda who: self.fallback.send(who, data), None)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
+        if not isinstance(event, ClientEvent):
+            # The server's own connect and disconnect.
+            return await super().trigger_event(event, *args)
+        sid = args[0] if args else ""
+        lang = await self._lang(sid)
+        # Every event a client sends counts, whatever its name: unknown names and
+        # refused ones cost the server work too.
+        if not self.limiter.allow(sid):
+            return _error("rate_limited", "Too many requests. Please wait a moment.", lang)
+        if event in RESERVED_EVENTS:
+            # A client's "disconnect" would clear its own rate limit; its "connect" would
+            # run the connect handler again with whatever auth it sends.
+            log.info("reserved event %s refused from %s", loggable(event), sid)
+            return _error("reserved_event", "Unknown event.", lang)
         # python-socketio maps "payment:request" to on_payment:request; route the
         # contract's colon names to the handlers, and answer unknown events.
         name = event.replace(":", "_")
-        if event in ("connect", "disconnect") or hasattr(self, f"on_{name}"):
+        if hasattr(self, f"on_{name}") and name.isidentifier():
             return await super().trigger_event(name, *args)
-        sid = args[0] if args else None
-        log.info("unknown event %r from %s", event, sid)
-        return _error("unknown_event", "Unknown event.", "nb")
+        log.info("unknown event %s from %s", loggable(event), sid)
+        return _error("unknown_event", "Unknown event.", lang)
+
+    async def _lang(self, sid: str) -> str:
+        """The language of the socket's consult (saved at connect), for acks refused before a handler runs."""
+        try:
+            session = await self.get_session(sid)
+        except KeyError:
+            return "nb"
+        lang = session.get("lang")
+        return lang if isinstance(lang, str) else "nb"
 
     async def _handle(
         self, sid: str, call: Callable[[Participant], Awaitable[Any]], key: str | None
@@ -109,8 +135,6 @@ class ConsultNamespace(socketio.AsyncNamespace):
             # The token is checked again on every event: consults end, tokens expire.
             who = await self.consults.participant(session.get("token"))
             lang = who.consult.language
-            if not self.limiter.allow(sid):
-                raise RateLimited("rate_limited", "Too many requests. Please wait a moment.")
             result = await call(who)
         except DomainError as e:
             return _error(e.code, e.message, lang)

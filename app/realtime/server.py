@@ -14,11 +14,33 @@ from app.consults.notifier import NAMESPACE, consult_room
 SOCKETIO_PATH = "/socket.io/"
 
 
+class ClientEvent(str):
+    """An event name as a client sent it.
+
+    The server calls a namespace's ``trigger_event`` both for what clients
+    send and for its own ``connect`` and ``disconnect``; a client may send an
+    event of either name. Marking what came off the wire lets the namespace
+    tell the two apart (a client cannot make this type).
+    """
+
+    __slots__ = ()
+
+
+class Server(socketio.AsyncServer):
+    """The python-socketio server, with client events marked as such before dispatch."""
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        if isinstance(data, list) and data:
+            name = data[0]
+            data = [ClientEvent(name if isinstance(name, str) else repr(name)[:64]), *data[1:]]
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+
 def make_server(
     *, redis_url: str | None, channel: str = "consultpay", cors_origins: Any = None
 ) -> socketio.AsyncServer:
     manager = socketio.AsyncRedisManager(redis_url, channel=channel) if redis_url else None
-    return socketio.AsyncServer(
+    return Server(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=cors_origins if cors_origins is not None else [],

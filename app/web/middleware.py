@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from app.errors import BadInput, DomainError
+from app.web.access_log import redact
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -43,7 +44,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return json_error(e.status, code, e.reason)
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         if _is_api(request):
             return json_error(500, "internal_error", "Something went wrong on our side.")
         raise
