@@ -15,6 +15,8 @@ and the app refuses to start while MediPay would otherwise have no address.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
 import os
@@ -194,8 +196,16 @@ class Settings:
 
     @property
     def stripe_key(self) -> str:
-        """The key the SDK sends: the real one, or one the sandbox accepts."""
-        return self.stripe_secret_key or "sk_test_consultpay_sandbox"
+        """The key the SDK sends: the real one, or this deployment's sandbox key.
+
+        The sandbox shows a key only the objects it made, so its key is a
+        secret too: derived from SECRET_KEY, which every process of a
+        deployment shares, rather than a name anyone can read in the source.
+        """
+        if self.stripe_secret_key:
+            return self.stripe_secret_key
+        digest = hmac.new(self.secret_key.encode(), b"stripe-sandbox-key", hashlib.sha256).hexdigest()
+        return "sk_test_" + digest[:32]
 
     @property
     def stripe_base(self) -> str | None:

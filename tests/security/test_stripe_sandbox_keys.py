@@ -18,7 +18,8 @@ import stripe
 from tests.conftest import FAST_MEDIPAY_SANDBOX, FAST_SANDBOX, free_port
 from tests.security.support import settings_for
 
-OTHER_KEY = "sk_test_someone_else_entirely"
+# The key the app once sent to its sandbox, a name anyone could read in the source.
+OTHER_KEY = "sk_test_consultpay_sandbox"
 
 
 @pytest.fixture
@@ -53,6 +54,7 @@ async def test_another_key_cannot_see_or_touch_a_platforms_account(sandbox) -> N
     try:
         own = client(url, own_key, opened)
         other = client(url, OTHER_KEY, opened)
+        assert own_key != OTHER_KEY
         account = await own.v1.accounts.create_async(
             {"type": "express", "country": "NO", "email": "clinic@legesenter.example"})
         async with http.post(f"{url}/_control/accounts/{account.id}/onboard") as resp:

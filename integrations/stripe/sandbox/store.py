@@ -5,12 +5,14 @@ connected account the object lives on (``""`` for the platform), ``owner`` the
 platform that made it. As at Stripe, a platform sees only its own objects:
 the secret key identifies the platform (any ``sk_test_…`` is one), and while
 ``OWNER`` names one, every read here is limited to its objects and every new
-object is its. Another platform's object is simply missing (``resource_missing``).
-The API wrapper (``wire.api``) sets ``OWNER`` from the request's key; the
-control surface, the hosted pages and the sweep run without one, and act for
-an object's platform with ``acting_for``. Without a
-``data_path`` the table is in memory; with one, every read goes to the file so
-a second process (a CLI seeder, say) and the web server see the same state.
+object is its. Another platform's object is simply missing
+(``resource_missing``). The API wrapper (``wire.api``) sets ``OWNER`` from the
+request's key; the control surface, the hosted pages and the sweep run
+without one, and act for an object's platform with ``acting_for``.
+
+Without a ``data_path`` the table is in memory; with one, every read goes to
+the file so a second process (a CLI seeder, say) and the web server see the
+same state.
 
 Keys starting with ``__`` inside a body are sandbox bookkeeping (line items,
 card outcome) and are stripped before anything is shown to a client.
