@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SIO = web.AppKey("sio", object)
 JOBS_STOP = web.AppKey("jobs_stop", asyncio.Event)
+STRIPE_SANDBOX_APP = web.AppKey("stripe_sandbox_app", web.Application)
 
 
 def create_app(
@@ -130,6 +131,7 @@ def create_app(
             **(sandbox_options or {}),
         )
         app.add_subapp("/_sandbox/stripe", sandbox)
+        app[STRIPE_SANDBOX_APP] = sandbox
 
     if "medipay" in settings.sandboxes:
         # Without MEDIPAY_URL the built-in sandbox answers at settings.medipay_base, so the
@@ -247,8 +249,19 @@ def jobs_for(app: web.Application) -> list[Job]:
     ]
 
 
-async def onboard_in_sandbox(settings: Settings, account_id: str) -> None:
-    """Complete the sandbox's onboarding for an account, as its admin would on the page."""
+async def onboard_in_sandbox(settings: Settings, account_id: str, app: web.Application | None = None) -> None:
+    """Complete the sandbox's onboarding for an account, as its admin would on the page.
+
+    When ``app`` serves the sandbox itself this is a direct call: its control
+    surface answers local callers only, and PUBLIC_URL may lead through a proxy.
+    """
+    sandbox = app.get(STRIPE_SANDBOX_APP) if app is not None else None
+    if sandbox is not None:
+        from integrations.stripe.sandbox import connect
+        from integrations.stripe.sandbox.keys import SANDBOX
+
+        connect.onboard(sandbox[SANDBOX], account_id)
+        return
     base = settings.stripe_base or settings.stripe_sandbox_url
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/_control/accounts/{account_id}/onboard") as resp:

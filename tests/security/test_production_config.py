@@ -55,6 +55,8 @@ def test_the_embedded_default_keeps_sandboxes_and_demo(tmp_path: Path) -> None:
     assert not off.demo
     with pytest.raises(ConfigError, match="MEDIPAY_URL"):
         settings_for(tmp_path, SANDBOXES="stripe")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        settings_for(tmp_path, TRUSTED_PROXIES="the proxy")
 
 
 async def test_production_exposes_no_sandbox_demo_or_control_surface(tmp_path: Path) -> None:
