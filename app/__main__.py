@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "worker":
         return asyncio.run(worker(settings))
     if command == "seed-demo":
+        if not settings.demo:
+            print("error: the demo is off (DEMO=on turns it on, without STRIPE_SECRET_KEY only)", file=sys.stderr)
+            return 2
         result = asyncio.run(with_services(settings, _seed))
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return 0
@@ -75,10 +78,15 @@ def serve(settings: Settings) -> int:
 
     async def announce(_app: web.Application) -> None:
         print(f"ConsultPay is running on {settings.public_url}", flush=True)
-        print(f"  demo call (clinician and patient side by side): {settings.public_url}/demo", flush=True)
+        if settings.demo:
+            print(f"  demo call (clinician and patient side by side): {settings.public_url}/demo", flush=True)
         print(f"  API description: {settings.public_url}/api/v1/openapi.json", flush=True)
-        if settings.stripe_sandbox:
+        if "stripe" in settings.sandboxes:
             print(f"  Stripe sandbox: {settings.stripe_sandbox_url}/v1/ (test card 4242 4242 4242 4242)", flush=True)
+        if "medipay" in settings.sandboxes:
+            print(f"  MediPay sandbox: {settings.medipay_sandbox_url}/", flush=True)
+        if settings.sandboxes:
+            print("  the sandboxes' control surfaces answer callers on this machine only", flush=True)
 
     app.on_startup.append(announce)
 

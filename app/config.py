@@ -2,10 +2,22 @@
 
 Nothing reads the environment anywhere else. A bad value stops start-up with
 one line naming the variable (``ConfigError``).
+
+What runs where is decided here. The *embedded default* is no
+``STRIPE_SECRET_KEY``: the built-in Stripe and MediPay sandboxes are mounted
+under ``/_sandbox/`` (each unless STRIPE_API_BASE or MEDIPAY_URL points
+elsewhere) and ``/demo`` is on, so ``make run`` works with nothing set. With a
+real Stripe key nothing demo-only runs unless named: ``SANDBOXES=medipay``
+mounts the MediPay sandbox (the Stripe one never runs beside real Stripe),
+and the app refuses to start while MediPay would otherwise have no address.
+``DEMO=on|off`` overrides the demo's default; it is refused with a real key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -15,6 +27,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+SANDBOX_NAMES = ("stripe", "medipay")
+_ON = ("on", "true", "yes", "1")
+_OFF = ("off", "false", "no", "0")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(Exception):
@@ -66,15 +82,62 @@ def _webhook_secrets(name: str, value: str | None) -> str | None:
 
 
 def _persistent_secret(data_dir: Path, name: str, prefix: str = "") -> str:
-    """A random secret kept in the data folder, for the embedded default only."""
+    """A random secret kept in the data folder, for the embedded default only.
+
+    The file is created 0600 in one step (no moment where it is readable by
+    others, whatever the umask).
+    """
     path = data_dir / name
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = prefix + secrets.token_urlsafe(32)
-    path.write_text(value, encoding="utf-8")
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value)
     return value
+
+
+def _sandboxes(text: str | None, *, embedded: bool, stripe_api_base: str | None,
+               medipay_url: str | None) -> frozenset[str]:
+    """The built-in sandboxes this process serves.
+
+    Unset means the embedded default: without STRIPE_SECRET_KEY, each sandbox
+    that nothing else stands in for (STRIPE_API_BASE, MEDIPAY_URL); with a
+    real key, none. Set, it names them: ``stripe,medipay``, or ``none``.
+    """
+    if text is None:
+        if not embedded:
+            return frozenset()
+        return frozenset(name for name, elsewhere in (("stripe", stripe_api_base), ("medipay", medipay_url))
+                         if elsewhere is None)
+    names = {part.strip().lower() for part in text.split(",") if part.strip()}
+    if names == {"none"}:
+        return frozenset()
+    unknown = names - set(SANDBOX_NAMES)
+    if unknown:
+        raise ConfigError(f"SANDBOXES may name {' and '.join(SANDBOX_NAMES)} (comma-separated), or none: {text!r}")
+    return frozenset(names)
+
+
+def _switch(name: str, text: str | None, default: bool) -> bool:
+    if text is None:
+        return default
+    if text.lower() in _ON:
+        return True
+    if text.lower() in _OFF:
+        return False
+    raise ConfigError(f"{name} must be on or off: {text!r}")
+
+
+def _networks(text: str | None) -> tuple[Network, ...]:
+    """TRUSTED_PROXIES: addresses or networks (comma-separated) whose X-Forwarded-Proto is believed."""
+    if text is None:
+        return ()
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError as e:
+        raise ConfigError(f"TRUSTED_PROXIES must be IP addresses or networks, comma-separated: {text!r}") from e
 
 
 @dataclass(frozen=True)
@@ -104,6 +167,12 @@ class Settings:
     medipay_export_lease_seconds: int = 120
     # How many claims one export run sends at the same time (bounded batching).
     medipay_export_concurrency: int = 16
+    # The built-in sandboxes this process mounts under /_sandbox/ ("stripe", "medipay").
+    sandboxes: frozenset[str] = frozenset(SANDBOX_NAMES)
+    # Whether /demo and ``seed-demo`` exist.
+    demo: bool = True
+    # Proxies whose X-Forwarded-Proto is believed (HSTS behind a TLS-terminating proxy).
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def stripe_sandbox(self) -> bool:
@@ -112,7 +181,13 @@ class Settings:
 
     @property
     def medipay_sandbox(self) -> bool:
+        """No MEDIPAY_URL: the app's MediPay client talks to the built-in sandbox."""
         return self.medipay_url is None
+
+    @property
+    def https(self) -> bool:
+        """PUBLIC_URL is https: every page is reached over TLS (HSTS is sent)."""
+        return self.public_url.startswith("https://")
 
     @property
     def medipay_sandbox_url(self) -> str:
@@ -138,8 +213,16 @@ class Settings:
 
     @property
     def stripe_key(self) -> str:
-        """The key the SDK sends: the real one, or one the sandbox accepts."""
-        return self.stripe_secret_key or "sk_test_consultpay_sandbox"
+        """The key the SDK sends: the real one, or this deployment's sandbox key.
+
+        The sandbox shows a key only the objects it made, so its key is a
+        secret too: derived from SECRET_KEY, which every process of a
+        deployment shares, rather than a name anyone can read in the source.
+        """
+        if self.stripe_secret_key:
+            return self.stripe_secret_key
+        digest = hmac.new(self.secret_key.encode(), b"stripe-sandbox-key", hashlib.sha256).hexdigest()
+        return "sk_test_" + digest[:32]
 
     @property
     def stripe_base(self) -> str | None:
@@ -221,6 +304,25 @@ class Settings:
                 raise ConfigError("MEDIPAY_CALLBACK_SECRET must be set when MEDIPAY_URL is set")
             medipay_callback_secret = _persistent_secret(data_dir, "medipay_callback_secret", "mpsec_")
 
+        sandboxes = _sandboxes(get("SANDBOXES"), embedded=embedded, stripe_api_base=stripe_api_base,
+                               medipay_url=medipay_url)
+        if not embedded and "stripe" in sandboxes:
+            # It would sign its made-up events with the real webhook secret.
+            raise ConfigError("SANDBOXES may not name stripe when STRIPE_SECRET_KEY is set")
+        if embedded and stripe_api_base is None and "stripe" not in sandboxes:
+            raise ConfigError("STRIPE_SECRET_KEY (or STRIPE_API_BASE) must be set when SANDBOXES leaves out stripe")
+        if medipay_url is None and "medipay" not in sandboxes:
+            # Never fall back to the built-in MediPay sandbox unasked: with real
+            # payments it would receive real claims and show them to anyone.
+            if embedded:
+                raise ConfigError("MEDIPAY_URL must be set when SANDBOXES leaves out medipay")
+            raise ConfigError("MEDIPAY_URL must be set when STRIPE_SECRET_KEY is set "
+                              "(or SANDBOXES=medipay for the built-in MediPay sandbox)")
+        demo = _switch("DEMO", get("DEMO"), default=embedded)
+        if demo and not embedded:
+            # The demo seeds an organisation, an API key and a Stripe account: never on real Stripe.
+            raise ConfigError("DEMO must be off when STRIPE_SECRET_KEY is set")
+
         def seconds(name: str, default: int, low: int, high: int) -> int:
             text = get(name)
             if text is None:
@@ -261,6 +363,9 @@ class Settings:
             shutdown_timeout_seconds=seconds("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 600),
             medipay_export_lease_seconds=seconds("MEDIPAY_EXPORT_LEASE_SECONDS", 120, 1, 3600),
             medipay_export_concurrency=whole("MEDIPAY_EXPORT_CONCURRENCY", 16, 1, 256),
+            sandboxes=sandboxes,
+            demo=demo,
+            trusted_proxies=_networks(get("TRUSTED_PROXIES")),
         )
 
 

@@ -34,6 +34,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
+from app.files import private_sqlite_file
+
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
@@ -116,6 +118,7 @@ def _async_creator(url: str) -> Any:
     database = make_url(url).database or ":memory:"
 
     async def create() -> InlineSqlite:
+        private_sqlite_file(database)
         return await _inline_sqlite(database)
 
     return create

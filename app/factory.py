@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SIO = web.AppKey("sio", object)
 JOBS_STOP = web.AppKey("jobs_stop", asyncio.Event)
+STRIPE_SANDBOX_APP = web.AppKey("stripe_sandbox_app", web.Application)
 
 
 def create_app(
@@ -84,9 +85,10 @@ def create_app(
     ``run_jobs`` defaults to the embedded default's choice: jobs in-process unless
     Redis says several processes share the work (then the worker runs them).
     """
-    app = web.Application(
-        middlewares=[errors, security_headers, decline_websocket_compression], client_max_size=1024 * 1024
-    )
+    app = web.Application(middlewares=[errors, decline_websocket_compression], client_max_size=1024 * 1024)
+    # A signal rather than a middleware: it also reaches the responses made
+    # outside the handlers (aiohttp's own 404/405/500) and the sandboxes' pages.
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
 
@@ -101,12 +103,13 @@ def create_app(
         reports_api.routes,
         webhooks.routes,
         pages.routes,
-        demo.routes,
         *admin_web.TABLES,
         client_payments.routes,
         admin_payments.routes,
     ):
         app.add_routes(table)
+    if settings.demo:
+        app.add_routes(demo.routes)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
 
@@ -116,10 +119,10 @@ def create_app(
     app[SIO] = sio
     health.setup_shutdown(app, sio)
 
-    if settings.stripe_sandbox and settings.stripe_api_base is None:
+    if "stripe" in settings.sandboxes:
         from integrations.stripe.sandbox import create_sandbox_app
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         sandbox = create_sandbox_app(
             public_url=settings.stripe_sandbox_url,
             webhook_url=f"{settings.public_url}/webhooks/stripe",
@@ -130,13 +133,14 @@ def create_app(
             **(sandbox_options or {}),
         )
         app.add_subapp("/_sandbox/stripe", sandbox)
+        app[STRIPE_SANDBOX_APP] = sandbox
 
-    if settings.medipay_sandbox:
-        # No MEDIPAY_URL: the built-in sandbox answers at settings.medipay_base, so the
+    if "medipay" in settings.sandboxes:
+        # Without MEDIPAY_URL the built-in sandbox answers at settings.medipay_base, so the
         # app's MediPay client reaches it exactly as it would reach the real service.
         from integrations.medipay.sandbox import create_sandbox_app as create_medipay_sandbox
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         medipay_sandbox = create_medipay_sandbox(
             public_url=settings.medipay_sandbox_url,
             callback_url=f"{settings.public_url}/webhooks/medipay",
@@ -147,7 +151,7 @@ def create_app(
         app.add_subapp("/_sandbox/medipay", medipay_sandbox)
 
     async def services(app: web.Application) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         engine = make_engine(settings.database_url)
         await migrate(engine)
         db = Database(engine)
@@ -248,8 +252,19 @@ def jobs_for(app: web.Application) -> list[Job]:
     ]
 
 
-async def onboard_in_sandbox(settings: Settings, account_id: str) -> None:
-    """Complete the sandbox's onboarding for an account, as its admin would on the page."""
+async def onboard_in_sandbox(settings: Settings, account_id: str, app: web.Application | None = None) -> None:
+    """Complete the sandbox's onboarding for an account, as its admin would on the page.
+
+    When ``app`` serves the sandbox itself this is a direct call: its control
+    surface answers local callers only, and PUBLIC_URL may lead through a proxy.
+    """
+    sandbox = app.get(STRIPE_SANDBOX_APP) if app is not None else None
+    if sandbox is not None:
+        from integrations.stripe.sandbox import connect
+        from integrations.stripe.sandbox.keys import SANDBOX
+
+        connect.onboard(sandbox[SANDBOX], account_id)
+        return
     base = settings.stripe_base or settings.stripe_sandbox_url
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/_control/accounts/{account_id}/onboard") as resp:

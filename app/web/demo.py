@@ -24,8 +24,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     from app.factory import onboard_in_sandbox
 
     await demo.seed(
-        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda acct: onboard_in_sandbox(settings, acct),
-        medipay_accounts=app[MEDIPAY_ACCOUNTS],
+        settings, app[DB], app[ORGANISATIONS], app[STRIPE],
+        onboard=lambda acct: onboard_in_sandbox(settings, acct, app), medipay_accounts=app[MEDIPAY_ACCOUNTS],
     )
     consult = await app[CONSULTS].create(
         demo.ORG_ID,

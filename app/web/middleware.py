@@ -1,7 +1,8 @@
-"""Cross-cutting HTTP behaviour: JSON errors for the API, and security headers."""
+"""Cross-cutting HTTP behaviour: JSON errors for the API, and security headers on every response."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -9,8 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
+from app.config import Settings
 from app.errors import BadInput, DomainError
 from app.web.access_log import redact
+from app.web.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -50,12 +53,61 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    return response
+# The policy of a page that sets none of its own (the demo, error pages): the
+# panels' own, framed by the host platform (FRAME_ANCESTORS) like them.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'"
+)
+# The sandboxes' hosted pages carry their styles inline and post to pages
+# that redirect to the app; like Stripe's own pages they are not framed by others.
+SANDBOX_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'self'; base-uri 'none'"
+)
+HSTS = "max-age=31536000"
+
+
+def over_https(request: web.Request, settings: Settings) -> bool:
+    """Whether the browser reached us over TLS.
+
+    Yes when we terminate TLS ourselves or PUBLIC_URL is https; behind a proxy
+    that terminates it, when the proxy says so in ``X-Forwarded-Proto`` and
+    the connection comes from one of TRUSTED_PROXIES (anyone else could write
+    that header).
+    """
+    if request.secure or settings.https:
+        return True
+    if not settings.trusted_proxies:
+        return False
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    try:
+        address = ipaddress.ip_address(peer[0])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return False
+    if not any(address in network for network in settings.trusted_proxies):
+        return False
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return proto == "https"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response gets (``on_response_prepare``), errors and sandbox pages included.
+
+    A page that set its own Content-Security-Policy (the panels, the admin)
+    keeps it; every other response gets one with ``frame-ancestors``.
+    """
+    settings = request.config_dict[SETTINGS]
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if "Content-Security-Policy" not in headers:
+        if request.path.startswith("/_sandbox/"):
+            headers["Content-Security-Policy"] = SANDBOX_CSP
+        else:
+            headers["Content-Security-Policy"] = PAGE_CSP.format(ancestors=settings.frame_ancestors)
+    if over_https(request, settings):
+        headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 async def read_json(request: web.Request) -> Any:

@@ -1,6 +1,8 @@
 """The control surface for tests and demos — not MediPay's API.
 
-JSON in and out under ``/_control/`` (no auth: the sandbox moves no money):
+JSON in and out under ``/_control/``, for callers on the sandbox's own machine
+only (``integrations.local_only``): it shows patients' national ids and marks
+claims paid.
 
 ``GET  /_control/sms[?claim_id=…&to=…]``        the SMS outbox, oldest first
 ``GET  /_control/claims``                       every claim, as the API shows it
@@ -23,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from integrations.local_only import local_only
 from integrations.medipay.protocol import format_time
 
 from . import claims
@@ -184,16 +187,16 @@ async def redeliver(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/_control/sms", _handle(sms))
-    r.add_get("/_control/claims", _handle(all_claims))
-    r.add_post("/_control/claims/{id}/choose", _handle(choose))
-    r.add_post("/_control/claims/{id}/pay", _handle(pay))
-    r.add_get("/_control/clock", _handle(clock))
-    r.add_post("/_control/clock/advance", _handle(advance))
-    r.add_post("/_control/credit", _handle(credit))
-    r.add_post("/_control/faults", _handle(add_fault))
-    r.add_get("/_control/faults", _handle(list_faults))
-    r.add_delete("/_control/faults", _handle(clear_faults))
-    r.add_get("/_control/callbacks", _handle(callback_log))
-    r.add_post("/_control/callbacks", _handle(configure_callbacks))
-    r.add_post("/_control/callbacks/{id}/redeliver", _handle(redeliver))
+    r.add_get("/_control/sms", local_only(_handle(sms)))
+    r.add_get("/_control/claims", local_only(_handle(all_claims)))
+    r.add_post("/_control/claims/{id}/choose", local_only(_handle(choose)))
+    r.add_post("/_control/claims/{id}/pay", local_only(_handle(pay)))
+    r.add_get("/_control/clock", local_only(_handle(clock)))
+    r.add_post("/_control/clock/advance", local_only(_handle(advance)))
+    r.add_post("/_control/credit", local_only(_handle(credit)))
+    r.add_post("/_control/faults", local_only(_handle(add_fault)))
+    r.add_get("/_control/faults", local_only(_handle(list_faults)))
+    r.add_delete("/_control/faults", local_only(_handle(clear_faults)))
+    r.add_get("/_control/callbacks", local_only(_handle(callback_log)))
+    r.add_post("/_control/callbacks", local_only(_handle(configure_callbacks)))
+    r.add_post("/_control/callbacks/{id}/redeliver", local_only(_handle(redeliver)))

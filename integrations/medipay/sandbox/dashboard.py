@@ -1,6 +1,7 @@
 """The sandbox's front page: claims, the SMS outbox with its Checkout links,
 and buttons to move the clock and pay invoices — a newcomer clicks through
-the whole flow here. Plain forms; each answer redirects back to the page."""
+the whole flow here. Plain forms; each answer redirects back to the page.
+Like the control surface it shows every claim, so it answers local callers only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from app.i18n import format_money, get_translator
+from integrations.local_only import local_only
 from integrations.medipay.protocol import format_time
 
 from . import claims
@@ -66,6 +68,6 @@ async def pay(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
-    app.router.add_post("/dashboard/advance", advance)
-    app.router.add_post("/dashboard/claims/{id}/pay", pay)
+    app.router.add_get("/", local_only(index))
+    app.router.add_post("/dashboard/advance", local_only(advance))
+    app.router.add_post("/dashboard/claims/{id}/pay", local_only(pay))

@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from app.files import private_sqlite_file
+
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -77,6 +79,7 @@ class Store:
         if data_path:
             # The state file's folder may not exist yet (a fresh DATA_DIR).
             os.makedirs(os.path.dirname(os.path.abspath(data_path)), exist_ok=True)
+            private_sqlite_file(data_path)
         self._db = sqlite3.connect(data_path or ":memory:", isolation_level=None,
                                    check_same_thread=False, timeout=10)
         if data_path:

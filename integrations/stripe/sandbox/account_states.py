@@ -13,7 +13,7 @@ from . import objects
 from .connect import RESTRICTED_DUE
 from .context import Sandbox
 from .errors import invalid_param, resource_missing
-from .store import PLATFORM
+from .store import PLATFORM, acts_for_owner
 
 STATES = ("past_due", "due_soon", "payouts_paused", "pending_verification", "under_review",
           "rejected")
@@ -23,6 +23,7 @@ REJECTED = ("rejected.fraud", "rejected.incomplete_verification", "rejected.list
 DUE_SOON_S = 14 * 86400
 
 
+@acts_for_owner
 def set_state(sb: Sandbox, acct_id: str, state: str, *, due: list[str] | None = None,
               deadline: int | None = None, reason: str | None = None,
               errors: list[dict[str, str]] | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from . import objects
 from .cards import Card, CardError, check_card
 from .context import Sandbox
 from .errors import StripeError, invalid_param, missing_param, resource_missing
-from .store import new_id
+from .store import acts_for_owner, new_id
 from .validation import (
     MAP,
     SCALAR,
@@ -172,6 +172,7 @@ def get_session(sb: Sandbox, session_id: str, account: str | None) -> dict[str, 
     return session
 
 
+@acts_for_owner
 def expire(sb: Sandbox, session: dict[str, Any], account: str,
            request_id: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
     if session["status"] != "open":
@@ -208,6 +209,7 @@ def sweep(sb: Sandbox) -> None:
                 _settle_async(sb, session, account, job)
 
 
+@acts_for_owner
 def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, email: str,
         async_outcome: str | None = None) -> dict[str, Any]:
     """Pay an open session, as the hosted page does; CardError for a decline."""
@@ -277,6 +279,7 @@ def _charge(sb: Sandbox, pi: dict[str, Any], card: Card, email: str, pm_id: str,
     return ch
 
 
+@acts_for_owner
 def _settle_async(sb: Sandbox, session: dict[str, Any], account: str, job: dict[str, Any]) -> None:
     pi = sb.store.get("payment_intent", session["payment_intent"])
     if pi is None:

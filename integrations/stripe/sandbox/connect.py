@@ -23,7 +23,7 @@ from .context import Sandbox
 from .errors import StripeError, invalid_param, missing_param, resource_missing
 from .keys import SANDBOX
 from .pages import message_page, page
-from .store import PLATFORM, new_id
+from .store import PLATFORM, acts_for_owner, new_id
 from .validation import (
     MAP,
     SCALAR,
@@ -255,6 +255,7 @@ def create_account_link(call: Call) -> tuple[int, dict[str, Any]]:
                          "url": f"{call.sb.public_url}/connect/onboard/{token}"})
 
 
+@acts_for_owner
 def onboard(sb: Sandbox, acct_id: str) -> dict[str, Any]:
     """Complete onboarding: charges and payouts on, nothing left due."""
     acct = sb.store.get("account", acct_id)
@@ -281,6 +282,7 @@ RESTRICTED_DUE = ["individual.verification.document", "external_account"]
 APPLICATION = {"id": "ca_ConsultPaySandbox0001", "object": "application", "name": "ConsultPay"}
 
 
+@acts_for_owner
 def restrict(sb: Sandbox, acct_id: str, due: list[str] | None = None) -> dict[str, Any]:
     """Stripe needs more from the account by a deadline that has passed: charges stop."""
     acct = sb.store.get("account", acct_id)
@@ -300,6 +302,7 @@ def restrict(sb: Sandbox, acct_id: str, due: list[str] | None = None) -> dict[st
     return acct
 
 
+@acts_for_owner
 def deauthorize(sb: Sandbox, acct_id: str) -> dict[str, Any]:
     """The account disconnects from the platform: the platform loses access to it."""
     acct = sb.store.get("account", acct_id)

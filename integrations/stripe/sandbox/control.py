@@ -3,7 +3,8 @@
 JSON in and out under ``/_control/``: the event and delivery log, webhook
 misbehaviour, injected API failures, scripted payments, onboarding, accounts in
 each state Stripe can put them (restricted, under review, rejected, …) and
-disconnected, the platform's Connect switch, and the sandbox clock.
+disconnected, the platform's Connect switch, and the sandbox clock. It answers
+callers on the sandbox's own machine only (``integrations.local_only``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+
+from integrations.local_only import local_only
 
 from . import account_states, checkout, connect
 from .cards import CardError
@@ -192,14 +195,14 @@ async def advance_clock(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/_control/events", events)
-    r.add_post("/_control/webhooks", webhooks)
-    r.add_post("/_control/events/{id}/redeliver", redeliver)
-    r.add_post("/_control/fail", fail)
-    r.add_post("/_control/checkout/sessions/{id}/pay", pay)
-    r.add_post("/_control/accounts/{id}/onboard", onboard)
-    r.add_post("/_control/accounts/{id}/restrict", restrict)
-    r.add_post("/_control/accounts/{id}/deauthorize", deauthorize)
-    r.add_post("/_control/accounts/{id}/state", account_state)
-    r.add_post("/_control/platform", platform)
-    r.add_post("/_control/clock/advance", advance_clock)
+    r.add_get("/_control/events", local_only(events))
+    r.add_post("/_control/webhooks", local_only(webhooks))
+    r.add_post("/_control/events/{id}/redeliver", local_only(redeliver))
+    r.add_post("/_control/fail", local_only(fail))
+    r.add_post("/_control/checkout/sessions/{id}/pay", local_only(pay))
+    r.add_post("/_control/accounts/{id}/onboard", local_only(onboard))
+    r.add_post("/_control/accounts/{id}/restrict", local_only(restrict))
+    r.add_post("/_control/accounts/{id}/deauthorize", local_only(deauthorize))
+    r.add_post("/_control/accounts/{id}/state", local_only(account_state))
+    r.add_post("/_control/platform", local_only(platform))
+    r.add_post("/_control/clock/advance", local_only(advance_clock))

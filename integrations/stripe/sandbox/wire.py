@@ -1,6 +1,7 @@
 """Stripe's wire protocol around every ``/v1`` view.
 
-In order: API key, injected failures (control surface), ``Stripe-Account``,
+In order: API key (which names the platform whose objects the call sees,
+``store.OWNER``), injected failures (control surface), ``Stripe-Account``,
 form parameters, ``Idempotency-Key`` replay, then the view; Stripe errors
 become Stripe's JSON error bodies. Views are synchronous functions of a
 ``Call`` returning ``(status, body)`` — nothing awaits between reading and
@@ -134,17 +135,19 @@ def api(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             headers["Idempotency-Key"] = key
         try:
             api_key = _api_key(request)
-            await _injected_failure(sb, request)
-            account = _account(sb, request, api_key)
-            params = await _params(request)
-            call = Call(sb, request, params, account, api_key, request_id, key)
-            if key is None:
-                status, body = view(call)
-                return _json(status, body, headers)
-            if len(key) > 255:
-                raise StripeError(400, "Idempotency-Key must be at most 255 characters long.",
-                                  code="idempotency_key_too_long")
-            return _idempotent(call, view, key, headers)
+            # The key is the platform: everything below sees and makes its objects only.
+            with sb.store.scope(api_key):
+                await _injected_failure(sb, request)
+                account = _account(sb, request, api_key)
+                params = await _params(request)
+                call = Call(sb, request, params, account, api_key, request_id, key)
+                if key is None:
+                    status, body = view(call)
+                    return _json(status, body, headers)
+                if len(key) > 255:
+                    raise StripeError(400, "Idempotency-Key must be at most 255 characters long.",
+                                      code="idempotency_key_too_long")
+                return _idempotent(call, view, key, headers)
         except StripeError as e:
             if request.transport is None or request.transport.is_closing():
                 raise web.HTTPInternalServerError() from None

@@ -1,0 +1,65 @@
+"""Helpers for the security suite: an app on a real port, configured as asked."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from app.config import Settings
+from tests.conftest import FAST_MEDIPAY_SANDBOX, FAST_SANDBOX, free_port
+
+# What an operator sets for production (no MEDIPAY_URL: each test adds what it needs).
+PRODUCTION = {
+    "STRIPE_SECRET_KEY": "sk_live_consultpay_security_suite",
+    "STRIPE_WEBHOOK_SECRET": "whsec_live_security_suite",
+    "SECRET_KEY": "production-secret-key-that-is-long-enough-0123456789",
+}
+REAL_MEDIPAY = {"MEDIPAY_URL": "https://medipay.invalid", "MEDIPAY_CALLBACK_SECRET": "mpsec_live_suite"}
+
+
+def settings_for(tmp_path: Path, **env: str) -> Settings:
+    base = {
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'consultpay.db'}",
+        "DATA_DIR": str(tmp_path / "var"),
+        "LOG_LEVEL": "WARNING",
+    }
+    base.update(env)
+    return Settings.from_env(base, dotenv=tmp_path / "no.env")
+
+
+@asynccontextmanager
+async def serving(settings: Settings, *, extra_routes: web.RouteTableDef | None = None,
+                  ) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """The app as ``python -m app serve`` builds it (jobs off), at its address, and a client."""
+    from app.factory import create_app
+
+    app = create_app(settings, run_jobs=False, sandbox_options=FAST_SANDBOX,
+                     medipay_sandbox_options=FAST_MEDIPAY_SANDBOX)
+    if extra_routes is not None:
+        app.add_routes(extra_routes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield f"http://127.0.0.1:{settings.port}", http
+    finally:
+        await runner.cleanup()
+
+
+def outward_address() -> str | None:
+    """This machine's address on its network (not loopback), or None when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.123", 9))  # no packet is sent: this only picks the route
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address

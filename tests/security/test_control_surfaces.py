@@ -1,0 +1,83 @@
+"""Issue 11, item 1: the sandboxes' control surfaces answer callers on their own machine only.
+
+The caller is judged by the connection's peer address. The first test reaches
+the app through this machine's network address (a real non-loopback peer);
+the second hands a control handler a request whose connection comes from
+elsewhere, for machines without a network address.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from integrations.medipay.sandbox import create_sandbox_app as create_medipay_sandbox
+from integrations.stripe.sandbox import create_sandbox_app as create_stripe_sandbox
+from tests.security.support import outward_address, serving, settings_for
+
+CONTROL = [
+    ("GET", "/_sandbox/medipay/_control/claims"),  # national ids, mobiles, addresses
+    ("GET", "/_sandbox/medipay/_control/sms"),
+    ("POST", "/_sandbox/medipay/_control/claims/c_missing/choose"),
+    ("GET", "/_sandbox/medipay/"),  # the sandbox's front page lists the claims too
+    ("GET", "/_sandbox/stripe/_control/events"),
+    ("POST", "/_sandbox/stripe/_control/webhooks"),
+    ("POST", "/_sandbox/stripe/_control/accounts/acct_missing/deauthorize"),
+]
+
+
+async def test_a_caller_from_the_network_is_refused(tmp_path: Path) -> None:
+    outward = outward_address()
+    if outward is None:
+        pytest.skip("this machine has no network address besides loopback")
+    settings = settings_for(tmp_path, HOST="0.0.0.0")
+    async with serving(settings) as (local, http):
+        remote = f"http://{outward}:{settings.port}"
+        for method, path in CONTROL:
+            async with http.request(method, remote + path, json={}) as resp:
+                assert resp.status == 403, (method, path, resp.status)
+                if path.endswith("/_control/claims"):
+                    assert "national_id" not in await resp.text()
+            # The same request from this machine is answered (tests and the demo use it).
+            async with http.request(method, local + path, json={}) as resp:
+                assert resp.status != 403, (method, path, resp.status)
+            # A request relayed by a local proxy comes from elsewhere all the same.
+            async with http.request(method, local + path, json={},
+                                    headers={"X-Forwarded-For": "198.51.100.7"}) as resp:
+                assert resp.status == 403, (method, path, resp.status)
+        # The sandboxes' Stripe-like API and hosted pages stay reachable from anywhere.
+        async with http.get(remote + "/_sandbox/stripe/v1/accounts",
+                            headers={"Authorization": "Bearer sk_test_anyone"}) as resp:
+            assert resp.status == 200
+
+
+def _peer(address: str) -> mock.Mock:
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: {
+        "peername": (address, 40000), "socket": None}.get(name, default)
+    return transport
+
+
+@pytest.mark.parametrize("make, path", [
+    (lambda: create_medipay_sandbox(public_url="http://x", callback_url=None, callback_secret="mpsec_x"),
+     "/_control/claims"),
+    (lambda: create_stripe_sandbox(public_url="http://x", webhook_url=None, webhook_secret="whsec_x"),
+     "/_control/events"),
+])
+async def test_control_handlers_refuse_a_remote_peer(make, path: str) -> None:  # type: ignore[no-untyped-def]
+    app: web.Application = make()
+    match = await app.router.resolve(make_mocked_request("GET", path, app=app))
+    try:
+        for address, allowed in [("203.0.113.9", False), ("127.0.0.1", True), ("::1", True)]:
+            request = make_mocked_request("GET", path, app=app, transport=_peer(address))
+            response = await match.handler(request)
+            assert (response.status == 200) is allowed, (address, response.status)
+    finally:
+        for key in app:
+            store = getattr(app[key], "store", None)
+            if store is not None:
+                store.close()
