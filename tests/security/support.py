@@ -17,6 +17,7 @@ from tests.conftest import FAST_MEDIPAY_SANDBOX, FAST_SANDBOX, free_port
 PRODUCTION = {
     "STRIPE_SECRET_KEY": "sk_live_consultpay_security_suite",
     "STRIPE_WEBHOOK_SECRET": "whsec_live_security_suite",
+    "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_live_security_suite_connect",
     "SECRET_KEY": "production-secret-key-that-is-long-enough-0123456789",
 }
 REAL_MEDIPAY = {"MEDIPAY_URL": "https://medipay.invalid", "MEDIPAY_CALLBACK_SECRET": "mpsec_live_suite"}
