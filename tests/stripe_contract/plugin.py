@@ -1,0 +1,122 @@
+"""A pytest plugin: record every request the app sends to Stripe and check it.
+
+The app reaches Stripe only through ``integrations/stripe/client.py``, which
+sends through the SDK's ``HTTPClient``. Each test gets a ``Recorder`` wrapped
+around ``HTTPClient.request_with_retries_async``: a request whose call stack
+passes through the app's gateway is recorded (method, path, parameters,
+``Stripe-Version``) and checked against the SDK's own parameter definitions
+for the version it pins. Requests tests send to the sandbox directly (many are
+wrong on purpose) are not the app's and are left alone.
+
+A violation fails the test at teardown, listing every bad parameter, unless
+``allowlist.py`` names it with a reason.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import stripe
+
+from .allowlist import allowed
+from .checker import Violation, check_request
+from .sdk_params import endpoint_for, pinned_api_version
+
+GATEWAY_FILE = str(Path("integrations") / "stripe" / "client.py")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    body: str | None
+    stripe_version: str | None
+    gateway_method: str  # the gateway method that sent it, e.g. "create_checkout_session"
+    violations: list[Violation] = field(default_factory=list)
+    tolerated: list[tuple[Violation, str]] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        ep = endpoint_for(self.method, self.path)
+        return f"{self.method} {ep.template if ep else self.path}"
+
+
+def _gateway_caller() -> str | None:
+    """The gateway method on the call stack, or None when the app did not send this."""
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(GATEWAY_FILE):
+            return str(frame.f_code.co_name)
+        frame = frame.f_back
+    return None
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+
+    def record(self, method: str, url: str, headers: Any, post_data: Any, caller: str) -> Recorded:
+        parts = urlsplit(url)
+        body = post_data.decode() if isinstance(post_data, bytes) else post_data
+        # The sandbox may be mounted under a prefix; Stripe's paths start at /v1/.
+        path = parts.path[parts.path.find("/v1/"):] if "/v1/" in parts.path else parts.path
+        rec = Recorded(method.upper(), path, parts.query, body,
+                       dict(headers or {}).get("Stripe-Version"), caller)
+        self._check(rec)
+        self.requests.append(rec)
+        return rec
+
+    def _check(self, rec: Recorded) -> None:
+        found = check_request(rec.method, rec.path, rec.query, rec.body)
+        if rec.stripe_version != pinned_api_version():
+            found.append(Violation("Stripe-Version", f"sent {rec.stripe_version!r}, the stripe package "
+                                   f"{stripe.VERSION} pins {pinned_api_version()!r}"))
+        ep = endpoint_for(rec.method, rec.path)
+        for v in found:
+            entry = allowed(rec.method, ep.template, v.param) if ep else None
+            if entry is not None:
+                rec.tolerated.append((v, entry.reason))
+            else:
+                rec.violations.append(v)
+
+    def take_violations(self) -> list[tuple[Recorded, Violation]]:
+        """Hand over (and forget) what was refused: for tests that send a bad request on purpose."""
+        out = [(r, v) for r in self.requests for v in r.violations]
+        for r in self.requests:
+            r.violations = []
+        return out
+
+    def report(self) -> str:
+        lines = []
+        for r in self.requests:
+            for v in r.violations:
+                lines.append(f"  {r.endpoint} (from {r.gateway_method}): {v}")
+        return "\n".join(lines)
+
+
+@pytest.fixture(autouse=True)
+def stripe_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    """Every request the app sent to Stripe during this test, each checked."""
+    recorder = Recorder()
+    original = stripe.HTTPClient.request_with_retries_async
+
+    async def recording(self: Any, method: str, url: str, headers: Any, post_data: Any = None,
+                        *args: Any, **kwargs: Any) -> Any:
+        caller = _gateway_caller()
+        if caller is not None:
+            recorder.record(method, url, headers, post_data, caller)
+        return await original(self, method, url, headers, post_data, *args, **kwargs)
+
+    monkeypatch.setattr(stripe.HTTPClient, "request_with_retries_async", recording)
+    yield recorder
+    report = recorder.report()
+    if report:
+        pytest.fail("requests real Stripe would refuse (checked against the stripe package "
+                    f"{stripe.VERSION}, API version {pinned_api_version()}):\n{report}", pytrace=False)
