@@ -1,8 +1,9 @@
 """A pytest plugin: record every request the app sends to Stripe and check it.
 
 The app reaches Stripe only through ``integrations/stripe/client.py``, which
-sends through the SDK's ``HTTPClient``. Each test gets a ``Recorder`` wrapped
-around ``HTTPClient.request_with_retries_async``: a request whose call stack
+sends through the SDK's ``AIOHTTPClient``. Each test gets a ``Recorder`` wrapped
+around its ``request_async``, so each attempt on the wire (the SDK's own
+retries included) is seen: a request whose call stack
 passes through the app's gateway is recorded (method, path, parameters,
 ``Stripe-Version``) and checked against the SDK's own parameter definitions
 for the version it pins. Requests tests send to the sandbox directly (many are
@@ -38,6 +39,7 @@ class Recorded:
     query: str
     body: str | None
     stripe_version: str | None
+    idempotency_key: str | None
     gateway_method: str  # the gateway method that sent it, e.g. "create_checkout_session"
     violations: list[Violation] = field(default_factory=list)
     tolerated: list[tuple[Violation, str]] = field(default_factory=list)
@@ -67,8 +69,9 @@ class Recorder:
         body = post_data.decode() if isinstance(post_data, bytes) else post_data
         # The sandbox may be mounted under a prefix; Stripe's paths start at /v1/.
         path = parts.path[parts.path.find("/v1/"):] if "/v1/" in parts.path else parts.path
-        rec = Recorded(method.upper(), path, parts.query, body,
-                       dict(headers or {}).get("Stripe-Version"), caller)
+        sent = dict(headers or {})
+        rec = Recorded(method.upper(), path, parts.query, body, sent.get("Stripe-Version"),
+                       sent.get("Idempotency-Key"), caller)
         self._check(rec)
         self.requests.append(rec)
         return rec
@@ -105,16 +108,15 @@ class Recorder:
 def stripe_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     """Every request the app sent to Stripe during this test, each checked."""
     recorder = Recorder()
-    original = stripe.HTTPClient.request_with_retries_async
+    original = stripe.AIOHTTPClient.request_async
 
-    async def recording(self: Any, method: str, url: str, headers: Any, post_data: Any = None,
-                        *args: Any, **kwargs: Any) -> Any:
+    async def recording(self: Any, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
         caller = _gateway_caller()
         if caller is not None:
             recorder.record(method, url, headers, post_data, caller)
-        return await original(self, method, url, headers, post_data, *args, **kwargs)
+        return await original(self, method, url, headers, post_data)
 
-    monkeypatch.setattr(stripe.HTTPClient, "request_with_retries_async", recording)
+    monkeypatch.setattr(stripe.AIOHTTPClient, "request_async", recording)
     yield recorder
     report = recorder.report()
     if report:
