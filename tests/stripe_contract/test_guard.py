@@ -122,6 +122,22 @@ def test_a_different_api_version_is_caught() -> None:
     assert ok.violations == []
 
 
+def test_an_idempotency_key_reused_with_other_parameters_is_caught() -> None:
+    recorder = Recorder()
+    headers = {"Stripe-Version": stripe.api_version, "Idempotency-Key": "consultpay:pr_1:checkout:1"}
+    url = "https://api.stripe.com/v1/checkout/sessions"
+    first = recorder.record("POST", url, headers, sdk_encoded(CHECKOUT), "create_checkout_session")
+    retry = recorder.record("POST", url, headers, sdk_encoded(CHECKOUT), "create_checkout_session")
+    assert first.violations == [] and retry.violations == []
+    later = recorder.record("POST", url, headers, sdk_encoded({**CHECKOUT, "expires_at": 1_900_000_060}),
+                            "create_checkout_session")
+    assert [(v.param, "changed: expires_at" in v.message) for v in later.violations] == [("Idempotency-Key", True)]
+    # The same key on another account is another key.
+    other = recorder.record("POST", url, {**headers, "Stripe-Account": "acct_2"},
+                            sdk_encoded({**CHECKOUT, "expires_at": 1}), "create_checkout_session")
+    assert other.violations == []
+
+
 def test_a_refused_request_fails_the_test_that_sent_it(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_inner="""
