@@ -35,6 +35,8 @@ from .checker import Violation, check_request, decode_query
 from .sdk_params import endpoint_for, pinned_api_version
 
 GATEWAY_FILE = str(Path("integrations") / "stripe" / "client.py")
+# Across the session: how many of the app's requests were checked, per endpoint.
+CHECKED = pytest.StashKey[dict[str, int]]()
 
 
 @dataclass
@@ -125,7 +127,7 @@ class Recorder:
 
 
 @pytest.fixture(autouse=True)
-def stripe_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+def stripe_requests(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """Every request the app sent to Stripe during this test, each checked."""
     recorder = Recorder()
     original = stripe.AIOHTTPClient.request_async
@@ -138,7 +140,18 @@ def stripe_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
 
     monkeypatch.setattr(stripe.AIOHTTPClient, "request_async", recording)
     yield recorder
+    checked = request.config.stash.setdefault(CHECKED, {})
+    for r in recorder.requests:
+        checked[r.endpoint] = checked.get(r.endpoint, 0) + 1
     report = recorder.report()
     if report:
         pytest.fail("requests real Stripe would refuse (checked against the stripe package "
                     f"{stripe.VERSION}, API version {pinned_api_version()}):\n{report}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    checked = config.stash.get(CHECKED, {})
+    if checked:
+        terminalreporter.write_line(
+            f"stripe contract: {sum(checked.values())} requests the app sent to Stripe checked against the "
+            f"stripe package {stripe.VERSION} (API version {pinned_api_version()}) on {len(checked)} endpoints")
