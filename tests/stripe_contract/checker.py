@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 import typing
 from dataclasses import dataclass
 from decimal import Decimal
@@ -125,7 +126,7 @@ class _Checker:
         args = typing_extensions.get_args(tp)
         if tp is Any or tp is object:
             return []
-        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if origin in (typing.Union, types.UnionType):
             return self._union(value, args, param, module)
         if origin in (typing.Literal, typing_extensions.Literal):
             allowed = [str(a).lower() if isinstance(a, bool) else str(a) for a in args]

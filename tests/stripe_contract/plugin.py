@@ -3,9 +3,9 @@
 The app reaches Stripe only through ``integrations/stripe/client.py``, which
 sends through the SDK's ``AIOHTTPClient``. Each test gets a ``Recorder`` wrapped
 around its ``request_async``, so each attempt on the wire (the SDK's own
-retries included) is seen: a request whose call stack
-passes through the app's gateway is recorded (method, path, parameters,
-``Stripe-Version``) and checked against the SDK's own parameter definitions
+retries included) is seen: a request whose call stack passes through the app's
+gateway is recorded (method, path, parameters, ``Stripe-Version``,
+``Idempotency-Key``) and checked against the SDK's own parameter definitions
 for the version it pins. Requests tests send to the sandbox directly (many are
 wrong on purpose) are not the app's and are left alone.
 
