@@ -87,7 +87,7 @@ class Recorder:
     def _check(self, rec: Recorded) -> None:
         found = check_request(rec.method, rec.path, rec.query, rec.body)
         if rec.stripe_version != pinned_api_version():
-            found.append(Violation("Stripe-Version", f"sent {rec.stripe_version!r}, the stripe package "
+            found.append(Violation("invalid", "Stripe-Version", f"sent {rec.stripe_version!r}, the stripe package "
                                    f"{stripe.VERSION} pins {pinned_api_version()!r}"))
         found.extend(self._idempotency(rec))
         ep = endpoint_for(rec.method, rec.path)
@@ -107,7 +107,7 @@ class Recorder:
             return []
         before, now = decode_query(first.body or ""), decode_query(rec.body or "")
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
-        return [Violation("Idempotency-Key", f"{rec.idempotency_key!r} reused with other parameters "
+        return [Violation("invalid", "Idempotency-Key", f"{rec.idempotency_key!r} reused with other parameters "
                           f"(changed: {', '.join(changed) or first.path + ' -> ' + rec.path}); "
                           "Stripe answers idempotency_error")]
 
