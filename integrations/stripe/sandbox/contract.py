@@ -133,6 +133,13 @@ def _close_enum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return args
 
 
+@cache
+def _evaluate(annotation: str, module: str) -> Any:
+    namespace = dict(vars(typing))
+    namespace.update(vars(sys.modules[module]))
+    return eval(annotation, namespace)  # the SDK's own annotation text, in its own module
+
+
 class _Checker:
     def __init__(self) -> None:
         self._fields: dict[type, dict[str, Any]] = {}
@@ -141,9 +148,7 @@ class _Checker:
         if isinstance(annotation, ForwardRef):
             annotation = annotation.__forward_arg__
         if isinstance(annotation, str):
-            namespace = dict(vars(typing))
-            namespace.update(vars(sys.modules[module]))
-            annotation = eval(annotation, namespace)  # the SDK's own annotation text
+            return _evaluate(annotation, module)
         return annotation
 
     def _unwrap(self, tp: Any, module: str) -> Any:
