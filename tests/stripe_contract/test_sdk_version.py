@@ -14,7 +14,7 @@ from packaging.version import Version
 # What the project uses -> the first stripe release that has it (stripe-python's CHANGELOG).
 NEEDS = {
     "StripeClient.v1, through which the gateway calls every service": Version("12.5.0"),
-    "the parameter TypedDicts in stripe.params, read by the request contract tests": Version("13.0.0"),
+    "the parameter TypedDicts in stripe.params, which the sandbox checks requests against": Version("13.0.0"),
     "StripeObject.to_dict() as the supported recursive dump (deprecated before)": Version("15.0.0"),
 }
 
