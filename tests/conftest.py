@@ -16,6 +16,10 @@ from aiohttp import web
 from app.config import Settings
 from tests.factories import Live
 
+# Every request the app sends to Stripe is checked against the stripe package's
+# own parameter definitions (tests/stripe_contract/plugin.py).
+pytest_plugins = ["tests.stripe_contract.plugin", "pytester"]
+
 IN_CI = os.environ.get("CI") == "true"
 # The same suite, again on the production engines: CI runs the database and
 # realtime tests once embedded (SQLite, one process) and once with these set.

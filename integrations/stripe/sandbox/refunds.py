@@ -60,7 +60,6 @@ def create_refund(sb: Sandbox, account: str, params: dict[str, Any], *,
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         refunds = charge["refunds"]
         refunds["data"].insert(0, refund)
-        refunds["total_count"] = len(refunds["data"])
         store.put("charge", charge, account)
         sb.webhooks.emit("refund.created", refund, account=account, request_id=request_id,
                          idempotency_key=idempotency_key)

@@ -2,7 +2,8 @@
 
 In order: API key (which names the platform whose objects the call sees,
 ``store.OWNER``), injected failures (control surface), ``Stripe-Account``,
-form parameters, ``Idempotency-Key`` replay, then the view; Stripe errors
+form parameters (checked against the SDK's definitions, ``contract.py``),
+``Idempotency-Key`` replay, then the view; Stripe errors
 become Stripe's JSON error bodies. Views are synchronous functions of a
 ``Call`` returning ``(status, body)`` — nothing awaits between reading and
 writing state, which is what keeps idempotent replays and balances exact.
@@ -20,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors
+from . import contract, errors
 from .context import Sandbox
 from .errors import StripeError
 from .forms import parse_form, parse_pairs
@@ -109,9 +110,11 @@ def _account(sb: Sandbox, request: web.Request, api_key: str) -> str:
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
+    raw = request.rel_url.raw_query_string if request.method in ("GET", "DELETE") else await request.text()
+    contract.refuse_what_stripe_refuses(request.method, _rel_path(request), raw)
     if request.method in ("GET", "DELETE"):
         return parse_pairs(list(request.query.items()))
-    return parse_form(await request.text())
+    return parse_form(raw)
 
 
 def _idem_id(call: Call, key: str) -> str:
