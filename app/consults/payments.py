@@ -294,26 +294,35 @@ class PaymentService:
         if isinstance(e, ProviderUnavailable) or not isinstance(e, ProviderRefused):
             raise Unavailable("checkout_failed", "Payment could not be started. Please try again.") from e
         if isinstance(e, AccountRefused | AccessRefused):
-            clinician = (
+            await self._tell_clinician(
+                r,
+                who,
                 "The patient could not pay: the clinic's Stripe account cannot take card payments right now. "
-                "Ask the clinic's administrator to check it under Configure > Client payments."
+                "Ask the clinic's administrator to check it under Client payments.",
+                e,
             )
-            patient = "This clinic cannot take card payments right now; your clinician has been told."
-            code = "clinic_cannot_take_payments"
-        else:
-            clinician = (
-                "The patient could not pay “%(description)s”: Stripe refused the payment request "
-                "(%(reason)s). Cancel it and ask for the payment again."
-            )
-            patient = "Stripe refused this payment request; your clinician has been told."
-            code = "checkout_refused"
-        text = error_message(clinician, {"description": r.description, "reason": e.code}, who.consult.language)
-        await self.notifier.emit(
-            "payment:problem",
-            {"request_id": r.id, "code": code, "message": text},
-            room=clinician_room(r.consult_id),
+            raise Conflict(
+                "clinic_cannot_take_payments",
+                "This clinic cannot take card payments right now; your clinician has been told.",
+                reason=e.code,
+            ) from e
+        await self._tell_clinician(
+            r,
+            who,
+            "The patient could not pay “%(description)s”: Stripe refused the payment request "
+            "(%(reason)s). Cancel it and ask for the payment again.",
+            e,
         )
-        raise Conflict(code, patient, reason=e.code) from e
+        raise Conflict(
+            "checkout_refused", "Stripe refused this payment request; your clinician has been told.", reason=e.code
+        ) from e
+
+    async def _tell_clinician(self, r: PaymentRequest, who: Participant, message: str, e: ProviderError) -> None:
+        """``payment:problem`` to the clinician's panel, in the call's language."""
+        text = error_message(message, {"description": r.description, "reason": e.code}, who.consult.language)
+        await self.notifier.emit(
+            "payment:problem", {"request_id": r.id, "code": e.code, "message": text}, room=clinician_room(r.consult_id)
+        )
 
     async def _close(self, r: PaymentRequest, session_id: str, known: CheckoutSession | None = None) -> None:
         """Make sure a session of this request can no longer be paid; settle it if it was."""

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from app.errors import BadInput, DomainError
+from app.i18n import error_message
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,7 +36,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except DomainError as e:
         if _is_api(request):
-            return json_error(e.status, e.code, e.message, field=e.params.get("field"))
+            # The API speaks English: the msgid with its %(name)s filled in.
+            message = error_message(e.message, e.params, "en")
+            return json_error(e.status, e.code, message, field=e.params.get("field"))
         raise web.HTTPException(text=e.message) from e  # pages render their own errors
     except web.HTTPException as e:
         if _is_api(request) and e.status >= 400:

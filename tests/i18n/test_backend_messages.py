@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Modules whose DomainError messages reach the panels (Socket.IO acks, connect refusals, pages).
 USER_FACING = ["app/consults/payments.py", "app/consults/tokens.py", "app/realtime/namespace.py",
                "app/consults/service.py", "app/consults/refunds.py", "app/clinics/stripe_accounts.py",
-               "app/admin/client_payments.py",
+               "app/admin/client_payments.py", "app/consults/minimums.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
                "app/ledger/export_checks.py", "app/ledger/medipay_export.py", "app/consults/medipay_fallback.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
