@@ -339,7 +339,9 @@ class PaymentService:
         async with self.db.write() as s:
             r = await _locked(s, request_id)
             _check_payable(r)
-            changed = r.checkout_session_id != session.id
+            # A click that moved on to a later attempt meanwhile keeps its own session.
+            mine = session.metadata.get("checkout_attempt") in (None, str(r.checkout_attempt))
+            changed = mine and r.checkout_session_id != session.id
             if changed:
                 r.checkout_session_id = session.id
                 r.checkout_url = session.url

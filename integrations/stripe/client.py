@@ -31,17 +31,19 @@ CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
 
 # Refusals that are about the connected account (or the platform's Connect set-up), not the
 # request: the clinic's Stripe account has to change before money can move.
-ACCOUNT_CODES = frozenset({
-    "account_invalid",
-    "platform_account_required",
-    "account_country_invalid_address",
-    "application_fees_not_allowed",
-    "balance_insufficient",
-    "insufficient_capabilities_for_transfer",
-    "transfers_not_allowed",
-    "payouts_not_allowed",
-    "charges_not_enabled",
-})
+ACCOUNT_CODES = frozenset(
+    {
+        "account_invalid",
+        "platform_account_required",
+        "account_country_invalid_address",
+        "application_fees_not_allowed",
+        "balance_insufficient",
+        "insufficient_capabilities_for_transfer",
+        "transfers_not_allowed",
+        "payouts_not_allowed",
+        "charges_not_enabled",
+    }
+)
 
 
 def _wrap(error: stripe.StripeError) -> ProviderError:
@@ -52,8 +54,12 @@ def _wrap(error: stripe.StripeError) -> ProviderError:
     body_code = getattr(getattr(error, "error", None), "code", None)
     code = getattr(error, "code", None) or body_code
     status = error.http_status or 0
-    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError) or status == 429 or status >= 500 or (
-        isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError)
+    # 409: another request with the same idempotency key is still in flight; wait, then replay.
+    transient = status in (409, 429) or status >= 500
+    if (
+        transient
+        or isinstance(error, stripe.APIConnectionError | stripe.RateLimitError)
+        or (isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError))
     ):
         return ProviderUnavailable(message, code or type(error).__name__, str(error))
     if code in ACCOUNT_CODES:
