@@ -168,12 +168,10 @@ class PaymentService:
             raise Conflict("already_paid", "This request has already been paid.")
         if r.status not in REQUEST_OPEN:
             raise Conflict("not_cancellable", "This request can no longer be cancelled.")
-        if r.checkout_session_id:
-            # Close the door at Stripe first, so the patient cannot pay a cancelled request.
-            session = await self._expire_or_retrieve(r)
-            if session.status == "complete":
-                await self.settle(session, account=r.stripe_account_id)
-                raise Conflict("already_paid", "This request has already been paid.")
+        # Close the door at Stripe first, so the patient cannot pay a cancelled request.
+        session_id = r.checkout_session_id or await self._lost_session(r)
+        if session_id:
+            await self._close(r, session_id)
         now = self.clock.now()
         async with self.db.write() as s:
             r = await _locked(s, r.id)
@@ -248,6 +246,36 @@ class PaymentService:
     async def _create(self, r: PaymentRequest, who: Participant) -> CheckoutSession | None:
         """Send the stored attempt; None when Stripe will not take this attempt any more."""
         assert r.checkout_expires_at is not None
+        try:
+            return await self._send(r)
+        except RequestRefused as e:
+            if e.code == "idempotency_error" or r.checkout_expires_at - self.clock.now() < STRIPE_MIN_EXPIRY:
+                # The key was used otherwise, or expired with its 24 hours and the stored
+                # expires_at is now too close for Stripe: this attempt is spent.
+                log.info("checkout attempt %s of %s refused (%s): next attempt", r.checkout_attempt, r.id, e.code)
+                return None
+            await self._refused(r, who, e)
+        except ProviderError as e:
+            await self._refused(r, who, e)
+
+    async def _lost_session(self, r: PaymentRequest) -> str | None:
+        """The session of a stored attempt whose answer was lost, if Stripe made one.
+
+        Sending the attempt again is the only way to ask: a replay returns what
+        Stripe made (a session it never made is made now, and closed by the caller).
+        """
+        if r.checkout_session_id or not r.checkout_attempt or r.checkout_expires_at is None:
+            return None
+        try:
+            return (await self._send(r)).id
+        except ProviderUnavailable as e:
+            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
+        except ProviderError:
+            return None  # refused: Stripe holds no session for this attempt
+
+    async def _send(self, r: PaymentRequest) -> CheckoutSession:
+        """The stored attempt, exactly as it was first sent."""
+        assert r.checkout_expires_at is not None
         async with self.db.read() as s:
             patient = await s.get(ConsultPatient, (r.consult_id, r.patient_id))
             consult = await s.get(Consult, r.consult_id)
@@ -259,34 +287,23 @@ class PaymentService:
             "bill_card_id": r.bill_card_id,
             "checkout_attempt": str(r.checkout_attempt),
         }
-        try:
-            return await self.stripe.create_checkout_session(
-                NewCheckout(
-                    account=r.stripe_account_id,
-                    amount=r.amount,
-                    currency=r.currency,
-                    description=r.description,
-                    success_url=f"{self.public_url}/checkout/return?request_id={r.id}&session_id={{CHECKOUT_SESSION_ID}}",
-                    cancel_url=f"{self.public_url}/checkout/return?request_id={r.id}",
-                    reference=r.id,
-                    metadata=metadata,
-                    expires_at=int(r.checkout_expires_at.timestamp()),
-                    idempotency_key=f"consultpay:{r.id}:checkout:{r.checkout_attempt}",
-                    customer_email=patient.email if patient else None,
-                    locale=consult.language,
-                    application_fee_amount=r.application_fee_amount,
-                )
+        return await self.stripe.create_checkout_session(
+            NewCheckout(
+                account=r.stripe_account_id,
+                amount=r.amount,
+                currency=r.currency,
+                description=r.description,
+                success_url=f"{self.public_url}/checkout/return?request_id={r.id}&session_id={{CHECKOUT_SESSION_ID}}",
+                cancel_url=f"{self.public_url}/checkout/return?request_id={r.id}",
+                reference=r.id,
+                metadata=metadata,
+                expires_at=int(r.checkout_expires_at.timestamp()),
+                idempotency_key=f"consultpay:{r.id}:checkout:{r.checkout_attempt}",
+                customer_email=patient.email if patient else None,
+                locale=consult.language,
+                application_fee_amount=r.application_fee_amount,
             )
-        except RequestRefused as e:
-            if e.code == "idempotency_error" or r.checkout_expires_at - self.clock.now() < STRIPE_MIN_EXPIRY:
-                # The key was used otherwise, or expired with its 24 hours and the stored
-                # expires_at is now too close for Stripe: this attempt is spent.
-                log.info("checkout attempt %s of %s refused (%s): next attempt", r.checkout_attempt, r.id, e.code)
-                return None
-            await self._refused(r, who, e)
-        except ProviderError as e:
-            await self._refused(r, who, e)
-        raise AssertionError("unreachable")
+        )
 
     async def _refused(self, r: PaymentRequest, who: Participant, e: ProviderError) -> NoReturn:
         """Say what went wrong: "try again" for an outage, what to do for a refusal."""

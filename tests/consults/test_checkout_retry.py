@@ -152,3 +152,23 @@ async def test_a_stored_attempt_too_close_to_its_expiry_moves_on(clocked: tuple[
     row = await live.scalar(select(PaymentRequest))
     assert row.checkout_attempt == 2 and row.checkout_expires_at > first
     assert len(await _sessions(live, row.stripe_account_id)) == 1
+
+
+async def test_cancel_after_a_lost_answer_closes_the_session_stripe_made(clocked: tuple[Live, ManualClock]) -> None:
+    live, _ = clocked
+    _, clinician, patient = await live.call_pair()
+    request = (await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"}))["request"]
+    await live.sandbox_control("POST", "/fail", {"path_prefix": "/v1/checkout/sessions", "method": "POST",
+                                                 "mode": "drop_answer", "count": 3})
+    assert (await patient.call("payment:checkout", {"request_id": request["id"]}))["error"]["code"] == "checkout_failed"
+    account = await live.scalar(select(PaymentRequest.stripe_account_id))
+    [made] = await _sessions(live, account)
+
+    ack = await clinician.call("payment:cancel", {"request_id": request["id"]})
+    assert ack["ok"] and ack["request"]["status"] == "cancelled"
+    # The session the patient never saw is closed at Stripe too: the link cannot be paid.
+    assert [s["status"] for s in await _sessions(live, account)] == ["expired"]
+    await live.pay_on_hosted_page(made["url"])
+    assert await live.scalar(select(func.count()).select_from(Payment)) == 0
+    assert await live.scalar(select(PaymentRequest.status)) == "cancelled"
+    assert await live.ledger_balanced()
