@@ -22,7 +22,7 @@ from sqlalchemy import select
 from app.admin.auth import AdminUser, can_manage_clinic, flash, render, require, translator
 from app.consults.refunds import Actor, Scope
 from app.errors import DomainError
-from app.i18n import format_money, to_minor
+from app.i18n import error_message, format_money, to_minor
 from app.ledger.statuses import REQUEST_PAID
 from app.models import BillCard, Clinic, PaymentRequest
 from app.web.keys import DB, REFUNDS
@@ -145,7 +145,7 @@ async def refund(request: web.Request) -> web.StreamResponse:
             scope=Scope(user.organisation_id, clinic_ids=frozenset(c.id for c in request["clinics"])),
         )
     except DomainError as e:
-        await flash(request, t.gettext(e.message), "error")
+        await flash(request, error_message(e.message, e.params, t.lang), "error")
         raise web.HTTPSeeOther("/admin/payments") from None
     done = result["refund"]
     await flash(

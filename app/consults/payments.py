@@ -9,8 +9,8 @@ the state under a row lock, then tell the people in the call.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -20,16 +20,28 @@ from app import audit
 from app import validation as v
 from app.clinics.routing import application_fee, route_for
 from app.clock import Clock
-from app.consults.notifier import Notifier, request_changed
+from app.consults.minimums import check_minimum
+from app.consults.notifier import Notifier, clinician_room, request_changed
 from app.consults.participant import Participant
 from app.consults.views import request_view
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from app.i18n import error_message
 from app.ids import new_id
 from app.ledger import cards
 from app.ledger.statuses import REQUEST_OPEN, REQUEST_PAID
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
-from integrations.stripe.protocol import CheckoutSession, NewCheckout, ProviderError, StripeGateway
+from integrations.stripe.protocol import (
+    AccessRefused,
+    AccountRefused,
+    CheckoutSession,
+    NewCheckout,
+    ProviderError,
+    ProviderRefused,
+    ProviderUnavailable,
+    RequestRefused,
+    StripeGateway,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,9 @@ log = logging.getLogger(__name__)
 DOUBLE_CLICK = timedelta(seconds=10)
 # Reuse a checkout session only while it has this much life left.
 CHECKOUT_MARGIN = timedelta(minutes=2)
+# Stripe takes an expires_at at least 30 minutes ahead; a stored attempt closer than this
+# (with half a minute for clocks and travel) is refused unless Stripe already made its session.
+STRIPE_MIN_EXPIRY = timedelta(minutes=30, seconds=30)
 # Built once: a settlement reads its request this way for every webhook.
 _REQUEST_FOR_UPDATE = select(PaymentRequest).where(PaymentRequest.id == bindparam("id")).with_for_update()
 NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
@@ -88,6 +103,7 @@ class PaymentService:
         currency = data.get("currency") or who.consult.currency
         if not isinstance(currency, str) or currency.upper() != who.consult.currency:
             raise Invalid("currency_mismatch", "Currency does not match the consultation.")
+        check_minimum(amount, who.consult.currency)
         idem = data.get("idempotency_key")
         if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
             raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
@@ -152,12 +168,10 @@ class PaymentService:
             raise Conflict("already_paid", "This request has already been paid.")
         if r.status not in REQUEST_OPEN:
             raise Conflict("not_cancellable", "This request can no longer be cancelled.")
-        if r.checkout_session_id:
-            # Close the door at Stripe first, so the patient cannot pay a cancelled request.
-            session = await self._expire_or_retrieve(r)
-            if session.status == "complete":
-                await self.settle(session, account=r.stripe_account_id)
-                raise Conflict("already_paid", "This request has already been paid.")
+        # Close the door at Stripe first, so the patient cannot pay a cancelled request.
+        session_id = r.checkout_session_id or await self._lost_session(r)
+        if session_id:
+            await self._close(r, session_id)
         now = self.clock.now()
         async with self.db.write() as s:
             r = await _locked(s, r.id)
@@ -174,70 +188,181 @@ class PaymentService:
     # -- patient -------------------------------------------------------------------------------
 
     async def checkout(self, who: Participant, payload: Any) -> str:
+        """The patient's Checkout page for a request: the open session, or a new one.
+
+        Safe to retry after any lost answer. An attempt's parameters (its number,
+        hence its idempotency key, and its ``expires_at``) are stored before Stripe
+        is called, and every call for that attempt sends exactly the same request:
+        a replay returns the session Stripe made, never an ``idempotency_error``.
+        Only when Stripe cannot use the attempt any more (key refused, its
+        ``expires_at`` too close to be accepted, its session expired) is a new
+        attempt stored, and the old session is closed first so only one can be paid.
+        """
         _require(who, "patient")
         r = await self._load(who, payload)
         if r.patient_id != who.id:
             raise NotFound("request_not_found", "Unknown payment request.")
-        if r.status in REQUEST_PAID:
-            raise Conflict("already_paid", "This request has already been paid.")
-        if r.status not in REQUEST_OPEN:
-            raise Conflict("not_payable", "This request is no longer payable.")
+        _check_payable(r)
         now = self.clock.now()
         if r.checkout_session_id and r.checkout_url and r.checkout_expires_at:
             if r.checkout_expires_at - now > CHECKOUT_MARGIN:
                 return r.checkout_url
             # Nearly gone: close it before opening another, so only one can be paid.
-            old = await self._expire_or_retrieve(r)
-            if old.status == "complete":
-                await self.settle(old, account=r.stripe_account_id)
-                raise Conflict("already_paid", "This request has already been paid.")
+            await self._close(r, r.checkout_session_id)
+            r = await self._new_attempt(r.id, r.checkout_attempt)
+        elif r.checkout_attempt == 0 or r.checkout_expires_at is None:
+            r = await self._new_attempt(r.id, r.checkout_attempt)
+        # Otherwise an attempt is stored whose answer never came: send it again as it was.
+        for _ in range(3):
+            session = await self._create(r, who)
+            if session is not None and session.status == "open" and _fresh(session, self.clock.now()):
+                return await self._opened(r.id, session)
+            if session is not None:
+                # The attempt's session (from a replay) is paid, expired or about to be.
+                await self._close(r, session.id, session)
+            r = await self._new_attempt(r.id, r.checkout_attempt)
+        raise Unavailable("checkout_failed", "Payment could not be started. Please try again.")
 
+    async def _new_attempt(self, request_id: str, current: int) -> PaymentRequest:
+        """Store the next attempt and its fixed ``expires_at`` before Stripe hears of it.
+
+        ``current`` is the attempt the caller saw: if another click moved on
+        meanwhile, its attempt is used rather than a third one.
+        """
+        now = self.clock.now()
+        async with self.db.write() as s:
+            r = await _locked(s, request_id)
+            _check_payable(r)
+            if r.checkout_attempt == current:
+                r.checkout_attempt = current + 1
+                # Whole seconds: the stored value is exactly what Stripe is sent, every time.
+                r.checkout_expires_at = datetime.fromtimestamp(int((now + self.checkout_ttl).timestamp()), UTC)
+                # The old session (if any) is closed; its events no longer describe this request.
+                r.checkout_session_id = None
+                r.checkout_url = None
+                r.updated_at = now
+        return r
+
+    async def _create(self, r: PaymentRequest, who: Participant) -> CheckoutSession | None:
+        """Send the stored attempt; None when Stripe will not take this attempt any more."""
+        assert r.checkout_expires_at is not None
+        try:
+            return await self._send(r)
+        except RequestRefused as e:
+            if e.code == "idempotency_error" or r.checkout_expires_at - self.clock.now() < STRIPE_MIN_EXPIRY:
+                # The key was used otherwise, or expired with its 24 hours and the stored
+                # expires_at is now too close for Stripe: this attempt is spent.
+                log.info("checkout attempt %s of %s refused (%s): next attempt", r.checkout_attempt, r.id, e.code)
+                return None
+            await self._refused(r, who, e)
+        except ProviderError as e:
+            await self._refused(r, who, e)
+
+    async def _lost_session(self, r: PaymentRequest) -> str | None:
+        """The session of a stored attempt whose answer was lost, if Stripe made one.
+
+        Sending the attempt again is the only way to ask: a replay returns what
+        Stripe made (a session it never made is made now, and closed by the caller).
+        """
+        if r.checkout_session_id or not r.checkout_attempt or r.checkout_expires_at is None:
+            return None
+        try:
+            return (await self._send(r)).id
+        except ProviderUnavailable as e:
+            raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
+        except ProviderError:
+            return None  # refused: Stripe holds no session for this attempt
+
+    async def _send(self, r: PaymentRequest) -> CheckoutSession:
+        """The stored attempt, exactly as it was first sent."""
+        assert r.checkout_expires_at is not None
         async with self.db.read() as s:
             patient = await s.get(ConsultPatient, (r.consult_id, r.patient_id))
             consult = await s.get(Consult, r.consult_id)
         assert consult is not None
-        attempt = r.checkout_attempt + 1
-        expires = now + self.checkout_ttl
         metadata = {
             "payment_request_id": r.id,
             "consult_id": r.consult_id,
             "clinic_id": r.clinic_id,
             "bill_card_id": r.bill_card_id,
+            "checkout_attempt": str(r.checkout_attempt),
         }
-        try:
-            session = await self.stripe.create_checkout_session(
-                NewCheckout(
-                    account=r.stripe_account_id,
-                    amount=r.amount,
-                    currency=r.currency,
-                    description=r.description,
-                    success_url=f"{self.public_url}/checkout/return?request_id={r.id}&session_id={{CHECKOUT_SESSION_ID}}",
-                    cancel_url=f"{self.public_url}/checkout/return?request_id={r.id}",
-                    reference=r.id,
-                    metadata=metadata,
-                    expires_at=int(expires.timestamp()),
-                    idempotency_key=f"consultpay:{r.id}:checkout:{attempt}",
-                    customer_email=patient.email if patient else None,
-                    locale=consult.language,
-                    application_fee_amount=r.application_fee_amount,
-                )
+        return await self.stripe.create_checkout_session(
+            NewCheckout(
+                account=r.stripe_account_id,
+                amount=r.amount,
+                currency=r.currency,
+                description=r.description,
+                success_url=f"{self.public_url}/checkout/return?request_id={r.id}&session_id={{CHECKOUT_SESSION_ID}}",
+                cancel_url=f"{self.public_url}/checkout/return?request_id={r.id}",
+                reference=r.id,
+                metadata=metadata,
+                expires_at=int(r.checkout_expires_at.timestamp()),
+                idempotency_key=f"consultpay:{r.id}:checkout:{r.checkout_attempt}",
+                customer_email=patient.email if patient else None,
+                locale=consult.language,
+                application_fee_amount=r.application_fee_amount,
             )
-        except ProviderError as e:
-            log.warning("checkout for %s failed: %s (%s)", r.id, e.provider_message, e.code)
-            raise Unavailable("checkout_failed", "Payment could not be started. Please try again.") from e
+        )
 
+    async def _refused(self, r: PaymentRequest, who: Participant, e: ProviderError) -> NoReturn:
+        """Say what went wrong: "try again" for an outage, what to do for a refusal."""
+        log.warning("checkout for %s failed: %s (%s)", r.id, e.provider_message, e.code)
+        if isinstance(e, ProviderUnavailable) or not isinstance(e, ProviderRefused):
+            raise Unavailable("checkout_failed", "Payment could not be started. Please try again.") from e
+        if isinstance(e, AccountRefused | AccessRefused):
+            await self._tell_clinician(
+                r,
+                who,
+                "The patient could not pay: the clinic's Stripe account cannot take card payments right now. "
+                "Ask the clinic's administrator to check it under Client payments.",
+                e,
+            )
+            raise Conflict(
+                "clinic_cannot_take_payments",
+                "This clinic cannot take card payments right now; your clinician has been told.",
+                reason=e.code,
+            ) from e
+        await self._tell_clinician(
+            r,
+            who,
+            "The patient could not pay “%(description)s”: Stripe refused the payment request "
+            "(%(reason)s). Cancel it and ask for the payment again.",
+            e,
+        )
+        raise Conflict(
+            "checkout_refused", "Stripe refused this payment request; your clinician has been told.", reason=e.code
+        ) from e
+
+    async def _tell_clinician(self, r: PaymentRequest, who: Participant, message: str, e: ProviderError) -> None:
+        """``payment:problem`` to the clinician's panel, in the call's language."""
+        text = error_message(message, {"description": r.description, "reason": e.code}, who.consult.language)
+        await self.notifier.emit(
+            "payment:problem", {"request_id": r.id, "code": e.code, "message": text}, room=clinician_room(r.consult_id)
+        )
+
+    async def _close(self, r: PaymentRequest, session_id: str, known: CheckoutSession | None = None) -> None:
+        """Make sure a session of this request can no longer be paid; settle it if it was."""
+        session = known
+        if session is None or session.status == "open":
+            session = await self._expire_or_retrieve(r, session_id)
+        if session.status == "complete":
+            await self.settle(session, account=r.stripe_account_id)
+            raise Conflict("already_paid", "This request has already been paid.")
+
+    async def _opened(self, request_id: str, session: CheckoutSession) -> str:
+        """Keep the session Stripe gave for the stored attempt and tell the call."""
+        now = self.clock.now()
         async with self.db.write() as s:
-            r = await _locked(s, r.id)
-            if r.status in REQUEST_PAID:
-                raise Conflict("already_paid", "This request has already been paid.")
-            if r.status not in REQUEST_OPEN:
-                raise Conflict("not_payable", "This request is no longer payable.")
-            changed = r.checkout_session_id != session.id
+            r = await _locked(s, request_id)
+            _check_payable(r)
+            # A click that moved on to a later attempt meanwhile keeps its own session.
+            mine = session.metadata.get("checkout_attempt") in (None, str(r.checkout_attempt))
+            changed = mine and r.checkout_session_id != session.id
             if changed:
                 r.checkout_session_id = session.id
                 r.checkout_url = session.url
-                r.checkout_expires_at = datetime.fromtimestamp(session.expires_at, now.tzinfo)
-                r.checkout_attempt = attempt
+                r.checkout_expires_at = datetime.fromtimestamp(session.expires_at, UTC)
                 r.status = "checkout_open"
                 r.updated_at = now
             view = request_view(r)
@@ -281,7 +406,10 @@ class PaymentService:
             due = list(
                 await s.scalars(
                     select(PaymentRequest.id).where(
-                        PaymentRequest.status == "checkout_open", PaymentRequest.checkout_expires_at <= now
+                        PaymentRequest.status == "checkout_open",
+                        PaymentRequest.checkout_expires_at <= now,
+                        # An attempt whose answer was lost has no session to ask about yet.
+                        PaymentRequest.checkout_session_id.is_not(None),
                     )
                 )
             )
@@ -304,14 +432,15 @@ class PaymentService:
             raise NotFound("request_not_found", "Unknown payment request.")
         return r
 
-    async def _expire_or_retrieve(self, r: PaymentRequest) -> CheckoutSession:
-        assert r.checkout_session_id
+    async def _expire_or_retrieve(self, r: PaymentRequest, session_id: str | None = None) -> CheckoutSession:
+        session_id = session_id or r.checkout_session_id
+        assert session_id
         try:
-            return await self.stripe.expire_checkout_session(r.checkout_session_id, account=r.stripe_account_id)
+            return await self.stripe.expire_checkout_session(session_id, account=r.stripe_account_id)
         except ProviderError:
             # Stripe refuses to expire a session that is no longer open: ask what it is.
             try:
-                return await self.stripe.retrieve_checkout_session(r.checkout_session_id, account=r.stripe_account_id)
+                return await self.stripe.retrieve_checkout_session(session_id, account=r.stripe_account_id)
             except ProviderError as e:
                 raise Unavailable("stripe_unavailable", "Payment could not be started. Please try again.") from e
 
@@ -332,7 +461,7 @@ async def apply_session(
     if session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
         return await _settle_paid(s, r, session, now)
     if session.status == "expired":
-        if r.status in REQUEST_OPEN and r.checkout_session_id in (None, session.id):
+        if r.status in REQUEST_OPEN and _current_session(r, session):
             await finish_unpaid(s, r, "expired", "checkout expired", now)
             return "expired", request_view(r)
         return "stale", None
@@ -456,6 +585,30 @@ def _audit(s: AsyncSession, who: Participant, r: PaymentRequest, action: str, no
         at=now,
         details={"consult_id": r.consult_id, "currency": r.currency, **details},
     )
+
+
+def _current_session(r: PaymentRequest, session: CheckoutSession) -> bool:
+    """Whether a session is the request's current one (not one an earlier attempt closed).
+
+    Before Stripe answers, the request knows only its attempt number, which every
+    session carries in its metadata; sessions from before that carry none.
+    """
+    if r.checkout_session_id:
+        return r.checkout_session_id == session.id
+    attempt = session.metadata.get("checkout_attempt")
+    return attempt is None or attempt == str(r.checkout_attempt)
+
+
+def _check_payable(r: PaymentRequest) -> None:
+    if r.status in REQUEST_PAID:
+        raise Conflict("already_paid", "This request has already been paid.")
+    if r.status not in REQUEST_OPEN:
+        raise Conflict("not_payable", "This request is no longer payable.")
+
+
+def _fresh(session: CheckoutSession, now: datetime) -> bool:
+    """Whether a session has enough life left to send the patient to."""
+    return session.expires_at - now.timestamp() > CHECKOUT_MARGIN.total_seconds()
 
 
 def _require(who: Participant, role: str) -> None:

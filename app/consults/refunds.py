@@ -25,7 +25,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +42,13 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.ids import new_id
 from app.ledger import refunds as ledger
 from app.models import BillCard, Clinic, Consult, PaymentRequest, Refund
-from integrations.stripe.protocol import ProviderError, ProviderUnavailable, StripeGateway
+from integrations.stripe.protocol import (
+    AccessRefused,
+    AccountRefused,
+    ProviderError,
+    ProviderRefused,
+    StripeGateway,
+)
 from integrations.stripe.protocol import Refund as StripeRefund
 
 log = logging.getLogger(__name__)
@@ -162,9 +168,7 @@ class RefundService:
         except ProviderError as e:
             log.warning("refund %s of %s failed: %s (%s)", row.id, r.id, e.provider_message, e.code)
             await self._give_up(row.id)
-            if isinstance(e, ProviderUnavailable):
-                raise Unavailable("refund_failed", "The refund could not be made. Please try again.") from e
-            raise Conflict("refund_refused", "Stripe refused the refund.", reason=e.message) from e
+            _refused(e)
         async with self.db.write() as s:
             outcome, view = await apply_refund(s, stripe_refund, account=r.stripe_account_id, now=self.clock.now())
         log.info("refund %s of %s: %s", row.id, r.id, outcome)
@@ -455,3 +459,24 @@ async def charge_refunded_event(s: AsyncSession, obj: dict[str, Any], account: s
     if not outcomes:
         return "no_refunds_listed", None
     return ("refunded" if "refunded" in outcomes else outcomes[-1]), view
+
+
+def _refused(e: ProviderError) -> NoReturn:
+    """Why no refund was made, and what to do: "try again" only when Stripe was not reached."""
+    if not isinstance(e, ProviderRefused):
+        raise Unavailable("refund_failed", "The refund could not be made. Please try again.") from e
+    if isinstance(e, AccountRefused):
+        raise Conflict(
+            "refund_refused",
+            "The clinic's Stripe account cannot make this refund now (%(reason)s). "
+            "Ask the clinic's administrator to check the account's balance and status in Stripe.",
+            reason=e.code,
+        ) from e
+    if isinstance(e, AccessRefused):
+        raise Conflict(
+            "refund_refused",
+            "Stripe refused this service's key, so no refund was made. "
+            "Ask the administrator to check the Stripe settings.",
+            reason=e.code,
+        ) from e
+    raise Conflict("refund_refused", "Stripe refused the refund (%(reason)s).", reason=e.code) from e

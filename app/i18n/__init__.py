@@ -18,6 +18,7 @@ from __future__ import annotations
 import gettext as _gettext
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -27,11 +28,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
 
+from app.money import Money
+
 __all__ = [
     "DEFAULT",
     "SUPPORTED",
     "Translator",
     "currency_exponent",
+    "error_message",
     "format_money",
     "get_translator",
     "negotiate",
@@ -133,6 +137,21 @@ def format_money(minor: int, currency: str, lang: str) -> str:
     # CLDR's currency spacing, which Babel does not apply: a letter symbol such as
     # "NOK" gets a no-break space before the digits, as browsers' Intl does.
     return _LETTER_DIGIT.sub("\xa0", text)
+
+
+def error_message(message: str, params: Mapping[str, object], lang: str) -> str:
+    """A domain error's msgid in ``lang``, its ``%(name)s`` filled from the error's params.
+
+    Amounts (``Money``) are formatted for the reader here, at the edge, like all money.
+    """
+    text = get_translator(lang).gettext(message)
+    if not params or "%(" not in text:
+        return text
+    values = {k: format_money(v.minor, v.currency, lang) if isinstance(v, Money) else v for k, v in params.items()}
+    try:
+        return text % values
+    except (KeyError, TypeError, ValueError):
+        return text
 
 
 # Spaces people and locales use to group thousands: space, no-break, narrow no-break, thin.

@@ -8,7 +8,7 @@ event is dropped silently and no input crashes a handler.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import socketio
@@ -21,7 +21,7 @@ from app.consults.payments import PaymentService
 from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
 from app.errors import DomainError
-from app.i18n import get_translator
+from app.i18n import error_message, get_translator
 from app.realtime.limits import RateLimiter, loggable
 from app.realtime.server import ClientEvent
 from app.web.keys import CONSULTS, DB, MEDIPAY_EXPORTER, PAYMENTS, REFUNDS
@@ -137,12 +137,12 @@ class ConsultNamespace(socketio.AsyncNamespace):
             lang = who.consult.language
             result = await call(who)
         except DomainError as e:
-            return _error(e.code, e.message, lang)
+            return _error(e.code, e.message, lang, e.params)
         except Exception:
             log.exception("handler failed for %s", sid)
             return _error("internal_error", "Something went wrong. Please try again.", lang)
         return {"ok": True, key: result} if key is not None else {"ok": True, **result}
 
 
-def _error(code: str, message: str, lang: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": get_translator(lang).gettext(message)}}
+def _error(code: str, message: str, lang: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": error_message(message, params or {}, lang)}}

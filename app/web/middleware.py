@@ -12,6 +12,7 @@ from aiohttp import web
 
 from app.config import Settings
 from app.errors import BadInput, DomainError
+from app.i18n import error_message
 from app.web.access_log import redact
 from app.web.keys import SETTINGS
 
@@ -39,7 +40,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except DomainError as e:
         if _is_api(request):
-            return json_error(e.status, e.code, e.message, field=e.params.get("field"))
+            # The API speaks English: the msgid with its %(name)s filled in.
+            message = error_message(e.message, e.params, "en")
+            return json_error(e.status, e.code, message, field=e.params.get("field"))
         raise web.HTTPException(text=e.message) from e  # pages render their own errors
     except web.HTTPException as e:
         if _is_api(request) and e.status >= 400:

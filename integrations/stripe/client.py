@@ -11,13 +11,18 @@ from typing import Any
 import stripe
 
 from integrations.stripe.protocol import (
+    AccessRefused,
     AccountLink,
+    AccountRefused,
+    CardRefused,
     CheckoutSession,
     ConnectedAccount,
     NewCheckout,
     ProviderError,
+    ProviderRefused,
     ProviderUnavailable,
     Refund,
+    RequestRefused,
     SignatureError,
 )
 
@@ -26,17 +31,50 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
 
 
+# Refusals that are about the connected account (or the platform's Connect set-up), not the
+# request: the clinic's Stripe account has to change before money can move.
+ACCOUNT_CODES = frozenset(
+    {
+        "account_invalid",
+        "platform_account_required",
+        "account_country_invalid_address",
+        "application_fees_not_allowed",
+        "balance_insufficient",
+        "insufficient_capabilities_for_transfer",
+        "transfers_not_allowed",
+        "payouts_not_allowed",
+        "charges_not_enabled",
+    }
+)
+
+
 def _wrap(error: stripe.StripeError) -> ProviderError:
+    """One SDK error as ours: an outage to retry, or a refusal that says whose it is."""
     message = error.user_message or str(error)
     # Some error classes (PermissionError, e.g. ``account_invalid``) leave ``code`` unset on
     # the exception but carry it in the body's error object.
     body_code = getattr(getattr(error, "error", None), "code", None)
-    code = getattr(error, "code", None) or body_code or type(error).__name__
-    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError) or (
-        isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError)
+    code = getattr(error, "code", None) or body_code
+    status = error.http_status or 0
+    # 409: another request with the same idempotency key is still in flight; wait, then replay.
+    transient = status in (409, 429) or status >= 500
+    if (
+        transient
+        or isinstance(error, stripe.APIConnectionError | stripe.RateLimitError)
+        or (isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError))
     ):
-        return ProviderUnavailable(message, code, str(error))
-    return ProviderError(message, code, str(error))
+        return ProviderUnavailable(message, code or type(error).__name__, str(error))
+    if code in ACCOUNT_CODES:
+        return AccountRefused(message, code, str(error))
+    if isinstance(error, stripe.CardError):
+        return CardRefused(message, code or "card_declined", str(error))
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return AccessRefused(message, code or type(error).__name__, str(error))
+    if isinstance(error, stripe.IdempotencyError):
+        return RequestRefused(message, "idempotency_error", str(error))
+    if isinstance(error, stripe.InvalidRequestError):
+        return RequestRefused(message, code or "invalid_request", str(error))
+    return ProviderRefused(message, code or type(error).__name__, str(error))
 
 
 def split_secrets(value: str | Sequence[str] | None) -> tuple[str, ...]:

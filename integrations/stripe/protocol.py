@@ -2,7 +2,18 @@
 
 ProviderError(message, code, provider_message)   Stripe refused or failed
  ├── ProviderUnavailable                          network, timeout, 5xx, 429: retry later
+ ├── ProviderRefused                              a permanent "no": retrying the same call will not help
+ │    ├── CardRefused                             card_error: the card was declined (402)
+ │    ├── RequestRefused                          invalid_request_error: a parameter or amount Stripe
+ │    │                                           will not take (amount_too_small, parameter_invalid_*)
+ │    ├── AccessRefused                           authentication or permission: the key is wrong,
+ │    │                                           revoked, or may not do this (401, 403)
+ │    └── AccountRefused                          the connected account cannot take this money
+ │                                                (account_invalid, platform_account_required, …)
  └── SignatureError                               a webhook whose signature does not verify
+
+Only ``ProviderUnavailable`` is worth a "try again"; a ``ProviderRefused``
+needs someone to change something first, and its subclass says who.
 """
 
 from __future__ import annotations
@@ -20,6 +31,26 @@ class ProviderError(Exception):
 
 
 class ProviderUnavailable(ProviderError):
+    pass
+
+
+class ProviderRefused(ProviderError):
+    pass
+
+
+class CardRefused(ProviderRefused):
+    pass
+
+
+class RequestRefused(ProviderRefused):
+    pass
+
+
+class AccessRefused(ProviderRefused):
+    pass
+
+
+class AccountRefused(ProviderRefused):
     pass
 
 

@@ -537,7 +537,15 @@
   render();
 
   socket = C.connect({
-    on: { "bill_card:updated": function (data) { upsertCard(data && data.card); } },
+    on: {
+      "bill_card:updated": function (data) { upsertCard(data && data.card); },
+      // Stripe refused a patient's checkout for good (the clinic's account, the request):
+      // the server's translated words say what to do; "try again" outages never come here.
+      "payment:problem": function (data) {
+        // The notice is role=alert: showing it is announcing it.
+        if (data && data.message) C.showNotice(formError, data.message);
+      }
+    },
     onState: function (data) {
       if (data.consult) {
         // Keep patient names and currency current, but not the page's own flags.

@@ -134,3 +134,22 @@ async def test_roles_and_clinics_that_may_not(live: Live) -> None:
 
     assert await live.scalar(select(func.count()).select_from(Refund)) == 0
     assert await balances(live) == (45000, -45000)
+
+
+async def test_a_refund_stripe_refuses_says_why_and_changes_nothing(live: Live) -> None:
+    """The clinic's account cannot pay it back (balance): the admin is told what to check, not "try again"."""
+    request, _, _ = await paid_request(live)
+    admin = await make_user(live, "clinic_admin")
+    await live.sandbox_control("POST", "/fail", {"path_prefix": "/v1/refunds", "method": "POST", "mode": "error",
+                                                 "error": "balance_insufficient"})
+    async with await signed_in(live, admin) as browser:
+        await browser.get("/admin/payments")
+        refused = await browser.post(f"/admin/payments/{request['id']}/refund",
+                                     {"amount": "100", "confirm": "yes", "idempotency_key": "k-1"}, follow=True)
+        assert refused.status == 200
+        assert ("The clinic&#39;s Stripe account cannot make this refund now (balance_insufficient)" in refused.text
+                or "The clinic's Stripe account cannot make this refund now (balance_insufficient)" in refused.text)
+        assert "The refund could not be made" not in refused.text
+    row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request["id"]))
+    assert row.refunded_amount == 0 and row.status == "paid"
+    assert await balances(live) == (45000, -45000)

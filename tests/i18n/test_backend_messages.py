@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 USER_FACING = ["app/consults/payments.py", "app/consults/tokens.py", "app/realtime/namespace.py",
                "app/consults/service.py", "app/consults/refunds.py", "app/clinics/stripe_accounts.py",
                "app/clinics/linking.py",
-               "app/admin/client_payments.py",
+               "app/admin/client_payments.py", "app/consults/minimums.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
                "app/ledger/export_checks.py", "app/ledger/medipay_export.py", "app/consults/medipay_fallback.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",

@@ -43,11 +43,11 @@ async def test_bad_tokens_are_refused_at_connect(live: Live) -> None:
 
 async def test_roles_are_checked_on_every_event(live: Live) -> None:
     _, clinician, patient = await live.call_pair()
-    ack = await patient.call("payment:request", {"amount": 100, "description": "x"})
+    ack = await patient.call("payment:request", {"amount": 500, "description": "x"})
     assert ack["ok"] is False and ack["error"]["code"] == "forbidden_role"
     ack = await patient.call("payment:cancel", {"request_id": "pr_x"})
     assert ack["error"]["code"] == "forbidden_role"
-    request = (await clinician.call("payment:request", {"amount": 100, "description": "x"}))["request"]
+    request = (await clinician.call("payment:request", {"amount": 500, "description": "x"}))["request"]
     ack = await clinician.call("payment:checkout", {"request_id": request["id"]})
     assert ack["error"]["code"] == "forbidden_role"
     ack = await clinician.call("payment:nonsense", {})
@@ -64,7 +64,7 @@ async def test_patients_never_see_each_other(live: Live) -> None:
         await peer.wait_for("consult:state")
 
     # With two patients the clinician must say whom the request is for.
-    ack = await clinician.call("payment:request", {"amount": 100, "description": "x"})
+    ack = await clinician.call("payment:request", {"amount": 500, "description": "x"})
     assert ack["error"]["code"] == "unknown_patient"
     for_per = (await clinician.call("payment:request", {"amount": 52000, "description": "Per", "patient_id": "p-2"}))
     await per.wait_for("payment:requested")
@@ -87,7 +87,7 @@ async def test_patients_never_see_each_other(live: Live) -> None:
 async def test_other_consults_are_out_of_reach(live: Live) -> None:
     _, clinician_a, _ = await live.call_pair()
     _, clinician_b, patient_b = await live.call_pair()
-    request_b = (await clinician_b.call("payment:request", {"amount": 100, "description": "B"}))["request"]
+    request_b = (await clinician_b.call("payment:request", {"amount": 500, "description": "B"}))["request"]
     ack = await clinician_a.call("payment:cancel", {"request_id": request_b["id"]})
     assert ack["error"]["code"] == "request_not_found"
 
@@ -120,15 +120,15 @@ async def test_double_click_makes_one_request(live: Live) -> None:
         ({"amount": "45000", "description": "x"}, "invalid_amount"),
         ({"amount": True, "description": "x"}, "invalid_amount"),
         ({"amount": 10**12, "description": "x"}, "invalid_amount"),
-        ({"amount": 100}, "invalid_description"),
-        ({"amount": 100, "description": "   "}, "invalid_description"),
-        ({"amount": 100, "description": "x" * 201}, "invalid_field"),
-        ({"amount": 100, "description": 7}, "invalid_field"),
-        ({"amount": 100, "description": "x", "currency": "SEK"}, "currency_mismatch"),
-        ({"amount": 100, "description": "x", "currency": 3}, "currency_mismatch"),
-        ({"amount": 100, "description": "x", "patient_id": "p-9"}, "unknown_patient"),
-        ({"amount": 100, "description": "x", "patient_id": {"a": 1}}, "unknown_patient"),
-        ({"amount": 100, "description": "x", "idempotency_key": 5}, "invalid_field"),
+        ({"amount": 500}, "invalid_description"),
+        ({"amount": 500, "description": "   "}, "invalid_description"),
+        ({"amount": 500, "description": "x" * 201}, "invalid_field"),
+        ({"amount": 500, "description": 7}, "invalid_field"),
+        ({"amount": 500, "description": "x", "currency": "SEK"}, "currency_mismatch"),
+        ({"amount": 500, "description": "x", "currency": 3}, "currency_mismatch"),
+        ({"amount": 500, "description": "x", "patient_id": "p-9"}, "unknown_patient"),
+        ({"amount": 500, "description": "x", "patient_id": {"a": 1}}, "unknown_patient"),
+        ({"amount": 500, "description": "x", "idempotency_key": 5}, "invalid_field"),
     ],
 )
 async def test_bad_request_payloads_get_clear_errors(live: Live, payload: object, code: str) -> None:

@@ -29,7 +29,7 @@ def payload(rng: random.Random) -> Any:
     if rng.random() < 0.3:
         return value(rng)
     # Mostly near-valid objects, one field off.
-    base: dict[str, Any] = {"amount": 100, "description": "x", "request_id": "pr_x"}
+    base: dict[str, Any] = {"amount": 500, "description": "x", "request_id": "pr_x"}
     base[rng.choice(KEYS)] = value(rng)
     return base
 

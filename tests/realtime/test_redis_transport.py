@@ -45,7 +45,7 @@ async def test_another_channel_hears_nothing(tmp_path: Path) -> None:
         manager = write_only_manager(live.settings.redis_url, live.settings.redis_channel + "-other")
         try:
             await manager.emit("payment:requested", {"request": {"id": "pr_x"}}, room=None, namespace="/consult")
-            await clinician.call("payment:request", {"amount": 100, "description": "After"})
+            await clinician.call("payment:request", {"amount": 500, "description": "After"})
             await patient.wait_for("payment:requested")
             assert all(d["request"]["id"] != "pr_x" for d in patient.named("payment:requested"))
         finally:

@@ -102,9 +102,6 @@ async def test_checkout_retry_cancel_and_refund(live: Live, stripe_requests: Rec
     assert_all_checked(stripe_requests)
 
 
-@pytest.mark.xfail(reason="the checkout attempt is counted only once Stripe answers and expires_at is recomputed "
-                          "per click, so the click after lost answers sends the same Idempotency-Key with another "
-                          "expires_at; remove this mark with the fix", strict=True)
 async def test_a_click_after_lost_answers_sends_the_same_request_again(live: Live, stripe_requests: Recorder) -> None:
     """Every request sent under one Idempotency-Key is the same request, whatever
     became of the answers to the earlier ones."""

@@ -62,7 +62,7 @@ async def test_other_organisations_are_refused(live: Live) -> None:
         status, got = await live.api(method, path, headers=headers)
         assert status == 403, (path, got)
     _, clinician, _ = await live.call_pair()
-    request = (await clinician.call("payment:request", {"amount": 100, "description": "x"}))["request"]
+    request = (await clinician.call("payment:request", {"amount": 500, "description": "x"}))["request"]
     status, _ = await live.api("GET", f"/api/v1/payment-requests/{request['id']}", headers=headers)
     assert status == 403
     status, _ = await live.api("GET", f"/api/v1/consults/{mine['id']}")

@@ -13,13 +13,16 @@ from typing import Any
 from . import objects
 from .cards import Card, CardError, check_card
 from .context import Sandbox
-from .errors import StripeError, invalid_param, missing_param, resource_missing
+from .errors import StripeError, amount_too_small, invalid_param, missing_param, resource_missing
 from .store import acts_for_owner, new_id
 from .validation import (
+    CAPTURE_METHODS,
+    CHECKOUT_LOCALES,
     MAP,
     SCALAR,
     STRINGS,
     as_list,
+    check_currency,
     check_email,
     check_known,
     check_metadata,
@@ -66,7 +69,8 @@ def _line_items(params: dict[str, Any], now: int) -> tuple[list[dict[str, Any]],
         pd = item.get("price_data")
         if not pd:
             raise missing_param(f"{p}[price_data]")
-        cur = str(require(pd, "currency", f"{p}[price_data]")).lower()
+        cur = check_currency(require(pd, "currency", f"{p}[price_data]"),
+                             f"{p}[price_data][currency]")
         if currency and cur != currency:
             raise invalid_param(f"{p}[price_data][currency]",
                                 "All line items must have the same currency.")
@@ -103,6 +107,8 @@ def create_session(sb: Sandbox, account: str, params: dict[str, Any]) -> dict[st
                 f"on this account (/v1/accounts/{account}).",
                 code="account_invalid",
             )
+    if params.get("locale") not in (None, ""):
+        one_of(params["locale"], list(CHECKOUT_LOCALES), "locale")
     for key in ("success_url", "cancel_url"):
         if params.get(key) not in (None, ""):
             check_url(params[key], key)
@@ -118,11 +124,7 @@ def create_session(sb: Sandbox, account: str, params: dict[str, Any]) -> dict[st
     items, currency, total = _line_items(params, now)
     minimum = objects.MINIMUM_AMOUNT.get(currency, 50)
     if total < minimum:
-        raise invalid_param(
-            "line_items",
-            "The Checkout Session's total amount due must add up to at least "
-            f"{objects.format_amount(minimum, currency)}",
-        )
+        raise amount_too_small(objects.format_amount(minimum, currency))
     expires_at = now + MAX_EXPIRY_S
     if params.get("expires_at") not in (None, ""):
         expires_at = to_int(params["expires_at"], "expires_at")
@@ -148,6 +150,8 @@ def create_session(sb: Sandbox, account: str, params: dict[str, Any]) -> dict[st
             raise invalid_param("payment_intent_data[application_fee_amount]",
                                 "The application fee cannot be greater than the amount.")
         pid["application_fee_amount"] = fee
+    if pid.get("capture_method") not in (None, ""):
+        one_of(pid["capture_method"], list(CAPTURE_METHODS), "payment_intent_data[capture_method]")
     if pid.get("metadata"):
         pid["metadata"] = check_metadata(pid["metadata"], "payment_intent_data[metadata]")
     if pid.get("receipt_email"):

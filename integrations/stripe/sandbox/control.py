@@ -1,10 +1,11 @@
 """The control surface for tests and demos — not Stripe's API.
 
 JSON in and out under ``/_control/``: the event and delivery log, webhook
-misbehaviour, injected API failures, scripted payments, onboarding, accounts in
-each state Stripe can put them (restricted, under review, rejected, …) and
-disconnected, the platform's Connect switch, and the sandbox clock. It answers
-callers on the sandbox's own machine only (``integrations.local_only``).
+misbehaviour, injected API failures (outages, lost answers, scripted refusals
+for the next calls on a path, method or account), scripted payments, onboarding,
+accounts in each state Stripe can put them (restricted, under review, rejected,
+…) and disconnected, the platform's Connect switch, and the sandbox clock. It
+answers callers on the sandbox's own machine only (``integrations.local_only``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from integrations.local_only import local_only
 
 from . import account_states, checkout, connect
 from .cards import CardError
-from .errors import StripeError
+from .errors import SCRIPTED, StripeError
 from .keys import SANDBOX
 
-FAIL_MODES = ("timeout", "disconnect", "server_error", "rate_limit")
+# Outages (the call fails before Stripe acts), ``drop_answer`` (Stripe acts and keeps the
+# result, the answer is lost), and ``error``: a scripted refusal from ``errors.SCRIPTED``.
+FAIL_MODES = ("timeout", "disconnect", "server_error", "rate_limit", "drop_answer", "error")
 
 
 def _bad(message: str, status: int = 400) -> web.Response:
@@ -74,10 +77,27 @@ async def fail(request: web.Request) -> web.Response:
     mode = data.get("mode")
     if mode not in FAIL_MODES:
         return _bad(f"mode must be one of {', '.join(FAIL_MODES)}")
-    rule = {"path_prefix": str(data.get("path_prefix") or "/v1/"), "mode": mode,
-            "count": int(data.get("count", 1))}
+    count = data.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return _bad("count must be a positive whole number")
+    rule: dict[str, Any] = {"path_prefix": str(data.get("path_prefix") or "/v1/"), "mode": mode,
+                            "count": count}
     if "seconds" in data:
+        if not isinstance(data["seconds"], (int, float)) or data["seconds"] < 0:
+            return _bad("seconds must be a non-negative number")
         rule["seconds"] = float(data["seconds"])
+    if data.get("method") is not None:
+        if data["method"] not in ("GET", "POST", "DELETE"):
+            return _bad("method must be GET, POST or DELETE")
+        rule["method"] = data["method"]
+    if data.get("account") is not None:
+        if not isinstance(data["account"], str):
+            return _bad("account must be an account id")
+        rule["account"] = data["account"]
+    if mode == "error":
+        if data.get("error") not in SCRIPTED:
+            return _bad(f"error must be one of {', '.join(SCRIPTED)}")
+        rule["error"] = SCRIPTED[data["error"]]
     store = request.app[SANDBOX].store
     with store.transaction():
         rules = store.get_meta("fail_rules", []) + [rule]

@@ -119,3 +119,52 @@ def server_error() -> StripeError:
         "problem persists, contact https://support.stripe.com/.",
         type="api_error",
     )
+
+
+def amount_too_small(minimum_text: str, param: str = "line_items") -> StripeError:
+    """A Checkout Session under the currency's minimum charge (Stripe's wording)."""
+    return StripeError(
+        400,
+        f"The Checkout Session's total amount due must add up to at least {minimum_text}",
+        code="amount_too_small",
+        param=param,
+    )
+
+
+# Refusals the control surface can script for the next call, as Stripe words them. Each
+# is a permanent "no": a retry gets the same answer until someone changes something.
+SCRIPTED: dict[str, dict[str, Any]] = {
+    "card_declined": {"status": 402, "type": "card_error", "code": "card_declined",
+                      "decline_code": "generic_decline", "message": "Your card was declined."},
+    "account_invalid": {
+        "status": 403, "type": "invalid_request_error", "code": "account_invalid",
+        "message": "The provided key does not have access to the account (or that account does "
+                   "not exist). Application access may have been revoked."},
+    "charges_disabled": {
+        "status": 400, "type": "invalid_request_error", "code": "account_invalid",
+        "message": "Your account cannot currently make charges. To find out why charge creation "
+                   "is currently disabled, look at the `requirements.disabled_reason` property on "
+                   "this account."},
+    "platform_account_required": {
+        "status": 400, "type": "invalid_request_error", "code": "platform_account_required",
+        "message": "Only Stripe Connect platforms can work with other accounts. If you need to "
+                   "setup a Stripe Connect platform, you can do so at "
+                   "https://dashboard.stripe.com/account/applications/settings."},
+    "balance_insufficient": {
+        "status": 400, "type": "invalid_request_error", "code": "balance_insufficient",
+        "message": "Insufficient funds in Stripe account. In test mode, you can add funds to your "
+                   "available balance (bypassing your pending balance) by creating a charge with "
+                   "4000 0000 0000 0077 as the card number."},
+    "invalid_request": {
+        "status": 400, "type": "invalid_request_error", "code": "parameter_invalid_string",
+        "param": "line_items[0][price_data][product_data][name]",
+        "message": "Invalid string: the value is not accepted."},
+    "authentication": {
+        "status": 401, "type": "invalid_request_error", "code": "api_key_expired",
+        "message": "Expired API Key provided: sk_test_********************1234"},
+    "permission": {
+        "status": 403, "type": "invalid_request_error",
+        "message": "The provided key does not have the required permissions for this endpoint. "
+                   "Having the 'rak_checkout_session_write' permission would allow this request "
+                   "to continue."},
+}

@@ -15,8 +15,11 @@ ZERO_DECIMAL = {
     "vuv", "xaf", "xof", "xpf",
 }
 # Stripe's minimum charge amounts, in minor units.
-MINIMUM_AMOUNT = {"usd": 50, "eur": 50, "gbp": 30, "nok": 300, "sek": 300, "dkk": 250,
-                  "chf": 50, "cad": 50, "aud": 50, "jpy": 50}
+# Stripe's minimum charge amounts (docs: "Minimum and maximum charge amounts"), minor units.
+MINIMUM_AMOUNT = {"usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
+                  "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500,
+                  "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50, "pln": 200,
+                  "ron": 200, "sek": 300, "sgd": 50, "thb": 1000}
 COUNTRY_CURRENCY = {"NO": "nok", "SE": "sek", "DK": "dkk", "US": "usd", "GB": "gbp",
                     "DE": "eur", "FI": "eur", "FR": "eur", "NL": "eur"}
 

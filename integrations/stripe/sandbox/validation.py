@@ -117,3 +117,32 @@ def check_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
         if len(str(v)) > 500:
             raise invalid_param(f"{param}[{k}]", "Metadata values can have up to 500 characters.")
     return {k: v for k, v in value.items() if v != ""}
+
+
+# Stripe's enums, as its API reference lists them; a value outside is refused, naming the param.
+CHECKOUT_LOCALES = (
+    "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
+    "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt",
+    "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+)
+CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
+# Stripe's presentment currencies, in the lower case its requests use.
+CURRENCIES = frozenset("""
+    usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp
+    byn bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip
+    gmd gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt
+    lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr
+    nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd
+    std szl thb tjs tnd top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar
+    zmw
+""".split())
+
+
+def check_currency(value: Any, param: str) -> str:
+    if value not in CURRENCIES:
+        raise invalid_param(
+            param,
+            f"Invalid currency: {value}. Stripe currently supports these currencies: "
+            + ", ".join(sorted(CURRENCIES)),
+        )
+    return str(value)

@@ -3,8 +3,9 @@
 In order: API key (which names the platform whose objects the call sees,
 ``store.OWNER``), injected failures (control surface), ``Stripe-Account``,
 form parameters (checked against the SDK's definitions, ``contract.py``),
-``Idempotency-Key`` replay, then the view; Stripe errors
-become Stripe's JSON error bodies. Views are synchronous functions of a
+``Idempotency-Key`` replay (kept 24 hours, as Stripe keeps it), then the view;
+Stripe errors become Stripe's JSON error bodies. An injected ``drop_answer``
+lets the view act and keep its result, then hangs up. Views are synchronous functions of a
 ``Call`` returning ``(status, body)`` — nothing awaits between reading and
 writing state, which is what keeps idempotent replays and balances exact.
 """
@@ -15,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,12 @@ from .keys import SANDBOX
 from .store import PLATFORM, new_id, public
 from .validation import SCALAR, STRINGS, as_list, check_known, to_int
 from .webhooks import API_VERSION
+
+# The sandbox is test mode: a secret or restricted test key, as the app's config accepts.
+# A live key, a publishable key or anything malformed is refused as Stripe refuses it.
+_TEST_KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{8,}$")
+# Stripe keeps an idempotency key's result for 24 hours; after that the key is new again.
+IDEMPOTENCY_TTL_S = 24 * 60 * 60
 
 
 @dataclass
@@ -60,7 +68,7 @@ def _api_key(request: web.Request) -> str:
         raise errors.no_api_key()
     if not value:
         raise errors.no_api_key()
-    if not value.startswith("sk_test_") or len(value) <= len("sk_test_"):
+    if not _TEST_KEY.match(value):
         raise errors.bad_api_key(value)
     return value
 
@@ -71,26 +79,43 @@ def _rel_path(request: web.Request) -> str:
     return path[i:] if i >= 0 else path
 
 
-async def _injected_failure(sb: Sandbox, request: web.Request) -> None:
-    """Fail this call as the control surface asked, before anything happens."""
+def _take_rule(sb: Sandbox, request: web.Request, account: str) -> dict[str, Any] | None:
+    """The first injected-failure rule that matches this call, counted down once."""
     path = _rel_path(request)
     with sb.store.transaction():
         rules = sb.store.get_meta("fail_rules", [])
-        rule = next((r for r in rules if path.startswith(r["path_prefix"])), None)
+        rule = next((r for r in rules if path.startswith(r["path_prefix"])
+                     and r.get("method", request.method) == request.method
+                     and r.get("account", account) == account), None)
         if rule is None:
-            return
+            return None
         rule["count"] -= 1
         sb.store.set_meta("fail_rules", [r for r in rules if r["count"] > 0])
+    return rule
+
+
+async def _injected_failure(request: web.Request, rule: dict[str, Any] | None) -> None:
+    """Fail this call as the control surface asked, before anything happens."""
+    if rule is None or rule["mode"] == "drop_answer":
+        return
     if rule["mode"] == "rate_limit":
         raise errors.rate_limited()
     if rule["mode"] == "server_error":
         raise errors.server_error()
+    if rule["mode"] == "error":
+        e = rule["error"]
+        raise StripeError(int(e["status"]), e["message"], type=e["type"], code=e.get("code"),
+                          param=e.get("param"), decline_code=e.get("decline_code"))
     if rule["mode"] == "timeout":
         await asyncio.sleep(float(rule.get("seconds", 90)))
     # "timeout" after the hang, "disconnect" at once: drop the connection unanswered.
+    _hang_up(request)
+    raise errors.server_error()
+
+
+def _hang_up(request: web.Request) -> None:
     if request.transport is not None:
         request.transport.close()
-    raise errors.server_error()
 
 
 def _account(sb: Sandbox, request: web.Request, api_key: str) -> str:
@@ -140,17 +165,27 @@ def api(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             api_key = _api_key(request)
             # The key is the platform: everything below sees and makes its objects only.
             with sb.store.scope(api_key):
-                await _injected_failure(sb, request)
+                # The account is read before the rule so a rule can name one; its own
+                # errors come after an injected outage, as a network failure comes first.
+                raw_account = request.headers.get("Stripe-Account", "").strip()
+                rule = _take_rule(sb, request, raw_account)
+                await _injected_failure(request, rule)
                 account = _account(sb, request, api_key)
                 params = await _params(request)
                 call = Call(sb, request, params, account, api_key, request_id, key)
                 if key is None:
                     status, body = view(call)
-                    return _json(status, body, headers)
-                if len(key) > 255:
-                    raise StripeError(400, "Idempotency-Key must be at most 255 characters long.",
-                                      code="idempotency_key_too_long")
-                return _idempotent(call, view, key, headers)
+                    response = _json(status, body, headers)
+                else:
+                    if len(key) > 255:
+                        raise StripeError(400, "Idempotency-Key must be at most 255 characters long.",
+                                          code="idempotency_key_too_long")
+                    response = _idempotent(call, view, key, headers)
+            if rule is not None and rule["mode"] == "drop_answer":
+                # Stripe acted and kept the result; the answer is lost on the way back.
+                _hang_up(request)
+                raise web.HTTPInternalServerError()
+            return response
         except StripeError as e:
             if request.transport is None or request.transport.is_closing():
                 raise web.HTTPInternalServerError() from None
@@ -164,6 +199,8 @@ def _idempotent(call: Call, view: View, key: str, headers: dict[str, str]) -> we
     fingerprint = _fingerprint(call.request, call.params)
     with store.transaction():
         saved = store.get("idempotency", _idem_id(call, key))
+        if saved is not None and store.now() - saved["created"] >= IDEMPOTENCY_TTL_S:
+            saved = None  # expired: the key starts afresh
         if saved is not None:
             if saved["fingerprint"] != fingerprint:
                 raise StripeError(
