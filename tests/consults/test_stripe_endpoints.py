@@ -198,7 +198,7 @@ async def test_a_test_mode_account_update_cannot_stop_a_live_clinic(tmp_path: Pa
     await runner.cleanup()
     # ... then the same database served with a live key.
     settings = make_settings(tmp_path, STRIPE_SECRET_KEY="sk_live_consultpay_example", SECRET_KEY="k" * 40,
-                             STRIPE_API_BASE="http://127.0.0.1:9/unused")
+                             STRIPE_API_BASE="http://127.0.0.1:9/unused", SANDBOXES="medipay")
     assert settings.stripe_livemode
     app = create_app(settings, run_jobs=False)
     runner = web.AppRunner(app)
@@ -228,7 +228,8 @@ async def test_a_test_mode_account_update_cannot_stop_a_live_clinic(tmp_path: Pa
 
 def test_real_stripe_needs_the_connect_secret(tmp_path: Path) -> None:
     env = {"DATA_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path / 'cp.db'}",
-           "STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "k" * 40, "STRIPE_WEBHOOK_SECRET": "whsec_a"}
+           "STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "k" * 40, "STRIPE_WEBHOOK_SECRET": "whsec_a",
+           "MEDIPAY_URL": "https://medipay.invalid", "MEDIPAY_CALLBACK_SECRET": "mpsec_a"}
     with pytest.raises(ConfigError, match="STRIPE_CONNECT_WEBHOOK_SECRET must be set"):
         Settings.from_env(env, dotenv=tmp_path / ".env")
     for bad in ("we_123", "whsec_a,,whsec_b", "whsec_"):
