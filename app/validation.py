@@ -34,6 +34,13 @@ def text(data: dict[str, Any], field: str, *, required: bool = True, max_len: in
     return clean_text(data.get(field), field, max_len=max_len, required=required)
 
 
+def person_name(value: object, field: str = "name") -> str:
+    """A person's, clinic's or organisation's name from an admin form: present, at most 200, one clean line."""
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+        raise Invalid("invalid_name", "Enter a name.", field=field)
+    return clean_text(value, field) or ""
+
+
 def ident(data: dict[str, Any], field: str, *, required: bool = True) -> str | None:
     value = data.get(field)
     if isinstance(value, int) and not isinstance(value, bool):

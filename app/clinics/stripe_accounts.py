@@ -29,6 +29,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app import validation as v
 from app.clinics.accounts import (
     FINAL,
     account_row,
@@ -156,6 +157,7 @@ class StripeAccounts:
         label = (label or "").strip()
         if len(label) > 200:
             raise Invalid("invalid_label", "The label is too long.", field="label")
+        label = v.clean_text(label, "label", required=False) or ""
         if nonce is not None and not (0 < len(nonce) <= 64 and nonce.isalnum()):
             nonce = None
         async with self.db.read() as s:
