@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 import phonenumbers
@@ -10,9 +11,16 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import fodselsnummer
 
 from app.errors import BadInput, Invalid
+from app.schema import clean_text
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MAX_AMOUNT = 100_000_000  # a million in major units: more is never a consultation
+# Dates a filter may name. Outside them a date is a typing error, and near
+# date.min/date.max the arithmetic of "the next day" or a time zone overflows.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+DATE_RANGE = "Dates must be between 2000-01-01 and 2100-12-31."
+MAX_PAGE = 10_000
 
 
 def obj(value: Any, field: str = "body") -> dict[str, Any]:
@@ -22,17 +30,15 @@ def obj(value: Any, field: str = "body") -> dict[str, Any]:
 
 
 def text(data: dict[str, Any], field: str, *, required: bool = True, max_len: int = 200) -> str | None:
-    value = data.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise Invalid("missing_field", f"{field} is required", field=field)
-        return None
-    if not isinstance(value, str):
-        raise Invalid("invalid_field", f"{field} must be a string", field=field)
-    value = value.strip()
-    if len(value) > max_len or any(ord(ch) < 32 for ch in value):
-        raise Invalid("invalid_field", f"{field} must be at most {max_len} printable characters", field=field)
-    return value
+    """``data[field]`` as one line of text (see ``clean_text``: no control or bidi characters)."""
+    return clean_text(data.get(field), field, max_len=max_len, required=required)
+
+
+def person_name(value: object, field: str = "name") -> str:
+    """A person's, clinic's or organisation's name from an admin form: present, at most 200, one clean line."""
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+        raise Invalid("invalid_name", "Enter a name.", field=field)
+    return clean_text(value, field) or ""
 
 
 def ident(data: dict[str, Any], field: str, *, required: bool = True) -> str | None:
@@ -101,3 +107,39 @@ def address(value: Any) -> dict[str, str] | None:
     if "country" in out and not re.fullmatch(r"[A-Za-z]{2}", out["country"]):
         raise Invalid("invalid_address", "address.country must be a two-letter country code", field="address")
     return out or None
+
+
+def day(value: str, field: str) -> date:
+    """An ISO 8601 date (``YYYY-MM-DD``) from 2000-01-01 to 2100-12-31."""
+    try:
+        parsed = date.fromisoformat(value.strip())
+    except ValueError as e:
+        raise Invalid("invalid_date", "Enter dates as YYYY-MM-DD.", field=field) from e
+    return in_range(parsed, field)
+
+
+def moment(value: str, field: str) -> datetime:
+    """An ISO 8601 time in range, as UTC (a time without a zone is taken as UTC)."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as e:
+        raise Invalid("invalid_date", f"{field} must be an ISO 8601 date or time", field=field) from e
+    in_range(when.date(), field)  # checked before the zone shift, which overflows near the ends
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def in_range(value: date, field: str) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise Invalid("invalid_date", DATE_RANGE, field=field)
+    return value
+
+
+def page(value: str | None) -> int:
+    """A page number from a query string; anything but 1–``MAX_PAGE`` in ASCII digits is page 1 or the last.
+
+    ``int()`` takes any length and any script's digits; an offset from twenty
+    digits does not fit the database's integers.
+    """
+    if not value or not value.isascii() or not value.isdigit():
+        return 1
+    return max(1, min(MAX_PAGE, int(value))) if len(value) <= 6 else MAX_PAGE

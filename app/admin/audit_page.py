@@ -9,7 +9,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
+from app import validation as v
 from app.admin.auth import AdminUser, render, require, translator
+from app.errors import Invalid
 from app.models import AuditEvent, Clinic, User
 from app.web.keys import DB
 
@@ -38,25 +40,27 @@ class Filters:
         return urlencode({k: v for k, v in params.items() if v})
 
 
-def _date(value: str) -> date | None:
+def _date(q: Any, name: str, errors: dict[str, str]) -> date | None:
+    value = q.get(name, "").strip()[:40]
+    if not value:
+        return None
     try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
+        return v.day(value, name)
+    except Invalid as e:
+        errors[name] = e.message
         return None
 
 
-def parse_filters(q: Any, clinic_ids: set[str]) -> Filters:
+def parse_filters(q: Any, clinic_ids: set[str], errors: dict[str, str] | None = None) -> Filters:
+    """The page's filters; a bad date is left out and its message put in ``errors`` (msgids)."""
+    errors = {} if errors is None else errors
     clinic_id = q.get("clinic_id", "")
-    try:
-        page = max(1, min(int(q.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
     return Filters(
         clinic_id=clinic_id if clinic_id in clinic_ids else "",
         action=q.get("action", "")[:64],
-        date_from=_date(q.get("from", "")),
-        date_to=_date(q.get("to", "")),
-        page=page,
+        date_from=_date(q, "from", errors),
+        date_to=_date(q, "to", errors),
+        page=v.page(q.get("page")),
     )
 
 
@@ -65,7 +69,8 @@ def parse_filters(q: Any, clinic_ids: set[str]) -> Filters:
 async def audit_page(request: web.Request) -> web.StreamResponse:
     user: AdminUser = request["user"]
     clinics: list[Clinic] = request["clinics"]
-    f = parse_filters(request.query, {c.id for c in clinics})
+    errors: dict[str, str] = {}
+    f = parse_filters(request.query, {c.id for c in clinics}, errors)
     where = [AuditEvent.organisation_id == user.organisation_id]
     if user.role == "clinic_admin":
         where.append(AuditEvent.clinic_id == (user.clinic_id or ""))
@@ -100,6 +105,8 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "admin/audit.html",
+        status_code=422 if errors else 200,
+        errors={k: t.gettext(m) for k, m in errors.items()},
         events=events,
         total=total,
         filters=f,

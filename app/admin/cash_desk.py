@@ -14,7 +14,7 @@ office* switch lives on the list page.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_datetime
 
+from app import validation as v
 from app.admin.auth import AdminUser, flash, load_clinic_for, page_error, render, require, translator
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.i18n import currency_exponent, to_minor
@@ -50,10 +51,7 @@ def _scope(request: web.Request) -> Any:
 def _day(value: str, name: str, *, end: bool) -> datetime | None:
     if not value:
         return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise Invalid("invalid_date", "Enter dates as YYYY-MM-DD.", field=name) from None
+    day = v.day(value, name)
     return datetime.combine(day + timedelta(days=1) if end else day, time(0), tzinfo=OSLO).astimezone(UTC)
 
 
@@ -90,10 +88,7 @@ async def cash_desk(request: web.Request) -> web.Response:
         created_to = _day(values["to"], "to", end=True)
     except Invalid as e:
         errors["to"], created_to = t.gettext(e.message), None
-    try:
-        page = max(1, min(10_000, int(qs.get("page", "1"))))
-    except ValueError:
-        page = 1
+    page = v.page(qs.get("page"))
     desk = _desk(request)
     rows, has_next = await desk.search(_scope(request), DeskQuery(
         text=values["q"] or None, statuses=statuses, book_id=values["book"] or None,

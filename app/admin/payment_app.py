@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app import validation as v
 from app.admin.sessions import AdminUser
 from app.clock import Clock
 from app.db import Database
@@ -107,9 +108,7 @@ class PaymentApp:
         return req
 
     async def create_clinic(self, actor: AdminUser, *, name: str, currency: str) -> Clinic:
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise Invalid("invalid_name", "Enter a name.", field="name")
+        name = v.person_name(name)
         if currency not in CURRENCIES:
             raise Invalid("invalid_currency", "Choose a currency.", field="currency")
         if actor.role != "organisation_admin":

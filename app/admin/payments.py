@@ -19,6 +19,7 @@ from aiohttp import web
 from babel.dates import format_datetime
 from sqlalchemy import select
 
+from app import validation as v
 from app.admin.auth import AdminUser, can_manage_clinic, flash, render, require, translator
 from app.consults.refunds import Actor, Scope
 from app.errors import DomainError
@@ -72,10 +73,7 @@ async def payments(request: web.Request) -> web.Response:
     names = {c.id: c.name for c in clinics}
     chosen = request.query.get("clinic") or ""
     clinic_ids = [chosen] if chosen in names else list(names)
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = v.page(request.query.get("page"))
     rows: list[Row] = []
     async with request.app[DB].read() as s:
         found = await s.execute(

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app import validation as v
 from app.admin.sessions import ROLES, AdminSessions, AdminUser, normalise_email
 from app.clock import Clock
 from app.db import Database
@@ -108,11 +109,9 @@ class People:
 
     async def _validate(self, s: AsyncSession, actor: AdminUser, person: NewPerson) -> NewPerson:
         email = normalise_email(person.email)
-        name = person.name.strip()
         if not EMAIL.match(email) or len(email) > 320:
             raise Invalid("invalid_email", "Enter a valid e-mail address.", field="email")
-        if not name or len(name) > 200:
-            raise Invalid("invalid_name", "Enter a name.", field="name")
+        name = v.person_name(person.name)
         if person.role not in ROLES:
             raise Invalid("invalid_role", "Choose a role.", field="role")
         if person.role not in assignable_roles(actor):
@@ -128,9 +127,7 @@ class People:
                 raise Invalid("clinic_required", "Choose a clinic.", field="clinic_id")
         if await s.scalar(select(User.id).where(User.email == email)) is not None:
             raise Conflict("email_taken", "A user with this e-mail address already exists.", field="email")
-        ref = (person.clinician_ref or "").strip() or None
-        if ref is not None and len(ref) > 200:
-            raise Invalid("invalid_clinician_ref", "The clinician id is too long.", field="clinician_ref")
+        ref = _clinician_ref(person.clinician_ref or "")
         return NewPerson(email=email, name=name, role=person.role, clinic_id=clinic_id, clinician_ref=ref)
 
     # --- changes ------------------------------------------------------------------------
@@ -195,9 +192,7 @@ class People:
 
     async def accept(self, token: str, *, name: str, password: str) -> User:
         check_password(password)
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise Invalid("invalid_name", "Enter a name.", field="name")
+        name = v.person_name(name)
         now = self.clock.now()
         password_hash = await self._hash(password)
         async with self.db.write() as s:
@@ -247,9 +242,7 @@ class People:
         return user
 
     async def set_clinician_ref(self, actor: AdminUser, user_id: str, ref: str) -> User:
-        value = ref.strip() or None
-        if value is not None and len(value) > 200:
-            raise Invalid("invalid_clinician_ref", "The clinician id is too long.", field="clinician_ref")
+        value = _clinician_ref(ref)
         now = self.clock.now()
         async with self.db.write() as s:
             user = await self._managed(s, actor, user_id)
@@ -284,8 +277,9 @@ class People:
         email = normalise_email(email)
         if not EMAIL.match(email):
             raise Invalid("invalid_email", "Enter a valid e-mail address.", field="email")
-        if not name.strip():
-            raise Invalid("invalid_name", "Enter a name.", field="name")
+        name = v.person_name(name)
+        if organisation_name:
+            organisation_name = v.person_name(organisation_name, "organisation_name")
         now = self.clock.now()
         async with self.db.write() as s:
             if organisation_id:
@@ -310,3 +304,9 @@ class People:
                 details={"email": email, "role": "organisation_admin"}, at=now,
             )
         return user
+
+
+def _clinician_ref(value: str) -> str | None:
+    if len(value.strip()) > 200:
+        raise Invalid("invalid_clinician_ref", "The clinician id is too long.", field="clinician_ref")
+    return v.clean_text(value, "clinician_ref", required=False)

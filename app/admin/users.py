@@ -187,7 +187,9 @@ async def accept_invitation(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     form = await request.post()
     expected, sent = session.get(INVITE_CSRF), form.get("csrf_token")
-    if not isinstance(expected, str) or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
+    # compare_digest refuses non-ASCII text with a TypeError: compare bytes.
+    if not isinstance(expected, str) or not isinstance(sent, str) or \
+            not secrets.compare_digest(expected.encode(), sent.encode(errors="replace")):
         raise page_error(request, 403, "Not allowed", "The form has expired. Go back, reload the page and try again.")
     token = request.match_info["token"]
     service = people(request)

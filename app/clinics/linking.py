@@ -19,6 +19,7 @@ import secrets
 from sqlalchemy import select
 
 from app import audit
+from app import validation as v
 from app.clinics.accounts import FINAL, account_row, apply_account, clinic_row, disconnect, sync_clinic
 from app.clinics.stripe_errors import admin_error
 from app.clock import Clock
@@ -46,6 +47,7 @@ class AccountLinking:
         label = (label or "").strip()
         if len(label) > 200:
             raise Invalid("invalid_label", "The label is too long.", field="label")
+        label = v.clean_text(label, "label", required=False) or ""
         if nonce is not None and not (0 < len(nonce) <= 64 and nonce.isalnum()):
             nonce = None
         async with self.db.read() as s:

@@ -79,10 +79,7 @@ class ConsultService:
                 raise NotFound("clinic_not_found", "No such clinic.")
             if clinic.organisation_id != organisation_id:
                 raise Forbidden("forbidden", "That clinic belongs to another organisation.")
-            try:
-                currency = normalise_currency(data.get("currency") or clinic.currency)
-            except MoneyError as e:
-                raise Invalid("invalid_currency", "currency must be an ISO 4217 code", field="currency") from e
+            currency = _allowed_currency(clinic, data.get("currency"))
             consult = Consult(
                 id=new_id("con"),
                 organisation_id=organisation_id,
@@ -206,3 +203,27 @@ class ConsultService:
             select(PaymentRequest).where(PaymentRequest.consult_id == consult_id).order_by(PaymentRequest.created_at)
         )
         return list(rows)
+
+
+def clinic_currencies(clinic: Clinic) -> tuple[str, ...]:
+    """The currencies a clinic takes payments in: today its one currency."""
+    return (clinic.currency,)
+
+
+def _allowed_currency(clinic: Clinic, given: Any) -> str:
+    """The consult's currency: the clinic's by default, else one the clinic allows.
+
+    Any valid ISO 4217 code is not enough: ``XXX``, ``XAU`` or ``USD`` in a NOK
+    clinic would make requests no one can pay, book or report.
+    """
+    allowed = clinic_currencies(clinic)
+    if given is None:
+        return allowed[0]
+    try:
+        currency = normalise_currency(given)
+    except MoneyError as e:
+        raise Invalid("invalid_currency", "currency must be an ISO 4217 code", field="currency") from e
+    if currency not in allowed:
+        raise Invalid("invalid_currency", f"currency must be one of the clinic's: {', '.join(allowed)}",
+                      field="currency")
+    return currency

@@ -117,11 +117,7 @@ class CardQuery:
 
 
 def _when(value: str, field: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError as e:
-        raise Invalid("invalid_date", f"{field} must be an ISO 8601 date or time", field=field) from e
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return v.moment(value, field)
 
 
 def encode_cursor(card: BillCard) -> str:

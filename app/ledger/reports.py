@@ -44,7 +44,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +53,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from app import validation as v
 from app.db import Database
 from app.errors import Invalid
 from app.ledger.statuses import LABELS, SETTLED
@@ -89,17 +90,15 @@ def parse_when(value: str, name: str, *, end: bool) -> datetime:
     """A date (a whole Oslo day; ``end`` → the next midnight) or an ISO 8601 time (UTC when no zone)."""
     if len(value) == 10:
         try:
-            day = date.fromisoformat(value)
-        except ValueError as e:
+            day = v.day(value, name)
+        except Invalid as e:
+            if e.message == v.DATE_RANGE:
+                raise
             raise Invalid("invalid_date", f"{name} must be an ISO 8601 date or time", field=name) from e
         if end:
             day += timedelta(days=1)
         return datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError as e:
-        raise Invalid("invalid_date", f"{name} must be an ISO 8601 date or time", field=name) from e
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return v.moment(value.replace("Z", "+00:00") if value.endswith("Z") else value, name)
 
 
 @dataclass(frozen=True)

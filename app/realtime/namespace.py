@@ -1,7 +1,9 @@
 """The ``/consult`` namespace: who may connect, and what each role may send.
 
-Every handler validates, calls one service method, and answers with an ack:
-``{"ok": true, …}`` or ``{"ok": false, "error": {"code", "message"}}``. No
+Every handler parses its payload with its declared schema (``app/inputs.py``:
+unknown fields, wrong types and out-of-range values are refused), calls one
+service method, and answers with an ack: ``{"ok": true, …}`` or
+``{"ok": false, "error": {"code", "message", "field"?}}``. No
 event is dropped silently and no input crashes a handler.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from app import inputs
 from app.consults.medipay_fallback import MediPayFallback
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
@@ -77,21 +80,27 @@ class ConsultNamespace(socketio.AsyncNamespace):
         self.limiter.forget(sid)
 
     async def on_payment_request(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        return await self._handle(sid, lambda who: self.payments.request(who, data), "request")
+        return await self._handle(
+            sid, lambda who: self.payments.request(who, inputs.PAYMENT_REQUEST.parse(data)), "request"
+        )
 
     async def on_payment_cancel(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        return await self._handle(sid, lambda who: self.payments.cancel(who, data), "request")
+        return await self._handle(sid, lambda who: self.payments.cancel(who, inputs.REQUEST_REF.parse(data)), "request")
 
     async def on_payment_checkout(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        return await self._handle(sid, lambda who: self.payments.checkout(who, data), "url")
+        return await self._handle(sid, lambda who: self.payments.checkout(who, inputs.REQUEST_REF.parse(data)), "url")
 
     async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Answers {"ok": true, "refund": {…}, "request": {…}}.
-        return await self._handle(sid, lambda who: self.refunds.refund_in_call(who, data), None)
+        return await self._handle(
+            sid, lambda who: self.refunds.refund_in_call(who, inputs.PANEL_REFUND.parse(data)), None
+        )
 
     async def on_bill_card_send(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Send what the patient did not pay in the call on to MediPay (SMS → card, Vipps or invoice).
-        return await self._handle(sid, lambda who: self.fallback.send(who, data), None)
+        return await self._handle(
+            sid, lambda who: self.fallback.send(who, inputs.BILL_CARD_SEND.parse(data, empty=True)), None
+        )
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if not isinstance(event, ClientEvent):
@@ -137,12 +146,17 @@ class ConsultNamespace(socketio.AsyncNamespace):
             lang = who.consult.language
             result = await call(who)
         except DomainError as e:
-            return _error(e.code, e.message, lang, e.params)
+            return _error(e.code, e.message, lang, e.params, field=e.params.get("field"))
         except Exception:
             log.exception("handler failed for %s", sid)
             return _error("internal_error", "Something went wrong. Please try again.", lang)
         return {"ok": True, key: result} if key is not None else {"ok": True, **result}
 
 
-def _error(code: str, message: str, lang: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": error_message(message, params or {}, lang)}}
+def _error(
+    code: str, message: str, lang: str, params: Mapping[str, object] | None = None, *, field: object = None
+) -> dict[str, Any]:
+    error = {"code": code, "message": error_message(message, params or {}, lang)}
+    if isinstance(field, str):
+        error["field"] = field  # which field of the payload was refused
+    return {"ok": False, "error": error}

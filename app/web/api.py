@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app import validation as v
-from app.consults.refunds import Actor, Scope, parse_amount
+from app import inputs
+from app.consults.refunds import Actor, Scope
 from app.consults.views import request_view
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.models import Consult, PaymentRequest
 from app.organisations import Caller
 from app.web.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
@@ -18,7 +18,19 @@ routes = web.RouteTableDef()
 
 
 async def caller(request: web.Request) -> Caller:
-    return await request.app[ORGANISATIONS].authenticate(request.headers.get("Authorization"))
+    header = request.headers.get("Authorization")
+    # Headers that are not UTF-8 arrive with surrogates, which no hash can encode; keys are ASCII.
+    if header is not None and not header.isascii():
+        raise Unauthenticated("unauthenticated", "The API key is not valid.")
+    return await request.app[ORGANISATIONS].authenticate(header)
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and (not key.isascii() or not key.isprintable() or not 0 < len(key) <= 255):
+        raise Invalid("invalid_field", "Idempotency-Key must be at most 255 printable ASCII characters",
+                      field="Idempotency-Key")
+    return key
 
 
 def _id(request: web.Request, name: str) -> str:
@@ -31,7 +43,7 @@ def _id(request: web.Request, name: str) -> str:
 @routes.post("/api/v1/consults")
 async def create_consult(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await read_json(request)
+    body = inputs.CONSULT.parse(await read_json(request))
     return web.json_response(await request.app[CONSULTS].create(who.organisation_id, body), status=201)
 
 
@@ -63,14 +75,14 @@ async def get_payment_request(request: web.Request) -> web.Response:
 @routes.post("/api/v1/payment-requests/{request_id}/refunds")
 async def refund_payment_request(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await read_json(request)
-    data = v.obj(body if body is not None else {}, "body")
+    # A misspelt field is refused, never read as "no amount" (which refunds everything).
+    data = inputs.REFUND.parse(await read_json(request), empty=True)
     result = await request.app[REFUNDS].refund(
         _id(request, "request_id"),
-        parse_amount(data.get("amount")),
+        data.get("amount"),
         actor=Actor("api", who.organisation_id),
         source="api",
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        idempotency_key=idempotency_key(request),
         scope=Scope(who.organisation_id),
     )
     return web.json_response(result["refund"], status=201)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from app import inputs
 from app.errors import NotFound
 from app.ledger.card_service import BillCards, parse_query
 from app.web.api import caller
@@ -33,7 +34,7 @@ async def list_cards(request: web.Request) -> web.Response:
 @routes.post("/api/v1/bill-cards")
 async def create_card(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await read_json(request)
+    body = inputs.BILL_CARD.parse(await read_json(request))
     card = await _cards(request).create(who.organisation_id, body, actor_id=who.organisation_id)
     return web.json_response(card, status=201)
 
@@ -47,7 +48,7 @@ async def get_card(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/bill-cards/{card_id}")
 async def change_card(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = await read_json(request)
+    body = inputs.BILL_CARD_CHANGE.parse(await read_json(request))
     card = await _cards(request).change(who.organisation_id, _card_id(request), body, actor_id=who.organisation_id)
     return web.json_response(card)
 

@@ -34,8 +34,30 @@ def _is_api(request: web.Request) -> bool:
     return request.path.startswith(("/api/", "/webhooks/"))
 
 
+def _undecodable_header(request: web.Request) -> str | None:
+    """The first header that was not valid UTF-8 (aiohttp keeps such bytes as lone surrogates).
+
+    No code downstream can encode such a value, or compare it with ``hmac``;
+    refusing it here keeps every header reader (keys, CSRF, signatures) simple.
+    """
+    for name, value in request.headers.items():
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return name
+    return None
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    bad = _undecodable_header(request)
+    if bad is not None:
+        if _is_api(request) and bad.lower() == "authorization":
+            return json_error(401, "unauthenticated", "The API key is not valid.")
+        if _is_api(request):
+            return json_error(400, "bad_header", "A header is not valid UTF-8.", field=bad[:50])
+        raise web.HTTPBadRequest(text="A header is not valid UTF-8.")
     try:
         return await handler(request)
     except DomainError as e:

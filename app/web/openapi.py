@@ -1,8 +1,17 @@
-"""The OpenAPI 3 description served at /api/v1/openapi.json."""
+"""The OpenAPI 3 description served at /api/v1/openapi.json.
+
+Responses are described here by hand; request bodies are generated from the
+schemas the handlers parse with (``app/inputs.py``), so what the document
+promises is what the service accepts: exactly these fields
+(``additionalProperties: false``), these types and these bounds.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from app import inputs
+from app.schema import Schema
 
 _ERROR = {
     "type": "object",
@@ -13,25 +22,6 @@ _ERROR = {
             "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}},
         }
-    },
-}
-_ADDRESS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        k: {"type": "string", "maxLength": 200} for k in ("line1", "line2", "postal_code", "city", "country")
-    },
-}
-_PATIENT_IN = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "id": {"type": "string", "maxLength": 200},
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "email": {"type": "string", "format": "email"},
-        "national_id": {"type": "string", "description": "Norwegian fødselsnummer or D-number, 11 digits"},
-        "mobile": {"type": "string", "description": "E.164, e.g. +4791234567"},
-        "address": _ADDRESS,
     },
 }
 _REQUEST = {
@@ -100,6 +90,19 @@ _CONSULT = {
 }
 
 
+# The schema each operation's handler parses its body with.
+REQUEST_BODIES: dict[str, Schema] = {
+    "createConsult": inputs.CONSULT,
+    "refundPaymentRequest": inputs.REFUND,
+    "createBillCard": inputs.BILL_CARD,
+    "changeBillCard": inputs.BILL_CARD_CHANGE,
+}
+
+
+def _body(schema: Schema, *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema.json_schema()}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "error", "content": {"application/json": {"schema": _ERROR}}} for code in codes}
 
@@ -123,29 +126,7 @@ SPEC: dict[str, Any] = {
         "/api/v1/consults": {
             "post": {
                 "operationId": "createConsult",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["clinic_id", "clinician", "patients"],
-                                "properties": {
-                                    "clinic_id": {"type": "string"},
-                                    "external_id": {"type": "string", "maxLength": 200},
-                                    "clinician": {
-                                        "type": "object",
-                                        "required": ["id", "name"],
-                                        "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-                                    },
-                                    "patients": {"type": "array", "minItems": 1, "maxItems": 20, "items": _PATIENT_IN},
-                                    "currency": {"type": "string", "minLength": 3, "maxLength": 3},
-                                    "language": {"type": "string", "enum": ["nb", "en", "sv"]},
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": _body(inputs.CONSULT),
                 "responses": {**_ok(201, _CONSULT), **_errors(400, 401, 403, 404, 422)},
             }
         },
@@ -184,23 +165,7 @@ SPEC: dict[str, Any] = {
                         "description": "The same key for the same request refunds once, however often it is sent.",
                     },
                 ],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "amount": {
-                                        "type": "integer",
-                                        "minimum": 1,
-                                        "description": "minor units; omit to refund all that remains",
-                                    }
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": _body(inputs.REFUND, required=False),
                 "responses": {**_ok(201, _REFUND), **_errors(400, 401, 403, 404, 409, 422, 503)},
             }
         },
@@ -221,21 +186,6 @@ _STATUS = {
         "invoice_exported",
         "invoice_paid",
     ],
-}
-_MINOR = {"type": "integer", "minimum": 0, "maximum": 100_000_000, "description": "minor units"}
-_LINE_IN = {
-    "type": "object",
-    "required": ["code", "description", "patient_amount"],
-    "properties": {
-        "code": {"type": "string", "minLength": 1, "maxLength": 40},
-        "description": {"type": "string", "minLength": 1, "maxLength": 200},
-        "patient_amount": _MINOR,
-        "refund_amount": _MINOR,
-    },
-}
-_CARD_PATIENT_IN = {
-    "type": "object",
-    "properties": {k: v for k, v in _PATIENT_IN["properties"].items() if k != "id"},  # type: ignore[attr-defined]
 }
 _BILL_CARD = {
     "type": "object",
@@ -323,24 +273,7 @@ SPEC["paths"].update(
             "post": {
                 "operationId": "createBillCard",
                 "description": "A bill card of service lines, in status open (waiting for export).",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["clinic_id", "patient", "lines"],
-                                "properties": {
-                                    "clinic_id": {"type": "string"},
-                                    "book_id": {"type": "string"},
-                                    "patient": _PATIENT_IN,
-                                    "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": _LINE_IN},
-                                    "admin_fee": {"type": "boolean"},
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": _body(inputs.BILL_CARD),
                 "responses": {**_ok(201, _BILL_CARD), **_errors(400, 401, 403, 404, 409, 422)},
             },
         },
@@ -358,22 +291,7 @@ SPEC["paths"].update(
                     "patient_share_locked); its refund share may change. A paid card's shares cannot change."
                 ),
                 "parameters": [_path_id("card_id")],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "patient_share": _MINOR,
-                                    "refund_share": _MINOR,
-                                    "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": _LINE_IN},
-                                    "patient": _CARD_PATIENT_IN,
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": _body(inputs.BILL_CARD_CHANGE),
                 "responses": {**_ok(200, _BILL_CARD), **_errors(400, 401, 403, 404, 409, 422)},
             },
         },

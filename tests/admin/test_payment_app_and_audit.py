@@ -103,10 +103,11 @@ async def test_audit_page_scope_filters_pagination_and_read_only(live):
         assert 'data-action="user.signed_in"' in mine.text
         forced = await ca.get(f"/admin/audit?clinic_id={sibling.id}")
         assert "payment_app.requested" not in forced.text
-        future = await oa.get("/admin/audit?from=2999-01-01")
+        future = await oa.get("/admin/audit?from=2099-01-01")
         assert "Nothing matches these filters." in future.text
+        # A bad date is said so on the page (the rest of the filters still apply); a bad page is page 1.
         junk = await oa.get("/admin/audit?page=abc&from=not-a-date")
-        assert junk.status == 200
+        assert junk.status == 422 and "YYYY-MM-DD" in junk.text
 
 
 async def test_audit_page_is_paginated_newest_first(live):

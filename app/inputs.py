@@ -1,0 +1,97 @@
+"""Every REST body and Socket.IO payload the service accepts, declared once.
+
+The edges (``app/web/*_api.py``, ``app/realtime/namespace.py``) parse with
+these before a service sees anything; ``app/web/openapi.py`` builds its request
+bodies from the same declarations, and a test holds the two together. The
+services still check what needs the database or a registry (a clinic's
+currency, a fødselsnummer's check digits, a phone number).
+"""
+
+from __future__ import annotations
+
+from app.i18n import SUPPORTED as LANGUAGES
+from app.schema import Flag, ListOf, Schema, Text, Whole
+from app.validation import MAX_AMOUNT
+
+MAX_PATIENTS = 20
+MAX_LINES = 100
+ID = Text(max_len=100)
+# Hosts' own ids (clinician, patient) may be numbers in their systems; kept as text.
+HOST_ID = Text(max_len=200, numbers=True)
+
+AMOUNT = Whole(minimum=1, maximum=MAX_AMOUNT, code="invalid_amount",
+               message="Amount must be a whole number of minor units greater than zero.",
+               description="minor units")
+SHARE = Whole(minimum=0, maximum=MAX_AMOUNT, code="invalid_amount", description="minor units")
+
+ADDRESS = Schema(
+    fields={
+        "line1": Text(), "line2": Text(), "postal_code": Text(max_len=20), "city": Text(),
+        "country": Text(max_len=2, pattern="[A-Za-z]{2}", description="ISO 3166 two-letter code"),
+    },
+    code="invalid_address",
+)
+_PATIENT_FIELDS = {
+    "name": Text(),
+    "email": Text(max_len=254, code="invalid_email"),
+    "national_id": Text(max_len=11, code="invalid_national_id",
+                        description="Norwegian fødselsnummer or D-number, 11 digits"),
+    "mobile": Text(max_len=32, code="invalid_mobile", description="E.164, e.g. +4791234567"),
+    "address": ADDRESS,
+}
+PATIENT = Schema(fields={"id": HOST_ID, **_PATIENT_FIELDS}, required=("name",))
+# A change to a bill card's patient: the id stays, ``null`` clears a detail.
+PATIENT_CHANGE = Schema(fields=_PATIENT_FIELDS, clearable=("email", "national_id", "mobile", "address"))
+
+# POST /api/v1/consults
+CONSULT = Schema(
+    fields={
+        "clinic_id": ID,
+        "external_id": Text(),
+        "clinician": Schema(fields={"id": HOST_ID, "name": Text()}, required=("id", "name")),
+        "patients": ListOf(items=PATIENT, min_items=1, max_items=MAX_PATIENTS, code="too_many_patients"),
+        "currency": Text(max_len=3, code="invalid_currency",
+                         description="one of the clinic's currencies; the clinic's by default"),
+        "language": Text(max_len=8, choices=LANGUAGES, code="invalid_language"),
+    },
+    required=("clinic_id", "clinician", "patients"),
+)
+
+# POST /api/v1/payment-requests/{id}/refunds (no body: all that remains)
+REFUND = Schema(fields={"amount": Whole(minimum=1, maximum=MAX_AMOUNT, code="invalid_amount",
+                                        message="Enter a refund amount greater than zero.",
+                                        description="minor units; omit to refund all that remains")})
+
+LINE = Schema(
+    fields={"code": Text(max_len=40), "description": Text(), "patient_amount": SHARE, "refund_amount": SHARE},
+    required=("code", "description", "patient_amount"),
+)
+LINES = ListOf(items=LINE, min_items=1, max_items=MAX_LINES)
+
+# POST /api/v1/bill-cards
+BILL_CARD = Schema(
+    fields={"clinic_id": ID, "book_id": ID, "patient": PATIENT, "lines": LINES, "admin_fee": Flag()},
+    required=("clinic_id", "patient", "lines"),
+)
+# PATCH /api/v1/bill-cards/{id}
+BILL_CARD_CHANGE = Schema(
+    fields={"patient_share": SHARE, "refund_share": SHARE, "lines": LINES, "patient": PATIENT_CHANGE},
+)
+
+# Socket.IO, in the call.
+PAYMENT_REQUEST = Schema(
+    fields={
+        "amount": AMOUNT,
+        "currency": Text(max_len=3, code="currency_mismatch", message="Currency does not match the consultation."),
+        # Required, but the panel's own message says so (the service checks it).
+        "description": Text(),
+        "patient_id": Text(max_len=200, numbers=True, code="unknown_patient", message="Unknown patient."),
+        "idempotency_key": ID,
+    },
+)
+REQUEST_REF = Schema(fields={"request_id": ID}, required=("request_id",))
+PANEL_REFUND = Schema(
+    fields={"request_id": ID, "amount": REFUND.fields["amount"], "idempotency_key": Text(max_len=255)},
+    required=("request_id",),
+)
+BILL_CARD_SEND = Schema(fields={"request_id": ID, "patient_id": HOST_ID})
