@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,12 +54,3 @@ async def serving(settings: Settings, *, extra_routes: web.RouteTableDef | None 
         await runner.cleanup()
 
 
-def outward_address() -> str | None:
-    """This machine's address on its network (not loopback), or None when it has none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.123", 9))  # no packet is sent: this only picks the route
-        except OSError:
-            return None
-        address = s.getsockname()[0]
-    return None if address.startswith("127.") or address == "0.0.0.0" else address

@@ -20,6 +20,7 @@ from integrations.stripe.protocol import (
     RequestRefused,
 )
 from integrations.stripe.sandbox.validation import CHECKOUT_LOCALES as STRIPE_LOCALES
+from tests.stripe_contract.plugin import Recorder
 
 
 @pytest.fixture
@@ -65,7 +66,9 @@ async def test_outages_are_unavailable(sandbox: Running, gateway: StripeSDKGatew
         await gateway.create_checkout_session(_new("k-" + mode))
 
 
-async def test_amount_too_small_and_a_reused_key_are_request_refusals(gateway: StripeSDKGateway) -> None:
+async def test_amount_too_small_and_a_reused_key_are_request_refusals(
+    gateway: StripeSDKGateway, stripe_requests: Recorder
+) -> None:
     with pytest.raises(RequestRefused) as e:
         await gateway.create_checkout_session(_new("k-small", amount=299))
     assert e.value.code == "amount_too_small"
@@ -75,6 +78,9 @@ async def test_amount_too_small_and_a_reused_key_are_request_refusals(gateway: S
     assert e.value.code == "idempotency_error"
     # Still a ProviderError: existing handlers keep catching it.
     assert isinstance(e.value, ProviderError)
+    # The request guard saw the reused key too (sent here on purpose).
+    refused = stripe_requests.take_violations()
+    assert [v.param for _, v in refused] == ["Idempotency-Key"], refused
 
 
 async def test_the_app_sends_only_stripes_checkout_locales(gateway: StripeSDKGateway) -> None:
