@@ -23,8 +23,14 @@ def private_sqlite_file(database: str | os.PathLike[str]) -> None:
     if not name or name == ":memory:" or name.startswith("file:"):
         return
     path = Path(name)
-    with contextlib.suppress(FileNotFoundError):  # a missing folder: SQLite says so itself
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE))
+    # Only a file that is not there yet is opened, and only to create it: closing
+    # any descriptor of a database file drops every POSIX lock this process holds
+    # on it, so opening the database of a live connection would undo SQLite's
+    # locking (and another process would then write beside it).
+    if not path.exists():
+        # A missing folder: SQLite says so itself; created meanwhile by another process: theirs.
+        with contextlib.suppress(FileNotFoundError, FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
     for suffix in SQLITE_COMPANIONS:
         companion = path.with_name(path.name + suffix)
         # Not ours to change (another user's file): SQLite opens it as it is.
