@@ -6,7 +6,8 @@
   no supported way to do this.
 - ``app.realtime.server.close_manager`` stops a Redis manager's listener task
   and closes its connections through the attributes ``thread``, ``pubsub`` and
-  ``redis``; python-socketio has no public close for a client manager.
+  ``redis``; python-socketio has no public close for a client manager. (Its
+  ``Server`` also overrides the private ``_handle_event`` to mark client events.)
 
 Both libraries are therefore pinned below their next release in pyproject.toml;
 before raising a bound, run these tests on the new release.
@@ -82,6 +83,13 @@ async def _subscribers(channel: str) -> int:
         return int(count)
     finally:
         await client.aclose()
+
+
+def test_python_socketio_still_dispatches_client_events_through_handle_event() -> None:
+    # app.realtime.server.Server marks client events by overriding this private method.
+    parameters = list(inspect.signature(socketio.AsyncServer._handle_event).parameters)
+    assert parameters == ["self", "eio_sid", "namespace", "id", "data"]
+    assert inspect.iscoroutinefunction(socketio.AsyncServer._handle_event)
 
 
 @pytest.mark.redis
