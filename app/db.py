@@ -76,7 +76,15 @@ def _optimize(connection: sqlite3.Connection) -> None:
 
 
 class InlineSqlite(aiosqlite.Connection):
-    """aiosqlite's interface, with every call made at once in the calling thread."""
+    """aiosqlite's interface, with every call made at once in the calling thread.
+
+    This overrides aiosqlite's private ``_tx``, ``_connect`` and ``_execute``.
+    No supported route keeps the speed: aiosqlite always hands calls to its
+    thread, and SQLAlchemy's only asyncio SQLite dialects sit on aiosqlite (or
+    its likes, with the same hand-over). So aiosqlite is pinned below its next
+    release in pyproject.toml, and tests/test_pinned_internals.py fails loudly
+    when the names this relies on move, or when statements leave the loop's thread.
+    """
 
     def __init__(self, connector: Any, iter_chunk_size: int) -> None:
         super().__init__(connector, iter_chunk_size)

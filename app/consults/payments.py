@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 DOUBLE_CLICK = timedelta(seconds=10)
 # Reuse a checkout session only while it has this much life left.
 CHECKOUT_MARGIN = timedelta(minutes=2)
-# Stripe takes an expires_at at least 30 minutes ahead; a stored attempt closer than this
+# Stripe takes an expires_at at least 30 minutes ahead (docs/rules.md, rule P6); a stored attempt closer than this
 # (with half a minute for clocks and travel) is refused unless Stripe already made its session.
 STRIPE_MIN_EXPIRY = timedelta(minutes=30, seconds=30)
 # Built once: a settlement reads its request this way for every webhook.
@@ -63,7 +63,7 @@ async def finish_unpaid(
     """End an open request without payment; its line no longer counts on the card.
 
     With ``keep_line`` the amount stays owed on the card: the call ended with
-    it unpaid and the card's MediPay book collects it (product.md, section 3).
+    it unpaid and the card's MediPay book collects it (docs/rules.md, rule L2).
     """
     r.status = status
     r.updated_at = now

@@ -24,6 +24,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ids import new_id
 from app.models import Book, User
 
+# MediPay takes an active book with a description and this export format (docs/rules.md, rule B2).
 EXPORT_FORMATS = ("none", "medipay")
 
 

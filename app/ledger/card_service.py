@@ -9,7 +9,7 @@ Shares and lines stay consistent by one rule: a card's ``patient_share`` and
   carrying the difference (negative for a reduction), never rewriting a line;
 - a share may not go below zero.
 
-What may change depends on the status: the patient share of an exported card
+What may change depends on the status (docs/rules.md, rules B4 and S2): the patient share of an exported card
 (``statuses.EXPORTED``) is locked (409 ``patient_share_locked``) while its
 refund share may still change; a settled card's shares do not change at all
 (409 ``card_settled``); the patient's identity (``national_id``) of an exported

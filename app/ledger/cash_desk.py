@@ -10,6 +10,8 @@ card's patient share is locked, 409 ``patient_share_locked``). The desk adds:
   ``invoice_generated``), with or without the admin fee (*Include fee*);
   made without *manual office* the desk warns first (``needs_warning``);
 - the clinic's **manual office** switch (no automatic hourly export).
+
+The rules are docs/rules.md, rules B5, B6, M8 and M9.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from app.ledger.transitions import transition
 from app.models import BillCard, BillCardEvent, Book, Clinic, MediPayExport
 
 PAGE_SIZE = 50
-# Lists the desk opens with one click (product.md: *Invoice for manual handling*, *Not exported invoices*).
+# Lists the desk opens with one click: *Invoice for manual handling* and *Not exported invoices*
+# (docs/rules.md, rules M8 and M9).
 LISTS = {"manual": "manual_handling", "not-exported": "not_exported"}
 INVOICE_FROM = frozenset({"open", "not_exported", "manual_handling"})
 # Cards *Send to payment* may take (the pipeline refuses the rest with a reason).

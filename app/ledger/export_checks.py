@@ -6,7 +6,7 @@ since a patient who makes no choice in Checkout is invoiced after 48 hours,
 the address is asked for before every export. A card
 failing a check is not sent: it goes to *not exported* with the reason
 (``reason_code`` is one of MediPay's own ``invalid_patient`` reasons) and is
-tried again daily until it passes.
+tried again daily until it passes (docs/rules.md, rules M5 and M9).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Queueing a card writes a ``medipay_exports`` row in the same transaction that
 changes the card, so a card is never queued without its row or the reverse.
 A card of a MediPay book becomes due at the next full hour (the hourly
-transfer); *Send to payment* makes it due at once and starts the sender.
+transfer); *Send to payment* makes it due at once and starts the sender
+(docs/rules.md, rule M1).
 
 The exporter works in three steps, so that a worker may die at any point:
 

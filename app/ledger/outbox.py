@@ -14,6 +14,7 @@ from app.ids import new_id
 from app.ledger.books import exports_to_medipay
 from app.models import BillCard, Book, Clinic, MediPayExport
 
+# A card that failed the checks is tried again daily (docs/rules.md, rule M9).
 RETRY_EVERY = timedelta(days=1)
 BACKOFF_START = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)

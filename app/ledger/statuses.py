@@ -1,6 +1,6 @@
 """Bill card statuses: the codes the API uses and the labels users know.
 
-The labels are the cash desk's own Norwegian words (product.md, section 2)
+The labels are the cash desk's own Norwegian words (docs/rules.md, rule S1)
 and are shown as they are, in every language.
 """
 

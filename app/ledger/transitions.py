@@ -1,4 +1,4 @@
-"""Which status a bill card may move to from which, as data (product.md, section 2).
+"""Which status a bill card may move to from which, as data (docs/rules.md, rule T1).
 
 Every change of a card's status outside the in-call bookkeeping goes through
 ``transition``, which refuses a move not in the table below and writes the

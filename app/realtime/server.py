@@ -57,7 +57,13 @@ def write_only_manager(redis_url: str, channel: str = "consultpay") -> socketio.
 
 
 async def close_manager(manager: Any) -> None:
-    """Stop a Redis manager's listener and close its connections (at shutdown)."""
+    """Stop a Redis manager's listener and close its connections (at shutdown).
+
+    python-socketio has no public way to close a client manager; this reads its
+    attributes ``thread`` (the listener task), ``pubsub`` and ``redis``. The
+    package is pinned below its next release in pyproject.toml, and
+    tests/test_pinned_internals.py fails when those attributes change.
+    """
     if not isinstance(manager, socketio.AsyncRedisManager):
         return
     listener = getattr(manager, "thread", None)

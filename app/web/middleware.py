@@ -8,13 +8,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from app.config import Settings
 from app.errors import BadInput, DomainError
-from app.i18n import error_message
+from app.i18n import error_message, negotiate
 from app.web.access_log import redact
 from app.web.keys import SETTINGS
+from app.web.pages import context
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,6 +51,21 @@ def _undecodable_header(request: web.Request) -> str | None:
     return None
 
 
+def _error_page(request: web.Request, error: DomainError) -> web.StreamResponse:
+    """The error page, with the error's own status, for a domain error that a page let through.
+
+    Pages catch the errors they expect and render them in context; this is the
+    rest, told in the reader's language instead of an English msgid.
+    """
+    lang = negotiate(request.headers.get("Accept-Language"))
+    message = error_message(error.message, error.params, lang)
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, context(lang, status=error.status, title=None, message=message), status=error.status
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     bad = _undecodable_header(request)
@@ -65,7 +82,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             # The API speaks English: the msgid with its %(name)s filled in.
             message = error_message(e.message, e.params, "en")
             return json_error(e.status, e.code, message, field=e.params.get("field"))
-        raise web.HTTPException(text=e.message) from e  # pages render their own errors
+        return _error_page(request, e)
     except web.HTTPException as e:
         if _is_api(request) and e.status >= 400:
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status, "http_error")

@@ -1,4 +1,4 @@
-"""The card status table (product.md, section 2) and accounting books, against a real database."""
+"""The card status table (docs/rules.md, rules S1 and T1) and accounting books, against a real database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every path of a bill card through MediPay (product.md, section 2), over REST and signed callbacks."""
+"""Every path of a bill card through MediPay (docs/rules.md, rule T1), over REST and signed callbacks."""
 
 from __future__ import annotations
 

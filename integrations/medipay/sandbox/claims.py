@@ -1,4 +1,4 @@
-"""Claims and their life, as product.md section 2 tells it.
+"""Claims and their life, as the product's rules tell it (docs/rules.md, rules M2, M3, M4, M6, M7 and M8).
 
     export ──▶ sent ──(card / Vipps in Checkout)──────────────────────▶ paid
       │         ├──(invoice in Checkout: full credit check, ≤ NOK 50,000)─▶ paid | rejected

@@ -1,4 +1,4 @@
-"""Each path of product.md section 2, driven over HTTP through the app's MediPay
+"""Each path of the MediPay rules (docs/rules.md, part M), driven over HTTP through the app's MediPay
 client, with the outcome checked in the claim, the SMS outbox and the signed
 callbacks the receiver verified on the raw body."""
 
