@@ -25,11 +25,25 @@ CONFIG = re.compile(r'<script type="application/json" id="config">(.*?)</script>
 def test_statuses_are_str_enums_with_the_stored_values():
     # The values are in the database and in the plugin contract: they never change.
     assert [s.value for s in RequestStatus] == [
-        "requested", "checkout_open", "paid", "cancelled", "expired", "failed", "refunded", "partially_refunded",
+        "requested",
+        "checkout_open",
+        "paid",
+        "cancelled",
+        "expired",
+        "failed",
+        "refunded",
+        "partially_refunded",
     ]
     assert [s.value for s in CardStatus] == [
-        "under_work", "open", "open_exported", "paid", "invoice_generated", "manual_handling",
-        "not_exported", "invoice_exported", "invoice_paid",
+        "under_work",
+        "open",
+        "open_exported",
+        "paid",
+        "invoice_generated",
+        "manual_handling",
+        "not_exported",
+        "invoice_exported",
+        "invoice_paid",
     ]
     assert [s.value for s in ConsultStatus] == ["active", "ended"]
     for enum in (RequestStatus, CardStatus, ConsultStatus):
