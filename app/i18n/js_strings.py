@@ -1,7 +1,7 @@
 """Every string the panels' JavaScript shows, in English (the msgids).
 
 The page view sends them translated as ``{msgid: _(msgid)}`` in the page's
-``i18n`` JSON block; ``static/js/common.js`` looks them up with ``t(msgid)``.
+``i18n`` JSON block; ``static/js/panel/config.js`` looks them up with ``t(msgid)``.
 ``{name}`` placeholders are filled in by the script, so translations must keep
 them. ``N_`` only marks the strings for extraction (babel.cfg's python
 extractor knows it); the tests check that each one is here and translated.

@@ -13,6 +13,15 @@ from app.errors import DomainError
 from app.i18n import format_money as _format_money
 from app.i18n import get_translator, negotiate
 from app.i18n.js_strings import JS_STRINGS
+from app.ledger.statuses import (
+    REQUEST_ENDED_UNPAID,
+    REQUEST_LABELS,
+    REQUEST_OPEN,
+    REQUEST_PAID,
+    CardStatus,
+    ConsultStatus,
+    RequestStatus,
+)
 from app.models import Clinic
 from app.web.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 
@@ -30,6 +39,23 @@ def context(lang: str, **extra: Any) -> dict[str, Any]:
         "format_money": lambda minor, currency: _format_money(minor, currency, lang),
         "i18n_js": {s: t.gettext(s) for s in JS_STRINGS},
         **extra,
+    }
+
+
+def panel_statuses() -> dict[str, Any]:
+    """The statuses as the panels' scripts read them from their config: never copied there.
+
+    Each enum by member name (``statuses.request.CHECKOUT_OPEN``), the sets the
+    panels decide by, and the request labels as msgids for the i18n block.
+    """
+    return {
+        "request": {s.name: s.value for s in RequestStatus},
+        "card": {s.name: s.value for s in CardStatus},
+        "consult": {s.name: s.value for s in ConsultStatus},
+        "open": sorted(REQUEST_OPEN),
+        "paid": sorted(REQUEST_PAID),
+        "ended_unpaid": sorted(REQUEST_ENDED_UNPAID),
+        "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
     }
 
 
@@ -85,6 +111,7 @@ async def join(request: web.Request) -> web.StreamResponse:
             socket_path="/socket.io/",
             can_request=can_request,
             blocked_reason=blocked,
+            statuses=panel_statuses(),
         ),
     )
     return _frame_headers(request, response)

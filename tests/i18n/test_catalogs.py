@@ -23,6 +23,8 @@ from app.i18n import (
     to_minor,
 )
 from app.i18n.js_strings import JS_STRINGS
+from app.ledger.statuses import REQUEST_LABELS
+from app.web.pages import panel_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -60,13 +62,11 @@ def template_msgids() -> set[str]:
 
 
 def js_msgids() -> set[str]:
-    """Literal msgids the scripts pass to t(...)."""
+    """Literal msgids the scripts pass to t(...), and the status labels the page config gives them."""
     found = set()
-    for path in JS_DIR.glob("*.js"):
+    for path in JS_DIR.rglob("*.js"):
         found.update(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', path.read_text("utf-8")))
-    common = (JS_DIR / "common.js").read_text("utf-8")
-    labels = common.split("STATUS_LABELS = {", 1)[1].split("}", 1)[0]
-    found.update(re.findall(r':\s*"([^"]+)"', labels))
+    found.update(REQUEST_LABELS.values())
     return found
 
 
@@ -266,7 +266,13 @@ REQUEST = {
     "refunded_amount": 0,
     "stripe": {"checkout_session_id": "cs_1", "payment_intent_id": "pi_1"},
 }
-PANEL = {"token": "tok.en", "socket_url": "", "socket_path": "/socket.io/", "consult": CONSULT}
+PANEL = {
+    "token": "tok.en",
+    "socket_url": "",
+    "socket_path": "/socket.io/",
+    "consult": CONSULT,
+    "statuses": panel_statuses(),
+}
 
 CASES = {
     "clinician": ("panel_clinician.html", {**PANEL, "can_request": True, "blocked_reason": None}),

@@ -77,7 +77,7 @@ async def whole_call(http: aiohttp.ClientSession, url: str, demo: dict) -> list[
             assert resp.headers["Referrer-Policy"] == "no-referrer"
             assert '<meta name="referrer" content="no-referrer">' in page and "same-origin" not in page
         # What a browser that ignored the policy would send for the page's assets.
-        async with http.get(url + "/static/js/common.js", headers={"Referer": person["join_url"]}) as resp:
+        async with http.get(url + "/static/js/panel/config.js", headers={"Referer": person["join_url"]}) as resp:
             assert resp.status == 200
 
     doctor = Peer()

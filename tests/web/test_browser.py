@@ -330,3 +330,42 @@ async def test_demo_page(live: Live, session: Session) -> None:
     await expect(on_patient).to_contain_text("Demo consultation")
     await expect(patient.get_by_role("button", name=re.compile(r"^Pay now"))).to_be_enabled()
     session.assert_no_page_errors()
+
+
+async def test_panels_label_and_act_on_statuses_from_their_config(session: Session, live: Live) -> None:
+    """In bokmål: labels, Cancel, Pay now, Send as SMS/invoice and the consult's end follow the
+    statuses the page's config gives the scripts."""
+    consult = await live.consult(language="nb")
+    _, clinician = await session.panel(consult["clinician"]["join_url"])
+    _, patient = await session.panel(consult["patients"][0]["join_url"])
+
+    await clinician.get_by_label("Beløp").fill("450")
+    await clinician.get_by_label("Beskrivelse").fill("Konsultasjon")
+    await clinician.get_by_role("button", name="Be om betaling").click()
+    item = request_items(clinician)
+    await expect(item).to_have_count(1)
+    request_id = await item.get_attribute("data-request-id")
+    assert request_id
+    on_patient = request_item(patient, request_id)
+    for node in (item, on_patient):
+        await expect(node.locator("[data-role=status]")).to_have_text("Forespurt")
+    await expect(item.locator("[data-role=cancel]")).to_be_visible()
+    await expect(item.locator("[data-role=send-medipay-item]")).to_be_hidden()
+    await expect(on_patient.locator("[data-role=pay]")).to_be_visible()
+    await expect(patient.locator("[data-role=nothing-pending]")).to_be_hidden()
+
+    await item.locator("[data-role=cancel]").click()
+    for node in (item, on_patient):
+        await expect(node.locator("[data-role=status]")).to_have_text("Avbrutt")
+    await expect(item.locator("[data-role=cancel]")).to_be_hidden()
+    await expect(item.locator("[data-role=send-medipay-item]")).to_be_visible()
+    await expect(on_patient.locator("[data-role=pay]")).to_be_hidden()
+    await expect(patient.locator("[data-role=nothing-pending]")).to_be_visible()
+    assert await rest_status(live, request_id) == "cancelled"
+
+    status, _ = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200
+    for page in (clinician, patient):
+        await expect(page.locator("[data-role=ended]")).to_be_visible()
+    await expect(item.locator("[data-role=send-medipay-item]")).to_be_hidden()
+    session.assert_no_page_errors()

@@ -1,0 +1,122 @@
+/* The clinician's list of payment requests, the running total, and Cancel. */
+import { isEndedUnpaid, isOpen, isPaid, statusLabel, t } from "../panel/config.js";
+import { $, announce, el, showNotice } from "../panel/dom.js";
+import { formatDateTime, money } from "../panel/format.js";
+import { reconcile, sortRequests } from "../panel/requests.js";
+import { request } from "../panel/socket.js";
+import { currencyOf, patientName, remaining, state } from "./state.js";
+
+const list = $("[data-role=request-list]");
+const empty = $("[data-role=empty]");
+const totalPaid = $("[data-role=total-paid]");
+const totalGross = $("[data-role=total-gross]");
+const totalRefunded = $("[data-role=total-refunded]");
+const totalNet = $("[data-role=total-net]");
+const formError = $("[data-role=form-error]");
+const amountInput = $("#amount");
+
+export { list };
+
+function button(role, className, text, extra) {
+  return el("button", Object.assign({ type: "button", className: className, "data-role": role, text: text }, extra));
+}
+
+function buildItem(id) {
+  const meta = el("div", { className: "request__meta" }, [
+    el("span", { className: "status", "data-role": "status" }),
+    el("span", { "data-role": "patient" }),
+    el("span", { "data-role": "time" }),
+    el("span", { "data-role": "refund" })
+  ]);
+  // Their clicks reach one listener on the list (clinician.js).
+  const actions = el("div", { className: "request__actions" }, [
+    button("cancel", "button button--danger button--small", t("Cancel")),
+    button("refund-open", "button button--small", t("Refund…"), { "aria-haspopup": "dialog" }),
+    button("send-medipay-item", "button button--small", t("Send as SMS/invoice"))
+  ]);
+  return el("li", { "data-request-id": id }, [
+    el("span", { className: "request__desc", "data-role": "description" }),
+    el("span", { className: "request__amount", "data-role": "amount" }),
+    meta,
+    actions
+  ]);
+}
+
+function fillItem(li, r) {
+  const ended = state.ended;
+  const description = r.description || "";
+  li.setAttribute("data-status", r.status);
+  li.querySelector("[data-role=description]").textContent = description;
+  li.querySelector("[data-role=amount]").textContent = money(r.amount, currencyOf(r));
+  const status = li.querySelector("[data-role=status]");
+  status.textContent = statusLabel(r.status);
+  status.className = "status status--" + r.status;
+  li.querySelector("[data-role=patient]").textContent = patientName(r.patient_id);
+  const when = r.paid_at || r.created_at;
+  li.querySelector("[data-role=time]").textContent = when ? formatDateTime(when) : "";
+  li.querySelector("[data-role=refund]").textContent = r.refunded_amount
+    ? t("Refunded: {amount}", { amount: money(r.refunded_amount, currencyOf(r)) })
+    : "";
+
+  const cancel = li.querySelector("[data-role=cancel]");
+  cancel.hidden = !isOpen(r.status);
+  cancel.disabled = !isOpen(r.status) || ended;
+  cancel.setAttribute("aria-label", t("Cancel request: {description}", { description: description }));
+
+  const refund = li.querySelector("[data-role=refund-open]");
+  const refundable = isPaid(r.status) && remaining(r) > 0;
+  refund.hidden = !refundable;
+  refund.disabled = !refundable || ended || (state.refunding.busy && state.refunding.id === r.id);
+  refund.setAttribute("aria-label", t("Refund: {description}", { description: description }));
+
+  const onward = li.querySelector("[data-role=send-medipay-item]");
+  onward.hidden = !isEndedUnpaid(r.status) || ended;
+  onward.setAttribute("aria-label", t("Send as SMS/invoice: {description}", { description: description }));
+}
+
+/** Draw the list and the running total of the consult: paid, refunded, what stays. */
+export function render() {
+  const sorted = sortRequests(Array.from(state.requests.values()));
+  reconcile(list, sorted, "data-request-id", buildItem, fillItem);
+  empty.hidden = sorted.length > 0;
+
+  let gross = 0, refunded = 0;
+  sorted.filter((r) => isPaid(r.status)).forEach((r) => {
+    gross += Number(r.amount || 0);
+    refunded += Number(r.refunded_amount || 0);
+  });
+  totalPaid.textContent = money(gross - refunded, state.currency);
+  if (totalGross) totalGross.textContent = money(gross, state.currency);
+  if (totalRefunded) totalRefunded.textContent = money(refunded, state.currency);
+  if (totalNet) totalNet.textContent = money(gross - refunded, state.currency);
+}
+
+/** Take the server's view of one request and draw it. */
+export function upsert(r) {
+  if (!r || !r.id) return;
+  state.requests.set(r.id, r);
+  render();
+}
+
+
+export function cancelRequest(id, cancelButton) {
+  if (!state.socket || state.ended) return;
+  cancelButton.disabled = true;
+  cancelButton.setAttribute("aria-busy", "true");
+  showNotice(formError, "");
+  request(state.socket, "payment:cancel", { request_id: id }, (error, ack) => {
+    cancelButton.removeAttribute("aria-busy");
+    if (error) {
+      cancelButton.disabled = false;
+      showNotice(formError, error);
+      return;
+    }
+    if (ack.request) upsert(ack.request);
+    const r = state.requests.get(id);
+    announce(t("Request cancelled: {description}", { description: (r && r.description) || "" }));
+    // The button is gone now; keep focus somewhere sensible.
+    if (document.activeElement === document.body || cancelButton.hidden) {
+      (amountInput.disabled ? list : amountInput).focus();
+    }
+  });
+}

@@ -1,0 +1,51 @@
+/* The page's own data: its config (token, consult, statuses) and its translations.
+   The statuses come from the server (app/web/pages.py): the scripts keep no copies. */
+
+function readJSON(id) {
+  const node = document.getElementById(id);
+  if (!node) return {};
+  try {
+    return JSON.parse(node.textContent || "{}") || {};
+  } catch (e) {
+    return {};
+  }
+}
+
+export const config = readJSON("config");
+const strings = readJSON("i18n");
+
+export const lang = config.lang || document.documentElement.lang || "nb";
+// Intl knows "nb-NO" better than bare "nb" on some engines.
+export const locale = lang === "nb" ? "nb-NO" : lang;
+
+/** The server's statuses: enums by member name, the sets the panels decide by, labels. */
+export const statuses = Object.assign(
+  { request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {} },
+  config.statuses || {}
+);
+
+const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
+/** Translate an English msgid and fill {name} placeholders. */
+export function t(msgid, params) {
+  let text = has(strings, msgid) && strings[msgid] ? strings[msgid] : msgid;
+  if (params) {
+    text = text.replace(/\{(\w+)\}/g, (whole, key) => (has(params, key) ? String(params[key]) : whole));
+  }
+  return text;
+}
+
+/** Still waiting for the patient: can be paid, or cancelled by the clinician. */
+export const isOpen = (status) => statuses.open.includes(status);
+/** Paid, whether or not some or all of it went back since. */
+export const isPaid = (status) => statuses.paid.includes(status);
+/** Ended without being paid: what is owed can go on to MediPay. */
+export const isEndedUnpaid = (status) => statuses.ended_unpaid.includes(status);
+
+export function statusLabel(status) {
+  return has(statuses.labels, status) ? t(statuses.labels[status]) : String(status || "");
+}
+
+export function consultEnded(consult) {
+  return !!consult && consult.status === statuses.consult.ENDED;
+}

@@ -1,0 +1,145 @@
+/* The patient's payment requests (what can be paid first) and the confirmation of what was paid. */
+import { isOpen, isPaid, statuses, statusLabel, t } from "../panel/config.js";
+import { $, announce, el } from "../panel/dom.js";
+import { formatDateTime, money } from "../panel/format.js";
+import { reconcile, sortRequests } from "../panel/requests.js";
+import { amountOf, state } from "./state.js";
+
+const list = $("[data-role=request-list]");
+const section = $("[data-role=requests-section]");
+const nothing = $("[data-role=nothing-pending]");
+const confirmation = $("[data-role=confirmation]");
+const confirmationList = $("[data-role=confirmation-list]");
+
+export { list };
+
+function title(r) {
+  return t("Payment requested: {amount} — {description}", { amount: amountOf(r), description: r.description || "" });
+}
+
+function buildItem(id) {
+  // The Pay now clicks reach one listener on the list (patient.js).
+  return el("li", { "data-request-id": id }, [
+    el("p", { className: "request__title", "data-role": "title" }),
+    el("div", { className: "request__meta" }, [
+      el("span", { className: "status", "data-role": "status" }),
+      el("span", { "data-role": "time" })
+    ]),
+    el("p", { className: "request__note", "data-role": "note", hidden: true }),
+    el("div", { className: "request__actions" }, [
+      el("button", { type: "button", className: "button button--primary", "data-role": "pay", text: t("Pay now") }),
+      el("a", {
+        className: "button button--secondary",
+        "data-role": "checkout-link",
+        target: "_blank",
+        rel: "noopener",
+        hidden: true,
+        text: t("Open the payment page")
+      })
+    ])
+  ]);
+}
+
+function note(r, payable) {
+  if (payable && state.fallbackLinks[r.id]) {
+    return t("Your browser blocked the new window. Use the link to open the payment page.");
+  }
+  if (r.status === statuses.request.CHECKOUT_OPEN && !state.ended) {
+    return t("The payment page is open in another window. Finish paying there; this panel updates by itself.");
+  }
+  if (r.status === statuses.request.FAILED) return t("The payment did not go through. No money was taken.");
+  return "";
+}
+
+function fillItem(li, r) {
+  const description = r.description || "";
+  li.setAttribute("data-status", r.status);
+  li.querySelector("[data-role=title]").textContent = isOpen(r.status)
+    ? title(r)
+    : t("{amount} — {description}", { amount: amountOf(r), description: description });
+  const status = li.querySelector("[data-role=status]");
+  status.textContent = statusLabel(r.status);
+  status.className = "status status--" + r.status;
+  const when = r.paid_at || r.created_at;
+  li.querySelector("[data-role=time]").textContent = when ? formatDateTime(when) : "";
+
+  const payable = isOpen(r.status) && !state.ended;
+  const busy = !!state.busy[r.id];
+  const pay = li.querySelector("[data-role=pay]");
+  pay.hidden = !payable;
+  pay.disabled = !payable || busy;
+  pay.setAttribute("aria-label", t("Pay now: {amount} — {description}", { amount: amountOf(r), description: description }));
+  if (busy) pay.setAttribute("aria-busy", "true"); else pay.removeAttribute("aria-busy");
+
+  const link = li.querySelector("[data-role=checkout-link]");
+  if (payable && state.fallbackLinks[r.id]) {
+    link.href = state.fallbackLinks[r.id];
+    link.hidden = false;
+  } else {
+    link.removeAttribute("href");
+    link.hidden = true;
+  }
+
+  const noteNode = li.querySelector("[data-role=note]");
+  const text = note(r, payable);
+  noteNode.textContent = text;
+  noteNode.hidden = !text;
+}
+
+function receipt(r) {
+  const rows = [
+    [t("Amount"), amountOf(r)],
+    [t("Description"), r.description || ""],
+    [t("Paid at"), formatDateTime(r.paid_at)],
+    [t("Reference"), r.id]
+  ];
+  if (r.refunded_amount) {
+    rows.push([t("Refunded"), money(r.refunded_amount, r.currency || state.consult.currency)]);
+  }
+  return el("dl", { className: "details" }, rows.map((row, i) => el("div", null, [
+    el("dt", { text: row[0] }),
+    el("dd", { text: row[1], className: i === 3 ? "mono" : null })
+  ])));
+}
+
+function renderConfirmation(sorted) {
+  const paid = sorted.filter((r) => isPaid(r.status));
+  confirmation.hidden = paid.length === 0;
+  reconcile(
+    confirmationList,
+    paid,
+    "data-paid-request-id",
+    (id) => el("div", { className: "confirmation__item", "data-paid-request-id": id }),
+    (node, r) => node.replaceChildren(receipt(r))
+  );
+}
+
+export function render() {
+  // What can still be paid comes first; then the rest, newest first.
+  const sorted = sortRequests(Array.from(state.requests.values()))
+    .sort((a, b) => (isOpen(b.status) ? 1 : 0) - (isOpen(a.status) ? 1 : 0));
+  reconcile(list, sorted, "data-request-id", buildItem, fillItem);
+  section.hidden = sorted.length === 0;
+  nothing.hidden = sorted.some((r) => isOpen(r.status));
+  renderConfirmation(sorted);
+}
+
+/** Take the server's view of one request, draw it, and say what changed. */
+export function upsert(r) {
+  if (!r || !r.id) return;
+  const before = state.requests.get(r.id);
+  state.requests.set(r.id, r);
+  if (!isOpen(r.status)) delete state.fallbackLinks[r.id];
+  render();
+  if (!before && isOpen(r.status)) {
+    announce(title(r));
+  } else if (before && before.status !== r.status) {
+    if (isPaid(r.status) && !isPaid(before.status)) {
+      announce(t("Thank you! Your payment has been received.") + " " + t("{amount} for “{description}”. Reference: {reference}.", {
+        amount: amountOf(r), description: r.description || "", reference: r.id
+      }));
+    } else {
+      announce(t("{description}: {status}", { description: r.description || "", status: statusLabel(r.status) }));
+    }
+  }
+}
