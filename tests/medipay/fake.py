@@ -19,6 +19,7 @@ import phonenumbers
 from stdnum.no import fodselsnummer
 
 from app.clock import ManualClock
+from integrations.medipay.client import MediPayHTTPClient
 from integrations.medipay.protocol import (
     Account,
     Claim,
@@ -124,6 +125,10 @@ class FakeMediPay:
 
     async def list_claims(self, credentials: Credentials, updated_since: datetime) -> list[ClaimState]:
         return [self._state(cid) for cid, c in self.claims.items() if c["updated_at"] >= format_time(updated_since)]
+
+    def verify_callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        # The real client's check, with the secret the callbacks are signed with.
+        return MediPayHTTPClient(self.callback_url, callback_secret=self.secret).verify_callback(body, signature)
 
     async def close(self) -> None:
         if self._http:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from app.files import private_sqlite_file
+from integrations.files import private_sqlite_file
 
 _ALPHABET = string.ascii_letters + string.digits
 

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from app.files import private_sqlite_file
+from integrations.files import private_sqlite_file
 
 PLATFORM = ""
 # The platform (its secret key) the current request acts for; None: all of them.
