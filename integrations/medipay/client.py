@@ -12,7 +12,7 @@ whose kept-alive connection drops is resent once at once, which the PUT's
 idempotency makes safe. Errors map as protocol.py draws them: network,
 timeout, 5xx and 429 → ProviderUnavailable; 401 → InvalidCredentials; any
 other 4xx → ClaimRefused with ``status`` and ``reason_code``. The transport's
-errors are mapped in one place, ``_mapped_errors``; the answer's in ``_refusal``.
+errors are mapped in one place, ``_mapped_errors``; the answer's in ``error_for``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _mapped_errors() -> Iterator[None]:
                                   "unreachable", str(e)) from e
 
 
-def _refusal(status: int, body: dict[str, Any]) -> ProviderError:
+def error_for(status: int, body: dict[str, Any]) -> ProviderError:
     """MediPay's error answer as ours: an outage to retry, or a refusal."""
     err = body.get("error") if isinstance(body.get("error"), dict) else {}
     code = str(err.get("code") or f"http_{status}")
@@ -114,7 +114,7 @@ class MediPayHTTPClient:
             body = {}
         if status < 300:
             return status, body
-        raise _refusal(status, body)
+        raise error_for(status, body)
 
     def verify_callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
         """Check ``MediPay-Signature`` against the raw body; return the callback as a dict.
