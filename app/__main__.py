@@ -160,7 +160,8 @@ async def with_services(settings: Settings, action: Any) -> Any:
             data_path=str(settings.data_dir / "medipay-sandbox.db"),
         )
         medipay_runner, medipay_port = await _serve_locally(medipay_sandbox)
-        medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}")
+        medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}",
+                                    callback_secret=settings.medipay_callback_secret)
     app = create_app(settings, run_jobs=False, notifier=notifier, medipay=medipay)
     try:
         ctx = [gen(app) for gen in app.cleanup_ctx]

@@ -185,7 +185,9 @@ def create_app(
         app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK], livemode=settings.stripe_livemode)
         app[STRIPE_ACCOUNTS] = StripeAccounts(db, stripe=gateway, clock=app[CLOCK], public_url=settings.public_url)
         app[REFUNDS] = RefundService(db, stripe=gateway, notifier=out, clock=app[CLOCK])
-        medipay_gateway = medipay or MediPayHTTPClient(settings.medipay_base)
+        medipay_gateway = medipay or MediPayHTTPClient(
+            settings.medipay_base, callback_secret=settings.medipay_callback_secret
+        )
         app[MEDIPAY] = medipay_gateway
         app[MEDIPAY_ACCOUNTS] = MediPayAccounts(
             db, gateway=medipay_gateway, clock=app[CLOCK], box=SecretBox(settings.secret_key)

@@ -5,6 +5,9 @@ signing secret: ``/webhooks/stripe`` for events of the platform's own account
 (``STRIPE_WEBHOOK_SECRET``) and ``/webhooks/stripe/connect`` for those of the
 clinics' connected accounts (``STRIPE_CONNECT_WEBHOOK_SECRET``). A body signed
 with the other endpoint's secret is refused like a forged one.
+
+Each gateway verifies its own: ``verify_webhook`` for Stripe's events,
+``verify_callback`` for MediPay's callbacks (with ``MEDIPAY_CALLBACK_SECRET``).
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import logging
 
 from aiohttp import web
 
-from app.web.keys import MEDIPAY_CALLBACKS, SETTINGS, STRIPE, STRIPE_EVENTS
+from app.web.keys import MEDIPAY, MEDIPAY_CALLBACKS, STRIPE, STRIPE_EVENTS
 from app.web.middleware import json_error
-from integrations.medipay import protocol as medipay_protocol
-from integrations.stripe.protocol import SignatureError
+from integrations.errors import SignatureError
+from integrations.medipay.protocol import SIGNATURE_HEADER as MEDIPAY_SIGNATURE
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -53,12 +56,9 @@ async def medipay_webhook(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return json_error(413, "too_large", "The body is too large.")
     payload = await request.read()
-    secret = request.app[SETTINGS].medipay_callback_secret or ""
     try:
-        event = medipay_protocol.verify_callback(
-            payload, request.headers.get(medipay_protocol.SIGNATURE_HEADER), secret
-        )
-    except medipay_protocol.SignatureError as e:
+        event = request.app[MEDIPAY].verify_callback(payload, request.headers.get(MEDIPAY_SIGNATURE))
+    except SignatureError as e:
         log.warning("refused a MediPay callback: %s", e.message)
         return json_error(400, e.code, "The callback signature could not be verified.")
     outcome = await request.app[MEDIPAY_CALLBACKS].handle(event)

@@ -3,17 +3,22 @@
 The client owns its ``aiohttp.ClientSession``; create it in the app's startup
 and ``await close()`` in cleanup (a session is bound to one event loop).
 
+Callbacks are verified here too (``verify_callback``), with the secret
+shared with MediPay, as the Stripe gateway verifies Stripe's webhooks.
+
 No retries here: the caller (the export outbox) retries with backoff under the
 same claim id. One exception is aiohttp's own: an idempotent request (the PUT)
 whose kept-alive connection drops is resent once at once, which the PUT's
 idempotency makes safe. Errors map as protocol.py draws them: network,
 timeout, 5xx and 429 → ProviderUnavailable; 401 → InvalidCredentials; any
-other 4xx → ClaimRefused with ``status`` and ``reason_code``.
+other 4xx → ClaimRefused with ``status`` and ``reason_code``. The transport's
+errors are mapped in one place, ``_mapped_errors``; the answer's in ``error_for``.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -29,16 +34,46 @@ from integrations.medipay.protocol import (
     InvalidCredentials,
     ProviderError,
     ProviderUnavailable,
+    SignatureError,
     format_time,
+    verify_callback,
 )
 
 USER_AGENT = "ConsultPay-MediPay/1.0"
 PAGE_SIZE = 200
 
 
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Inside the block, a request that got no answer is an outage, its cause kept.
+
+    A cancellation is not an error and passes through untouched.
+    """
+    try:
+        yield
+    except (TimeoutError, aiohttp.ClientError) as e:
+        raise ProviderUnavailable(f"MediPay could not be reached: {type(e).__name__}",
+                                  "unreachable", str(e)) from e
+
+
+def error_for(status: int, body: dict[str, Any]) -> ProviderError:
+    """MediPay's error answer as ours: an outage to retry, or a refusal."""
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    code = str(err.get("code") or f"http_{status}")
+    message = str(err.get("message") or f"MediPay answered {status}")
+    if status >= 500 or status == 429:
+        return ProviderUnavailable(message, code, message)
+    if status == 401:
+        return InvalidCredentials(message, code, message)
+    return ClaimRefused(message, code, status=status, reason_code=err.get("reason_code"),
+                        provider_message=message)
+
+
 class MediPayHTTPClient:
-    def __init__(self, base_url: str, timeout: float = 15.0, max_connections: int = 32) -> None:
+    def __init__(self, base_url: str, timeout: float = 15.0, max_connections: int = 32, *,
+                 callback_secret: str | None = None) -> None:
         self._base = base_url.rstrip("/")
+        self._callback_secret = callback_secret or ""
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -67,7 +102,7 @@ class MediPayHTTPClient:
             auth = aiohttp.encode_basic_auth(credentials.username, credentials.password)
         except ValueError as e:  # a ":" in the username cannot be sent in basic auth
             raise InvalidCredentials("The MediPay username may not contain ':'", "invalid_username") from e
-        try:
+        with _mapped_errors():
             async with self._http().request(method, self._base + path, json=json, params=params,
                                             headers={"Authorization": auth}) as resp:
                 status = resp.status
@@ -75,24 +110,21 @@ class MediPayHTTPClient:
                     body = await resp.json(content_type=None)
                 except ValueError:
                     body = None
-        except (TimeoutError, aiohttp.ClientError) as e:
-            raise ProviderUnavailable(f"MediPay could not be reached: {type(e).__name__}",
-                                      "unreachable", str(e)) from e
-        except asyncio.CancelledError:
-            raise
         if not isinstance(body, dict):
             body = {}
         if status < 300:
             return status, body
-        err = body.get("error") if isinstance(body.get("error"), dict) else {}
-        code = str(err.get("code") or f"http_{status}")
-        message = str(err.get("message") or f"MediPay answered {status}")
-        if status >= 500 or status == 429:
-            raise ProviderUnavailable(message, code, message)
-        if status == 401:
-            raise InvalidCredentials(message, code, message)
-        raise ClaimRefused(message, code, status=status, reason_code=err.get("reason_code"),
-                           provider_message=message)
+        raise error_for(status, body)
+
+    def verify_callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        """Check ``MediPay-Signature`` against the raw body; return the callback as a dict.
+
+        A gateway made without a callback secret verifies nothing: every
+        callback is refused, as a forged one would be.
+        """
+        if not self._callback_secret:
+            raise SignatureError("no MediPay callback secret is configured", "no_secret")
+        return verify_callback(body, signature, self._callback_secret)
 
     async def verify_account(self, credentials: Credentials) -> Account:
         """The account behind these credentials; InvalidCredentials when they are wrong."""

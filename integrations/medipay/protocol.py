@@ -3,10 +3,16 @@ protocol with plain DTOs, and the HTTP protocol the two speak.
 
 Errors
 ------
+The provider-wide tree of integrations/errors.py, with MediPay's two refusals
+in it:
+
 ProviderError(message, code, provider_message)   MediPay refused or failed
  ├── ProviderUnavailable                          network, timeout, 5xx, 429: retry later
- ├── InvalidCredentials                           401: the PayEx username/password is wrong
- ├── ClaimRefused                                 another 4xx; ``status`` and ``reason_code``
+ ├── ProviderRefused
+ │    ├── AccessRefused
+ │    │    └── InvalidCredentials                 401: the PayEx username/password is wrong
+ │    └── RequestRefused
+ │         └── ClaimRefused                       another 4xx; ``status`` and ``reason_code``
  └── SignatureError                               a callback whose signature does not verify
 
 The wire protocol
@@ -151,6 +157,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+# The provider-wide error tree; ProviderError, ProviderUnavailable and
+# SignatureError stay importable from here as before.
+from integrations.errors import AccessRefused, ProviderError, ProviderUnavailable, RequestRefused, SignatureError
+
+__all__ = [
+    "CALLBACK_TYPES", "CLAIM_STATES", "PATIENT_REASONS", "REJECT_REASONS", "SIGNATURE_HEADER", "Account",
+    "Address", "Claim", "ClaimLine", "ClaimMode", "ClaimPatient", "ClaimPayment", "ClaimRefused", "ClaimState",
+    "Credentials", "InvalidCredentials", "MediPayGateway", "ProviderError", "ProviderUnavailable",
+    "SignatureError", "Sms", "format_time", "parse_time", "sign", "verify_callback",
+]
+
 CALLBACK_TOLERANCE_SECONDS = 300
 SIGNATURE_HEADER = "MediPay-Signature"
 
@@ -163,32 +180,16 @@ PATIENT_REASONS = ("missing_national_id", "invalid_national_id", "missing_mobile
 REJECT_REASONS = ("credit_rejected", "over_limit", "missing_address")
 
 
-class ProviderError(Exception):
-    def __init__(self, message: str, code: str = "provider_error", provider_message: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.provider_message = provider_message
-
-
-class ProviderUnavailable(ProviderError):
+class InvalidCredentials(AccessRefused):
     pass
 
 
-class InvalidCredentials(ProviderError):
-    pass
-
-
-class ClaimRefused(ProviderError):
+class ClaimRefused(RequestRefused):
     def __init__(self, message: str, code: str, *, status: int, reason_code: str | None = None,
                  provider_message: str | None = None):
         super().__init__(message, code, provider_message)
         self.status = status
         self.reason_code = reason_code
-
-
-class SignatureError(ProviderError):
-    pass
 
 
 # times ----------------------------------------------------------------------
@@ -388,6 +389,10 @@ class MediPayGateway(Protocol):
     async def get_claim(self, credentials: Credentials, claim_id: str) -> ClaimState: ...
 
     async def list_claims(self, credentials: Credentials, updated_since: datetime) -> list[ClaimState]: ...
+
+    def verify_callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        """The callback in ``body`` if ``signature`` (``MediPay-Signature``) verifies; else SignatureError."""
+        ...
 
     async def close(self) -> None: ...
 

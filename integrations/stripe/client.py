@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import stripe
 
-from integrations.stripe.protocol import (
+from integrations.errors import (
     AccessRefused,
-    AccountLink,
     AccountRefused,
     CardRefused,
-    CheckoutSession,
-    ConnectedAccount,
-    NewCheckout,
     ProviderError,
     ProviderRefused,
     ProviderUnavailable,
-    Refund,
     RequestRefused,
     SignatureError,
 )
+from integrations.stripe.protocol import AccountLink, CheckoutSession, ConnectedAccount, NewCheckout, Refund
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 # Stripe's Checkout locales that match ours; anything else lets Stripe choose.
@@ -75,6 +72,19 @@ def _wrap(error: stripe.StripeError) -> ProviderError:
     if isinstance(error, stripe.InvalidRequestError):
         return RequestRefused(message, code or "invalid_request", str(error))
     return ProviderRefused(message, code or type(error).__name__, str(error))
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Inside the block, the SDK's errors come out as ours, the SDK's error kept as the cause.
+
+    Every call to Stripe runs in one, so the mapping is written once (as httpx
+    maps httpcore's exceptions onto its own).
+    """
+    try:
+        yield
+    except stripe.StripeError as e:
+        raise _wrap(e) from e
 
 
 def split_secrets(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -170,26 +180,20 @@ class StripeSDKGateway:
         options: dict[str, Any] = {"idempotency_key": new.idempotency_key}
         if new.account:
             options["stripe_account"] = new.account
-        try:
+        with _mapped_errors():
             session = await self._client.v1.checkout.sessions.create_async(params, options)  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return CheckoutSession.from_stripe(session)
 
     async def retrieve_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession:
         options: dict[str, Any] = {"stripe_account": account} if account else {}
-        try:
+        with _mapped_errors():
             session = await self._client.v1.checkout.sessions.retrieve_async(session_id, options=options)  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return CheckoutSession.from_stripe(session)
 
     async def expire_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession:
         options: dict[str, Any] = {"stripe_account": account} if account else {}
-        try:
+        with _mapped_errors():
             session = await self._client.v1.checkout.sessions.expire_async(session_id, options=options)  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return CheckoutSession.from_stripe(session)
 
     async def create_account(self, *, email: str, country: str, name: str, idempotency_key: str) -> ConnectedAccount:
@@ -200,31 +204,23 @@ class StripeSDKGateway:
             "business_profile": {"name": name},
             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
         }
-        try:
+        with _mapped_errors():
             account = await self._client.v1.accounts.create_async(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return ConnectedAccount.from_stripe(account)
 
     async def retrieve_account(self, account_id: str) -> ConnectedAccount:
-        try:
+        with _mapped_errors():
             account = await self._client.v1.accounts.retrieve_async(account_id)
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return ConnectedAccount.from_stripe(account)
 
     async def update_account(self, account_id: str, *, metadata: dict[str, str]) -> ConnectedAccount:
-        try:
+        with _mapped_errors():
             account = await self._client.v1.accounts.update_async(account_id, {"metadata": metadata})
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return ConnectedAccount.from_stripe(account)
 
     async def delete_account(self, account_id: str) -> None:
-        try:
+        with _mapped_errors():
             await self._client.v1.accounts.delete_async(account_id)
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
 
     async def create_account_link(self, *, account: str, refresh_url: str, return_url: str, type: str) -> AccountLink:
         params: dict[str, Any] = {
@@ -233,17 +229,13 @@ class StripeSDKGateway:
             "return_url": return_url,
             "type": type,
         }
-        try:
+        with _mapped_errors():
             link = await self._client.v1.account_links.create_async(params)  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return AccountLink(url=link.url, expires_at=int(link.expires_at))
 
     async def create_login_link(self, account: str) -> str:
-        try:
+        with _mapped_errors():
             link = await self._client.v1.accounts.login_links.create_async(account)
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return str(link.url)
 
     async def create_refund(
@@ -264,18 +256,14 @@ class StripeSDKGateway:
         options: dict[str, Any] = {"idempotency_key": idempotency_key}
         if account:
             options["stripe_account"] = account
-        try:
+        with _mapped_errors():
             refund = await self._client.v1.refunds.create_async(params, options)  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return Refund.from_stripe(refund)
 
     async def retrieve_refund(self, refund_id: str, *, account: str | None) -> Refund:
         options: dict[str, Any] = {"stripe_account": account} if account else {}
-        try:
+        with _mapped_errors():
             refund = await self._client.v1.refunds.retrieve_async(refund_id, options=options)  # type: ignore[arg-type]
-        except stripe.StripeError as e:
-            raise _wrap(e) from e
         return Refund.from_stripe(refund)
 
     def verify_webhook(self, payload: bytes, signature: str | None, *, endpoint: str = "account") -> dict[str, Any]:

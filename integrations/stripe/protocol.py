@@ -1,5 +1,8 @@
 """What the app needs from Stripe, as a small protocol with plain DTOs.
 
+Stripe's errors are the provider-wide tree of integrations/errors.py, as the
+gateway maps the SDK's exceptions onto it:
+
 ProviderError(message, code, provider_message)   Stripe refused or failed
  ├── ProviderUnavailable                          network, timeout, 5xx, 429: retry later
  ├── ProviderRefused                              a permanent "no": retrying the same call will not help
@@ -21,41 +24,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The provider-wide error tree, drawn above; importable from here as before.
+from integrations.errors import (
+    AccessRefused,
+    AccountRefused,
+    CardRefused,
+    ProviderError,
+    ProviderRefused,
+    ProviderUnavailable,
+    RequestRefused,
+    SignatureError,
+)
 
-class ProviderError(Exception):
-    def __init__(self, message: str, code: str = "provider_error", provider_message: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.provider_message = provider_message
-
-
-class ProviderUnavailable(ProviderError):
-    pass
-
-
-class ProviderRefused(ProviderError):
-    pass
-
-
-class CardRefused(ProviderRefused):
-    pass
-
-
-class RequestRefused(ProviderRefused):
-    pass
-
-
-class AccessRefused(ProviderRefused):
-    pass
-
-
-class AccountRefused(ProviderRefused):
-    pass
-
-
-class SignatureError(ProviderError):
-    pass
+__all__ = [
+    "AccessRefused", "AccountLink", "AccountRefused", "CardRefused", "CheckoutSession", "ConnectedAccount",
+    "NewCheckout", "ProviderError", "ProviderRefused", "ProviderUnavailable", "Refund", "RequestRefused",
+    "RequirementError", "SignatureError", "StripeGateway",
+]
 
 
 def _plain(obj: Any) -> dict[str, Any]:

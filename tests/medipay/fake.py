@@ -1,195 +1,172 @@
-"""A small MediPay for the pipeline tests: the protocol's rules, in memory, with faults on demand.
+"""MediPay for the pipeline tests: the built-in sandbox's own rules, in process,
+on the tests' clock, with faults on demand.
 
-It keeps claims by id as MediPay does (the same id and body again answers
-with the claim as it is; another body is a conflict), and delivers signed
-callbacks to the app over HTTP, as MediPay would, keeping each one so a test
-can deliver it again, late or out of order.
+MediPay's rules live once, in integrations/medipay/sandbox (``claims`` for a
+claim's life, ``validation`` for what a PUT may carry). This gateway calls
+them directly instead of over HTTP — for speed, and so one ``ManualClock``
+moves the app and MediPay together — and answers the way the HTTP client
+does: MediPay's error answers become the same ``ProviderError`` kinds
+(``integrations.medipay.client.error_for``). Timers fire when a test calls
+``tick()`` (``Pipeline.later`` does), not on their own.
+
+Callbacks are signed like the sandbox's and POSTed to the app at once, as
+each change happens, so a test sees their effect when the call returns;
+each is kept so a test can deliver it again, late or out of order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import aiohttp
-import phonenumbers
-from stdnum.no import fodselsnummer
 
 from app.clock import ManualClock
+from integrations.medipay.client import MediPayHTTPClient, error_for
 from integrations.medipay.protocol import (
+    SIGNATURE_HEADER,
     Account,
     Claim,
-    ClaimRefused,
     ClaimState,
     Credentials,
-    InvalidCredentials,
     ProviderUnavailable,
-    format_time,
     sign,
 )
+from integrations.medipay.sandbox import api, claims, validation
+from integrations.medipay.sandbox.callbacks import Callbacks, DeliveryDefaults
+from integrations.medipay.sandbox.context import Sandbox
+from integrations.medipay.sandbox.errors import MediPayError
+from integrations.medipay.sandbox.store import Store
 
-ADMIN_FEE = 3900
-CHECKOUT_LIMIT = 5_000_000
-AUTOMATIC_LIMIT = 300_000
+PUBLIC_URL = "http://medipay.sandbox.test"
 
 
-@dataclass
+@contextmanager
+def _answers() -> Iterator[None]:
+    """MediPay's error answers as the HTTP client reports them."""
+    try:
+        yield
+    except MediPayError as e:
+        raise error_for(e.status, e.body()) from e
+
+
+class _CreditOutcomes:
+    """``credit_rejects.add(national_id)``: the sandbox's scripted credit check says no."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def add(self, national_id: str) -> None:
+        claims.set_credit(self._sandbox, national_id, "reject")
+
+
 class FakeMediPay:
-    clock: ManualClock
-    callback_url: str = ""
-    secret: str = ""
-    claims: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sms: list[dict[str, Any]] = field(default_factory=list)
-    events: list[tuple[str, str]] = field(default_factory=list)  # (body, signature header)
-    puts: list[str] = field(default_factory=list)
-    credit_rejects: set[str] = field(default_factory=set)
-    # Faults: answer 503 before storing / store and then fail (a timeout after MediPay's commit).
-    fail_before: int = 0
-    fail_after: int = 0
-    deliver: bool = True
-    delay: float = 0.0  # seconds each PUT takes
-    _http: aiohttp.ClientSession | None = None
+    def __init__(self, *, clock: ManualClock, callback_url: str = "", secret: str = "") -> None:
+        self.clock = clock
+        self.callback_url = callback_url
+        self.secret = secret
+        store = Store(clock=lambda: clock.now().timestamp())
+        # No callback URL for the sandbox's own sender: this gateway delivers them itself, at once.
+        self.sandbox = Sandbox(store=store, callbacks=Callbacks(store, None, secret, DeliveryDefaults()),
+                               public_url=PUBLIC_URL)
+        self.credit_rejects = _CreditOutcomes(self.sandbox)
+        self.events: list[tuple[str, str]] = []  # (body, signature header), in the order sent
+        self.puts: list[str] = []
+        # Faults: answer 503 before storing / store and then fail (a timeout after MediPay's commit).
+        self.fail_before = 0
+        self.fail_after = 0
+        self.deliver = True
+        self.delay = 0.0  # seconds each PUT takes
+        self._http: aiohttp.ClientSession | None = None
+
+    # ------------------------------------------------------------ what MediPay holds
+    @property
+    def claims(self) -> dict[str, dict[str, Any]]:
+        return {c["id"]: claims.view(c) for c in self.sandbox.store.all("claim")}
+
+    @property
+    def sms(self) -> list[dict[str, Any]]:
+        return self.sandbox.store.all("sms")
 
     # ------------------------------------------------------------ the gateway
     async def verify_account(self, credentials: Credentials) -> Account:
-        if credentials.password == "wrong":
-            raise InvalidCredentials("invalid credentials", "invalid_credentials")
-        return Account(username=credentials.username, status="active", admin_fee_amount=ADMIN_FEE)
+        with _answers():
+            username = api.account_for(credentials.username, credentials.password)
+        rules = self.sandbox.rules
+        return Account(username=username, status="active", admin_fee_amount=rules.admin_fee_amount)
 
     async def export_claim(self, credentials: Credentials, claim: Claim) -> ClaimState:
         self.puts.append(claim.id)
         if self.delay:
-            import asyncio
-
             await asyncio.sleep(self.delay)
         if self.fail_before > 0:
             self.fail_before -= 1
             raise ProviderUnavailable("MediPay answered 503", "server_error")
-        body = claim.to_wire()
-        if claim.id in self.claims:
-            if self.bodies[claim.id] != body:
-                raise ClaimRefused("another body", "claim_conflict", status=409)
-            return self._state(claim.id)
-        patient = body["patient"]
-        reason = None
-        if not patient.get("national_id"):
-            reason = "missing_national_id"
-        elif not fodselsnummer.is_valid(patient["national_id"]):
-            reason = "invalid_national_id"
-        elif not patient.get("mobile"):
-            reason = "missing_mobile"
-        elif not phonenumbers.is_valid_number(phonenumbers.parse(patient["mobile"], "NO")):
-            reason = "invalid_mobile"
-        if reason:
-            raise ClaimRefused("invalid patient", "invalid_patient", status=422, reason_code=reason)
-        now = self.clock.now()
-        fee = ADMIN_FEE if claim.admin_fee else 0
-        row = {
-            "id": claim.id, "state": "sent", "reason_code": None, "message": None, "mode": claim.mode,
-            "patient": patient, "amount": claim.amount, "admin_fee": claim.admin_fee, "admin_fee_amount": fee,
-            "total": claim.amount + fee, "currency": "NOK", "description": claim.description,
-            "created_at": format_time(now), "updated_at": format_time(now),
-            "deadline_at": format_time(now + timedelta(hours=48)),
-            "reminder_at": format_time(now + timedelta(hours=40)), "reminder_sent_at": None,
-            "choice": None, "version": 1, "payments": [], "sms": [],
-        }
-        self.claims[claim.id] = row
-        self.bodies[claim.id] = body
-        if row["total"] > CHECKOUT_LIMIT:
-            await self._change(claim.id, "claim.rejected", state="rejected", reason_code="over_limit",
-                               message="The total is above the agreed maximum.")
-        elif claim.mode == "invoice":
-            # Invoiced at once after PayEx's internal assessment.
-            if patient["national_id"] in self.credit_rejects or row["total"] > AUTOMATIC_LIMIT:
-                await self._change(claim.id, "claim.rejected", state="rejected", reason_code="credit_rejected",
-                                   message="The internal credit assessment failed.")
-            else:
-                self.sms.append({"claim_id": claim.id, "kind": "invoice", "to": patient["mobile"]})
-                await self._change(claim.id, "claim.invoice_sent", state="invoice_sent")
-        else:
-            self.sms.append({"claim_id": claim.id, "kind": "checkout_link", "to": patient["mobile"]})
+        with _answers():
+            owner = api.account_for(credentials.username, credentials.password)
+            _, row = claims.export(self.sandbox, owner, claim.id, validation.claim_body(claim.to_wire()))
+        await self._send_callbacks()
         if self.fail_after > 0:
             self.fail_after -= 1
             raise ProviderUnavailable("timed out", "unreachable")
-        return self._state(claim.id)
+        return ClaimState.from_wire(claims.view(row))
 
     async def get_claim(self, credentials: Credentials, claim_id: str) -> ClaimState:
-        if claim_id not in self.claims:
-            raise ClaimRefused("no such claim", "claim_not_found", status=404)
-        return self._state(claim_id)
+        with _answers():
+            owner = api.account_for(credentials.username, credentials.password)
+            return ClaimState.from_wire(claims.view(claims.get(self.sandbox, claim_id, owner)))
 
     async def list_claims(self, credentials: Credentials, updated_since: datetime) -> list[ClaimState]:
-        return [self._state(cid) for cid, c in self.claims.items() if c["updated_at"] >= format_time(updated_since)]
+        out: list[ClaimState] = []
+        cursor: int | None = 0
+        with _answers():
+            owner = api.account_for(credentials.username, credentials.password)
+            while cursor is not None:
+                rows, cursor = claims.list_changed(self.sandbox, owner, updated_since.timestamp(), cursor, 200)
+                out.extend(ClaimState.from_wire(row) for row in rows)
+        return out
+
+    def verify_callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        # The real client's check, with the secret the callbacks are signed with.
+        return MediPayHTTPClient(PUBLIC_URL, callback_secret=self.secret).verify_callback(body, signature)
 
     async def close(self) -> None:
         if self._http:
             await self._http.close()
+        self.sandbox.store.close()
 
     # ------------------------------------------------------------ the patient and time
     async def choose(self, claim_id: str, method: str) -> None:
-        c = self.claims[claim_id]
-        assert c["state"] == "sent"
-        c["choice"] = method
-        if method in ("card", "vipps"):
-            c["payments"] = [{"method": method, "amount": c["total"], "paid_at": format_time(self.clock.now()),
-                              "reference": f"{method}_{claim_id}"}]
-            await self._change(claim_id, "claim.paid", state="paid")
-        elif c["patient"]["national_id"] in self.credit_rejects or c["total"] > CHECKOUT_LIMIT:
-            await self._change(claim_id, "claim.rejected", state="rejected", reason_code="credit_rejected",
-                               message="The credit check failed.")
-        else:
-            await self._change(claim_id, "claim.paid", state="paid")
+        claims.choose(self.sandbox, claim_id, method)
+        await self._send_callbacks()
 
     async def pay_invoice(self, claim_id: str) -> None:
-        c = self.claims[claim_id]
-        assert c["state"] == "invoice_sent"
-        c["payments"] = [{"method": "invoice", "amount": c["total"], "paid_at": format_time(self.clock.now()),
-                          "reference": f"inv_{claim_id}"}]
-        await self._change(claim_id, "claim.invoice_paid", state="invoice_paid")
+        claims.pay_invoice(self.sandbox, claim_id)
+        await self._send_callbacks()
 
     async def tick(self) -> None:
         """Fire what fell due at the shared clock's time: reminders, then automatic invoices."""
-        now = format_time(self.clock.now())
-        for cid, c in list(self.claims.items()):
-            if c["state"] != "sent":
-                continue
-            if c["reminder_sent_at"] is None and c["reminder_at"] <= now:
-                c["reminder_sent_at"] = now
-                self.sms.append({"claim_id": cid, "kind": "reminder", "to": c["patient"]["mobile"]})
-                await self._change(cid, "claim.reminder_sent")
-            if c["deadline_at"] <= now:
-                if c["patient"]["national_id"] in self.credit_rejects or c["total"] > AUTOMATIC_LIMIT:
-                    reason = "credit_rejected" if c["total"] <= AUTOMATIC_LIMIT else "over_limit"
-                    await self._change(cid, "claim.rejected", state="rejected", reason_code=reason,
-                                       message="The internal credit assessment failed.")
-                else:
-                    self.sms.append({"claim_id": cid, "kind": "invoice", "to": c["patient"]["mobile"]})
-                    await self._change(cid, "claim.invoice_sent", state="invoice_sent")
+        claims.fire_due(self.sandbox)
+        await self._send_callbacks()
 
     # ------------------------------------------------------------ callbacks
-    def _state(self, claim_id: str) -> ClaimState:
-        return ClaimState.from_wire(json.loads(json.dumps(self.claims[claim_id])))
-
-    async def _change(self, claim_id: str, kind: str, **changes: Any) -> None:
-        c = self.claims[claim_id]
-        c.update(changes)
-        c["version"] += 1
-        c["updated_at"] = format_time(self.clock.now())
-        event = {"id": f"evt_{claim_id}_{c['version']}", "type": kind, "created": c["updated_at"],
-                 "claim": json.loads(json.dumps(c))}
-        body = json.dumps(event)
-        header = sign(body, self.secret, int(time.time()))
-        self.events.append((body, header))
-        if self.deliver and self.callback_url:
-            await self.post(body, header)
+    async def _send_callbacks(self) -> None:
+        """Sign and POST the events the sandbox stored since the last call, oldest first."""
+        for event in self.sandbox.store.all("event")[len(self.events):]:
+            body = json.dumps(event)
+            header = sign(body, self.secret, int(time.time()))
+            self.events.append((body, header))
+            if self.deliver and self.callback_url:
+                await self.post(body, header)
 
     async def post(self, body: str, header: str) -> tuple[int, Any]:
         if self._http is None:
             self._http = aiohttp.ClientSession()
         async with self._http.post(self.callback_url, data=body.encode(),
-                                   headers={"MediPay-Signature": header, "Content-Type": "application/json"}) as r:
+                                   headers={SIGNATURE_HEADER: header, "Content-Type": "application/json"}) as r:
             return r.status, await r.json()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from aiohttp import web
+
+from integrations.sandbox_kit.app import background
 
 from . import api, checkout_page, claims, control, dashboard
 from .callbacks import Callbacks, DeliveryDefaults, generate_secret
 from .context import CALLBACK_SECRET, SANDBOX, Rules, Sandbox
 from .store import Store
-
-log = logging.getLogger(__name__)
 
 
 def create_sandbox_app(
@@ -51,28 +49,7 @@ def create_sandbox_app(
     checkout_page.add_routes(app)
     dashboard.add_routes(app)
 
-    async def background(app: web.Application) -> AsyncIterator[None]:
-        # The sender starts first so reminders and invoices the tick fires have somewhere to go.
-        await sandbox.callbacks.start()
-        ticker = asyncio.create_task(_tick_forever(sandbox, tick_interval_s), name="medipay-sandbox-tick")
-        yield
-        ticker.cancel()
-        try:
-            await ticker
-        except asyncio.CancelledError:
-            pass
-        await sandbox.callbacks.stop()
-        store.close()
-
-    app.cleanup_ctx.append(background)
+    # Deadlines and reminders fire on their own while the sandbox runs.
+    app.cleanup_ctx.append(background(sender=sandbox.callbacks, store=store, periodic=lambda: claims.fire_due(sandbox),
+                                      interval_s=tick_interval_s, name="medipay-sandbox-tick"))
     return app
-
-
-async def _tick_forever(sandbox: Sandbox, interval: float) -> None:
-    """Deadlines and reminders fire on their own while the sandbox runs."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            claims.fire_due(sandbox)
-        except Exception:  # one bad row or a busy shared file must not stop the clock
-            log.exception("MediPay sandbox tick failed")

@@ -29,10 +29,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
-from integrations.delivery import post_attempt
 from integrations.medipay.protocol import SIGNATURE_HEADER, format_time, sign
+from integrations.sandbox_kit import delivery as kit
+from integrations.sandbox_kit.delivery import Sender, post_attempt
 
 from .store import Store, new_id, public
 
@@ -46,44 +45,28 @@ def generate_secret() -> str:
 
 
 @dataclass
-class DeliveryDefaults:
+class DeliveryDefaults(kit.DeliveryDefaults):
     retry_base_s: float = 1.0
     retry_cap_s: float = 300.0
     max_attempts: int = 12
     timeout_s: float = 10.0
 
 
-_MISBEHAVIOUR: dict[str, Any] = {"duplicate": 1, "reverse": False, "concurrent": False, "late_next": 0,
-                                 "late_seconds": 0.0, "fail_next": 0}
 CONFIG_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts",
                   "retry_base_s", "retry_cap_s", "timeout_s")
 
 
-class Callbacks:
+class Callbacks(Sender):
+    CONFIG_KEY = "callback_config"
+    MISBEHAVIOUR = {"duplicate": 1, "reverse": False, "concurrent": False, "late_next": 0,
+                    "late_seconds": 0.0, "fail_next": 0}
+    TASK_NAME = "medipay-sandbox-callbacks"
+
     def __init__(self, store: Store, url: str | None, secret: str, defaults: DeliveryDefaults) -> None:
-        self.store = store
+        super().__init__(store, defaults, user_agent=USER_AGENT)
+        self.store: Store = store
         self.url = url
         self.secret = secret
-        self.defaults = defaults
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._stopping = False
-
-    # configuration -------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = dict(_MISBEHAVIOUR)
-        cfg.update(retry_base_s=self.defaults.retry_base_s, retry_cap_s=self.defaults.retry_cap_s,
-                   max_attempts=self.defaults.max_attempts, timeout_s=self.defaults.timeout_s)
-        cfg.update(self.store.get_meta("callback_config", {}))
-        return cfg
-
-    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        with self.store.transaction():
-            current = self.store.get_meta("callback_config", {})
-            current.update(changes)
-            self.store.set_meta("callback_config", current)
-        return self.config()
 
     # events --------------------------------------------------------------
     def emit(self, event_type: str, claim: dict[str, Any], owner: str, now: float) -> dict[str, Any]:
@@ -132,33 +115,6 @@ class Callbacks:
         return out
 
     # worker --------------------------------------------------------------
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
-        self._task = asyncio.create_task(self._run(), name="medipay-sandbox-callbacks")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self._task:
-            # Cancel until it is done: a cancellation that lands while an attempt is
-            # finishing must not leave the loop running (and shutdown waiting for it).
-            while not self._task.done():
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1)
-        if self._session:
-            await self._session.close()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _nap(self, seconds: float) -> None:
-        """Until woken or ``seconds`` pass. Not ``wait_for``: on Python 3.11 it can
-        swallow a cancellation that arrives as its timeout fires."""
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=seconds)
-        finally:
-            waiter.cancel()
-
     async def _run(self) -> None:
         while not self._stopping:
             await self._nap(0.2)
@@ -223,15 +179,5 @@ class Callbacks:
             d = self.store.get("delivery", delivery_id)
             if d is None:
                 return
-            d["attempts"].append(attempt)
-            n = len(d["attempts"])
-            due: float | None = None
-            if ok:
-                d["status"] = "succeeded"
-            elif n >= int(cfg["max_attempts"]):
-                d["status"] = "failed"
-            else:
-                delay = min(float(cfg["retry_cap_s"]), float(cfg["retry_base_s"]) * 2 ** (n - 1))
-                d["status"] = "pending"
-                d["next_at"] = due = time.time() + delay
+            due = kit.settle(d, attempt, ok, cfg)
             self.store.put("delivery", delivery_id, d, due=due)

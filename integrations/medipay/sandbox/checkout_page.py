@@ -16,14 +16,13 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
-from app.i18n import SUPPORTED, format_money, get_translator, negotiate
-
 from . import claims
 from .context import SANDBOX, Sandbox
 from .errors import MediPayError
+from .i18n import SUPPORTED, format_money, get_translator, negotiate
 from .texts import METHOD_NAMES
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGE_NAMES = {"nb": "Norsk bokmål", "en": "English", "sv": "Svenska"}
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                           autoescape=jinja2.select_autoescape(default=True))
@@ -39,7 +38,7 @@ def _lang(request: web.Request, form_lang: str | None = None) -> str:
 def _outcome(claim: dict[str, Any], lang: str) -> tuple[str, str, str]:
     """Title, message and tone of the page for a claim that is no longer open."""
     t = get_translator(lang)
-    total = format_money(claim["total"], "NOK", lang)
+    total = format_money(claim["total"], lang)
     state = claim["state"]
     if state == "paid" and claim.get("choice") == "invoice":
         return (t.gettext("Invoice approved"),
@@ -76,7 +75,7 @@ def render(request: web.Request, sb: Sandbox, claim: dict[str, Any] | None, lang
         "_": t.gettext, "lang": lang, "claim": claims.view(claim) if claim else None,
         "state": claim["state"] if claim else "unknown", "error": error, "token": token,
         "action": request.path, "invoice_days": sb.rules.invoice_due_days,
-        "format_money": lambda minor: format_money(minor, "NOK", lang),
+        "format_money": lambda minor: format_money(minor, lang),
         "languages": [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED], "lang_url": lang_url,
         "message": None, "tone": "note", "deadline": "",
     }
@@ -90,7 +89,7 @@ def render(request: web.Request, sb: Sandbox, claim: dict[str, Any] | None, lang
     else:
         title, message, tone = _outcome(claim, lang)
         ctx.update(title=title, message=message, tone=tone)
-    html = _env.get_template("medipay_sandbox/checkout.html").render(ctx)
+    html = _env.get_template("checkout.html").render(ctx)
     return web.Response(status=status, text=html, content_type="text/html",
                         headers={"Cache-Control": "no-store", "Content-Language": lang})
 

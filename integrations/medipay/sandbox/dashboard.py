@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from app.i18n import format_money, get_translator
 from integrations.local_only import local_only
 from integrations.medipay.protocol import format_time
 
@@ -17,6 +16,7 @@ from . import claims
 from .checkout_page import _env, _lang
 from .context import SANDBOX, SANDBOX_PASSWORD
 from .errors import MediPayError
+from .i18n import format_money, get_translator
 
 SHOWN = 200  # the newest claims and SMS; the control surface has them all
 
@@ -38,9 +38,9 @@ async def index(request: web.Request) -> web.Response:
         "base": _base(request).rstrip("/"),
         "claims": [claims.view(c) for c in reversed(sb.store.all("claim")[-SHOWN:])],
         "sms": list(reversed(sb.store.all("sms")[-SHOWN:])),
-        "format_money": lambda minor: format_money(minor, "NOK", lang),
+        "format_money": lambda minor: format_money(minor, lang),
     }
-    html = _env.get_template("medipay_sandbox/dashboard.html").render(ctx)
+    html = _env.get_template("dashboard.html").render(ctx)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 

@@ -26,37 +26,17 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import sqlite3
-import string
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from app.files import private_sqlite_file
+from integrations.sandbox_kit import store as kit
+from integrations.sandbox_kit.store import SqliteStore, public
 
-_ALPHABET = string.ascii_letters + string.digits
+__all__ = ["Store", "new_id", "public"]
 
 
 def new_id(prefix: str, length: int = 20) -> str:
-    # One read of the system's randomness per id (the ids are hot: one per claim and SMS).
-    n = int.from_bytes(secrets.token_bytes(length), "big")
-    chars = []
-    for _ in range(length):
-        n, r = divmod(n, 62)
-        chars.append(_ALPHABET[r])
-    return prefix + "".join(chars)
-
-
-def public(obj: Any) -> Any:
-    """A deep copy without the sandbox's private ``__`` keys."""
-    if isinstance(obj, dict):
-        return {k: public(v) for k, v in obj.items() if not k.startswith("__")}
-    if isinstance(obj, list):
-        return [public(v) for v in obj]
-    return obj
+    return kit.new_id(prefix, length)
 
 
 _SCHEMA = (
@@ -72,51 +52,19 @@ _SCHEMA = (
 )
 
 
-class Store:
+class Store(SqliteStore):
     def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
-        self._clock = clock or time.time
-        self._lock = threading.RLock()
         if data_path:
             # The state file's folder may not exist yet (a fresh DATA_DIR).
             os.makedirs(os.path.dirname(os.path.abspath(data_path)), exist_ok=True)
-            private_sqlite_file(data_path)
-        self._db = sqlite3.connect(data_path or ":memory:", isolation_level=None,
-                                   check_same_thread=False, timeout=10)
+        super().__init__(data_path, clock)
         if data_path:
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: 100,000 claims stay hot
         for statement in _SCHEMA:
             self._db.execute(statement)
 
-    def close(self) -> None:
-        self._db.close()
-
-    # clock ---------------------------------------------------------------
-    def now(self) -> float:
-        """Unix time as the sandbox sees it: the clock plus every control advance."""
-        return self._clock() + float(self.get_meta("clock_offset", 0))
-
-    def advance_clock(self, seconds: float) -> float:
-        with self.transaction():
-            self.set_meta("clock_offset", float(self.get_meta("clock_offset", 0)) + seconds)
-        return self.now()
-
     # rows ----------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            if self._db.in_transaction:
-                yield
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
     def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT body FROM medipay_objects WHERE id = ?",

@@ -1,7 +1,7 @@
 """What the sandbox says to patients: the SMS texts and the Checkout page's words.
 
-The msgids are English and live in the app's catalogues (app/i18n), so the
-SMS and the page read in Norwegian bokmål, Swedish or English. SMS go out in
+The msgids are English and live in the sandbox's own catalogs (i18n.py), so
+the SMS and the page read in Norwegian bokmål, Swedish or English. SMS go out in
 bokmål, as MediPay's do; the page follows the patient's language.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from app.i18n import format_money, get_translator
+from .i18n import format_money, get_translator
 
 SMS_LANGUAGE = "nb"
 
@@ -40,7 +40,7 @@ METHOD_NAMES = {"card": N_("Card"), "vipps": N_("Vipps"), "invoice": N_("Invoice
 
 @lru_cache(maxsize=4096)
 def _money(amount: int, lang: str) -> str:
-    return format_money(amount, "NOK", lang)  # Babel is slow, and bills repeat their amounts
+    return format_money(amount, lang)  # Babel is slow, and bills repeat their amounts
 
 
 def sms_text(kind: str, *, amount: int, lang: str = SMS_LANGUAGE, **values: Any) -> str:

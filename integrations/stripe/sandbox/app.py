@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from aiohttp import web
+
+from integrations.sandbox_kit.app import background
 
 from . import api, checkout, checkout_page, connect, control, dashboard
 from .context import Sandbox
 from .keys import CONNECT_SECRET_KEY, SANDBOX, SECRET_KEY
 from .store import Store
 from .webhooks import DeliveryDefaults, Endpoint, Webhooks, generate_secret
-
-log = logging.getLogger(__name__)
 
 
 def create_sandbox_app(
@@ -64,32 +62,11 @@ def create_sandbox_app(
     checkout_page.add_routes(app)
     control.add_routes(app)
 
-    async def background(app: web.Application) -> AsyncIterator[None]:
-        # The webhook sender starts first so the sweep's expiry events have somewhere to go.
-        await sandbox.webhooks.start()
-        sweeper = asyncio.create_task(_sweep_forever(sandbox, sweep_interval_s),
-                                      name="stripe-sandbox-sweep")
-        yield
-        sweeper.cancel()
-        try:
-            await sweeper
-        except asyncio.CancelledError:
-            pass
-        await sandbox.webhooks.stop()
-        store.close()
-
-    app.cleanup_ctx.append(background)
+    app.cleanup_ctx.append(background(sender=sandbox.webhooks, store=store, periodic=lambda: checkout.sweep(sandbox),
+                                      interval_s=sweep_interval_s, name="stripe-sandbox-sweep"))
     return app
 
 
 def _secrets(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
-
-async def _sweep_forever(sandbox: Sandbox, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            checkout.sweep(sandbox)
-        except Exception:  # one bad row must not stop expiry for the rest
-            log.exception("stripe sandbox sweep failed")

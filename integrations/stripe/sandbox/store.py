@@ -22,37 +22,24 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
-import sqlite3
-import string
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from app.files import private_sqlite_file
+from integrations.sandbox_kit import store as kit
+from integrations.sandbox_kit.store import SqliteStore, public
+
+__all__ = ["ANYONE", "OWNER", "PLATFORM", "Store", "acts_for_owner", "new_id", "public"]
 
 PLATFORM = ""
 # The platform (its secret key) the current request acts for; None: all of them.
 OWNER: ContextVar[str | None] = ContextVar("stripe_sandbox_owner", default=None)
 ANYONE = "*"  # the owner of objects older than owners
 
-_ALPHABET = string.ascii_letters + string.digits
-
 
 def new_id(prefix: str, length: int = 24) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-def public(obj: Any) -> Any:
-    """A deep copy without the sandbox's private ``__`` keys."""
-    if isinstance(obj, dict):
-        return {k: public(v) for k, v in obj.items() if not k.startswith("__")}
-    if isinstance(obj, list):
-        return [public(v) for v in obj]
-    return obj
+    return kit.new_id(prefix, length)
 
 
 def acts_for_owner(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,19 +58,11 @@ def acts_for_owner(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class Store:
+class Store(SqliteStore):
     def __init__(
         self, data_path: str | None = None, clock: Callable[[], float] | None = None
     ) -> None:
-        self._clock = clock or time.time
-        self._lock = threading.RLock()
-        if data_path:
-            private_sqlite_file(data_path)
-        self._db = sqlite3.connect(
-            data_path or ":memory:", isolation_level=None, check_same_thread=False, timeout=10
-        )
-        if data_path:
-            self._db.execute("PRAGMA journal_mode=WAL")
+        super().__init__(data_path, clock)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS stripe_objects ("
             " id TEXT PRIMARY KEY, account TEXT NOT NULL, kind TEXT NOT NULL,"
@@ -98,34 +77,10 @@ class Store:
             # visible to every key, so an existing demo keeps working.
             self._db.execute(f"ALTER TABLE stripe_objects ADD COLUMN owner TEXT NOT NULL DEFAULT '{ANYONE}'")
 
-    def close(self) -> None:
-        self._db.close()
-
     # clock ---------------------------------------------------------------
     def now(self) -> int:
-        """Unix time as the sandbox sees it: the clock plus any control advance."""
-        offset = self.get_meta("clock_offset", 0)
-        return int(self._clock() + offset)
-
-    def advance_clock(self, seconds: float) -> int:
-        with self.transaction():
-            self.set_meta("clock_offset", self.get_meta("clock_offset", 0) + seconds)
-        return self.now()
-
-    # rows ----------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            if self._db.in_transaction:
-                yield
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        """Unix time as the sandbox sees it, in whole seconds as Stripe's timestamps are."""
+        return int(self._clock() + self.get_meta("clock_offset", 0))
 
     @staticmethod
     @contextmanager

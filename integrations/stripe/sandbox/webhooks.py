@@ -32,9 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
-from integrations.delivery import post_attempt
+from integrations.sandbox_kit import delivery as kit
+from integrations.sandbox_kit.delivery import Sender, post_attempt
 
 from .store import PLATFORM, Store, new_id, public
 
@@ -65,43 +64,24 @@ class Endpoint:
 
 
 @dataclass
-class DeliveryDefaults:
+class DeliveryDefaults(kit.DeliveryDefaults):
     retry_base_s: float = 1.0
     retry_cap_s: float = 60.0
     max_attempts: int = 8
     timeout_s: float = 10.0
 
 
-_MISBEHAVIOUR = {"duplicate": 1, "shuffle": False, "delay_ms": 0, "concurrent": False}
+class Webhooks(Sender):
+    CONFIG_KEY = "webhook_config"
+    MISBEHAVIOUR = {"duplicate": 1, "shuffle": False, "delay_ms": 0, "concurrent": False}
+    TASK_NAME = "stripe-sandbox-webhooks"
 
-
-class Webhooks:
     def __init__(
         self, store: Store, account: Endpoint | None, connect: Endpoint | None, defaults: DeliveryDefaults
     ) -> None:
-        self.store = store
+        super().__init__(store, defaults)
+        self.store: Store = store
         self.endpoints = {name: ep for name, ep in (("account", account), ("connect", connect)) if ep}
-        self.defaults = defaults
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
-
-    # configuration -------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = dict(_MISBEHAVIOUR)
-        cfg.update(
-            retry_base_s=self.defaults.retry_base_s, retry_cap_s=self.defaults.retry_cap_s,
-            max_attempts=self.defaults.max_attempts, timeout_s=self.defaults.timeout_s,
-        )
-        cfg.update(self.store.get_meta("webhook_config", {}))
-        return cfg
-
-    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        current = self.store.get_meta("webhook_config", {})
-        current.update(changes)
-        self.store.set_meta("webhook_config", current)
-        return self.config()
 
     # events --------------------------------------------------------------
     def endpoint_for(self, event: dict[str, Any]) -> str | None:
@@ -175,30 +155,9 @@ class Webhooks:
         return out
 
     # worker --------------------------------------------------------------
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
-        self._task = asyncio.create_task(self._run(), name="stripe-sandbox-webhooks")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        for task in list(self._inflight):
-            task.cancel()
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
-        if self._session:
-            await self._session.close()
-
     async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=0.25)
-            except TimeoutError:
-                pass
+        while not self._stopping:
+            await self._nap(0.25)
             self._wake.clear()
             if not self.endpoints:
                 continue
@@ -216,9 +175,7 @@ class Webhooks:
                 random.shuffle(batch)
             if cfg["concurrent"]:
                 for delivery in batch:
-                    task = asyncio.create_task(self._attempt(delivery, cfg))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
+                    self._spawn(self._attempt(delivery, cfg))
             else:
                 for delivery in batch:
                     await self._attempt(delivery, cfg)
@@ -264,16 +221,7 @@ class Webhooks:
             d = self.store.get("delivery", delivery_id)
             if d is None:
                 return
-            d["attempts"].append(attempt)
-            n = len(d["attempts"])
-            if ok:
-                d["status"] = "succeeded"
-            elif n >= int(cfg["max_attempts"]):
-                d["status"] = "failed"
-            else:
-                delay = min(float(cfg["retry_cap_s"]), float(cfg["retry_base_s"]) * 2 ** (n - 1))
-                d["status"] = "pending"
-                d["next_at"] = time.time() + delay
+            kit.settle(d, attempt, ok, cfg)
             self.store.put("delivery", d)
             if d["status"] != "pending":
                 self._settle_pending_count(d["event"])
