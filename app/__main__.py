@@ -188,7 +188,7 @@ async def with_services(settings: Settings, action: Any) -> Any:
 
 
 async def _seed(app: web.Application) -> dict[str, Any]:
-    from app import demo
+    from app import demo_seed as demo
     from app.factory import onboard_in_sandbox
     from app.web.keys import DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE
 
@@ -218,7 +218,7 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
     import secrets
 
-    from app.admin.people import People
+    from app.accounts.people import People
     from app.clock import SystemClock
     from app.db import Database, make_engine, migrate
     from app.errors import DomainError

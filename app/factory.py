@@ -15,30 +15,31 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from app.accounts.organisations import Organisations
+from app.accounts.sessions import AdminSessions
 from app.admin import client_payments
-from app.admin import payments as admin_payments
+from app.admin import payments_page as admin_payments
 from app.admin import web as admin_web
-from app.admin.sessions import AdminSessions
-from app.clinics.stripe_accounts import StripeAccounts
 from app.clock import Clock, SystemClock
+from app.collection.callbacks import MediPayCallbacks
+from app.collection.export import MediPayExporter
+from app.collection.medipay_accounts import MediPayAccounts
+from app.collection.secret_box import SecretBox
 from app.config import Settings
+from app.connect.stripe_accounts import StripeAccounts
 from app.consults.notifier import Notifier
-from app.consults.payments import PaymentService
-from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
-from app.consults.stripe_events import StripeEvents
 from app.consults.tokens import TokenSigner
 from app.db import Database, make_engine, migrate
 from app.jobs.leases import once_per
 from app.jobs.scheduler import Job, run_forever
-from app.ledger.medipay_accounts import MediPayAccounts
-from app.ledger.medipay_callbacks import MediPayCallbacks
-from app.ledger.medipay_export import MediPayExporter
-from app.ledger.secrets import SecretBox
-from app.organisations import Organisations
+from app.payments.refunds import RefundService
+from app.payments.requests import PaymentService
+from app.payments.stripe_events import StripeEvents
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, decline_websocket_compression, make_server
-from app.web import api, bill_cards_api, demo, health, pages, reports_api, webhooks
+from app.web import api, bill_cards_api, health, pages, reports_api, webhooks
+from app.web import demo_page as demo
 from app.web.keys import (
     ADMIN_SESSIONS,
     CLOCK,

@@ -162,7 +162,7 @@ class BillCard(Base):
         Index("ix_bill_cards_clinic_status", "clinic_id", "status"),
         # The REST list: an organisation's cards, newest first.
         Index("ix_bill_cards_org_created", "organisation_id", "created_at", "id"),
-        # The reports' sums, answered from the index alone (app/ledger/reports.py).
+        # The reports' sums, answered from the index alone (app/backoffice/reports.py).
         Index("ix_bill_cards_report", "organisation_id", "exported_at", "currency", "created_at", "clinic_id",
               "book_id", "consult_id", "status", "patient_share", "refund_share", "medipay_admin_fee", "id"),
         # The same, keyed by id: the sum by payment type looks each payment's card up here.
@@ -383,7 +383,7 @@ class StripeAccount(Base):
     stripe_account_id: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200))
     # pending | enabled | restricted | under_review | rejected | disconnected | removed
-    # (only ``enabled`` takes payments; see app.clinics.requirements)
+    # (only ``enabled`` takes payments; see app.connect.requirements)
     status: Mapped[str] = mapped_column(String(16))
     charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -441,7 +441,7 @@ class Book(Base):
     """An accounting book (*regnskap*) owned by one user; bill cards are kept in a book.
 
     MediPay takes a book's cards only when it is active, has a description and
-    its export format is ``medipay`` (see ``app.ledger.books``).
+    its export format is ``medipay`` (see ``app.billing.books``).
     """
 
     __tablename__ = "books"
@@ -458,7 +458,7 @@ class Book(Base):
 class MediPayAccount(Base):
     """*Export settings > MediPay*: the PayEx credentials of one book.
 
-    The password is encrypted at rest (``app.ledger.secrets``); ``status`` is
+    The password is encrypted at rest (``app.collection.secret_box``); ``status`` is
     ``active`` only after MediPay accepted the credentials (the green check).
     """
 

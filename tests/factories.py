@@ -111,7 +111,7 @@ class Live:
         return {"Authorization": f"Bearer {self.demo['api_key']}"}
 
     async def seed(self) -> None:
-        from app import demo
+        from app import demo_seed as demo
         from app.factory import onboard_in_sandbox
         from app.web.keys import ORGANISATIONS, STRIPE
 

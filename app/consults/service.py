@@ -8,19 +8,19 @@ from typing import Any
 from sqlalchemy import select
 
 from app import validation as v
+from app.billing import cards
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.payments import finish_unpaid
+from app.consults.serialisers import consult_view, request_view
 from app.consults.tokens import TokenSigner
-from app.consults.views import consult_view, request_view
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
-from app.ledger import cards
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.money import MoneyError, normalise_currency
+from app.payments.requests import finish_unpaid
 
 MAX_PATIENTS = 20
 

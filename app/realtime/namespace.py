@@ -17,14 +17,14 @@ import socketio
 from aiohttp import web
 
 from app import inputs
-from app.consults.medipay_fallback import MediPayFallback
+from app.collection.fallback import MediPayFallback
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
-from app.consults.payments import PaymentService
-from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
 from app.errors import DomainError
 from app.i18n import error_message, get_translator
+from app.payments.refunds import RefundService
+from app.payments.requests import PaymentService
 from app.realtime.limits import RateLimiter, loggable
 from app.realtime.server import ClientEvent
 from app.web.keys import CONSULTS, DB, MEDIPAY_EXPORTER, PAYMENTS, REFUNDS

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app.admin.sessions import AdminSessions
-from app.clinics.stripe_accounts import StripeAccounts
+from app.accounts.organisations import Organisations
+from app.accounts.sessions import AdminSessions
 from app.clock import Clock
+from app.collection.callbacks import MediPayCallbacks
+from app.collection.export import MediPayExporter
+from app.collection.medipay_accounts import MediPayAccounts
 from app.config import Settings
-from app.consults.payments import PaymentService
-from app.consults.refunds import RefundService
+from app.connect.stripe_accounts import StripeAccounts
 from app.consults.service import ConsultService
-from app.consults.stripe_events import StripeEvents
 from app.db import Database
-from app.ledger.medipay_accounts import MediPayAccounts
-from app.ledger.medipay_callbacks import MediPayCallbacks
-from app.ledger.medipay_export import MediPayExporter
-from app.organisations import Organisations
+from app.payments.refunds import RefundService
+from app.payments.requests import PaymentService
+from app.payments.stripe_events import StripeEvents
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.protocol import StripeGateway
 

@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from app.clinics.routing import NO_ACCOUNT, route_for
-from app.consults.views import request_view
+from app.connect.routing import NO_ACCOUNT, route_for
+from app.consults.serialisers import request_view
 from app.errors import DomainError
 from app.i18n import format_money as _format_money
 from app.i18n import get_translator, negotiate

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app.errors import Invalid
-from app.ledger.reports import (
+from app.backoffice.reports import (
     EARNINGS_PARAMS,
     SETTLEMENT_PARAMS,
     Reports,
@@ -15,6 +14,7 @@ from app.ledger.reports import (
     parse_earnings,
     parse_settlement,
 )
+from app.errors import Invalid
 from app.web.api import caller
 from app.web.keys import DB
 

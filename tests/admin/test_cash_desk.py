@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.ledger.books import Books
+from app.billing.books import Books
 from app.models import AuditEvent, BillCard, BillCardLine, Clinic
 from app.web.keys import CLOCK, DB
 from tests.admin.cards_helpers import exported, move, new_card

@@ -177,7 +177,7 @@ def test_create_admin_cli(tmp_path: Path) -> None:
 
 async def test_created_admin_can_sign_in(live):
     # The same service the CLI uses, against the live app's database.
-    from app.admin.people import People
+    from app.accounts.people import People
     from app.web.keys import CLOCK, DB
 
     people = People(live.app[DB], clock=live.app[CLOCK])

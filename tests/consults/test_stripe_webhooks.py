@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from app.consults import stripe_events
 from app.models import LedgerTransaction, Payment, PaymentRequest, StripeEvent
+from app.payments import stripe_events
 from app.web.keys import DB
 from tests.factories import Live, sign
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from app.backoffice.reports import PAYMENT_TYPES, Period, Reports, Scope, SettlementQuery
+from app.billing.statuses import LABELS
 from app.config import normalise_database_url
 from app.db import Database, make_engine, migrate
-from app.ledger.reports import PAYMENT_TYPES, Period, Reports, Scope, SettlementQuery
-from app.ledger.statuses import LABELS
 from app.models import BillCard, Book, Clinic, Consult, Organisation, Payment, PaymentRequest, Refund, User
 from tests.conftest import pg_database
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from app.billing.card_service import BillCards
 from app.db import Database, make_engine
 from app.factory import jobs_for
 from app.jobs.leases import acquire, once_per, release
-from app.ledger.card_service import BillCards
 from app.models import BillCard, MediPayExport
 from app.web.keys import DB
 from tests.factories import PATIENT

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ledger.books import Books
+from app.accounts.organisations import Organisations
+from app.billing.books import Books
 from app.models import User
-from app.organisations import Organisations
 from app.web.keys import CLOCK, DB, ORGANISATIONS
 from tests.factories import PATIENT, Live
 
