@@ -7,6 +7,8 @@ import hmac
 import logging
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
@@ -125,3 +127,21 @@ async def _medipay_book(settings: Settings, db: Database, orgs: Organisations, a
         except Unavailable:
             log.warning("the MediPay sandbox did not answer; the demo's MediPay account is verified next time")
     return MEDIPAY_BOOK_ID
+
+
+async def onboard_in_sandbox(settings: Settings, account_id: str, sandbox: web.Application | None = None) -> None:
+    """Complete the sandbox's onboarding for an account, as its admin would on the page.
+
+    When this process serves the sandbox itself (``sandbox``, its app) this is a direct call: its control
+    surface answers local callers only, and PUBLIC_URL may lead through a proxy.
+    """
+    if sandbox is not None:
+        from integrations.stripe.sandbox import connect
+        from integrations.stripe.sandbox.keys import SANDBOX
+
+        connect.onboard(sandbox[SANDBOX], account_id)
+        return
+    base = settings.stripe_base or settings.stripe_sandbox_url
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/_control/accounts/{account_id}/onboard") as resp:
+            resp.raise_for_status()

@@ -33,8 +33,8 @@ from sqlalchemy import select
 
 from app.accounts.sessions import ROLES, AdminUser, SignedIn
 from app.i18n import Translator, get_translator, negotiate
+from app.keys import ADMIN_SESSIONS, DB
 from app.models import Clinic
-from app.web.keys import ADMIN_SESSIONS, DB
 from app.web.pages import context
 
 __all__ = [

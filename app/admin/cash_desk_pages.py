@@ -30,7 +30,7 @@ from app.billing.card_service import BillCards
 from app.billing.statuses import LABELS, STATUSES
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.i18n import currency_exponent, to_minor
-from app.web.keys import CLOCK, DB, MEDIPAY_EXPORTER
+from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")

@@ -24,9 +24,9 @@ from app.admin.auth import AdminUser, can_manage_clinic, flash, render, require,
 from app.billing.statuses import REQUEST_PAID
 from app.errors import DomainError
 from app.i18n import error_message, format_money, to_minor
+from app.keys import DB, REFUNDS
 from app.models import BillCard, Clinic, PaymentRequest
 from app.payments.refunds import Actor, Scope
-from app.web.keys import DB, REFUNDS
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 50

@@ -25,8 +25,8 @@ from app.backoffice.reports import (
 )
 from app.errors import Invalid
 from app.i18n import format_money, to_minor
+from app.keys import DB
 from app.models import Book
-from app.web.keys import DB
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")

@@ -176,3 +176,15 @@ def audit_book(
         at=at,
         details=details,
     )
+
+
+async def medipay_book_for(s: AsyncSession, organisation_id: str) -> str | None:
+    """The book a card made in a call goes into: the organisation's first active MediPay book."""
+    books = (
+        await s.scalars(
+            select(Book)
+            .where(Book.organisation_id == organisation_id, Book.active.is_(True), Book.export_format == "medipay")
+            .order_by(Book.created_at, Book.id)
+        )
+    ).all()
+    return next((b.id for b in books if exports_to_medipay(b)), None)

@@ -34,9 +34,9 @@ from app import audit
 from app import validation as v
 from app.billing.books import book_for_card
 from app.billing.cards import card_view
+from app.billing.outbox import queue_hourly
 from app.billing.statuses import EXPORTED, SETTLED, STATUSES
 from app.clock import Clock
-from app.collection.outbox import queue_hourly
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ids import new_id

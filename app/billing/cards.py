@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing.books import medipay_book_for
+from app.billing.outbox import queue_hourly
 from app.billing.statuses import LABELS, REQUEST_ENDED_UNPAID, SETTLED
 from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
-from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment
+from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment, PaymentRequest
 
 # Built once, on the tables (see journal.py): each runs once per settlement.
 # The session flushes pending objects before any statement it executes, so
@@ -42,8 +44,6 @@ async def card_for_patient(session: AsyncSession, consult: Consult, patient: Con
     )
     if card is not None:
         return card
-    from app.collection.book_credentials import medipay_book_for
-
     card = BillCard(
         id=new_id("bc"),
         organisation_id=consult.organisation_id,
@@ -226,7 +226,6 @@ async def queue_after_call(session: AsyncSession, consult: Consult, now: datetim
 
     A card with a checkout still open stays *under work*: Stripe may yet settle it.
     """
-    from app.collection.outbox import queue_hourly
     from app.models import PaymentRequest
 
     queued = []
@@ -313,3 +312,19 @@ def medipay_view(card: BillCard) -> dict[str, Any]:
         "admin_fee": card.medipay_admin_fee,
         "next_retry_at": card.next_retry_at.isoformat() if card.next_retry_at else None,
     }
+
+
+async def finish_unpaid(
+    s: AsyncSession, r: PaymentRequest, status: str, reason: str, now: datetime, *, keep_line: bool = False
+) -> None:
+    """End an open request without payment; its line no longer counts on the card.
+
+    With ``keep_line`` the amount stays owed on the card: the call ended with
+    it unpaid and the card's MediPay book collects it (product.md, section 3).
+    """
+    r.status = status
+    r.updated_at = now
+    r.failure_reason = reason if status == "failed" else r.failure_reason
+    card = await s.get(BillCard, r.bill_card_id)
+    if card is not None and not keep_line:
+        await void_request_line(s, card, r.id, f"request {status}", now)

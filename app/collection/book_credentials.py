@@ -1,4 +1,4 @@
-"""Which book a card is collected through, and the MediPay credentials to export it with."""
+"""The MediPay credentials a book's cards are exported with."""
 
 from __future__ import annotations
 
@@ -25,15 +25,3 @@ async def credentials_for_book(s: AsyncSession, book_id: str | None, box: Secret
         return Credentials(account.username, box.reveal(account.password_encrypted))
     except SecretUnreadable:
         return None
-
-
-async def medipay_book_for(s: AsyncSession, organisation_id: str) -> str | None:
-    """The book a card made in a call goes into: the organisation's first active MediPay book."""
-    books = (
-        await s.scalars(
-            select(Book)
-            .where(Book.organisation_id == organisation_id, Book.active.is_(True), Book.export_format == "medipay")
-            .order_by(Book.created_at, Book.id)
-        )
-    ).all()
-    return next((b.id for b in books if exports_to_medipay(b)), None)

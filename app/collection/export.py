@@ -44,15 +44,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.billing.card_service import owned_card
-from app.billing.cards import card_view, paid_total, reinstate_request_line
+from app.billing.cards import card_view, finish_unpaid, paid_total, reinstate_request_line
+from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
 from app.collection.claims import apply_claim, card_summary, claim_for, notify_card
 from app.collection.export_checks import check
-from app.collection.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.collection.secret_box import SecretBox
 from app.consults.notifier import Notifier, request_changed
+from app.consults.serialisers import request_view
 from app.db import Database
 from app.errors import Conflict
 from app.ids import new_id
@@ -156,8 +157,6 @@ class MediPayExporter:
 
         A checkout already open may be being paid this minute, so that card waits.
         """
-        from app.consults.serialisers import request_view
-        from app.payments.requests import finish_unpaid
 
         requests = (await s.scalars(select(PaymentRequest).where(
             PaymentRequest.bill_card_id == card.id, PaymentRequest.status.in_(("requested", "checkout_open")))

@@ -22,11 +22,10 @@ from sqlalchemy import select
 from app.collection.claims import card_summary
 from app.collection.export import MediPayExporter
 from app.collection.export_checks import check
-from app.consults.participant import Participant
+from app.consults.participant import Participant, patient_in, require_role
 from app.db import Database
 from app.errors import BadInput, Invalid, NotFound
 from app.models import BillCard, PaymentRequest
-from app.payments.requests import _patient, _require
 
 
 class MediPayFallback:
@@ -35,7 +34,7 @@ class MediPayFallback:
         self.exporter = exporter
 
     async def send(self, who: Participant, data: Any) -> dict[str, Any]:
-        _require(who, "clinician")
+        require_role(who, "clinician")
         if data is not None and not isinstance(data, dict):
             raise BadInput("bad_request", "The payload must be an object.")
         body = data or {}
@@ -54,7 +53,7 @@ class MediPayFallback:
                 if request is None:
                     raise NotFound("request_not_found", "Unknown payment request.")
                 patient_id = request.patient_id
-            patient = await _patient(s, who.consult.id, patient_id)
+            patient = await patient_in(s, who.consult.id, patient_id)
             card = await s.scalar(
                 select(BillCard).where(
                     BillCard.consult_id == who.consult.id, BillCard.patient_ref == patient.patient_id

@@ -20,7 +20,6 @@ from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.money import MoneyError, normalise_currency
-from app.payments.requests import finish_unpaid
 
 MAX_PATIENTS = 20
 
@@ -136,7 +135,7 @@ class ConsultService:
                 for r in ended:
                     # What a MediPay book collects stays owed; otherwise it ends with the call.
                     card = await s.get(BillCard, r.bill_card_id)
-                    await finish_unpaid(s, r, "expired", "consultation ended", now,
+                    await cards.finish_unpaid(s, r, "expired", "consultation ended", now,
                                         keep_line=card is not None and card.book_id is not None)
                 await cards.queue_after_call(s, consult, now)
             view = consult_view(consult, await self._patients(s, consult.id))

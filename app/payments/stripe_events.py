@@ -37,6 +37,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing.cards import finish_unpaid
 from app.clock import Clock
 from app.connect import events as account_events
 from app.consults.notifier import Notifier, request_changed
@@ -44,7 +45,7 @@ from app.consults.serialisers import request_view
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
 from app.payments.refunds import charge_refunded_event, refund_event
-from app.payments.requests import apply_session, finish_unpaid
+from app.payments.settlement import apply_session
 from integrations.stripe.protocol import CheckoutSession
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from app import inputs
 from app.accounts.organisations import Caller
 from app.consults.serialisers import request_view
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
 from app.models import Consult, PaymentRequest
 from app.payments.refunds import Actor, Scope
-from app.web.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
 from app.web.middleware import read_json
 from app.web.openapi import SPEC
 

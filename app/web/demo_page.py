@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app import demo_seed as demo
 from app.i18n import negotiate
+from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
 from app.models import Consult
-from app.web.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE
 from app.web.pages import context
 
 routes = web.RouteTableDef()
@@ -21,11 +21,10 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     settings = app[SETTINGS]
     lang = request.query.get("lang") or negotiate(request.headers.get("Accept-Language"))
     lang = negotiate(lang)
-    from app.factory import onboard_in_sandbox
-
     await demo.seed(
         settings, app[DB], app[ORGANISATIONS], app[STRIPE],
-        onboard=lambda acct: onboard_in_sandbox(settings, acct, app), medipay_accounts=app[MEDIPAY_ACCOUNTS],
+        onboard=lambda acct: demo.onboard_in_sandbox(settings, acct, app.get(STRIPE_SANDBOX_APP)),
+        medipay_accounts=app[MEDIPAY_ACCOUNTS],
     )
     consult = await app[CONSULTS].create(
         demo.ORG_ID,

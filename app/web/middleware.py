@@ -13,8 +13,8 @@ from aiohttp import web
 from app.config import Settings
 from app.errors import BadInput, DomainError
 from app.i18n import error_message
+from app.keys import SETTINGS
 from app.web.access_log import redact
-from app.web.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -13,8 +13,8 @@ from app.errors import DomainError
 from app.i18n import format_money as _format_money
 from app.i18n import get_translator, negotiate
 from app.i18n.js_strings import JS_STRINGS
+from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
-from app.web.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 
 routes = web.RouteTableDef()
 

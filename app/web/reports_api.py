@@ -15,8 +15,8 @@ from app.backoffice.reports import (
     parse_settlement,
 )
 from app.errors import Invalid
+from app.keys import DB
 from app.web.api import caller
-from app.web.keys import DB
 
 routes = web.RouteTableDef()
 

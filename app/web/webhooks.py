@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 
-from app.web.keys import MEDIPAY_CALLBACKS, SETTINGS, STRIPE, STRIPE_EVENTS
+from app.keys import MEDIPAY_CALLBACKS, SETTINGS, STRIPE, STRIPE_EVENTS
 from app.web.middleware import json_error
 from integrations.medipay import protocol as medipay_protocol
 from integrations.stripe.protocol import SignatureError

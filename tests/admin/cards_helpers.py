@@ -13,8 +13,8 @@ from typing import Any
 
 from app.billing.transitions import transition
 from app.ids import new_id
+from app.keys import CLOCK, DB
 from app.models import BillCard, Payment
-from app.web.keys import CLOCK, DB
 from tests.factories import PATIENT, Live
 
 

@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import func, select
 
+from app.keys import DB
 from app.ledger import journal
 from app.models import AuditEvent, PaymentRequest, Refund
-from app.web.keys import DB
 from tests.admin.factories import AdminClient, make_clinic, make_user, signed_in
 from tests.consults.test_refunds import paid_request
 from tests.factories import Live

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.keys import DB
 from app.ledger import journal
 from app.models import AuditEvent, BillCard, LedgerTransaction, Payment, PaymentRequest, Refund, StripeEvent
-from app.web.keys import DB
 from tests.factories import Live, Peer
 
 
@@ -117,7 +117,7 @@ async def test_bad_amounts_other_organisations_and_unknown_requests(live: Live) 
     status, _ = await live.api("POST", path, {}, headers={})
     assert status == 401
 
-    from app.web.keys import ORGANISATIONS
+    from app.keys import ORGANISATIONS
 
     other = await live.app[ORGANISATIONS].create("Other clinic group")
     key = await live.app[ORGANISATIONS].issue_key(other.id)

@@ -11,7 +11,8 @@ from app.i18n import get_translator
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules whose DomainError messages reach the panels (Socket.IO acks, connect refusals, pages).
-USER_FACING = ["app/payments/requests.py", "app/consults/tokens.py", "app/realtime/namespace.py",
+USER_FACING = ["app/payments/requests.py", "app/payments/checkout.py", "app/payments/settlement.py",
+               "app/consults/participant.py", "app/consults/tokens.py", "app/realtime/namespace.py",
                "app/consults/service.py", "app/payments/refunds.py", "app/connect/stripe_accounts.py",
                "app/connect/linking.py",
                "app/admin/client_payments.py", "app/payments/minimums.py",

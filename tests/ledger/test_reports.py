@@ -11,7 +11,7 @@ import pytest
 
 from app.backoffice.reports import parse_percent, percent_of
 from app.errors import Invalid
-from app.web.keys import CLOCK
+from app.keys import CLOCK
 from tests.admin.cards_helpers import exported, new_card, settled_by_medipay
 from tests.admin.factories import make_clinic, make_user, signed_in
 from tests.admin.test_payments_page import plain

@@ -10,7 +10,7 @@ import pytest
 
 from app.collection.export import MediPayExporter
 from app.consults.notifier import RecordingNotifier
-from app.web.keys import DB, SETTINGS
+from app.keys import DB, SETTINGS
 from tests.factories import PATIENT
 from tests.medipay.conftest import START, Pipeline
 
@@ -208,8 +208,8 @@ async def test_a_card_outside_a_medipay_book_is_not_sent(pipeline: Pipeline) -> 
 
 async def test_invoice_made_by_hand_is_exported_as_an_invoice(pipeline: Pipeline) -> None:
     from app.billing.transitions import transition
+    from app.keys import DB
     from app.models import BillCard
-    from app.web.keys import DB
 
     p = pipeline
     card = await p.new_card()

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.organisations import Organisations
+from app.keys import ORGANISATIONS
 from app.models import Consult
-from app.web.keys import ORGANISATIONS
 from tests.factories import PATIENT, Live, consult_body
 
 

@@ -17,6 +17,7 @@ from app.db import Database
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.payments.stripe_events import StripeEvents
+from app.services import Services
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.protocol import StripeGateway
 
@@ -35,3 +36,6 @@ MEDIPAY = web.AppKey("medipay", MediPayGateway)
 MEDIPAY_ACCOUNTS = web.AppKey("medipay_accounts", MediPayAccounts)
 MEDIPAY_EXPORTER = web.AppKey("medipay_exporter", MediPayExporter)
 MEDIPAY_CALLBACKS = web.AppKey("medipay_callbacks", MediPayCallbacks)
+SERVICES = web.AppKey("services", Services)
+# The built-in Stripe sandbox, when this process serves it.
+STRIPE_SANDBOX_APP = web.AppKey("stripe_sandbox_app", web.Application)
