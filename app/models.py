@@ -403,7 +403,7 @@ class ClinicianAccount(Base):
     stripe_account_row_id: Mapped[str] = mapped_column(ForeignKey("stripe_accounts.id"))
 
 
-class Refund(Base):
+class PaymentRefund(Base):
     __tablename__ = "refunds"
     __table_args__ = (CheckConstraint("amount > 0", name="ck_refunds_amount_positive"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

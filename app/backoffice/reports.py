@@ -57,7 +57,7 @@ from app import validation as v
 from app.billing.statuses import LABELS, SETTLED
 from app.db import Database
 from app.errors import Invalid
-from app.models import BillCard, Book, Clinic, Payment, PaymentRequest, Refund
+from app.models import BillCard, Book, Clinic, Payment, PaymentRequest, PaymentRefund
 
 OSLO = ZoneInfo("Europe/Oslo")
 BASIS_TYPES = ("call", "card")
@@ -322,9 +322,9 @@ class Reports:
                 paid[card_id] = paid.get(card_id, 0) + int(amount)
                 methods.setdefault(card_id, set()).add(method)
             for card_id, amount in await s.execute(
-                select(PaymentRequest.bill_card_id, func.sum(Refund.amount))
-                .join(Refund, Refund.payment_request_id == PaymentRequest.id)
-                .where(PaymentRequest.bill_card_id.in_(ids), Refund.status == "succeeded")
+                select(PaymentRequest.bill_card_id, func.sum(PaymentRefund.amount))
+                .join(PaymentRefund, PaymentRefund.payment_request_id == PaymentRequest.id)
+                .where(PaymentRequest.bill_card_id.in_(ids), PaymentRefund.status == "succeeded")
                 .group_by(PaymentRequest.bill_card_id)
             ):
                 refunded[card_id] = int(amount)
@@ -345,10 +345,10 @@ class Reports:
                      .join(BillCard, BillCard.id == Payment.bill_card_id)
                      .where(and_(*where)).group_by(Payment.method, Payment.currency)
                      .order_by(Payment.method, Payment.currency))
-        refunds_q = (select(Refund.currency, func.sum(Refund.amount))
-                     .join(PaymentRequest, PaymentRequest.id == Refund.payment_request_id)
+        refunds_q = (select(PaymentRefund.currency, func.sum(PaymentRefund.amount))
+                     .join(PaymentRequest, PaymentRequest.id == PaymentRefund.payment_request_id)
                      .join(BillCard, BillCard.id == PaymentRequest.bill_card_id)
-                     .where(Refund.status == "succeeded", and_(*where)).group_by(Refund.currency))
+                     .where(PaymentRefund.status == "succeeded", and_(*where)).group_by(PaymentRefund.currency))
 
         async def fetch(query: Any) -> list[Any]:
             async with self.db.read() as s:

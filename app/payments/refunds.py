@@ -40,7 +40,7 @@ from app.consults.serialisers import iso, request_view
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.ids import new_id
-from app.models import BillCard, Clinic, Consult, PaymentRequest, Refund
+from app.models import BillCard, Clinic, Consult, PaymentRequest, PaymentRefund
 from app.payments import refund_entries as ledger
 from integrations.stripe.protocol import (
     AccessRefused,
@@ -49,7 +49,7 @@ from integrations.stripe.protocol import (
     ProviderRefused,
     StripeGateway,
 )
-from integrations.stripe.protocol import Refund as StripeRefund
+from integrations.stripe.protocol import PaymentRefund as StripeRefund
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Scope:
     consult_id: str | None = None
 
 
-def refund_view(f: Refund) -> dict[str, Any]:
+def refund_view(f: PaymentRefund) -> dict[str, Any]:
     return {
         "id": f.id,
         "payment_request_id": f.payment_request_id,
@@ -180,7 +180,7 @@ class RefundService:
 
     async def _reserve(
         self, request_id: str, amount: int | None, key: str | None, actor: Actor, source: str, scope: Scope
-    ) -> Refund:
+    ) -> PaymentRefund:
         now = self.clock.now()
         try:
             async with self.db.write() as s:
@@ -188,7 +188,7 @@ class RefundService:
                 await _check_scope(s, r, scope)
                 assert r is not None
                 if key is not None:
-                    found = await s.scalar(select(Refund).where(Refund.idempotency_key == key))
+                    found = await s.scalar(select(PaymentRefund).where(PaymentRefund.idempotency_key == key))
                     if found is not None:
                         # The same click again: the same refund, whatever it asked for this time.
                         if found.status == "failed" and not found.stripe_refund_id:
@@ -210,7 +210,7 @@ class RefundService:
                         "The refund is larger than what remains of the payment.",
                         remaining=remaining,
                     )
-                row = Refund(
+                row = PaymentRefund(
                     id=new_id("rf"),
                     payment_request_id=r.id,
                     amount=amount,
@@ -228,7 +228,7 @@ class RefundService:
         except IntegrityError:
             # The same key raced in from another request (PostgreSQL): that one is the refund.
             async with self.db.read() as s:
-                found = await s.scalar(select(Refund).where(Refund.idempotency_key == key))
+                found = await s.scalar(select(PaymentRefund).where(PaymentRefund.idempotency_key == key))
             if found is None:
                 raise
             return found
@@ -240,14 +240,14 @@ class RefundService:
         id in ``metadata.refund_id`` and brings the row back to life.
         """
         async with self.db.write() as s:
-            row = await s.get(Refund, refund_id, with_for_update=True)
+            row = await s.get(PaymentRefund, refund_id, with_for_update=True)
             if row is not None and row.status == "pending" and not row.stripe_refund_id:
                 row.status = "failed"
                 row.updated_at = self.clock.now()
 
     async def _views(self, refund_id: str) -> dict[str, Any]:
         async with self.db.read() as s:
-            row = await s.get(Refund, refund_id)
+            row = await s.get(PaymentRefund, refund_id)
             assert row is not None
             r = await s.get(PaymentRequest, row.payment_request_id)
             assert r is not None
@@ -258,7 +258,7 @@ class RefundService:
     async def list_for_request(self, request_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as s:
             rows = await s.scalars(
-                select(Refund).where(Refund.payment_request_id == request_id).order_by(Refund.created_at)
+                select(PaymentRefund).where(PaymentRefund.payment_request_id == request_id).order_by(PaymentRefund.created_at)
             )
             return [refund_view(f) for f in rows]
 
@@ -276,8 +276,8 @@ async def _check_scope(s: AsyncSession, r: PaymentRequest | None, scope: Scope) 
 async def _in_flight(s: AsyncSession, request_id: str) -> int:
     """Refunds asked of Stripe whose answer is not in yet: they hold their amount."""
     total = await s.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.payment_request_id == request_id, Refund.status == "pending", Refund.stripe_refund_id.is_(None)
+        select(func.coalesce(func.sum(PaymentRefund.amount), 0)).where(
+            PaymentRefund.payment_request_id == request_id, PaymentRefund.status == "pending", PaymentRefund.stripe_refund_id.is_(None)
         )
     )
     return int(total or 0)
@@ -295,7 +295,7 @@ async def apply_refund(
     """Bring our records in line with one Stripe refund; idempotent. Returns (outcome, changed request)."""
     if not refund.id or not refund.payment_intent_id:
         return "not_ours", None
-    row = await s.scalar(select(Refund).where(Refund.stripe_refund_id == refund.id))
+    row = await s.scalar(select(PaymentRefund).where(PaymentRefund.stripe_refund_id == refund.id))
     request_id = row.payment_request_id if row is not None else refund.metadata.get("payment_request_id")
     q = select(PaymentRequest).with_for_update()
     if request_id:
@@ -317,9 +317,9 @@ async def apply_refund(
         log.error("refund %s in %s for request %s in %s: not recorded", refund.id, refund.currency, r.id, r.currency)
         return "currency_mismatch", None
     # Re-read under the lock: the webhook and the call's answer may race here.
-    row = await s.scalar(select(Refund).where(Refund.stripe_refund_id == refund.id))
+    row = await s.scalar(select(PaymentRefund).where(PaymentRefund.stripe_refund_id == refund.id))
     if row is None and refund.metadata.get("refund_id"):
-        mine = await s.get(Refund, refund.metadata["refund_id"])
+        mine = await s.get(PaymentRefund, refund.metadata["refund_id"])
         if mine is not None and mine.payment_request_id == r.id and not mine.stripe_refund_id:
             row = mine
     card = await s.get(BillCard, r.bill_card_id)
@@ -395,9 +395,9 @@ async def apply_refund(
     return "refunded", request_view(r)
 
 
-def _external_row(r: PaymentRequest, refund: StripeRefund, now: datetime) -> Refund:
+def _external_row(r: PaymentRequest, refund: StripeRefund, now: datetime) -> PaymentRefund:
     """A refund we did not ask for (made in Stripe's dashboard)."""
-    return Refund(
+    return PaymentRefund(
         id=new_id("rf"),
         payment_request_id=r.id,
         stripe_refund_id=refund.id,
@@ -412,7 +412,7 @@ def _external_row(r: PaymentRequest, refund: StripeRefund, now: datetime) -> Ref
     )
 
 
-def _audit(s: AsyncSession, clinic: Clinic, r: PaymentRequest, row: Refund, action: str, now: datetime) -> None:
+def _audit(s: AsyncSession, clinic: Clinic, r: PaymentRequest, row: PaymentRefund, action: str, now: datetime) -> None:
     actor_type, _, actor_id = (row.created_by or "stripe").partition(":")
     audit.record(
         s,
