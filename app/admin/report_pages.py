@@ -16,13 +16,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from app.admin.auth import AdminUser, render, require, translator
-from app.backoffice.reports import (
-    Reports,
-    Scope,
-    earnings_csv,
-    parse_earnings,
-    parse_settlement,
-)
+from app.backoffice.report_queries import Scope, parse_earnings, parse_settlement
+from app.backoffice.reports import Reports, earnings_csv
 from app.errors import Invalid
 from app.i18n import format_money, to_minor
 from app.keys import DB

@@ -8,6 +8,8 @@ Owns the bill card and everything on it:
 - ``statuses`` and ``transitions``: a card's status codes and which status may
   follow which, as data.
 - ``books``: the accounting books (*regnskap*) a card is kept in.
+- ``outbox``: a card handed over for collection, written in the same transaction
+  that changes the card; :mod:`app.collection.export` empties it.
 
 A card never holds money itself: what was paid is read from the ledger's legs.
 Collecting what remains through MediPay belongs to :mod:`app.collection`.

@@ -1,6 +1,6 @@
 """The outbox: queueing a bill card for MediPay, inside the caller's transaction.
 
-See ``medipay_export`` for the worker that empties it.
+Billing writes it; the exporter in ``app.collection.export`` empties it.
 """
 
 from __future__ import annotations

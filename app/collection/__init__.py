@@ -4,8 +4,8 @@ Owns the road from an unpaid bill card to a MediPay claim and back:
 
 - ``fallback``: the call → MediPay hand-over (an SMS/invoice for what is left).
 - ``export_checks``: the checks a card must pass before it is handed over.
-- ``outbox`` and ``export``: the outgoing queue, filled in the caller's transaction
-  and emptied by the exporter.
+- ``export``: the exporter that empties the outbox billing fills
+  (:mod:`app.billing.outbox`), one claim per card.
 - ``claims`` and ``callbacks``: what MediPay says about a claim, pushed to us or
   pulled, applied to its card.
 - ``medipay_accounts``, ``book_credentials`` and ``secret_box``: a book's MediPay

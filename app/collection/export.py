@@ -1,4 +1,4 @@
-"""The outgoing queue to MediPay: the outbox, and the exporter that empties it.
+"""The outgoing queue to MediPay: the exporter that empties the outbox (``app.billing.outbox``).
 
 Queueing a card writes a ``medipay_exports`` row in the same transaction that
 changes the card, so a card is never queued without its row or the reverse.

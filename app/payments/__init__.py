@@ -7,8 +7,9 @@ on the clinic's Stripe account:
 - ``checkout``: opening Stripe Checkout for the patient, safe to retry after a lost answer.
 - ``settlement``: a paid Checkout Session settled into the ledger and onto the bill card.
 - ``minimums``: Stripe's smallest charge per currency.
-- ``refunds`` and ``refund_entries``: refunds asked for anywhere, and what they write
-  to the ledger and the bill card.
+- ``refunds``, ``stripe_refunds`` and ``refund_entries``: refunds asked for anywhere,
+  Stripe's word on them (its answers and webhooks), and what they write to the
+  ledger and the bill card.
 - ``stripe_events``: Stripe's webhooks, each applied exactly once.
 
 A payment request always belongs to one consult and ends on one bill card

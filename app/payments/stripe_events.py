@@ -44,8 +44,8 @@ from app.consults.notifier import Notifier, request_changed
 from app.consults.serialisers import request_view
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
-from app.payments.refunds import charge_refunded_event, refund_event
 from app.payments.settlement import apply_session
+from app.payments.stripe_refunds import charge_refunded_event, refund_event
 from integrations.stripe.protocol import CheckoutSession
 
 log = logging.getLogger(__name__)

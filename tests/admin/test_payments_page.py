@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.keys import DB
 from app.ledger import journal
-from app.models import AuditEvent, PaymentRequest, PaymentRefund
+from app.models import AuditEvent, PaymentRefund, PaymentRequest
 from tests.admin.factories import AdminClient, make_clinic, make_user, signed_in
 from tests.consults.test_refunds import paid_request
 from tests.factories import Live

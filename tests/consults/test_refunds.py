@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.keys import DB
 from app.ledger import journal
-from app.models import AuditEvent, BillCard, LedgerTransaction, Payment, PaymentRequest, PaymentRefund, StripeEvent
+from app.models import AuditEvent, BillCard, LedgerTransaction, Payment, PaymentRefund, PaymentRequest, StripeEvent
 from tests.factories import Live, Peer
 
 
@@ -215,7 +215,9 @@ async def test_refund_made_in_stripes_dashboard_reconciles_once(live: Live) -> N
     await eventually(recorded)
     await webhooks_in(live, "charge.refunded", 1)
     await webhooks_in(live, "refund.created", 1)
-    rows = await live.rows(select(PaymentRefund.stripe_refund_id, PaymentRefund.source, PaymentRefund.amount, PaymentRefund.status))
+    rows = await live.rows(
+        select(PaymentRefund.stripe_refund_id, PaymentRefund.source, PaymentRefund.amount, PaymentRefund.status)
+    )
     assert rows == [(made["id"], "stripe", 12000, "succeeded")]
     assert await ledger(live) == (33000, -33000)
     await clinician.wait_for("payment:updated", lambda d: d["request"]["status"] == "partially_refunded")

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from app.config import ConfigError, Settings
 from app.factory import create_app
-from app.models import Clinic, PaymentRequest, PaymentRefund, StripeAccount, StripeEvent
+from app.models import Clinic, PaymentRefund, PaymentRequest, StripeAccount, StripeEvent
 from tests.conftest import make_settings, start_live
 from tests.consults.test_refunds import ledger, paid_request
 from tests.consults.test_stripe_webhooks import completed_event, counts, open_request

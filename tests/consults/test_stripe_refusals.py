@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.models import LedgerTransaction, Payment, PaymentRequest, PaymentRefund
+from app.models import LedgerTransaction, Payment, PaymentRefund, PaymentRequest
 from tests.consults.test_refunds import ledger, paid_request
 from tests.factories import Live
 

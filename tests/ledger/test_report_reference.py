@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from app.backoffice.reports import PAYMENT_TYPES, Period, Reports, Scope, SettlementQuery
+from app.backoffice.report_queries import PAYMENT_TYPES, Period, Scope, SettlementQuery
+from app.backoffice.reports import Reports
 from app.billing.statuses import LABELS
 from app.config import normalise_database_url
 from app.db import Database, make_engine, migrate
-from app.models import BillCard, Book, Clinic, Consult, Organisation, Payment, PaymentRequest, PaymentRefund, User
+from app.models import BillCard, Book, Clinic, Consult, Organisation, Payment, PaymentRefund, PaymentRequest, User
 from tests.conftest import pg_database
 
 ORG = "org_ref"

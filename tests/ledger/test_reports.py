@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.backoffice.reports import parse_percent, percent_of
+from app.backoffice.report_queries import parse_percent, percent_of
 from app.errors import Invalid
 from app.keys import CLOCK
 from tests.admin.cards_helpers import exported, new_card, settled_by_medipay

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Consult, PaymentRequest, PaymentRefund
+from app.models import Consult, PaymentRefund, PaymentRequest
 from tests.consults.test_refunds import ledger, paid_request
 from tests.factories import PATIENT, Live, consult_body
 
