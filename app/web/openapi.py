@@ -312,7 +312,7 @@ SPEC["paths"].update(
     }
 )
 
-# Reports (the cash desk's *Oppgjørsrapport* and MediPay earnings); see app/backoffice/reports.py.
+# Reports (the cash desk's *Oppgjørsrapport* and MediPay earnings); see app/ledger/reports.py.
 _PERIOD = [
     _query("from", {"type": "string", "maxLength": 40},
            "ISO 8601 date (a whole day in Europe/Oslo) or time (UTC when no zone), inclusive"),
