@@ -57,8 +57,10 @@ bench-smoke: setup
 	$(PY) -m bench.p5_settlement_report --cards 10
 	$(PY) -m bench.p6_push_two_processes --consults 5 --rates 10 --seconds 1
 
+# ruff, then the import contracts in pyproject.toml (one way down, no cycles).
 lint: setup
 	$(VENV)/bin/ruff check app integrations tests bench
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor var consultpay.db consultpay.db-*

@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from app.config import ConfigError, Settings, configure_logging
+from app.consults.notifier import NoNotifier
+from app.services import JOB_NAMES, Services
 
 log = logging.getLogger("app")
-JOBS = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed-demo", help="create the demo organisation (idempotent)")
     seed.add_argument("--json", action="store_true", help="print one JSON object")
     job = sub.add_parser("run-job", help="run one background job once")
-    job.add_argument("name", choices=JOBS)
+    job.add_argument("name", choices=JOB_NAMES)
     sub.add_parser("migrate", help="bring the database schema up to date")
     admin = sub.add_parser("create-admin", help="create an organisation admin (the first user)")
     admin.add_argument("--email", required=True)
@@ -114,12 +115,12 @@ async def _serve_locally(sandbox: web.Application) -> tuple[web.AppRunner, int]:
 
 
 async def with_services(settings: Settings, action: Any) -> Any:
-    """Start the app's services without serving HTTP, run ``action(app)``, stop.
+    """Open the services without serving HTTP, run ``action(services)``, close them.
 
     With the built-in Stripe and MediPay sandboxes, each is served on a free
     local port for the duration, sharing its state file with the web server's.
     """
-    from app.factory import create_app
+    from app.services import open_services
 
     runner = None
     if settings.stripe_sandbox and settings.stripe_api_base is None:
@@ -162,19 +163,9 @@ async def with_services(settings: Settings, action: Any) -> Any:
         medipay_runner, medipay_port = await _serve_locally(medipay_sandbox)
         medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}",
                                     callback_secret=settings.medipay_callback_secret)
-    app = create_app(settings, run_jobs=False, notifier=notifier, medipay=medipay)
     try:
-        ctx = [gen(app) for gen in app.cleanup_ctx]
-        for step in ctx:
-            await step.__anext__()
-        try:
-            return await action(app)
-        finally:
-            for step in reversed(ctx):
-                try:
-                    await step.__anext__()
-                except StopAsyncIteration:
-                    pass
+        async with open_services(settings, notifier=notifier or NoNotifier(), medipay=medipay) as services:
+            return await action(services)
     finally:
         if manager is not None:
             from app.realtime.server import close_manager
@@ -188,30 +179,18 @@ async def with_services(settings: Settings, action: Any) -> Any:
             await runner.cleanup()
 
 
-async def _seed(app: web.Application) -> dict[str, Any]:
-    from app import demo
-    from app.factory import onboard_in_sandbox
-    from app.web.keys import DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE
+async def _seed(services: Services) -> dict[str, Any]:
+    from app import demo_seed as demo
 
-    settings = app[SETTINGS]
+    settings = services.settings
     return await demo.seed(
-        settings, app[DB], app[ORGANISATIONS], app[STRIPE], onboard=lambda a: onboard_in_sandbox(settings, a),
-        medipay_accounts=app[MEDIPAY_ACCOUNTS],
+        settings, services.db, services.organisations, services.stripe,
+        onboard=lambda a: demo.onboard_in_sandbox(settings, a), medipay_accounts=services.medipay_accounts,
     )
 
 
-async def _run_job(app: web.Application, name: str) -> int:
-    from app.web.keys import MEDIPAY_CALLBACKS, MEDIPAY_EXPORTER, PAYMENTS
-
-    if name == "expire-requests":
-        return await app[PAYMENTS].expire_due()
-    if name == "export-queue":
-        return await app[MEDIPAY_EXPORTER].export_due()
-    if name == "retry-not-exported":
-        return await app[MEDIPAY_EXPORTER].retry_not_exported()
-    if name == "sync-medipay":
-        return await app[MEDIPAY_CALLBACKS].sync()
-    raise ValueError(name)
+async def _run_job(services: Services, name: str) -> int:
+    return await services.job(name)()
 
 
 async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
@@ -219,7 +198,7 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
     import secrets
 
-    from app.admin.people import People
+    from app.accounts.people import People
     from app.clock import SystemClock
     from app.db import Database, make_engine, migrate
     from app.errors import DomainError
@@ -255,12 +234,11 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _noop(app: web.Application) -> None:
+async def _noop(services: Services) -> None:
     return None
 
 
 async def worker(settings: Settings) -> int:
-    from app.factory import jobs_for
     from app.jobs.scheduler import run_forever
 
     stop = asyncio.Event()
@@ -268,9 +246,10 @@ async def worker(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    async def run(app: web.Application) -> None:
-        log.info("worker running %s", ", ".join(j.name for j in jobs_for(app)))
-        await run_forever(jobs_for(app), stop)
+    async def run(services: Services) -> None:
+        jobs = services.jobs()
+        log.info("worker running %s", ", ".join(j.name for j in jobs))
+        await run_forever(jobs, stop)
 
     await with_services(settings, run)
     return 0

@@ -6,40 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from app.admin import client_payments
-from app.admin import payments as admin_payments
+from app.admin import payments_page as admin_payments
 from app.admin import web as admin_web
-from app.admin.sessions import AdminSessions
-from app.clinics.stripe_accounts import StripeAccounts
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.consults.notifier import Notifier
-from app.consults.payments import PaymentService
-from app.consults.refunds import RefundService
-from app.consults.service import ConsultService
-from app.consults.stripe_events import StripeEvents
-from app.consults.tokens import TokenSigner
-from app.db import Database, make_engine, migrate
-from app.jobs.leases import once_per
-from app.jobs.scheduler import Job, run_forever
-from app.ledger.medipay_accounts import MediPayAccounts
-from app.ledger.medipay_callbacks import MediPayCallbacks
-from app.ledger.medipay_export import MediPayExporter
-from app.ledger.secrets import SecretBox
-from app.organisations import Organisations
-from app.realtime.namespace import ConsultNamespace
-from app.realtime.server import SocketNotifier, decline_websocket_compression, make_server
-from app.web import api, bill_cards_api, demo, health, pages, reports_api, webhooks
-from app.web.keys import (
+from app.jobs.scheduler import run_forever
+from app.keys import (
     ADMIN_SESSIONS,
     CLOCK,
     CONSULTS,
@@ -51,22 +32,26 @@ from app.web.keys import (
     ORGANISATIONS,
     PAYMENTS,
     REFUNDS,
+    SERVICES,
     SETTINGS,
     STRIPE,
     STRIPE_ACCOUNTS,
     STRIPE_EVENTS,
+    STRIPE_SANDBOX_APP,
 )
+from app.realtime.namespace import ConsultNamespace
+from app.realtime.server import SocketNotifier, decline_websocket_compression, make_server
+from app.services import Services, open_services
+from app.web import api, bill_cards_api, health, pages, reports_api, webhooks
+from app.web import demo_page as demo
 from app.web.middleware import errors, security_headers
-from integrations.medipay.client import MediPayHTTPClient
 from integrations.medipay.protocol import MediPayGateway
-from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import StripeGateway
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SIO = web.AppKey("sio", object)
 JOBS_STOP = web.AppKey("jobs_stop", asyncio.Event)
-STRIPE_SANDBOX_APP = web.AppKey("stripe_sandbox_app", web.Application)
 
 
 def create_app(
@@ -151,75 +136,19 @@ def create_app(
         app.add_subapp("/_sandbox/medipay", medipay_sandbox)
 
     async def services(app: web.Application) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        engine = make_engine(settings.database_url)
-        await migrate(engine)
-        db = Database(engine)
-        gateway = stripe or StripeSDKGateway(
-            api_key=settings.stripe_key,
-            webhook_secret=settings.stripe_webhook_secret or "",
-            connect_webhook_secret=settings.stripe_connect_webhook_secret,
-            api_base=settings.stripe_base,
-        )
-        out = notifier or SocketNotifier(sio)
-        app[DB] = db
-        app[STRIPE] = gateway
-        app[ORGANISATIONS] = Organisations(db, clock=app[CLOCK])
-        app[ADMIN_SESSIONS] = AdminSessions(db, clock=app[CLOCK])
-        app[CONSULTS] = ConsultService(
-            db,
-            clock=app[CLOCK],
-            signer=TokenSigner(settings.secret_key),
-            notifier=out,
-            public_url=settings.public_url,
-            ttl_seconds=settings.consult_ttl_seconds,
-        )
-        app[PAYMENTS] = PaymentService(
-            db,
-            stripe=gateway,
-            notifier=out,
-            clock=app[CLOCK],
-            public_url=settings.public_url,
-            checkout_ttl_seconds=settings.checkout_ttl_seconds,
-        )
-        app[STRIPE_EVENTS] = StripeEvents(db, notifier=out, clock=app[CLOCK], livemode=settings.stripe_livemode)
-        app[STRIPE_ACCOUNTS] = StripeAccounts(db, stripe=gateway, clock=app[CLOCK], public_url=settings.public_url)
-        app[REFUNDS] = RefundService(db, stripe=gateway, notifier=out, clock=app[CLOCK])
-        medipay_gateway = medipay or MediPayHTTPClient(
-            settings.medipay_base, callback_secret=settings.medipay_callback_secret
-        )
-        app[MEDIPAY] = medipay_gateway
-        app[MEDIPAY_ACCOUNTS] = MediPayAccounts(
-            db, gateway=medipay_gateway, clock=app[CLOCK], box=SecretBox(settings.secret_key)
-        )
-        app[MEDIPAY_EXPORTER] = MediPayExporter(
-            db,
-            gateway=medipay_gateway,
-            clock=app[CLOCK],
-            secret_key=settings.secret_key,
-            notifier=out,
-            lease_seconds=settings.medipay_export_lease_seconds,
-            concurrency=settings.medipay_export_concurrency,
-        )
-        app[MEDIPAY_CALLBACKS] = MediPayCallbacks(
-            db, gateway=medipay_gateway, clock=app[CLOCK], notifier=out, secret_key=settings.secret_key
-        )
-        yield
-        await app[MEDIPAY_EXPORTER].close()
-        if medipay is None:
-            await medipay_gateway.close()
-        if stripe is None:
-            await gateway.close()
-        if medipay is None:
-            await medipay_gateway.close()
-        await db.dispose()
+        # One context for every service: leaving it closes exactly what it opened.
+        async with open_services(
+            settings, notifier=notifier or SocketNotifier(sio), clock=app[CLOCK], stripe=stripe, medipay=medipay
+        ) as built:
+            expose(app, built)
+            yield
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         app[JOBS_STOP] = stop
         task = None
         if run_jobs if run_jobs is not None else settings.redis_url is None:
-            task = asyncio.create_task(run_forever(jobs_for(app), stop))
+            task = asyncio.create_task(run_forever(app[SERVICES].jobs(), stop))
         yield
         stop.set()
         if task is not None:
@@ -231,43 +160,19 @@ def create_app(
     return app
 
 
-def jobs_for(app: web.Application) -> list[Job]:
-    """The background jobs and how often each looks for work.
-
-    ``export-queue`` looks every minute but only finds rows that are due: a
-    card queued by the hourly transfer becomes due at the full hour, one sent
-    to payment at once, one whose export failed after its back-off. The daily
-    retry and the MediPay pull run once per period across all workers
-    (``job_leases``).
-    """
-    db, clock, exporter = app[DB], app[CLOCK], app[MEDIPAY_EXPORTER]
-    lease = timedelta(minutes=30)
-    return [
-        Job("expire-requests", 30.0, app[PAYMENTS].expire_due),
-        Job("export-queue", 60.0, exporter.export_due),
-        Job("retry-not-exported", 300.0,
-            once_per(db, clock, "retry-not-exported", exporter.owner, timedelta(days=1), lease,
-                     exporter.retry_not_exported)),
-        Job("sync-medipay", 60.0,
-            once_per(db, clock, "sync-medipay", exporter.owner, timedelta(minutes=15), lease,
-                     app[MEDIPAY_CALLBACKS].sync)),
-    ]
-
-
-async def onboard_in_sandbox(settings: Settings, account_id: str, app: web.Application | None = None) -> None:
-    """Complete the sandbox's onboarding for an account, as its admin would on the page.
-
-    When ``app`` serves the sandbox itself this is a direct call: its control
-    surface answers local callers only, and PUBLIC_URL may lead through a proxy.
-    """
-    sandbox = app.get(STRIPE_SANDBOX_APP) if app is not None else None
-    if sandbox is not None:
-        from integrations.stripe.sandbox import connect
-        from integrations.stripe.sandbox.keys import SANDBOX
-
-        connect.onboard(sandbox[SANDBOX], account_id)
-        return
-    base = settings.stripe_base or settings.stripe_sandbox_url
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base}/_control/accounts/{account_id}/onboard") as resp:
-            resp.raise_for_status()
+def expose(app: web.Application, built: Services) -> None:
+    """Put the services where the handlers take them from (their typed keys)."""
+    app[SERVICES] = built
+    app[DB] = built.db
+    app[STRIPE] = built.stripe
+    app[MEDIPAY] = built.medipay
+    app[ORGANISATIONS] = built.organisations
+    app[ADMIN_SESSIONS] = built.admin_sessions
+    app[CONSULTS] = built.consults
+    app[PAYMENTS] = built.payments
+    app[STRIPE_EVENTS] = built.stripe_events
+    app[STRIPE_ACCOUNTS] = built.stripe_accounts
+    app[REFUNDS] = built.refunds
+    app[MEDIPAY_ACCOUNTS] = built.medipay_accounts
+    app[MEDIPAY_EXPORTER] = built.medipay_exporter
+    app[MEDIPAY_CALLBACKS] = built.medipay_callbacks

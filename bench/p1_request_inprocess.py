@@ -32,15 +32,14 @@ async def measure(env: dict[str, str], count: int) -> dict[str, Any]:
     from app.__main__ import _seed, with_services
     from app.config import Settings
     from app.models import Consult
-    from app.web.keys import CONSULTS, DB, PAYMENTS
 
     settings = replace(Settings.from_env(env, dotenv=Path("/nonexistent")), log_level="WARNING")
 
-    async def action(app: Any) -> dict[str, Any]:
-        demo = await _seed(app)
+    async def action(services: Any) -> dict[str, Any]:
+        demo = await _seed(services)
         tokens, ids = [], []
         for i in range(count):
-            consult = await app[CONSULTS].create(demo["organisation_id"], harness.consult_body(demo, i))
+            consult = await services.consults.create(demo["organisation_id"], harness.consult_body(demo, i))
             tokens.append(consult["clinician"]["token"])
             ids.append(consult["id"])
         counted = {"statements": 0, "commits": 0}
@@ -51,20 +50,20 @@ async def measure(env: dict[str, str], count: int) -> dict[str, Any]:
         def commit(*_args: Any) -> None:
             counted["commits"] += 1
 
-        engine = app[DB].engine.sync_engine
+        engine = services.db.engine.sync_engine
         event.listen(engine, "before_cursor_execute", statement)
         event.listen(engine, "commit", commit)
         t0 = time.process_time()
         for i, token in enumerate(tokens):
-            who = await app[CONSULTS].participant(token)
-            await app[PAYMENTS].request(who, {"amount": 45000 + i, "description": f"Consultation {i}"})
+            who = await services.consults.participant(token)
+            await services.payments.request(who, {"amount": 45000 + i, "description": f"Consultation {i}"})
         request_s = time.process_time() - t0
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
 
         table = Consult.__table__
         ready = select(table.c.id).where(table.c.id == bindparam("id"))
-        async with app[DB].read() as s:
+        async with services.db.read() as s:
             t0 = time.process_time()
             for consult_id in ids:
                 await s.scalar(ready, {"id": consult_id})

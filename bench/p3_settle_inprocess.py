@@ -38,12 +38,11 @@ async def settle_all(env: dict[str, str], events: list[dict[str, Any]], concurre
 
     from app.__main__ import with_services
     from app.config import Settings
-    from app.web.keys import DB, STRIPE_EVENTS
 
     settings = replace(Settings.from_env(env, dotenv=Path("/nonexistent")), log_level="WARNING")
 
-    async def action(app: Any) -> dict[str, Any]:
-        engine = app[DB].engine.sync_engine
+    async def action(services: Any) -> dict[str, Any]:
+        engine = services.db.engine.sync_engine
         counted = {"statements": 0, "commits": 0}
 
         def statement(*_args: Any) -> None:
@@ -59,7 +58,7 @@ async def settle_all(env: dict[str, str], events: list[dict[str, Any]], concurre
 
         async def worker() -> None:
             while queue:
-                outcome = await app[STRIPE_EVENTS].handle(queue.pop())
+                outcome = await services.stripe_events.handle(queue.pop())
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
         if profile:

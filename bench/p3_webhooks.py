@@ -32,20 +32,19 @@ async def make_requests(env: dict[str, str], count: int) -> list[dict[str, Any]]
     from app.__main__ import _seed, with_services
     from app.config import Settings
     from app.models import PaymentRequest
-    from app.web.keys import CONSULTS, DB, PAYMENTS
 
     settings = Settings.from_env(env, dotenv=Path("/nonexistent"))
     settings = replace(settings, log_level="WARNING")
 
-    async def action(app: Any) -> list[dict[str, Any]]:
-        demo = await _seed(app)
+    async def action(services: Any) -> list[dict[str, Any]]:
+        demo = await _seed(services)
         out = []
         for i in range(count):
-            consult = await app[CONSULTS].create(demo["organisation_id"], harness.consult_body(demo, i))
-            who = await app[CONSULTS].participant(consult["clinician"]["token"])
-            r = await app[PAYMENTS].request(who, {"amount": 45000, "description": "Consultation"})
+            consult = await services.consults.create(demo["organisation_id"], harness.consult_body(demo, i))
+            who = await services.consults.participant(consult["clinician"]["token"])
+            r = await services.payments.request(who, {"amount": 45000, "description": "Consultation"})
             out.append(r)
-        async with app[DB].read() as s:
+        async with services.db.read() as s:
             rows = dict((await s.execute(
                 __import__("sqlalchemy").select(PaymentRequest.id, PaymentRequest.stripe_account_id))).all())
         for r in out:

@@ -153,8 +153,8 @@ async def run(cards: int, concurrency: int, engine: str = "sqlite", workers: int
     from sqlalchemy import func, select
 
     from app.clock import SystemClock
+    from app.collection.export import MediPayExporter
     from app.consults.notifier import RecordingNotifier
-    from app.ledger.medipay_export import MediPayExporter
     from app.models import BillCard
     from integrations.medipay.client import MediPayHTTPClient
 

@@ -133,7 +133,7 @@ def fill_statements(d: Dialect) -> list[str]:
 
 
 def filter_sets() -> dict[str, Any]:
-    from app.ledger.reports import Period, SettlementQuery
+    from app.backoffice.report_queries import Period, SettlementQuery
 
     june = Period(datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
     march = Period(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
@@ -151,8 +151,9 @@ def _stats(samples: list[float]) -> dict[str, Any]:
 
 
 async def measure(url: str, cards: int, runs: int) -> dict[str, Any]:
+    from app.backoffice.report_queries import Scope
+    from app.backoffice.reports import Reports
     from app.db import Database, make_engine, migrate
-    from app.ledger.reports import Reports, Scope
 
     engine = make_engine(url)
     try:

@@ -78,14 +78,14 @@ class Rig:
         line = self.sandbox.stdout.readline()
         self.sandbox_url = line.split(" on ", 1)[1].split()[0]
 
+        from app.accounts.organisations import Organisations
+        from app.billing.books import Books
+        from app.billing.card_service import BillCards
         from app.clock import SystemClock
+        from app.collection.medipay_accounts import MediPayAccounts
+        from app.collection.secret_box import SecretBox
         from app.db import Database, make_engine, migrate
-        from app.ledger.books import Books
-        from app.ledger.card_service import BillCards
-        from app.ledger.medipay_accounts import MediPayAccounts
-        from app.ledger.secrets import SecretBox
         from app.models import User
-        from app.organisations import Organisations
         from integrations.medipay.client import MediPayHTTPClient
         from integrations.medipay.sandbox.context import SANDBOX_PASSWORD
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from app.config import Settings
-from app.web.keys import DB, MEDIPAY_ACCOUNTS
+from app.keys import DB, MEDIPAY_ACCOUNTS
 
 PATIENT = {
     "id": "p-1",
@@ -111,9 +111,9 @@ class Live:
         return {"Authorization": f"Bearer {self.demo['api_key']}"}
 
     async def seed(self) -> None:
-        from app import demo
-        from app.factory import onboard_in_sandbox
-        from app.web.keys import ORGANISATIONS, STRIPE
+        from app import demo_seed as demo
+        from app.demo_seed import onboard_in_sandbox
+        from app.keys import ORGANISATIONS, STRIPE
 
         self.http = aiohttp.ClientSession()
         self.demo = await demo.seed(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.ledger.statuses import LABELS
-from app.ledger.transitions import ALLOWED
+from app.billing.statuses import LABELS
+from app.billing.transitions import ALLOWED
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "docs" / "rules.md"

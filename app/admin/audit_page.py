@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from app import validation as v
 from app.admin.auth import AdminUser, render, require, translator
 from app.errors import Invalid
+from app.keys import DB
 from app.models import AuditEvent, Clinic, User
-from app.web.keys import DB
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 50

@@ -31,10 +31,10 @@ from aiohttp import web
 from aiohttp_session import Session, get_session
 from sqlalchemy import select
 
-from app.admin.sessions import ROLES, AdminUser, SignedIn
+from app.accounts.sessions import ROLES, AdminUser, SignedIn
 from app.i18n import Translator, get_translator, negotiate
+from app.keys import ADMIN_SESSIONS, DB
 from app.models import Clinic
-from app.web.keys import ADMIN_SESSIONS, DB
 from app.web.pages import context
 
 __all__ = [

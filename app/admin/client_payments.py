@@ -19,10 +19,10 @@ from aiohttp import web
 from babel.dates import format_date
 
 from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, render, require, translator
-from app.clinics.requirements import STATES
+from app.connect.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
 from app.i18n import to_minor
-from app.web.keys import SETTINGS, STRIPE_ACCOUNTS
+from app.keys import SETTINGS, STRIPE_ACCOUNTS
 
 routes = web.RouteTableDef()
 BASE = "/admin/clinics/{clinic_id}/client-payments"

@@ -6,8 +6,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from app.admin.auth import ROLES, AdminUser, render, require
+from app.keys import DB
 from app.models import Clinic, PaymentAppRequest
-from app.web.keys import DB
 
 routes = web.RouteTableDef()
 

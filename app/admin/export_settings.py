@@ -14,10 +14,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from app.admin.auth import AdminUser, flash, page_error, render, require, translator
+from app.billing.books import EXPORT_FORMATS, Books, exports_to_medipay
 from app.errors import Conflict, DomainError, Invalid, Unavailable
-from app.ledger.books import EXPORT_FORMATS, Books, exports_to_medipay
+from app.keys import CLOCK, DB, MEDIPAY_ACCOUNTS
 from app.models import Book, User
-from app.web.keys import CLOCK, DB, MEDIPAY_ACCOUNTS
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")

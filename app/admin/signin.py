@@ -9,7 +9,7 @@ from aiohttp_session import get_session
 
 from app.admin.auth import COOKIE_TOKEN, ROLES, render, require, safe_next, signed_in, translator
 from app.errors import RateLimited, Unauthenticated
-from app.web.keys import ADMIN_SESSIONS
+from app.keys import ADMIN_SESSIONS
 
 routes = web.RouteTableDef()
 LOGIN_CSRF = "login_csrf"

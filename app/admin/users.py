@@ -7,10 +7,10 @@ import secrets
 from aiohttp import web
 from aiohttp_session import get_session
 
+from app.accounts.people import MIN_PASSWORD, NewPerson, People, assignable_roles, can_manage_user
 from app.admin.auth import AdminUser, flash, page_error, render, require, translator
-from app.admin.people import MIN_PASSWORD, NewPerson, People, assignable_roles, can_manage_user
 from app.errors import DomainError, Forbidden, NotFound
-from app.web.keys import CLOCK, DB, SETTINGS
+from app.keys import CLOCK, DB, SETTINGS
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")

@@ -8,7 +8,9 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.admin import audit_page, cash_desk, clinics, dashboard, export_settings, reports, signin, users
+from app.admin import audit_page, clinics, dashboard, export_settings, signin, users
+from app.admin import cash_desk_pages as cash_desk
+from app.admin import report_pages as reports
 from app.config import Settings
 
 COOKIE_NAME = "consultpay_admin"

@@ -1,1 +1,10 @@
-"""Consults, their join tokens and the payment requests made in them."""
+"""Consults: the call a payment is asked for in.
+
+- ``service``: creating, reading and ending consults, and who may join.
+- ``tokens``: the signed join tokens for the two panels.
+- ``participant``: who is on the other end of a socket.
+- ``notifier``: how services tell the people in a call what changed, without
+  knowing about Socket.IO.
+- ``serialisers``: the JSON shapes of consults and payment requests, as the
+  contract writes them, in one place for REST, sockets and pages.
+"""

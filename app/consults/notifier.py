@@ -43,6 +43,16 @@ class RecordingNotifier:
         self.sent.append((consult_room(consult_id), "consult:ended", data))
 
 
+class NoNotifier:
+    """For a process that holds no sockets and has no Redis to reach those that do (the CLI, alone)."""
+
+    async def emit(self, event: str, data: dict[str, Any], *, room: str) -> None:
+        return None
+
+    async def consult_ended(self, consult_id: str, data: dict[str, Any]) -> None:
+        return None
+
+
 async def request_changed(notifier: Notifier, request: dict[str, Any], *, new: bool = False) -> None:
     """Tell the clinician and that one patient; a new request also pops up for the patient."""
     consult_id, patient_id = request["consult_id"], request["patient_id"]

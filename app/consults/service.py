@@ -8,17 +8,16 @@ from typing import Any
 from sqlalchemy import select
 
 from app import validation as v
+from app.billing import cards
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.payments import finish_unpaid
+from app.consults.serialisers import consult_view, request_view
 from app.consults.tokens import TokenSigner
-from app.consults.views import consult_view, request_view
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
-from app.ledger import cards
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.money import MoneyError, normalise_currency
 
@@ -136,7 +135,7 @@ class ConsultService:
                 for r in ended:
                     # What a MediPay book collects stays owed; otherwise it ends with the call.
                     card = await s.get(BillCard, r.bill_card_id)
-                    await finish_unpaid(s, r, "expired", "consultation ended", now,
+                    await cards.finish_unpaid(s, r, "expired", "consultation ended", now,
                                         keep_line=card is not None and card.book_id is not None)
                 await cards.queue_after_call(s, consult, now)
             view = consult_view(consult, await self._patients(s, consult.id))

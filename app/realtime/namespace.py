@@ -17,17 +17,17 @@ import socketio
 from aiohttp import web
 
 from app import inputs
-from app.consults.medipay_fallback import MediPayFallback
+from app.collection.fallback import MediPayFallback
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
-from app.consults.payments import PaymentService
-from app.consults.refunds import RefundService
 from app.consults.service import ConsultService
 from app.errors import DomainError
 from app.i18n import error_message, get_translator
+from app.keys import CONSULTS, PAYMENTS, REFUNDS, SERVICES
+from app.payments.refunds import RefundService
+from app.payments.requests import PaymentService
 from app.realtime.limits import RateLimiter, loggable
 from app.realtime.server import ClientEvent
-from app.web.keys import CONSULTS, DB, MEDIPAY_EXPORTER, PAYMENTS, REFUNDS
 
 log = logging.getLogger(__name__)
 # Names python-socketio gives the server's own events; never accepted from a client.
@@ -55,7 +55,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
 
     @property
     def fallback(self) -> MediPayFallback:
-        return MediPayFallback(self._app[DB], self._app[MEDIPAY_EXPORTER])
+        return self._app[SERVICES].fallback
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import inputs
-from app.consults.refunds import Actor, Scope
-from app.consults.views import request_view
+from app.accounts.organisations import Caller
+from app.consults.serialisers import request_view
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
 from app.models import Consult, PaymentRequest
-from app.organisations import Caller
-from app.web.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
+from app.payments.refunds import Actor, Scope
 from app.web.middleware import read_json
 from app.web.openapi import SPEC
 

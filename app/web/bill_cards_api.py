@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import inputs
+from app.billing.card_service import BillCards, parse_query
 from app.errors import NotFound
-from app.ledger.card_service import BillCards, parse_query
+from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 from app.web.api import caller
-from app.web.keys import CLOCK, DB, MEDIPAY_EXPORTER
 from app.web.middleware import read_json
 
 routes = web.RouteTableDef()

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from app.web.keys import DB, SETTINGS
+from app.keys import DB, SETTINGS
 
 log = logging.getLogger(__name__)
 DRAINING = web.AppKey("draining", asyncio.Event)

@@ -14,8 +14,8 @@ from aiohttp import web
 from app.config import Settings
 from app.errors import BadInput, DomainError
 from app.i18n import error_message, negotiate
+from app.keys import SETTINGS
 from app.web.access_log import redact
-from app.web.keys import SETTINGS
 from app.web.pages import context
 
 log = logging.getLogger(__name__)

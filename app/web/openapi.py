@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import inputs
-from app.consults.refunds import SOURCES as REFUND_SOURCES
-from app.ledger.reports import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
-from app.ledger.statuses import REQUEST_STATUSES, STATUSES
+from app.backoffice.reports import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
+from app.billing.statuses import REQUEST_STATUSES, STATUSES
+from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema
 
 Json = dict[str, Any]
@@ -98,7 +98,7 @@ _BILL_CARD = _obj(
     created_at=TIME, updated_at=TIME,
 )
 _CARD_PAGE = _obj(data=_array(_BILL_CARD), has_more=BOOL, next_cursor=_null(STR))
-# Reports (the cash desk's *Oppgjørsrapport* and MediPay earnings); see app/ledger/reports.py.
+# Reports (the cash desk's *Oppgjørsrapport* and MediPay earnings); see app/backoffice/reports.py.
 _TOTALS = _obj(**_each(INT, "cards", "patient_share", "refund_share", "paid", "refunded", "admin_fees"), currency=STR)
 _SETTLEMENT = _obj(
     cards_count=INT, totals=_array(_TOTALS), by_payment_type=_array(OBJ), cards=_array(OBJ), has_more=BOOL,

@@ -7,13 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from app.clinics.routing import NO_ACCOUNT, route_for
-from app.consults.views import request_view
-from app.errors import DomainError
-from app.i18n import format_money as _format_money
-from app.i18n import get_translator, negotiate
-from app.i18n.js_strings import JS_STRINGS
-from app.ledger.statuses import (
+from app.billing.statuses import (
     REQUEST_ENDED_UNPAID,
     REQUEST_LABELS,
     REQUEST_OPEN,
@@ -22,8 +16,14 @@ from app.ledger.statuses import (
     ConsultStatus,
     RequestStatus,
 )
+from app.connect.routing import NO_ACCOUNT, route_for
+from app.consults.serialisers import request_view
+from app.errors import DomainError
+from app.i18n import format_money as _format_money
+from app.i18n import get_translator, negotiate
+from app.i18n.js_strings import JS_STRINGS
+from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
-from app.web.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 
 routes = web.RouteTableDef()
 

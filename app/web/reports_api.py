@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app.errors import Invalid
-from app.ledger.reports import (
+from app.backoffice.report_queries import (
     EARNINGS_PARAMS,
     SETTLEMENT_PARAMS,
-    Reports,
     Scope,
-    earnings_csv,
     output_format,
     parse_earnings,
     parse_settlement,
 )
+from app.backoffice.reports import Reports, earnings_csv
+from app.errors import Invalid
+from app.keys import DB
 from app.web.api import caller
-from app.web.keys import DB
 
 routes = web.RouteTableDef()
 

@@ -16,7 +16,7 @@ import logging
 
 from aiohttp import web
 
-from app.web.keys import MEDIPAY, MEDIPAY_CALLBACKS, STRIPE, STRIPE_EVENTS
+from app.keys import MEDIPAY, MEDIPAY_CALLBACKS, STRIPE, STRIPE_EVENTS
 from app.web.middleware import json_error
 from integrations.errors import SignatureError
 from integrations.medipay.protocol import SIGNATURE_HEADER as MEDIPAY_SIGNATURE

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.billing.transitions import transition
 from app.ids import new_id
-from app.ledger.transitions import transition
+from app.keys import CLOCK, DB
 from app.models import BillCard, Payment
-from app.web.keys import CLOCK, DB
 from tests.factories import PATIENT, Live
 
 

@@ -10,8 +10,8 @@ import aiohttp
 from sqlalchemy import select
 
 from app.ids import new_id
+from app.keys import ADMIN_SESSIONS, CLOCK, DB, ORGANISATIONS
 from app.models import Clinic, User
-from app.web.keys import ADMIN_SESSIONS, CLOCK, DB, ORGANISATIONS
 from tests.factories import Live
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

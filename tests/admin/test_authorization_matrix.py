@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.keys import DB
 from app.models import Base
-from app.web.keys import DB
 from tests.admin.factories import AdminClient, make_clinic, make_user, signed_in
 from tests.factories import Live
 

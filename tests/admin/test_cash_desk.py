@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.ledger.books import Books
+from app.billing.books import Books
+from app.keys import CLOCK, DB
 from app.models import AuditEvent, BillCard, BillCardLine, Clinic
-from app.web.keys import CLOCK, DB
 from tests.admin.cards_helpers import exported, move, new_card
 from tests.admin.factories import make_clinic, make_user, signed_in
 from tests.admin.test_payments_page import plain

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.ledger.statuses import LABELS
+from app.billing.statuses import LABELS
 from tests.admin.cards_helpers import new_card
 from tests.admin.factories import make_user, signed_in
 from tests.factories import Live

@@ -10,7 +10,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app.ledger.secrets import SecretBox
+from app.collection.secret_box import SecretBox
 from app.models import AuditEvent, Book, MediPayAccount
 from tests.admin.factories import make_clinic, make_user, signed_in
 from tests.factories import Live

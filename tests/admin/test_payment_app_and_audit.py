@@ -114,7 +114,7 @@ async def test_audit_page_is_paginated_newest_first(live):
     from datetime import timedelta
 
     from app import audit
-    from app.web.keys import CLOCK, DB
+    from app.keys import CLOCK, DB
 
     org_admin = await make_user(live, "organisation_admin")
     start = live.app[CLOCK].now() - timedelta(days=1)

@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import func, select
 
+from app.keys import DB
 from app.ledger import journal
-from app.models import AuditEvent, PaymentRequest, Refund
-from app.web.keys import DB
+from app.models import AuditEvent, PaymentRefund, PaymentRequest
 from tests.admin.factories import AdminClient, make_clinic, make_user, signed_in
 from tests.consults.test_refunds import paid_request
 from tests.factories import Live
@@ -40,7 +40,7 @@ async def test_clinic_admin_refunds_part_then_org_admin_the_rest(live: Live) -> 
         # Step one asks; nothing is refunded yet.
         ask = await browser.post(f"/admin/payments/{request['id']}/refund", {"amount": "100,50"})
         assert ask.status == 200 and "Confirm refund" in ask.text and "NOK 100.50" in plain(ask.text)
-        assert await live.scalar(select(func.count()).select_from(Refund)) == 0
+        assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 0
         key = KEY.search(ask.text)
         assert key
         confirm = {"amount": "100,50", "confirm": "yes", "idempotency_key": key.group(1)}
@@ -57,7 +57,7 @@ async def test_clinic_admin_refunds_part_then_org_admin_the_rest(live: Live) -> 
 
     row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request["id"]))
     assert row.refunded_amount == 10050 and row.status == "partially_refunded"
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 1
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 1
     assert await balances(live) == (34950, -34950)
     await clinician.wait_for("payment:updated", lambda d: d["request"]["refunded_amount"] == 10050)
     audit = await live.rows(select(AuditEvent.actor_type, AuditEvent.actor_id).where(
@@ -94,7 +94,7 @@ async def test_bad_amounts_are_refused_before_stripe(live: Live) -> None:
         too_much = await browser.post(f"/admin/payments/{request['id']}/refund",
                                       {"amount": "451", "confirm": "yes", "idempotency_key": "x"}, follow=True)
         assert "larger than what remains" in too_much.text
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 0
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 0
 
 
 async def test_roles_and_clinics_that_may_not(live: Live) -> None:
@@ -132,7 +132,7 @@ async def test_roles_and_clinics_that_may_not(live: Live) -> None:
         assert (await browser.post(path, form, csrf=False)).status == 403
         assert (await browser.post(path, form, csrf="forged")).status == 403
 
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 0
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 0
     assert await balances(live) == (45000, -45000)
 
 

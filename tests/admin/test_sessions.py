@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.admin.sessions import ABSOLUTE, IDLE
+from app.accounts.sessions import ABSOLUTE, IDLE
 from app.clock import ManualClock
 from app.models import AdminSession, AuditEvent, SignInFailure
 from tests.admin.factories import AdminClient, make_user, signed_in

@@ -177,8 +177,8 @@ def test_create_admin_cli(tmp_path: Path) -> None:
 
 async def test_created_admin_can_sign_in(live):
     # The same service the CLI uses, against the live app's database.
-    from app.admin.people import People
-    from app.web.keys import CLOCK, DB
+    from app.accounts.people import People
+    from app.keys import CLOCK, DB
 
     people = People(live.app[DB], clock=live.app[CLOCK])
     user = await people.create_first_admin(email="cli@example.test", name="CLI", password=PASSWORD,

@@ -13,7 +13,7 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import select
 
-from app.clinics.requirements import ERROR_REASONS, PHRASES, STATES, UNKNOWN, UNKNOWN_ERROR, phrase
+from app.connect.requirements import ERROR_REASONS, PHRASES, STATES, UNKNOWN, UNKNOWN_ERROR, phrase
 from app.i18n import get_translator
 from app.models import Clinic, StripeAccount
 from tests.admin.factories import make_user, signed_in

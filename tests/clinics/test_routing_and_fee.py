@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy import select
 
+from app.keys import DB
 from app.ledger import journal
 from app.models import AuditEvent, Clinic, PaymentRequest, StripeAccount
-from app.web.keys import DB
 from tests.admin.factories import make_user, signed_in
 from tests.clinics.helpers import account_status, eventually, link_enabled_account, page
 from tests.factories import Live

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.clock import ManualClock
+from app.keys import DB
 from app.ledger import journal
 from app.models import LedgerTransaction, Payment, PaymentRequest
-from app.web.keys import DB
 from tests.conftest import make_settings, start_live
 from tests.factories import Live
 

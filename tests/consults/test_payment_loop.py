@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.keys import DB
 from app.ledger import journal
 from app.models import BillCard, LedgerAccount, LedgerLeg, LedgerTransaction, Payment
-from app.web.keys import DB
 from tests.factories import Live
 
 

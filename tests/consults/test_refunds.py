@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.keys import DB
 from app.ledger import journal
-from app.models import AuditEvent, BillCard, LedgerTransaction, Payment, PaymentRequest, Refund, StripeEvent
-from app.web.keys import DB
+from app.models import AuditEvent, BillCard, LedgerTransaction, Payment, PaymentRefund, PaymentRequest, StripeEvent
 from tests.factories import Live, Peer
 
 
@@ -117,13 +117,13 @@ async def test_bad_amounts_other_organisations_and_unknown_requests(live: Live) 
     status, _ = await live.api("POST", path, {}, headers={})
     assert status == 401
 
-    from app.web.keys import ORGANISATIONS
+    from app.keys import ORGANISATIONS
 
     other = await live.app[ORGANISATIONS].create("Other clinic group")
     key = await live.app[ORGANISATIONS].issue_key(other.id)
     status, body = await live.api("POST", path, {}, headers={"Authorization": f"Bearer {key}"})
     assert status == 403
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 0
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 0
     assert await ledger(live) == (20000, -20000)
 
 
@@ -181,7 +181,7 @@ async def test_a_double_click_refunds_once(live: Live) -> None:
     assert len({a["refund"]["id"] for a in acks}) == 1
 
     await webhooks_in(live, "charge.refunded", 2)
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 2
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 2
     row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request["id"]))
     assert row.refunded_amount == 15000
     assert await ledger(live) == (30000, -30000)
@@ -215,7 +215,9 @@ async def test_refund_made_in_stripes_dashboard_reconciles_once(live: Live) -> N
     await eventually(recorded)
     await webhooks_in(live, "charge.refunded", 1)
     await webhooks_in(live, "refund.created", 1)
-    rows = await live.rows(select(Refund.stripe_refund_id, Refund.source, Refund.amount, Refund.status))
+    rows = await live.rows(
+        select(PaymentRefund.stripe_refund_id, PaymentRefund.source, PaymentRefund.amount, PaymentRefund.status)
+    )
     assert rows == [(made["id"], "stripe", 12000, "succeeded")]
     assert await ledger(live) == (33000, -33000)
     await clinician.wait_for("payment:updated", lambda d: d["request"]["status"] == "partially_refunded")
@@ -249,7 +251,7 @@ async def test_dashboard_refunds_under_a_webhook_storm(live: Live) -> None:
     await asyncio.sleep(0.5)  # let the duplicate copies land too
     row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request["id"]))
     assert row.refunded_amount == 15000 and row.status == "partially_refunded"
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 3
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 3
     refunds = await live.rows(select(Payment.amount).where(Payment.method == "stripe_refund"))
     assert sorted(a for (a,) in refunds) == [-7000, -5000, -3000]
     assert await ledger(live) == (30000, -30000)

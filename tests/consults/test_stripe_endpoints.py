@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from app.config import ConfigError, Settings
 from app.factory import create_app
-from app.models import Clinic, PaymentRequest, Refund, StripeAccount, StripeEvent
+from app.models import Clinic, PaymentRefund, PaymentRequest, StripeAccount, StripeEvent
 from tests.conftest import make_settings, start_live
 from tests.consults.test_refunds import ledger, paid_request
 from tests.consults.test_stripe_webhooks import completed_event, counts, open_request
@@ -80,7 +80,7 @@ async def test_a_dashboard_refund_at_the_connect_endpoint_reconciles_once(live: 
         assert status == 200
     row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request["id"]))
     assert row.refunded_amount == 12000 and row.status == "partially_refunded"
-    refunds = await live.rows(select(Refund.stripe_refund_id, Refund.source, Refund.amount))
+    refunds = await live.rows(select(PaymentRefund.stripe_refund_id, PaymentRefund.source, PaymentRefund.amount))
     assert refunds == [("re_dashboard_connect_1", "stripe", 12000)]
     assert await ledger(live) == (33000, -33000)
 

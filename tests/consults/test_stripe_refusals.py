@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from app.models import Clinic, LedgerTransaction, Payment, PaymentRequest, Refund
-from app.web.keys import DB
+from app.keys import DB
+from app.models import Clinic, LedgerTransaction, Payment, PaymentRefund, PaymentRequest
 from tests.consults.test_refunds import ledger, paid_request
 from tests.factories import Live
 
@@ -115,7 +115,7 @@ async def test_a_refund_the_clinics_account_cannot_make(live: Live) -> None:
         "The clinic's Stripe account cannot make this refund now (balance_insufficient). "
         "Ask the clinic's administrator to check the account's balance and status in Stripe.")
     assert await ledger(live) == (45000, -45000)
-    assert await live.scalar(select(Refund.status)) == "failed"
+    assert await live.scalar(select(PaymentRefund.status)) == "failed"
 
     # Over REST the same words, with the reason filled in.
     await _fail_next(live, "/v1/refunds", "error", error="invalid_request")

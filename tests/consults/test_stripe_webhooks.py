@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from app.consults import stripe_events
+from app.keys import DB
 from app.models import LedgerTransaction, Payment, PaymentRequest, StripeEvent
-from app.web.keys import DB
+from app.payments import stripe_events
 from tests.factories import Live, sign
 
 SECRET = "whsec_test_secret"

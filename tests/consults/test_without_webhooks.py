@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.clock import ManualClock
+from app.keys import PAYMENTS
 from app.models import Payment, PaymentRequest
-from app.web.keys import PAYMENTS
 from tests.conftest import make_settings, start_live
 from tests.factories import Live
 

@@ -11,12 +11,13 @@ from app.i18n import get_translator
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules whose DomainError messages reach the panels (Socket.IO acks, connect refusals, pages).
-USER_FACING = ["app/consults/payments.py", "app/consults/tokens.py", "app/realtime/namespace.py",
-               "app/consults/service.py", "app/consults/refunds.py", "app/clinics/stripe_accounts.py",
-               "app/clinics/linking.py",
-               "app/admin/client_payments.py", "app/consults/minimums.py",
+USER_FACING = ["app/payments/requests.py", "app/payments/checkout.py", "app/payments/settlement.py",
+               "app/consults/participant.py", "app/consults/tokens.py", "app/realtime/namespace.py",
+               "app/consults/service.py", "app/payments/refunds.py", "app/connect/stripe_accounts.py",
+               "app/connect/linking.py",
+               "app/admin/client_payments.py", "app/payments/minimums.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
-               "app/ledger/export_checks.py", "app/ledger/medipay_export.py", "app/consults/medipay_fallback.py"]
+               "app/collection/export_checks.py", "app/collection/export.py", "app/collection/fallback.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
           "Unavailable", "_error", "Failure"}
 

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from app.billing.statuses import REQUEST_LABELS
 from app.i18n import (
     DEFAULT,
     SUPPORTED,
@@ -23,7 +24,6 @@ from app.i18n import (
     to_minor,
 )
 from app.i18n.js_strings import JS_STRINGS
-from app.ledger.statuses import REQUEST_LABELS
 from app.web.pages import panel_statuses
 
 ROOT = Path(__file__).resolve().parents[2]

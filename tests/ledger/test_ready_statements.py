@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from app.billing import cards
 from app.ids import new_id
-from app.ledger import cards
+from app.keys import DB
 from app.models import BillCard, Payment, PaymentRequest
-from app.web.keys import DB
 from tests.consults.test_stripe_webhooks import open_request
 from tests.factories import Live
 

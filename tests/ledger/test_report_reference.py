@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from app.backoffice.report_queries import PAYMENT_TYPES, Period, Scope, SettlementQuery
+from app.backoffice.reports import Reports
+from app.billing.statuses import LABELS
 from app.config import normalise_database_url
 from app.db import Database, make_engine, migrate
-from app.ledger.reports import PAYMENT_TYPES, Period, Reports, Scope, SettlementQuery
-from app.ledger.statuses import LABELS
-from app.models import BillCard, Book, Clinic, Consult, Organisation, Payment, PaymentRequest, Refund, User
+from app.models import BillCard, Book, Clinic, Consult, Organisation, Payment, PaymentRefund, PaymentRequest, User
 from tests.conftest import pg_database
 
 ORG = "org_ref"
@@ -40,7 +41,7 @@ class Rows:
     cards: list[BillCard] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     requests: list[PaymentRequest] = field(default_factory=list)
-    refunds: list[Refund] = field(default_factory=list)
+    refunds: list[PaymentRefund] = field(default_factory=list)
 
 
 def _dataset(rng: random.Random) -> tuple[list[list[Any]], Rows]:
@@ -97,7 +98,7 @@ def _dataset(rng: random.Random) -> tuple[list[list[Any]], Rows]:
                 created_at=created, updated_at=created)
             rows.requests.append(request)
             for k in range(rng.choice((0, 1, 2))):
-                rows.refunds.append(Refund(
+                rows.refunds.append(PaymentRefund(
                     id=f"re_ref_{n}_{k}", payment_request_id=request.id, amount=rng.randrange(1, 20000),
                     currency=card.currency, status=rng.choice(("succeeded", "succeeded", "failed", "pending")),
                     source="cash_desk", created_at=created, updated_at=created))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from app.backoffice.report_queries import parse_percent, percent_of
 from app.errors import Invalid
-from app.ledger.reports import parse_percent, percent_of
-from app.web.keys import CLOCK
+from app.keys import CLOCK
 from tests.admin.cards_helpers import exported, new_card, settled_by_medipay
 from tests.admin.factories import make_clinic, make_user, signed_in
 from tests.admin.test_payments_page import plain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ledger.secrets import SecretBox, SecretUnreadable
+from app.collection.secret_box import SecretBox, SecretUnreadable
 
 KEY = "test-secret-key-that-is-long-enough-0123456789"
 

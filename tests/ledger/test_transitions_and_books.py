@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.billing.books import Books, book_for_card, exports_to_medipay, owned_book
+from app.billing.statuses import STATUSES
+from app.billing.transitions import ALLOWED, allowed, transition
 from app.clock import ManualClock
 from app.db import Database, make_engine, migrate
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.ledger.books import Books, book_for_card, exports_to_medipay, owned_book
-from app.ledger.statuses import STATUSES
-from app.ledger.transitions import ALLOWED, allowed, transition
 from app.models import AuditEvent, BillCard, BillCardEvent, Book, Clinic, Organisation, User
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from app.clock import ManualClock
+from app.keys import DB, MEDIPAY_CALLBACKS, MEDIPAY_EXPORTER
 from app.models import BillCard, Clinic, LedgerLeg, MediPayExport, Payment
-from app.web.keys import DB, MEDIPAY_CALLBACKS, MEDIPAY_EXPORTER
 from tests.conftest import IN_CI, PG_ADMIN, _pg_database, make_settings, start_live
 from tests.factories import PATIENT, Live
 from tests.medipay.fake import FakeMediPay

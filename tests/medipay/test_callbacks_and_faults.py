@@ -164,8 +164,7 @@ async def test_card_corrected_after_a_lost_answer_takes_medipays_claim(pipeline:
 
 
 async def test_one_card_failing_to_record_does_not_hold_back_the_others(pipeline: Pipeline, monkeypatch) -> None:
-    from app.ledger import medipay_export
-
+    from app.collection import export as medipay_export
     p = pipeline
     cards = [await p.new_card() for _ in range(4)]
     broken = cards[1]["id"]

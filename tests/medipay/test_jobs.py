@@ -8,12 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from app.billing.card_service import BillCards
 from app.db import Database, make_engine
-from app.factory import jobs_for
 from app.jobs.leases import acquire, once_per, release
-from app.ledger.card_service import BillCards
+from app.keys import DB, SERVICES
 from app.models import BillCard, MediPayExport
-from app.web.keys import DB
 from tests.factories import PATIENT
 from tests.medipay.conftest import Pipeline
 from tests.test_config_and_cli import run_cli
@@ -57,7 +56,7 @@ def test_run_job_exports_the_queue_through_the_built_in_sandbox(tmp_path: Path) 
 
 
 async def test_the_scheduler_runs_every_medipay_job(pipeline: Pipeline) -> None:
-    names = [job.name for job in jobs_for(pipeline.live.app)]
+    names = [job.name for job in pipeline.live.app[SERVICES].jobs()]
     assert names == ["expire-requests", "export-queue", "retry-not-exported", "sync-medipay"]
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from app.ledger.medipay_export import MediPayExporter
+from app.collection.export import MediPayExporter
+from app.keys import DB, SETTINGS
 from app.models import MediPayEvent, MediPayExport, Payment
-from app.web.keys import DB, SETTINGS
 from tests.medipay.conftest import Pipeline
 
 

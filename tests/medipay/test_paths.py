@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.collection.export import MediPayExporter
 from app.consults.notifier import RecordingNotifier
-from app.ledger.medipay_export import MediPayExporter
-from app.web.keys import DB, SETTINGS
+from app.keys import DB, SETTINGS
 from tests.factories import PATIENT
 from tests.medipay.conftest import START, Pipeline
 
@@ -207,9 +207,9 @@ async def test_a_card_outside_a_medipay_book_is_not_sent(pipeline: Pipeline) -> 
 
 
 async def test_invoice_made_by_hand_is_exported_as_an_invoice(pipeline: Pipeline) -> None:
-    from app.ledger.transitions import transition
+    from app.billing.transitions import transition
+    from app.keys import DB
     from app.models import BillCard
-    from app.web.keys import DB
 
     p = pipeline
     card = await p.new_card()

@@ -36,7 +36,7 @@ async def _until(live: Live, card_id: str, status: str, timeout: float = 10.0) -
 
 
 async def test_demo_account_is_verified_by_the_sandbox(live: Live) -> None:
-    from app.web.keys import MEDIPAY_ACCOUNTS
+    from app.keys import MEDIPAY_ACCOUNTS
 
     accounts = await live.app[MEDIPAY_ACCOUNTS].for_books([live.demo["medipay_book_id"]])
     assert accounts[live.demo["medipay_book_id"]].status == "active"
@@ -81,7 +81,7 @@ async def test_credit_rejected_in_sandbox_goes_to_manual_handling(live: Live) ->
 
 
 async def test_answer_dropped_after_commit_is_resent_without_a_second_claim(live: Live) -> None:
-    from app.web.keys import MEDIPAY_EXPORTER
+    from app.keys import MEDIPAY_EXPORTER
 
     card = await _card(live)
     await _control(live, "POST", "/faults", {"kind": "drop_after_commit", "path": "/v1/claims/"})
@@ -91,8 +91,8 @@ async def test_answer_dropped_after_commit_is_resent_without_a_second_claim(live
     # The worker's next look, once the back-off has passed.
     from sqlalchemy import update
 
+    from app.keys import DB
     from app.models import MediPayExport
-    from app.web.keys import DB
 
     async with live.app[DB].write() as s:
         await s.execute(update(MediPayExport).values(available_at=MediPayExport.created_at))

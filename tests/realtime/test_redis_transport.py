@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from app.consults.notifier import request_changed
-from app.consults.views import request_view
+from app.consults.serialisers import request_view
+from app.keys import DB
 from app.models import PaymentRequest
 from app.realtime.server import SocketNotifier, write_only_manager
-from app.web.keys import DB
 from tests.conftest import running
 
 pytestmark = pytest.mark.redis

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from app.admin.sessions import MAX_ADDRESS_FAILURES, MAX_FAILURES
+from app.accounts.sessions import MAX_ADDRESS_FAILURES, MAX_FAILURES
 from tests.admin.factories import PASSWORD, AdminClient, make_user
 from tests.conftest import make_settings, start_live
 from tests.factories import Live

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Consult, PaymentRequest, Refund
+from app.models import Consult, PaymentRefund, PaymentRequest
 from tests.consults.test_refunds import ledger, paid_request
 from tests.factories import PATIENT, Live, consult_body
 
@@ -31,7 +31,7 @@ async def test_a_misspelt_refund_amount_refunds_nothing(live: Live) -> None:
     status, body = await live.api("POST", f"/api/v1/payment-requests/{request['id']}/refunds", {"amout": 1000})
     assert status == 422, body
     assert body["error"]["code"] == "unknown_field" and body["error"]["field"] == "amout"
-    assert await count(live, Refund) == 0
+    assert await count(live, PaymentRefund) == 0
     assert await ledger(live) == (45000, -45000)
     _, after = await live.api("GET", f"/api/v1/payment-requests/{request['id']}")
     assert after["status"] == "paid" and after["refunded_amount"] == 0
@@ -45,7 +45,7 @@ async def test_extreme_refund_amounts_are_422(live: Live, amount: Any) -> None:
     request, _, _ = await paid_request(live)
     status, body = await live.api("POST", f"/api/v1/payment-requests/{request['id']}/refunds", {"amount": amount})
     assert status == 422 and body["error"]["field"] == "amount", body
-    assert await count(live, Refund) == 0
+    assert await count(live, PaymentRefund) == 0
 
 
 async def test_the_panels_refund_refuses_a_misspelt_amount(live: Live) -> None:
@@ -54,7 +54,7 @@ async def test_the_panels_refund_refuses_a_misspelt_amount(live: Live) -> None:
     assert ack["ok"] is False, ack
     assert ack["error"]["code"] == "unknown_field" and ack["error"]["field"] == "amout"
     assert ack["error"]["message"]
-    assert await count(live, Refund) == 0
+    assert await count(live, PaymentRefund) == 0
     assert await ledger(live) == (45000, -45000)
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Refund
+from app.models import PaymentRefund
 from tests.admin.factories import make_user, signed_in
 from tests.consults.test_refunds import paid_request
 from tests.factories import Live
@@ -89,7 +89,7 @@ async def test_a_non_ascii_idempotency_key_is_refused_and_refunds_nothing(live: 
     headers = f"Authorization: Bearer {live.demo['api_key']}\r\n".encode() + b"Idempotency-Key: \xff\xfe\r\n"
     status, body = await raw_request(live, "POST", path, headers, b'{"amount": 100}')
     assert status == 400 and json.loads(body)["error"]["field"] == "Idempotency-Key", body
-    assert await live.scalar(select(func.count()).select_from(Refund)) == 0
+    assert await live.scalar(select(func.count()).select_from(PaymentRefund)) == 0
 
 
 @pytest.mark.parametrize("path", ["/webhooks/stripe", "/webhooks/medipay"])

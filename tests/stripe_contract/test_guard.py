@@ -10,7 +10,7 @@ import pytest
 import stripe
 from stripe._encode import _api_encode
 
-from app.web.keys import STRIPE
+from app.keys import STRIPE
 from integrations.stripe.protocol import ProviderError
 from tests.factories import Live
 from tests.stripe_contract.checker import check_request, decode_query

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app.accounts.organisations import Organisations
+from app.keys import ORGANISATIONS
 from app.models import Consult
-from app.organisations import Organisations
-from app.web.keys import ORGANISATIONS
 from tests.factories import PATIENT, Live, consult_body
 
 

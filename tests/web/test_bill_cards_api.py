@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ledger.books import Books
+from app.accounts.organisations import Organisations
+from app.billing.books import Books
+from app.keys import CLOCK, DB, ORGANISATIONS
 from app.models import User
-from app.organisations import Organisations
-from app.web.keys import CLOCK, DB, ORGANISATIONS
 from tests.factories import PATIENT, Live
 
 LINE = {"code": "2ad", "description": "Consultation", "patient_amount": 45000, "refund_amount": 15000}

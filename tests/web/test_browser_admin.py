@@ -12,7 +12,7 @@ import re
 
 from playwright.async_api import BrowserContext, Locator, Page
 
-from app.clinics.routing import NO_ACCOUNT
+from app.connect.routing import NO_ACCOUNT
 from tests.factories import Live, consult_body
 from tests.web.test_browser import (  # noqa: F401 - the fixtures come with them
     GOOD_CARD,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from app.consults.refunds import SOURCES
-from app.ledger.reports import EARNINGS_PARAMS, SETTLEMENT_PARAMS
-from app.ledger.statuses import REQUEST_STATUSES, STATUSES
+from app.backoffice.reports import EARNINGS_PARAMS, SETTLEMENT_PARAMS
+from app.billing.statuses import REQUEST_STATUSES, STATUSES
+from app.payments.refunds import SOURCES
 from tests.factories import Live
 
 # Served by the API but not part of what it describes.

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from app.web.keys import CONSULTS
+from app.keys import CONSULTS
 from tests.conftest import FAST_MEDIPAY_SANDBOX, FAST_SANDBOX, make_settings
 
 

@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 
-from app.ledger.statuses import (
+from app.billing.statuses import (
     REQUEST_ENDED_UNPAID,
     REQUEST_LABELS,
     REQUEST_OPEN,

@@ -1,0 +1,330 @@
+"""Bill cards made from a call, and the payments registered on them.
+
+A payment request in a call attaches one line to the consultation's card for
+that patient (one card per patient per consult). The line counts towards the
+card's patient share while the request is open or paid; a request that ends
+unpaid (cancelled, expired, failed) voids its line, so the card shows what is
+still owed from the call. Money reaches the journal only when it moves: when
+a payment is registered the charge (receivable/revenue) and the payment
+(clearing/receivable) are posted together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.billing.books import medipay_book_for
+from app.billing.outbox import queue_hourly
+from app.billing.statuses import LABELS, REQUEST_ENDED_UNPAID, SETTLED
+from app.ids import new_id
+from app.ledger import journal
+from app.ledger.journal import Leg
+from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment, PaymentRequest
+
+# Built once, on the tables (see journal.py): each runs once per settlement.
+# The session flushes pending objects before any statement it executes, so
+# these see (and come after) what the transaction added but has not flushed.
+_PAID_TOTAL = select(func.coalesce(func.sum(Payment.__table__.c.amount), 0)).where(
+    Payment.__table__.c.bill_card_id == bindparam("card_id")
+)
+_PAYMENT_BY_REFERENCE = select(Payment.__table__.c.id).where(
+    Payment.__table__.c.method == bindparam("method"), Payment.__table__.c.reference == bindparam("reference")
+)
+_INSERT_PAYMENT = Payment.__table__.insert()
+_INSERT_CARD_EVENT = BillCardEvent.__table__.insert()
+
+
+async def card_for_patient(session: AsyncSession, consult: Consult, patient: ConsultPatient, now: datetime) -> BillCard:
+    card = await session.scalar(
+        select(BillCard).where(BillCard.consult_id == consult.id, BillCard.patient_ref == patient.patient_id)
+    )
+    if card is not None:
+        return card
+    card = BillCard(
+        id=new_id("bc"),
+        organisation_id=consult.organisation_id,
+        clinic_id=consult.clinic_id,
+        consult_id=consult.id,
+        # Whatever the call leaves unpaid is collected through the organisation's MediPay book.
+        book_id=await medipay_book_for(session, consult.organisation_id),
+        patient_ref=patient.patient_id,
+        patient_name=patient.name,
+        patient_email=patient.email,
+        national_id=patient.national_id,
+        mobile=patient.mobile,
+        address=patient.address,
+        status="under_work",
+        currency=consult.currency,
+        patient_share=0,
+        refund_share=0,
+        admin_fee=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(card)
+    session.add(
+        BillCardEvent(bill_card_id=card.id, status_from=None, status_to="under_work", reason="created in call", at=now)
+    )
+    # Written with the rest of the transaction at its next flush (parents first, by foreign key).
+    return card
+
+
+async def add_request_line(
+    session: AsyncSession, card: BillCard, request_id: str, description: str, amount: int, now: datetime,
+    *, new_card: bool = False,
+) -> None:
+    """Add the request's line to the card; ``new_card``: made in this transaction, so nothing is paid on it yet."""
+    session.add(
+        BillCardLine(
+            id=new_id("bcl"),
+            bill_card_id=card.id,
+            payment_request_id=request_id,
+            code="CALL",
+            description=description,
+            patient_amount=amount,
+            refund_amount=0,
+            created_at=now,
+        )
+    )
+    card.patient_share += amount
+    card.updated_at = now
+    paid = 0 if new_card else await paid_total(session, card.id)
+    await set_status(session, card, _derived_status(card, paid), "payment requested", now)
+
+
+async def reinstate_request_line(session: AsyncSession, card: BillCard, request_id: str, now: datetime) -> None:
+    """Put an ended-unpaid request's amount back on its card, as a new line, once.
+
+    The request's own line stays void, for the record. A request that is not
+    this card's, is not ended unpaid, or already has a live line adds nothing.
+    """
+    from app.models import PaymentRequest
+
+    request = await session.scalar(
+        select(PaymentRequest).where(PaymentRequest.id == request_id, PaymentRequest.bill_card_id == card.id)
+    )
+    if request is None or request.status not in REQUEST_ENDED_UNPAID:
+        return
+    live = await session.scalar(
+        select(BillCardLine.id).where(
+            BillCardLine.payment_request_id == request_id, BillCardLine.voided_at.is_(None)
+        )
+    )
+    if live is None:
+        await add_request_line(session, card, request_id, request.description, request.amount, now)
+
+
+async def void_request_line(session: AsyncSession, card: BillCard, request_id: str, reason: str, now: datetime) -> None:
+    line = await session.scalar(
+        select(BillCardLine).where(
+            BillCardLine.bill_card_id == card.id,
+            BillCardLine.payment_request_id == request_id,
+            BillCardLine.voided_at.is_(None),
+        )
+    )
+    if line is None:
+        return
+    line.voided_at = now
+    card.patient_share -= line.patient_amount
+    card.updated_at = now
+    await set_status(session, card, _derived_status(card, await paid_total(session, card.id)), reason, now)
+
+
+async def paid_total(session: AsyncSession, card_id: str) -> int:
+    total = await session.scalar(_PAID_TOTAL, {"card_id": card_id})
+    return int(total or 0)
+
+
+def _derived_status(card: BillCard, paid: int) -> str:
+    if card.status not in ("under_work", "paid"):
+        return card.status  # the MediPay pipeline owns the card from here
+    return "paid" if paid > 0 and paid >= card.patient_share else "under_work"
+
+
+async def set_status(session: AsyncSession, card: BillCard, status: str, reason: str, now: datetime) -> None:
+    if status == card.status:
+        return
+    event = {"bill_card_id": card.id, "status_from": card.status, "status_to": status, "reason": reason, "at": now}
+    if card in session.new:
+        await session.execute(_INSERT_CARD_EVENT, event)  # the card's own row must be written first
+    else:
+        # A Core statement flushes every pending change first; the event needs none of
+        # them, and a batch of answers (the MediPay exporter) would flush once per card.
+        with session.no_autoflush:
+            await session.execute(_INSERT_CARD_EVENT, event)
+    card.status = status
+    card.updated_at = now
+
+
+async def register_stripe_payment(
+    session: AsyncSession,
+    card: BillCard,
+    *,
+    request_id: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    description: str,
+    now: datetime,
+    application_fee: int = 0,
+) -> bool:
+    """Register an in-call payment on the card and post it. False if already registered.
+
+    ``application_fee`` is the platform's fee Stripe took from this direct charge:
+    it leaves the clinic's Stripe balance as its own expense leg.
+    """
+    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "stripe", "reference": reference})
+    if existing:
+        return False
+    # A plain insert: nothing in this transaction needs the row as an object.
+    await session.execute(
+        _INSERT_PAYMENT,
+        {
+            "id": new_id("pay"),
+            "bill_card_id": card.id,
+            "payment_request_id": request_id,
+            "method": "stripe",
+            "amount": amount,
+            "currency": currency,
+            "reference": reference,
+            "registered_at": now,
+        },
+    )
+    legs = [
+        # The charge for the consultation…
+        Leg("patient_receivable", amount),
+        Leg("patient_revenue", -amount),
+        # …and the patient paying it through Stripe.
+        Leg("stripe_clearing", amount),
+        Leg("patient_receivable", -amount),
+    ]
+    if application_fee > 0:
+        # …less the platform's fee, which never reaches the clinic's balance.
+        legs += [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)]
+    await journal.post(
+        session,
+        clinic_id=card.clinic_id,
+        kind="in_call_payment",
+        reference=f"stripe:settle:{reference}",
+        description=description,
+        currency=currency,
+        bill_card_id=card.id,
+        at=now,
+        legs=legs,
+    )
+    paid = await paid_total(session, card.id)
+    await set_status(session, card, _derived_status(card, paid), "paid in call (Stripe)", now)
+    return True
+
+
+async def queue_after_call(session: AsyncSession, consult: Consult, now: datetime) -> list[BillCard]:
+    """The call ended: its cards with an unpaid patient share join the hourly transfer to MediPay.
+
+    A card with a checkout still open stays *under work*: Stripe may yet settle it.
+    """
+    from app.models import PaymentRequest
+
+    queued = []
+    for card in (await session.scalars(
+        select(BillCard).where(BillCard.consult_id == consult.id, BillCard.status == "under_work")
+        .with_for_update()
+    )).all():
+        still_open = await session.scalar(
+            select(PaymentRequest.id).where(PaymentRequest.bill_card_id == card.id,
+                                            PaymentRequest.status.in_(("requested", "checkout_open")))
+        )
+        if still_open or card.patient_share - await paid_total(session, card.id) <= 0:
+            continue
+        if await queue_hourly(session, card, now) is not None:
+            await set_status(session, card, "open", "call ended unpaid: queued for MediPay", now)
+            queued.append(card)
+    return queued
+
+
+async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
+    payments = (
+        await session.scalars(select(Payment).where(Payment.bill_card_id == card.id).order_by(Payment.registered_at))
+    ).all()
+    lines = (
+        await session.scalars(
+            select(BillCardLine).where(BillCardLine.bill_card_id == card.id).order_by(BillCardLine.created_at)
+        )
+    ).all()
+    return {
+        "id": card.id,
+        "clinic_id": card.clinic_id,
+        "consult_id": card.consult_id,
+        "book_id": card.book_id,
+        "status": card.status,
+        "status_label": LABELS[card.status],
+        "settled": card.status in SETTLED,
+        "currency": card.currency,
+        "patient_share": card.patient_share,
+        "refund_share": card.refund_share,
+        "admin_fee": card.admin_fee,
+        "patient": {
+            "id": card.patient_ref,
+            "name": card.patient_name,
+            "email": card.patient_email,
+            "national_id": card.national_id,
+            "mobile": card.mobile,
+            "address": card.address,
+        },
+        "lines": [
+            {
+                "id": line.id,
+                "code": line.code,
+                "description": line.description,
+                "patient_amount": line.patient_amount,
+                "refund_amount": line.refund_amount,
+                "payment_request_id": line.payment_request_id,
+                "voided": line.voided_at is not None,
+            }
+            for line in lines
+        ],
+        "payments": [
+            {
+                "method": p.method,
+                "amount": p.amount,
+                "currency": p.currency,
+                "reference": p.reference,
+                "registered_at": p.registered_at.isoformat(),
+            }
+            for p in payments
+        ],
+        "medipay": medipay_view(card),
+        "created_at": card.created_at.isoformat(),
+        "updated_at": card.updated_at.isoformat(),
+    }
+
+
+def medipay_view(card: BillCard) -> dict[str, Any]:
+    return {
+        "state": card.medipay_state,
+        "reason_code": card.medipay_reason_code,
+        "message": card.medipay_message,
+        "exported_at": card.exported_at.isoformat() if card.exported_at else None,
+        "exported_patient_share": card.exported_patient_share,
+        "admin_fee": card.medipay_admin_fee,
+        "next_retry_at": card.next_retry_at.isoformat() if card.next_retry_at else None,
+    }
+
+
+async def finish_unpaid(
+    s: AsyncSession, r: PaymentRequest, status: str, reason: str, now: datetime, *, keep_line: bool = False
+) -> None:
+    """End an open request without payment; its line no longer counts on the card.
+
+    With ``keep_line`` the amount stays owed on the card: the call ended with
+    it unpaid and the card's MediPay book collects it (docs/rules.md, rule L2).
+    """
+    r.status = status
+    r.updated_at = now
+    r.failure_reason = reason if status == "failed" else r.failure_reason
+    card = await s.get(BillCard, r.bill_card_id)
+    if card is not None and not keep_line:
+        await void_request_line(s, card, r.id, f"request {status}", now)

@@ -1,0 +1,425 @@
+"""The outgoing queue to MediPay: the exporter that empties the outbox (``app.billing.outbox``).
+
+Queueing a card writes a ``medipay_exports`` row in the same transaction that
+changes the card, so a card is never queued without its row or the reverse.
+A card of a MediPay book becomes due at the next full hour (the hourly
+transfer); *Send to payment* makes it due at once and starts the sender
+(docs/rules.md, rule M1).
+
+The exporter works in three steps, so that a worker may die at any point:
+
+1. Claim due rows in one short transaction: ``pending`` rows whose time has
+   come, and ``sending`` rows whose lease ran out (their worker died). On
+   PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` lets several workers claim
+   side by side without taking the same row; SQLite has one writer.
+2. Check the card and ``PUT /v1/claims/{card id}`` outside any transaction,
+   several at a time (bounded). The card's id is the claim id and so the
+   idempotency key: sending again after a crash or a timeout answers with the
+   claim MediPay already has; it never makes a second claim or SMS.
+3. Apply the answers to the cards and finish the rows, a chunk per
+   transaction, while the next batch is claimed and sent.
+
+A timeout, a dropped connection or a 5xx leaves the row ``pending`` with a
+growing back-off (1 min, doubling, at most 1 h), for as long as MediPay is
+down. A card failing the checks, or refused by MediPay as invalid, goes to
+*not exported* with the reason and is retried daily (``retry_not_exported``).
+
+Service functions: ``outbox.queue_card`` (in a caller's transaction),
+``MediPayExporter.send_to_payment``, ``.export_due``, ``.retry_not_exported``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import audit
+from app.billing.card_service import owned_card
+from app.billing.cards import card_view, finish_unpaid, paid_total, reinstate_request_line
+from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
+from app.billing.transitions import transition
+from app.clock import Clock
+from app.collection.book_credentials import credentials_for_book
+from app.collection.claims import apply_claim, card_summary, claim_for, notify_card
+from app.collection.export_checks import check
+from app.collection.secret_box import SecretBox
+from app.consults.notifier import Notifier, request_changed
+from app.consults.serialisers import request_view
+from app.db import Database
+from app.errors import Conflict
+from app.ids import new_id
+from app.models import BillCard, Clinic, MediPayExport, Payment, PaymentRequest
+from integrations.medipay.protocol import (
+    Claim,
+    ClaimRefused,
+    ClaimState,
+    Credentials,
+    MediPayGateway,
+    ProviderError,
+)
+
+log = logging.getLogger(__name__)
+# Answers recorded per write transaction: few commits, and the SQLite writer is never held for long.
+APPLY_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class _Job:
+    export_id: str
+    card_id: str
+    mode: str
+    attempts: int
+
+
+class MediPayExporter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        gateway: MediPayGateway,
+        clock: Clock,
+        secret_key: str,
+        notifier: Notifier,
+        lease_seconds: int = 120,
+        concurrency: int = 16,
+        batch: int = 500,
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.clock = clock
+        self.box = SecretBox(secret_key)
+        self.notifier = notifier
+        self.lease = timedelta(seconds=lease_seconds)
+        self.concurrency = concurrency
+        self.batch = batch
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self._kicks: set[asyncio.Task[int]] = set()
+
+    # ------------------------------------------------------------ send to payment
+
+    async def send_to_payment(
+        self, organisation_id: str, card_id: str, *, actor_type: str = "api", actor_id: str | None = None,
+        wait: float = 5.0, reinstate: str | None = None,
+    ) -> dict[str, Any]:
+        """*Send til betaling*: queue one card due now and send it at once.
+
+        Waits up to ``wait`` seconds for MediPay's answer; a slower export goes
+        on in the background (and its row is there for the next run anyway).
+        ``reinstate`` names a request of the card that ended unpaid in the call:
+        its amount goes back on the card first (and stays off if any check
+        below refuses, since it is all one transaction).
+        """
+        async with self.db.write() as s:
+            card = await owned_card(s, organisation_id, card_id, lock=True)
+            now = self.clock.now()
+            if reinstate is not None:
+                await reinstate_request_line(s, card, reinstate, now)
+            if card.status in ("paid", "invoice_paid"):
+                raise Conflict("card_settled", "The card is paid: there is nothing to send.")
+            if card.status not in QUEUEABLE | {"under_work"}:
+                raise Conflict("already_exported", "The card has already been sent to MediPay.",
+                               status=card.status)
+            if await credentials_for_book(s, card.book_id, self.box) is None:
+                raise Conflict("book_not_medipay",
+                               "The card's book does not export to MediPay, or its MediPay account is not verified.")
+            if card.patient_share - await paid_total(s, card.id) <= 0:
+                raise Conflict("nothing_to_collect", "The card has no unpaid patient share to send.")
+            taken_over: list[Any] = []
+            if card.status == "under_work":
+                taken_over = await self._take_over_requests(s, card, now)
+                await transition(s, card, "open", "sent to payment", now)
+            await queue_card(s, card, trigger="send_to_payment", now=now)
+            audit.record(s, organisation_id=organisation_id, clinic_id=card.clinic_id, actor_type=actor_type,
+                         actor_id=actor_id, action="bill_card.sent_to_payment", subject_type="bill_card",
+                         subject_id=card.id, at=now, details=None)
+        for view in taken_over:
+            await request_changed(self.notifier, view)
+        task = asyncio.create_task(self.export_due(card_ids=[card_id]))
+        self._kicks.add(task)
+        task.add_done_callback(self._kicks.discard)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), wait)
+        async with self.db.read() as s:
+            return await card_view(s, await owned_card(s, organisation_id, card_id))
+
+    @staticmethod
+    async def _take_over_requests(s: AsyncSession, card: BillCard, now: datetime) -> list[dict[str, Any]]:
+        """The call's open requests on this card now go through MediPay: the patient cannot also pay them in the call.
+
+        A checkout already open may be being paid this minute, so that card waits.
+        """
+
+        requests = (await s.scalars(select(PaymentRequest).where(
+            PaymentRequest.bill_card_id == card.id, PaymentRequest.status.in_(("requested", "checkout_open")))
+            .with_for_update())).all()
+        if any(r.status == "checkout_open" for r in requests):
+            raise Conflict("checkout_open", "The patient has the payment page open; wait for it to finish.")
+        for r in requests:
+            await finish_unpaid(s, r, "cancelled", "sent to MediPay", now, keep_line=True)
+        return [request_view(r) for r in requests]
+
+    async def close(self) -> None:
+        for task in list(self._kicks):
+            task.cancel()
+        for task in list(self._kicks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    # ------------------------------------------------------------ the jobs
+
+    async def export_due(self, *, card_ids: Iterable[str] | None = None) -> int:
+        """Send every row due now (``export-queue``); returns how many rows were handled.
+
+        A batch's answers are recorded while the next batch is claimed and
+        sent, so MediPay is not left waiting on our database between batches.
+        At most two batches are claimed at a time, each well inside its lease.
+        """
+        only = list(card_ids) if card_ids is not None else None
+        now = self.clock.now()
+        handled = 0
+        recording: asyncio.Task[None] | None = None
+        try:
+            while True:
+                jobs = await self._claim(now, only)
+                if not jobs:
+                    return handled
+                outcomes = await self._send_batch(jobs)
+                if recording is not None:
+                    await recording
+                recording = asyncio.create_task(self._record(outcomes))
+                handled += len(jobs)
+        finally:
+            # Answers already in hand are recorded even if sending stopped with an error.
+            if recording is not None:
+                await recording
+
+    async def retry_not_exported(self) -> int:
+        """The daily retry: queue every *not exported* card whose day has come, then send them."""
+        now = self.clock.now()
+        async with self.db.write() as s:
+            query = select(BillCard).where(BillCard.status == "not_exported", BillCard.next_retry_at <= now)
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            cards = list((await s.scalars(query.limit(10_000))).all())
+            for card in cards:
+                # Tried once for this day; a failure sets the next day again.
+                card.next_retry_at = now + RETRY_EVERY
+                await queue_card(s, card, trigger="retry", now=now)
+            ids = [c.id for c in cards]
+        if ids:
+            await self.export_due(card_ids=ids)
+        return len(ids)
+
+    # ------------------------------------------------------------ the steps
+
+    async def _claim(self, now: datetime, only: list[str] | None) -> list[_Job]:
+        """Take up to a batch of due rows: first those whose lease ran out, then pending ones, oldest first.
+
+        Two queries rather than one with ``OR``: each walks ``ix_medipay_exports_due``
+        in order and stops at the batch's size. With the ``OR`` SQLite gathered
+        and sorted every due row for each batch, so a queue of 100,000 cost
+        about 0.15 s per 10,000 due rows for every batch of 500.
+        """
+        expired = and_(MediPayExport.status == "sending", MediPayExport.lease_until < self.clock.now())
+        pending = and_(MediPayExport.status == "pending", MediPayExport.available_at <= now)
+        async with self.db.write() as s:
+            rows = list((await s.scalars(self._due(expired, only, self.batch))).all())
+            if len(rows) < self.batch:
+                rows += (await s.scalars(self._due(pending, only, self.batch - len(rows)))).all()
+            stamp = self.clock.now()
+            for row in rows:
+                row.status = "sending"
+                row.lease_owner = self.owner
+                row.lease_until = stamp + self.lease
+                row.attempts += 1
+                row.updated_at = stamp
+            return [_Job(r.id, r.bill_card_id, r.mode, r.attempts) for r in rows]
+
+    def _due(self, due: Any, only: list[str] | None, limit: int) -> Any:
+        """The rows matching ``due`` that may go now, oldest due first (locked, skipping locked ones, on PostgreSQL)."""
+        query = (
+            select(MediPayExport)
+            .join(BillCard, BillCard.id == MediPayExport.bill_card_id)
+            .join(Clinic, Clinic.id == BillCard.clinic_id)
+            .where(due)
+            # Manual office: the clinic's cards go only when sent one by one.
+            .where(or_(MediPayExport.trigger != "hourly", Clinic.manual_office.is_(False)))
+            # Not also by id: rows queued in the same hour share ``available_at``,
+            # and a tie-break outside the index makes the database sort them all.
+            .order_by(MediPayExport.available_at)
+            .limit(limit)
+        )
+        if only is not None:
+            query = query.where(MediPayExport.bill_card_id.in_(only))
+        if not self.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=MediPayExport)
+        return query
+
+    async def _send_batch(self, jobs: list[_Job]) -> list[_Outcome]:
+        """One claimed batch: read its cards at once and send the claims concurrently; the outcomes."""
+        outcomes, sendable = await self._prepare(jobs)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def send(job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
+            async with limit:
+                return await self._send(job, claim, creds)
+
+        return outcomes + list(await asyncio.gather(*(send(*item) for item in sendable)))
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        """Record a batch's answers, ``APPLY_CHUNK`` per write transaction."""
+        for start in range(0, len(outcomes), APPLY_CHUNK):
+            await self._apply(outcomes[start:start + APPLY_CHUNK])
+
+    async def _prepare(self, jobs: list[_Job]) -> tuple[list[_Outcome], list[tuple[_Job, Claim, Credentials]]]:
+        ids = [job.card_id for job in jobs]
+        outcomes: list[_Outcome] = []
+        sendable: list[tuple[_Job, Claim, Credentials]] = []
+        async with self.db.read() as s:
+            cards = {c.id: c for c in (await s.scalars(select(BillCard).where(BillCard.id.in_(ids)))).all()}
+            paid = dict((await s.execute(
+                select(Payment.bill_card_id, func.sum(Payment.amount))
+                .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id))).all())
+            books: dict[str | None, Credentials | None] = {}
+            for book_id in {c.book_id for c in cards.values()}:
+                books[book_id] = await credentials_for_book(s, book_id, self.box)
+        for job in jobs:
+            card = cards[job.card_id]
+            creds = books.get(card.book_id)
+            due = card.patient_share - int(paid.get(card.id) or 0)
+            if card.status not in QUEUEABLE:
+                # Exported by an earlier row, settled, or taken back: nothing to send.
+                outcomes.append(_Outcome(job, "finish", finish_status="sent" if card.exported_at else "failed",
+                                         message="" if card.exported_at else f"card is {card.status}"))
+            elif creds is None:
+                outcomes.append(_Outcome(job, "not_exported", reason_code="no_medipay_account",
+                                         message="The card's book has no verified MediPay account."))
+            elif (failure := check(card)) is not None:
+                outcomes.append(_Outcome(job, "not_exported", reason_code=failure.reason_code,
+                                         message=failure.message))
+            elif due <= 0:
+                outcomes.append(_Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
+            else:
+                sendable.append((job, claim_for(card, due), creds))
+        return outcomes, sendable
+
+    async def _send(self, job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
+        try:
+            return _Outcome(job, "exported", state=await self.gateway.export_claim(creds, claim))
+        except ClaimRefused as e:
+            if e.code != "claim_conflict":
+                return _Outcome(job, "not_exported", reason_code=(e.reason_code or e.code)[:40], message=e.message)
+            # MediPay already holds this claim (an earlier attempt got through
+            # before the card was corrected): take its state as it is.
+            try:
+                return _Outcome(job, "exported", state=await self.gateway.get_claim(creds, claim.id))
+            except ProviderError as again:
+                return _Outcome(job, "retry", error=again)
+        except ProviderError as e:  # unreachable, timeout, 5xx, 429, bad credentials, unreadable answer
+            return _Outcome(job, "retry", error=e)
+
+    async def _apply(self, outcomes: list[_Outcome]) -> None:
+        """Record a chunk of answers in one write transaction.
+
+        Should one card's answer fail to record, the chunk is recorded again
+        card by card, so the others are not held back; the failing card's row
+        keeps its lease and is sent again when it runs out.
+        """
+        try:
+            summaries = await self._apply_chunk(outcomes)
+        except Exception:
+            summaries = []
+            for outcome in outcomes:
+                try:
+                    summaries += await self._apply_chunk([outcome])
+                except Exception:
+                    log.exception("export of card %s could not be recorded", outcome.job.card_id)
+        for summary in summaries:
+            await notify_card(self.notifier, summary)
+        for outcome in outcomes:
+            if outcome.kind == "retry" and outcome.error is not None:
+                log.warning("MediPay export of %s will be retried: %s", outcome.job.card_id, outcome.error.message)
+
+    async def _apply_chunk(self, outcomes: list[_Outcome]) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
+        async with self.db.write() as s:
+            # The chunk's cards and rows in two queries (locked on PostgreSQL), not two per card.
+            card_q = select(BillCard).where(BillCard.id.in_([o.job.card_id for o in outcomes]))
+            row_q = select(MediPayExport).where(MediPayExport.id.in_([o.job.export_id for o in outcomes]))
+            if not self.db.is_sqlite:
+                card_q, row_q = card_q.with_for_update(), row_q.with_for_update()
+            cards = {c.id: c for c in (await s.scalars(card_q)).all()}
+            rows = {r.id: r for r in (await s.scalars(row_q)).all()}
+            for outcome in outcomes:
+                summary = await self._apply_one(s, outcome, cards[outcome.job.card_id], rows[outcome.job.export_id])
+                if summary is not None:
+                    summaries.append(summary)
+        return summaries
+
+    async def _apply_one(
+        self, s: AsyncSession, o: _Outcome, card: BillCard, row: MediPayExport
+    ) -> dict[str, Any] | None:
+        job, now = o.job, self.clock.now()
+        if o.kind == "finish":
+            _close_row(row, o.finish_status, o.message or None, now)
+            return None
+        if o.kind == "retry":
+            assert o.error is not None
+            if row.status == "sending":
+                row.status = "pending"
+                row.available_at = now + backoff(job.attempts)
+                row.lease_owner = None
+                row.lease_until = None
+                row.last_error = f"{o.error.code}: {o.error.message}"[:500]
+                row.updated_at = now
+            return None
+        if o.kind == "exported":
+            assert o.state is not None
+            if card.exported_at is None:
+                card.exported_at = now
+                card.exported_patient_share = o.state.amount
+            changed = await apply_claim(s, card, o.state, now, source="export")
+            _close_row(row, "sent", None, now)
+            return card_summary(card) if changed else None
+        # not exported: the checks failed, or MediPay refused the patient's data
+        if card.status in QUEUEABLE:
+            if card.status == "open":
+                await transition(s, card, "not_exported", f"not exported: {o.reason_code}", now)
+            card.medipay_reason_code = o.reason_code
+            card.medipay_message = o.message[:500]
+            card.next_retry_at = now + RETRY_EVERY
+            card.updated_at = now
+        _close_row(row, "refused", f"{o.reason_code}: {o.message}", now)
+        return card_summary(card)
+
+
+def _close_row(row: MediPayExport, status: str, error: str | None, now: datetime) -> None:
+    if row.status in ("sent", "refused", "failed"):
+        return  # another worker finished it after our lease ran out
+    row.status = status
+    row.lease_owner = None
+    row.lease_until = None
+    row.last_error = error[:500] if error else None
+    row.finished_at = now
+    row.updated_at = now
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    job: _Job
+    kind: str  # exported | not_exported | retry | finish
+    state: ClaimState | None = None
+    reason_code: str = ""
+    message: str = ""
+    error: ProviderError | None = None
+    finish_status: str = ""

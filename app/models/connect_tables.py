@@ -1,0 +1,43 @@
+"""The clinics' connected Stripe accounts and where each clinician's payments go."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class StripeAccount(Base):
+    """A clinic's connected Stripe account; a clinic may have several."""
+
+    __tablename__ = "stripe_accounts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    stripe_account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    # pending | enabled | restricted | under_review | rejected | disconnected | removed
+    # (only ``enabled`` takes payments; see app.connect.requirements)
+    status: Mapped[str] = mapped_column(String(16))
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class ClinicianAccount(Base):
+    """Which of the clinic's accounts a clinician's payments go to."""
+
+    __tablename__ = "clinician_accounts"
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), primary_key=True)
+    clinician_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stripe_account_row_id: Mapped[str] = mapped_column(ForeignKey("stripe_accounts.id"))

@@ -1,0 +1,82 @@
+"""Payment requests in a call, Stripe's events applied once each, and refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class PaymentRequest(Base):
+    __tablename__ = "payment_requests"
+    __table_args__ = (
+        UniqueConstraint("consult_id", "idempotency_key", name="uq_payment_requests_idem"),
+        CheckConstraint("amount > 0", name="ck_payment_requests_amount_positive"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= amount",
+            name="ck_payment_requests_refunded",
+        ),
+        Index("ix_payment_requests_status_expiry", "status", "checkout_expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    consult_id: Mapped[str] = mapped_column(ForeignKey("consults.id"), index=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(24))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    checkout_expires_at: Mapped[datetime | None]
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64))
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    application_fee_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class StripeEvent(Base):
+    """Each Stripe event id handled once; the primary key is the idempotency guard."""
+
+    __tablename__ = "stripe_events"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    account: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+
+
+class PaymentRefund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="ck_refunds_amount_positive"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_request_id: Mapped[str] = mapped_column(ForeignKey("payment_requests.id"), index=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    reason: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))  # cash_desk | panel | api | stripe
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

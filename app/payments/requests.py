@@ -1,0 +1,256 @@
+"""Payment requests in a call: request, cancel, and bring in line with Stripe.
+
+Order of work, everywhere here: validate, then call Stripe (outside any
+database transaction, with an idempotency key so a retry never makes a second
+session), then change our rows in one short write transaction that re-checks
+the state under a row lock, then tell the people in the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import audit
+from app import validation as v
+from app.billing import cards
+from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
+from app.clock import Clock
+from app.connect.routing import application_fee, route_for
+from app.consults.notifier import Notifier, request_changed
+from app.consults.participant import Participant, active_consult, patient_in, require_role
+from app.consults.serialisers import request_view
+from app.db import Database
+from app.errors import Conflict, Invalid
+from app.ids import new_id
+from app.models import Clinic, PaymentRequest
+from app.payments.checkout import Checkout
+from app.payments.minimums import check_minimum
+from app.payments.settlement import apply_session, locked_request
+from integrations.stripe.protocol import (
+    CheckoutSession,
+    ProviderError,
+    StripeGateway,
+)
+
+log = logging.getLogger(__name__)
+
+# A second identical request within this window is the same click twice.
+DOUBLE_CLICK = timedelta(seconds=10)
+NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
+
+
+class PaymentService(Checkout):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        stripe: StripeGateway,
+        notifier: Notifier,
+        clock: Clock,
+        public_url: str,
+        checkout_ttl_seconds: int,
+    ) -> None:
+        self.db = db
+        self.stripe = stripe
+        self.notifier = notifier
+        self.clock = clock
+        self.public_url = public_url
+        self.checkout_ttl = timedelta(seconds=checkout_ttl_seconds)
+
+    # -- clinician -----------------------------------------------------------------------------
+
+    async def request(self, who: Participant, payload: Any) -> dict[str, Any]:
+        require_role(who, "clinician")
+        data = v.obj(payload, "payload")
+        amount = v.amount(data.get("amount"))
+        description = v.text(data, "description", required=False, max_len=200)
+        if description is None:
+            raise Invalid("invalid_description", "Description is required.")
+        currency = data.get("currency") or who.consult.currency
+        if not isinstance(currency, str) or currency.upper() != who.consult.currency:
+            raise Invalid("currency_mismatch", "Currency does not match the consultation.")
+        check_minimum(amount, who.consult.currency)
+        idem = data.get("idempotency_key")
+        if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
+            raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
+        patient_id = data.get("patient_id")
+        now = self.clock.now()
+
+        try:
+            async with self.db.write() as s:
+                consult = await active_consult(s, who.consult.id, now)
+                # Locked: removing an account takes this lock too, so no request slips onto it.
+                clinic = await s.get(Clinic, consult.clinic_id, with_for_update=True)
+                if clinic is None:
+                    raise Conflict("no_stripe_account", NO_ACCOUNT)
+                route = await route_for(s, clinic, consult.clinician_id)
+                if route.account is None:
+                    raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
+                patient = await patient_in(s, consult.id, patient_id)
+                existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
+                if existing is not None:
+                    return request_view(existing)
+                card = await cards.card_for_patient(s, consult, patient, now)
+                r = PaymentRequest(
+                    id=new_id("pr"),
+                    consult_id=consult.id,
+                    clinic_id=consult.clinic_id,
+                    patient_id=patient.patient_id,
+                    amount=amount,
+                    currency=consult.currency,
+                    description=description,
+                    status="requested",
+                    idempotency_key=idem,
+                    bill_card_id=card.id,
+                    created_at=now,
+                    updated_at=now,
+                    stripe_account_id=route.account,
+                    application_fee_amount=application_fee(amount, clinic.fee_basis_points, clinic.fee_fixed),
+                    refunded_amount=0,
+                    checkout_attempt=0,
+                )
+                s.add(r)
+                await cards.add_request_line(s, card, r.id, description, amount, now, new_card=card in s.new)
+                _audit(s, who, r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
+                view = request_view(r)
+        except IntegrityError:
+            # Two identical keys raced (PostgreSQL): the other one won; return it.
+            async with self.db.read() as s:
+                found = await s.scalar(
+                    select(PaymentRequest).where(
+                        PaymentRequest.consult_id == who.consult.id, PaymentRequest.idempotency_key == idem
+                    )
+                )
+            if found is None:
+                raise
+            return request_view(found)
+        await request_changed(self.notifier, view, new=True)
+        return view
+
+    async def cancel(self, who: Participant, payload: Any) -> dict[str, Any]:
+        require_role(who, "clinician")
+        r = await self._load(who, payload)
+        if r.status in REQUEST_PAID:
+            raise Conflict("already_paid", "This request has already been paid.")
+        if r.status not in REQUEST_OPEN:
+            raise Conflict("not_cancellable", "This request can no longer be cancelled.")
+        # Close the door at Stripe first, so the patient cannot pay a cancelled request.
+        session_id = r.checkout_session_id or await self._lost_session(r)
+        if session_id:
+            await self._close(r, session_id)
+        now = self.clock.now()
+        async with self.db.write() as s:
+            r = await locked_request(s, r.id)
+            if r.status in REQUEST_PAID:
+                raise Conflict("already_paid", "This request has already been paid.")
+            if r.status not in REQUEST_OPEN:
+                raise Conflict("not_cancellable", "This request can no longer be cancelled.")
+            await cards.finish_unpaid(s, r, "cancelled", "cancelled by clinician", now)
+            _audit(s, who, r, "payment.cancelled", now, amount=r.amount)
+            view = request_view(r)
+        await request_changed(self.notifier, view)
+        return view
+
+    # -- Stripe's word -------------------------------------------------------------------------
+
+    async def settle(self, session: CheckoutSession, *, account: str | None) -> str:
+        """Apply what Stripe says of a session (from a webhook or a look-up); idempotent."""
+        async with self.db.write() as s:
+            outcome, view = await apply_session(s, session, account=account, now=self.clock.now())
+        if view is not None:
+            await request_changed(self.notifier, view)
+        return outcome
+
+    async def refresh(self, request_id: str) -> PaymentRequest | None:
+        """Ask Stripe about a request's session, settle what it says, and return the request."""
+        async with self.db.read() as s:
+            r = await s.get(PaymentRequest, request_id)
+        if r is None:
+            return None
+        if r.checkout_session_id and r.status in REQUEST_OPEN:
+            try:
+                session = await self.stripe.retrieve_checkout_session(
+                    r.checkout_session_id, account=r.stripe_account_id
+                )
+            except ProviderError as e:
+                log.warning("could not look up %s: %s", r.checkout_session_id, e.provider_message)
+            else:
+                await self.settle(session, account=r.stripe_account_id)
+                async with self.db.read() as s:
+                    r = await s.get(PaymentRequest, request_id)
+        return r
+
+    async def expire_due(self) -> int:
+        """The ``expire-requests`` job: bring overdue checkouts in line with Stripe."""
+        now = self.clock.now()
+        async with self.db.read() as s:
+            due = list(
+                await s.scalars(
+                    select(PaymentRequest.id).where(
+                        PaymentRequest.status == "checkout_open",
+                        PaymentRequest.checkout_expires_at <= now,
+                        # An attempt whose answer was lost has no session to ask about yet.
+                        PaymentRequest.checkout_session_id.is_not(None),
+                    )
+                )
+            )
+        for request_id in due:
+            await self.refresh(request_id)
+        return len(due)
+
+
+async def _duplicate(
+    s: AsyncSession,
+    consult_id: str,
+    patient_id: str,
+    amount: int,
+    description: str,
+    idem: str | None,
+    now: datetime,
+) -> PaymentRequest | None:
+    if idem is not None:
+        found = await s.scalar(
+            select(PaymentRequest).where(
+                PaymentRequest.consult_id == consult_id, PaymentRequest.idempotency_key == idem
+            )
+        )
+        if found is not None:
+            return found
+    return await s.scalar(
+        select(PaymentRequest)
+        .where(
+            PaymentRequest.consult_id == consult_id,
+            PaymentRequest.patient_id == patient_id,
+            PaymentRequest.amount == amount,
+            PaymentRequest.description == description,
+            PaymentRequest.status.in_(REQUEST_OPEN),
+            PaymentRequest.created_at >= now - DOUBLE_CLICK,
+        )
+        .limit(1)
+    )
+
+
+def _audit(s: AsyncSession, who: Participant, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
+    audit.record(
+        s,
+        organisation_id=who.consult.organisation_id,
+        clinic_id=r.clinic_id,
+        actor_type=who.role,
+        actor_id=who.id,
+        action=action,
+        subject_type="payment_request",
+        subject_id=r.id,
+        at=now,
+        details={"consult_id": r.consult_id, "currency": r.currency, **details},
+    )
+
+
+async def can_take_payments(s: AsyncSession, clinic: Clinic, clinician_ref: str | None) -> bool:
+    """Whether this clinician's payment requests have a working account to go to."""
+    return (await route_for(s, clinic, clinician_ref)).account is not None

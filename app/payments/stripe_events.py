@@ -1,0 +1,145 @@
+"""Stripe's webhooks, applied once each.
+
+Stripe delivers at least once, in no set order, sometimes concurrently. Each
+event id is recorded in ``stripe_events`` in the same transaction as its
+effect, so a duplicate finds the id and changes nothing; two copies racing
+on PostgreSQL meet at the primary key and the loser rolls back whole. Distinct
+events for one session meet at the payment request's row lock, and the
+effects themselves are idempotent (a paid request stays paid; a payment's
+reference and a journal reference are unique).
+
+On SQLite, events that arrive together are applied in one transaction, each
+in its own savepoint (``GroupCommit`` in app/db.py), and each is answered
+only once that transaction has committed.
+
+Two endpoints feed this. Stripe sends the Connect endpoint the events of the
+clinics' connected accounts, each naming its ``account`` (payments and refunds
+are direct charges on those accounts, and their ``account.updated``); it sends
+the account endpoint those of the platform's own account, without one. An
+event without ``account`` at the Connect endpoint cannot have come from Stripe
+there, so it is answered ``not_connect_event`` and left unrecorded (the same
+id may still arrive where it belongs). The account endpoint also applies
+Connect events, as it always has, for a deployment that registered one URL
+for both (or forwards both with ``stripe listen --forward-to`` alone).
+
+Stripe sends a production Connect endpoint test-mode events as well as live
+ones. An event whose ``livemode`` is not that of the configured key is
+recorded as ``livemode_mismatch`` and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.billing.cards import finish_unpaid
+from app.clock import Clock
+from app.connect import events as account_events
+from app.consults.notifier import Notifier, request_changed
+from app.consults.serialisers import request_view
+from app.db import Database
+from app.models import PaymentRequest, StripeEvent
+from app.payments.settlement import apply_session
+from app.payments.stripe_refunds import charge_refunded_event, refund_event
+from integrations.stripe.protocol import CheckoutSession
+
+log = logging.getLogger(__name__)
+
+Result = tuple[str, dict[str, Any] | None]
+Handler = Callable[[AsyncSession, dict[str, Any], str | None, Any], Awaitable[Result]]
+
+
+async def _session_event(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
+    return await apply_session(s, CheckoutSession.from_stripe(obj), account=account, now=now)
+
+
+async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
+    session = CheckoutSession.from_stripe(obj)
+    request_id = session.metadata.get("payment_request_id") or session.client_reference_id
+    r = await s.get(PaymentRequest, request_id, with_for_update=True) if request_id else None
+    if r is None:
+        return "unknown_request", None
+    if (r.stripe_account_id or None) != (account or None):
+        return "wrong_account", None
+    if r.status not in ("requested", "checkout_open"):
+        return "stale", None
+    await finish_unpaid(s, r, "failed", "payment failed", now)
+    return "failed", request_view(r)
+
+
+# Built once, on the table: they run for every webhook.
+_EVENT_SEEN = select(StripeEvent.__table__.c.id).where(StripeEvent.__table__.c.id == bindparam("id"))
+_INSERT_EVENT = StripeEvent.__table__.insert()
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _session_event,
+    "checkout.session.async_payment_succeeded": _session_event,
+    "checkout.session.expired": _session_event,
+    "checkout.session.async_payment_failed": _async_failed,
+    # The clinics' connected accounts (app/connect/events.py).
+    "account.updated": account_events.account_updated,
+    "account.application.deauthorized": account_events.deauthorized,
+    # Refunds, ours and those made in Stripe's dashboard (app/payments/refunds.py).
+    "charge.refunded": charge_refunded_event,
+    "refund.created": refund_event,
+    "refund.updated": refund_event,
+    "refund.failed": refund_event,
+}
+
+
+class StripeEvents:
+    def __init__(self, db: Database, *, notifier: Notifier, clock: Clock, livemode: bool = False) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.clock = clock
+        # The mode of the configured key (live for sk_live_/rk_live_).
+        self.livemode = livemode
+
+    async def handle(self, event: dict[str, Any], *, endpoint: str = "account") -> str:
+        """Apply one verified event that arrived at ``endpoint`` (``account`` or ``connect``)."""
+        event_id = event.get("id")
+        event_type = event.get("type")
+        obj = (event.get("data") or {}).get("object")
+        if not isinstance(event_id, str) or not isinstance(event_type, str) or not isinstance(obj, dict):
+            return "malformed"
+        account = event.get("account") if isinstance(event.get("account"), str) else None
+        if endpoint == "connect" and account is None:
+            log.warning("stripe event %s %s has no account but came to the Connect endpoint; not applied",
+                        event_id, event_type)
+            return "not_connect_event"
+        # Stripe always says which mode an event belongs to; one that does not is not applied either.
+        mode_matches = event.get("livemode") is self.livemode
+        handler = HANDLERS.get(event_type)
+        now = self.clock.now()
+
+        async def apply(s: AsyncSession) -> Result:
+            if await s.scalar(_EVENT_SEEN, {"id": event_id}) is not None:
+                return "duplicate", None
+            if not mode_matches:
+                outcome, view = "livemode_mismatch", None
+            else:
+                outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
+            await s.execute(_INSERT_EVENT, {"id": event_id, "type": event_type, "account": account,
+                                            "outcome": outcome, "received_at": now})
+            return outcome, view
+
+        try:
+            # Settled together with the webhooks that arrive alongside it; this
+            # returns once the transaction holding it has committed.
+            outcome, view = await self.db.group.run(apply)
+        except IntegrityError:
+            # The same event, delivered concurrently, got there first.
+            return "duplicate"
+        if outcome == "livemode_mismatch":
+            log.warning("stripe event %s %s is livemode=%s but the configured key is %s; not applied",
+                        event_id, event_type, event.get("livemode"), "live" if self.livemode else "test")
+        else:
+            log.info("stripe event %s %s: %s", event_id, event_type, outcome)
+        if view is not None:
+            await request_changed(self.notifier, view)
+        return outcome

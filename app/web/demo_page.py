@@ -1,0 +1,54 @@
+"""``/demo``: a mock call with both panels side by side, for newcomers and sales."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy import select
+
+from app import demo_seed as demo
+from app.i18n import negotiate
+from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
+from app.models import Consult
+from app.web.pages import context
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/demo")
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    settings = app[SETTINGS]
+    lang = request.query.get("lang") or negotiate(request.headers.get("Accept-Language"))
+    lang = negotiate(lang)
+    await demo.seed(
+        settings, app[DB], app[ORGANISATIONS], app[STRIPE],
+        onboard=lambda acct: demo.onboard_in_sandbox(settings, acct, app.get(STRIPE_SANDBOX_APP)),
+        medipay_accounts=app[MEDIPAY_ACCOUNTS],
+    )
+    consult = await app[CONSULTS].create(
+        demo.ORG_ID,
+        {
+            "clinic_id": demo.CLINIC_ID,
+            "external_id": "demo-call",
+            "clinician": demo.CLINICIAN,
+            "patients": [demo.PATIENT],
+            "language": lang,
+        },
+    )
+    async with app[DB].read() as s:
+        active = await s.scalar(select(Consult.id).where(Consult.id == consult["id"]))
+    assert active
+    response = aiohttp_jinja2.render_template(
+        "demo.html",
+        request,
+        context(
+            lang,
+            clinician_url=consult["clinician"]["join_url"],
+            patient_url=consult["patients"][0]["join_url"],
+            consult_id=consult["id"],
+            api_docs_url="/api/v1/openapi.json",
+        ),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
