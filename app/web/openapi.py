@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import inputs
-from app.backoffice.reports import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
+from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
 from app.billing.statuses import REQUEST_STATUSES, STATUSES
 from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema

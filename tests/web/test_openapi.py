@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.backoffice.reports import EARNINGS_PARAMS, SETTLEMENT_PARAMS
+from app.backoffice.report_queries import EARNINGS_PARAMS, SETTLEMENT_PARAMS
 from app.billing.statuses import REQUEST_STATUSES, STATUSES
 from app.payments.refunds import SOURCES
 from tests.factories import Live
