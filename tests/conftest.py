@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from app.clock import ManualClock
 from app.config import Settings
 from tests.factories import Live
 
@@ -172,3 +173,15 @@ async def live_redis_pg(tmp_path: Path) -> AsyncIterator[Live]:
     """On PostgreSQL, with Socket.IO through Redis (its own channel)."""
     async with running(tmp_path, postgres=True, redis=True) as live:
         yield live
+
+
+@pytest.fixture
+async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Live, ManualClock]]:
+    """A live app on a clock the test moves by hand."""
+    clock = ManualClock()
+    live, runner = await start_live(make_settings(tmp_path), clock=clock)
+    try:
+        yield live, clock
+    finally:
+        await live.close()
+        await runner.cleanup()

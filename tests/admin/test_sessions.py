@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from app.accounts.sessions import ABSOLUTE, IDLE
@@ -13,18 +11,6 @@ from app.clock import ManualClock
 from app.models import AdminSession, AuditEvent, SignInFailure
 from tests.admin.factories import AdminClient, make_user, signed_in
 from tests.conftest import make_settings, start_live
-from tests.factories import Live
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Live, ManualClock]]:
-    clock = ManualClock()
-    live, runner = await start_live(make_settings(tmp_path), clock=clock)
-    try:
-        yield live, clock
-    finally:
-        await live.close()
-        await runner.cleanup()
 
 
 async def test_idle_session_expires_and_use_keeps_it_alive(clocked):

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from app.clock import ManualClock
 from app.models import AuditEvent, Invitation, User
 from tests.admin.factories import PASSWORD, AdminClient, make_clinic, make_user, signed_in, user_by_email
-from tests.conftest import make_settings, start_live
 from tests.factories import Live
 from tests.test_config_and_cli import run_cli
 
 LINK = re.compile(r'data-testid="invitation-link">([^<]+)<')
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Live, ManualClock]]:
-    clock = ManualClock()
-    live, runner = await start_live(make_settings(tmp_path), clock=clock)
-    try:
-        yield live, clock
-    finally:
-        await live.close()
-        await runner.cleanup()
 
 
 async def invite(browser: AdminClient, **form: str) -> str:

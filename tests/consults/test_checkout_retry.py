@@ -10,30 +10,15 @@ number of clicks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from app.clock import ManualClock
 from app.keys import DB
 from app.ledger import journal
 from app.models import LedgerTransaction, Payment, PaymentRequest
-from tests.conftest import make_settings, start_live
 from tests.factories import Live
-
-
-@pytest.fixture
-async def clocked(tmp_path: Path) -> AsyncIterator[tuple[Live, ManualClock]]:
-    clock = ManualClock()
-    live, runner = await start_live(make_settings(tmp_path), clock=clock)
-    try:
-        yield live, clock
-    finally:
-        await live.close()
-        await runner.cleanup()
 
 
 async def _sessions(live: Live, account: str) -> list[dict[str, Any]]:
