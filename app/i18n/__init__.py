@@ -16,7 +16,6 @@ the display edge, and user input is parsed back with ``Decimal`` too. Never floa
 from __future__ import annotations
 
 import gettext as _gettext
-import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,11 +23,11 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
 
 from app.money import Money
+from integrations.catalogs import LETTER_DIGIT, load_po
+from integrations.catalogs import negotiate as negotiate_language
 
 __all__ = [
     "DEFAULT",
@@ -66,16 +65,7 @@ class Translator:
 
 
 def _load(lang: str) -> _gettext.NullTranslations:
-    po_path = LOCALES_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not po_path.is_file():
-        return _gettext.NullTranslations()
-    with po_path.open("rb") as fh:
-        catalog = read_po(fh, locale=lang)
-    # Compile in memory so plural rules and fuzzy handling are exactly gettext's.
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return _gettext.GNUTranslations(buf)
+    return load_po(LOCALES_DIR, lang)
 
 
 @cache
@@ -88,35 +78,13 @@ def get_translator(lang: str | None) -> Translator:
     return _translator(negotiate(lang))
 
 
-def _normalise(tag: str) -> str | None:
-    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
-    primary = _ALIASES.get(primary, primary)
-    return primary if primary in SUPPORTED else None
-
-
 def negotiate(value: str | None) -> str:
     """Pick a supported language from an Accept-Language header or a language code.
 
     ``"sv-SE,sv;q=0.9,en;q=0.8"`` → ``"sv"``; ``"nb_NO"`` → ``"nb"``; ``"nn"`` → ``"nb"``;
     anything unusable → ``DEFAULT``.
     """
-    if not value:
-        return DEFAULT
-    candidates: list[tuple[float, int, str]] = []
-    for index, part in enumerate(value.split(",")):
-        tag, _, params = part.partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, raw = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(raw)
-                except ValueError:
-                    quality = 0.0
-        lang = _normalise(tag)
-        if lang is not None and quality > 0:
-            candidates.append((-quality, index, lang))
-    return min(candidates)[2] if candidates else DEFAULT
+    return negotiate_language(value, supported=SUPPORTED, default=DEFAULT, aliases=_ALIASES)
 
 
 def currency_exponent(currency: str) -> int:
@@ -124,7 +92,6 @@ def currency_exponent(currency: str) -> int:
     return int(get_currency_precision(currency.upper()))
 
 
-_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 
 def format_money(minor: int, currency: str, lang: str) -> str:
@@ -136,7 +103,7 @@ def format_money(minor: int, currency: str, lang: str) -> str:
     text = format_currency(amount, currency, locale=negotiate(lang))
     # CLDR's currency spacing, which Babel does not apply: a letter symbol such as
     # "NOK" gets a no-break space before the digits, as browsers' Intl does.
-    return _LETTER_DIGIT.sub("\xa0", text)
+    return LETTER_DIGIT.sub("\xa0", text)
 
 
 def error_message(message: str, params: Mapping[str, object], lang: str) -> str:
