@@ -9,7 +9,8 @@ from aiohttp_session import get_session
 
 from app.admin.auth import COOKIE_TOKEN, ROLES, render, require, safe_next, signed_in, translator
 from app.errors import RateLimited, Unauthenticated
-from app.keys import ADMIN_SESSIONS
+from app.keys import ADMIN_SESSIONS, SETTINGS
+from app.web.middleware import client_address
 
 routes = web.RouteTableDef()
 LOGIN_CSRF = "login_csrf"
@@ -55,7 +56,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", ""))[:320]
     password = str(form.get("password", ""))
     try:
-        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=request.remote)
+        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=client_address(request, request.app[SETTINGS]))
     except RateLimited as e:
         return _form(request, token=token, email=email, error=t.gettext(e.message), status_code=429)
     except Unauthenticated as e:

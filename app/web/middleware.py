@@ -18,6 +18,8 @@ from app.keys import SETTINGS
 from app.web.access_log import redact
 from app.web.pages import context
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -120,17 +122,50 @@ def over_https(request: web.Request, settings: Settings) -> bool:
     """
     if request.secure or settings.https:
         return True
-    if not settings.trusted_proxies:
-        return False
-    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
-    try:
-        address = ipaddress.ip_address(peer[0])  # type: ignore[index]
-    except (TypeError, IndexError, ValueError):
-        return False
-    if not any(address in network for network in settings.trusted_proxies):
+    if not from_trusted_proxy(request, settings):
         return False
     proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     return proto == "https"
+
+
+def _peer(request: web.Request) -> IPAddress | None:
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    try:
+        return ipaddress.ip_address(peer[0])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def _trusted(address: IPAddress, settings: Settings) -> bool:
+    return any(address in network for network in settings.trusted_proxies)
+
+
+def from_trusted_proxy(request: web.Request, settings: Settings) -> bool:
+    """Whether the connection itself comes from one of TRUSTED_PROXIES."""
+    peer = _peer(request)
+    return peer is not None and bool(settings.trusted_proxies) and _trusted(peer, settings)
+
+
+def client_address(request: web.Request, settings: Settings) -> str | None:
+    """The address of the browser, for counting sign-in failures per address.
+
+    The connection's own address, unless it comes from one of TRUSTED_PROXIES:
+    then the right-most address in ``X-Forwarded-For`` that is not itself a
+    trusted proxy (the left part of that header is whatever the client wrote).
+    """
+    peer = _peer(request)
+    if peer is None:
+        return request.remote
+    if not settings.trusted_proxies or not _trusted(peer, settings):
+        return str(peer)
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        try:
+            address = ipaddress.ip_address(hop.strip())
+        except ValueError:
+            return str(peer)  # a hop we cannot read: count the proxy, not a guess
+        if not _trusted(address, settings):
+            return str(address)
+    return str(peer)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
