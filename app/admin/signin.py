@@ -55,8 +55,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
                      status_code=403)
     email = str(form.get("email", ""))[:320]
     password = str(form.get("password", ""))
+    address = client_address(request, request.app[SETTINGS])
     try:
-        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=client_address(request, request.app[SETTINGS]))
+        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=address)
     except RateLimited as e:
         return _form(request, token=token, email=email, error=t.gettext(e.message), status_code=429)
     except Unauthenticated as e:
