@@ -68,6 +68,27 @@ def _error_page(request: web.Request, error: DomainError) -> web.StreamResponse:
     return response
 
 
+# A person who mistypes an address gets a page in their language (error.html words
+# these statuses itself), not aiohttp's "404: Not Found". Machines' paths keep their
+# own answers: the sandboxes speak their provider's errors.
+_PAGE_ERRORS = (404, 405)
+_MACHINE_PREFIXES = ("/_sandbox/", "/webhooks/", "/static/", "/socket.io/")
+
+
+def _is_page(request: web.Request) -> bool:
+    return not request.path.startswith(_MACHINE_PREFIXES)
+
+
+def _http_error_page(request: web.Request, error: web.HTTPException) -> web.StreamResponse:
+    lang = negotiate(request.headers.get("Accept-Language"))
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, context(lang, status=error.status, title=None, message=None), status=error.status
+    )
+    if "Allow" in error.headers:
+        response.headers["Allow"] = error.headers["Allow"]
+    return response
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     bad = _undecodable_header(request)
@@ -89,6 +110,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_api(request) and e.status >= 400:
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status, "http_error")
             return json_error(e.status, code, e.reason)
+        if e.status in _PAGE_ERRORS and _is_page(request):
+            return _http_error_page(request, e)
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, redact(request.path))
