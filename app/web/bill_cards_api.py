@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import inputs
-from app.billing.card_service import BillCards, parse_query
+from app.billing.card_input import parse_query
+from app.billing.card_service import BillCards
 from app.errors import NotFound
 from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 from app.web.api import caller
