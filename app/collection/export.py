@@ -45,10 +45,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
+from app.billing.serialisers import card_summary
 from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import apply_claim, card_summary, claim_for, notify_card
+from app.collection.claims import apply_claim, claim_for, notify_card
 from app.collection.export_checks import check
 from app.collection.secret_box import SecretBox
 from app.collection.send_now import SendToPayment

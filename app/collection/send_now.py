@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.billing.card_service import owned_card
-from app.billing.cards import card_view, finish_unpaid, paid_total, reinstate_request_line
+from app.billing.cards import finish_unpaid, paid_total, reinstate_request_line
 from app.billing.outbox import QUEUEABLE, queue_card
+from app.billing.serialisers import CardView, read_card, request_view
 from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
 from app.collection.secret_box import SecretBox
 from app.consults.notifier import Notifier, request_changed
-from app.consults.serialisers import request_view
 from app.db import Database
 from app.errors import Conflict
 from app.models import BillCard, PaymentRequest
@@ -46,7 +46,7 @@ class SendToPayment:
     async def send_to_payment(
         self, organisation_id: str, card_id: str, *, actor_type: str = "api", actor_id: str | None = None,
         wait: float = 5.0, reinstate: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> CardView:
         """*Send til betaling*: queue one card due now and send it at once.
 
         Waits up to ``wait`` seconds for MediPay's answer; a slower export goes
@@ -86,7 +86,7 @@ class SendToPayment:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), wait)
         async with self.db.read() as s:
-            return await card_view(s, await owned_card(s, organisation_id, card_id))
+            return await read_card(s, await owned_card(s, organisation_id, card_id))
 
     @staticmethod
     async def _take_over_requests(s: AsyncSession, card: BillCard, now: datetime) -> list[dict[str, Any]]:
