@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from app import inputs
 from app.accounts.organisations import Caller
 from app.billing.serialisers import RequestView, as_json
 from app.commands import CreateConsult, RefundBody
@@ -43,7 +44,8 @@ def _id(request: web.Request, name: str) -> str:
 @routes.post("/api/v1/consults")
 async def create_consult(request: web.Request) -> web.Response:
     who = await caller(request)
-    command = CreateConsult.parse(await read_json(request))
+    # The document's own schema (the OpenAPI body is built from it), then its command.
+    command = CreateConsult.build(inputs.CONSULT.parse(await read_json(request)))
     return web.json_response(as_json(await request.app[CONSULTS].create(who.organisation_id, command)), status=201)
 
 
@@ -76,7 +78,7 @@ async def get_payment_request(request: web.Request) -> web.Response:
 async def refund_payment_request(request: web.Request) -> web.Response:
     who = await caller(request)
     # A misspelt field is refused, never read as "no amount" (which refunds everything).
-    command = RefundBody.parse(await read_json(request), empty=True).command(
+    command = RefundBody.build(inputs.REFUND.parse(await read_json(request), empty=True)).command(
         _id(request, "request_id"), idempotency_key(request)
     )
     result = await request.app[REFUNDS].refund(
