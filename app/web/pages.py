@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     REQUEST_ENDED_UNPAID,
     REQUEST_LABELS,
@@ -17,7 +18,6 @@ from app.billing.statuses import (
     RequestStatus,
 )
 from app.connect.routing import NO_ACCOUNT, route_for
-from app.consults.serialisers import request_view
 from app.errors import DomainError
 from app.i18n import format_money as _format_money
 from app.i18n import get_translator, negotiate
@@ -106,7 +106,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         context(
             lang,
             token=token,
-            consult=state["consult"],
+            consult=as_json(state.consult),
             socket_url="",
             socket_path="/socket.io/",
             can_request=can_request,
