@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +23,9 @@ from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, render, r
 from app.connect.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
 from app.i18n import to_minor
-from app.keys import SETTINGS, STRIPE_ACCOUNTS
+from app.keys import CLOCK, DB, SETTINGS, STRIPE_ACCOUNTS
+from app.money import exponent
+from app.payments.limits import AmountLimits, limits_view
 
 routes = web.RouteTableDef()
 BASE = "/admin/clinics/{clinic_id}/client-payments"
@@ -95,6 +98,8 @@ async def client_payments(request: web.Request) -> web.StreamResponse:
             can_set_fee=user.role == "organisation_admin",
             nonce=secrets.token_hex(16),
             fee_percent=_percent(clinic.fee_basis_points),
+            limits=limits_view(clinic),
+            major=_typed(clinic.currency, lang_of(request)),
         ),
     )
 
@@ -279,14 +284,49 @@ async def set_fee(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(_page(request, clinic.id) + "#fee")
 
 
-def _minor_or_none(value: Any, currency: str, name: str) -> int | None:
+@routes.post(BASE + "/limits")
+@require(*ADMINS)
+async def set_limits(request: web.Request) -> web.StreamResponse:
+    """The clinic's guard rails on in-call requests: a maximum, and a threshold to confirm above."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    form = await request.post()
+    try:
+        maximum = _minor_or_none(form.get("max_amount"), clinic.currency, "max_amount", "invalid_limit", AMOUNT_HINT)
+        threshold = _minor_or_none(form.get("confirm_above"), clinic.currency, "confirm_above", "invalid_limit",
+                                   AMOUNT_HINT)
+        await AmountLimits(request.app[DB], clock=request.app[CLOCK]).set(
+            clinic.id, maximum, threshold, actor_id=user.id
+        )
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    await flash(request, translator(request).gettext("The amount limits were saved."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#limits")
+
+
+AMOUNT_HINT = "Enter the amount as a number, for example 450 or 450,50."
+
+
+def _minor_or_none(value: Any, currency: str, name: str, code: str = "invalid_fee",
+                   message: str = "Enter the fee as a number, for example 2.5 or 3.00.") -> int | None:
     """Typed in major units ("2,5" % or "3.00"); a percentage with two decimals is basis points."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         return to_minor(value.replace("%", "").strip(), currency)
     except ValueError:
-        raise Invalid("invalid_fee", "Enter the fee as a number, for example 2.5 or 3.00.", field=name) from None
+        raise Invalid(code, message, field=name) from None
+
+
+def _typed(currency: str, lang: str) -> Any:
+    """An amount as it is typed in a form field (no sign, no grouping), e.g. ``5000,00`` in nb."""
+    places = exponent(currency)
+
+    def show(minor: int) -> str:
+        number = f"{Decimal(minor).scaleb(-places):.{places}f}"
+        return number.replace(".", ",") if lang in ("nb", "sv") else number
+
+    return show
 
 
 def _percent(basis_points: int) -> str:

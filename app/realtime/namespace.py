@@ -74,6 +74,9 @@ class ConsultNamespace(socketio.AsyncNamespace):
         state = await self.consults.state(who)
         # The bill cards of the call and their MediPay state (a patient sees only their own).
         state["cards"] = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
+        if who.role == "clinician":
+            # The clinic's maximum and confirmation threshold: the panel asks before it sends.
+            state["limits"] = await self.payments.limits(who)
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
