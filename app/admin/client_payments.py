@@ -20,10 +20,11 @@ from aiohttp import web
 from babel.dates import format_date
 
 from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, render, require, translator
+from app.admin.confirm import confirm_page, confirmed
 from app.connect.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
-from app.i18n import to_minor
-from app.keys import CLOCK, DB, SETTINGS, STRIPE_ACCOUNTS
+from app.i18n import format_money, to_minor
+from app.keys import CLOCK, DB, PAYMENTS, SETTINGS, STRIPE_ACCOUNTS
 from app.money import exponent
 from app.payments.limits import AmountLimits, limits_view
 
@@ -246,6 +247,44 @@ async def _remove_page(
         open_requests=open_requests,
         refused=status == 409,
     )
+
+
+@routes.post(BASE + "/requests/{request_id}/cancel")
+@require(*ADMINS)
+async def cancel_request(request: web.Request) -> web.StreamResponse:
+    """Cancel an open request left behind (say, by a call that never ended), so that the
+    account can be removed: confirmed first; Stripe's session is closed, the panels told."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    t = translator(request)
+    form = await request.post()
+    account_id = form.get("account_id")
+    back = _page(request, clinic.id)
+    if isinstance(account_id, str) and account_id.isascii() and account_id.replace("_", "").isalnum():
+        back += f"/accounts/{account_id}/remove"
+    payments = request.app[PAYMENTS]
+    request_id = request.match_info["request_id"]
+    try:
+        if not confirmed(form):
+            r = await payments.clinic_request(request_id, clinic.id)
+            return confirm_page(
+                request, title=t.gettext("Cancel the payment request?"),
+                warning=t.gettext("The patient can no longer pay it, and is told so at once if the call is open. "
+                                  "This cannot be undone."),
+                details=[(t.gettext("Amount"), format_money(r.amount, r.currency, t.lang)),
+                         (t.gettext("Description"), r.description),
+                         (t.gettext("Asked for"), r.created_at.strftime("%Y-%m-%d %H:%M") + " UTC")],
+                action=f"{_page(request, clinic.id)}/requests/{r.id}/cancel",
+                hidden={"account_id": account_id} if isinstance(account_id, str) else None,
+                confirm_label=t.gettext("Cancel the request"), back=back,
+            )
+        await payments.cancel_stale(request_id, clinic_id=clinic.id, organisation_id=user.organisation_id,
+                                    actor_id=user.id)
+    except DomainError as e:
+        await flash(request, t.gettext(e.message), "error")
+        raise web.HTTPSeeOther(back) from None
+    await flash(request, t.gettext("The payment request was cancelled."))
+    raise web.HTTPSeeOther(back)
 
 
 @routes.post(BASE + "/clinicians")

@@ -142,14 +142,19 @@ class PaymentService(Checkout):
         r = await self._load(who, payload)
         return await self._cancel(r, _Actor.of(who), "cancelled by clinician")
 
-    async def cancel_stale(self, request_id: str, *, clinic_id: str, organisation_id: str,
-                           actor_id: str) -> dict[str, Any]:
-        """An admin cancels an open request of the clinic (one left behind by an old call, say),
-        the way the clinician's *Cancel* does: Stripe's session closed first, both panels told."""
+    async def clinic_request(self, request_id: str, clinic_id: str) -> PaymentRequest:
+        """One of the clinic's requests, for its admin; NotFound for another clinic's."""
         async with self.db.read() as s:
             r = await s.get(PaymentRequest, request_id) if 0 < len(request_id) <= 100 else None
         if r is None or r.clinic_id != clinic_id:
             raise NotFound("request_not_found", "No such payment request.")
+        return r
+
+    async def cancel_stale(self, request_id: str, *, clinic_id: str, organisation_id: str,
+                           actor_id: str) -> dict[str, Any]:
+        """An admin cancels an open request of the clinic (one left behind by an old call, say),
+        the way the clinician's *Cancel* does: Stripe's session closed first, both panels told."""
+        r = await self.clinic_request(request_id, clinic_id)
         return await self._cancel(r, _Actor(organisation_id, "user", actor_id), "cancelled by an admin")
 
     async def _cancel(self, r: PaymentRequest, actor: _Actor, reason: str) -> dict[str, Any]:
