@@ -26,7 +26,7 @@ from app.errors import Conflict, DomainError, Invalid
 from app.i18n import format_money, to_minor
 from app.keys import CLOCK, DB, PAYMENTS, SETTINGS, STRIPE_ACCOUNTS
 from app.money import exponent
-from app.payments.limits import AmountLimits, limits_view
+from app.payments.amount_limits import AmountLimits, limits_view
 
 routes = web.RouteTableDef()
 BASE = "/admin/clinics/{clinic_id}/client-payments"

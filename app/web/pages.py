@@ -24,7 +24,7 @@ from app.i18n import get_translator, negotiate
 from app.i18n.js_strings import JS_STRINGS
 from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
-from app.payments.limits import limits_view
+from app.payments.amount_limits import limits_view
 
 routes = web.RouteTableDef()
 
