@@ -30,8 +30,8 @@ from app.db import Database
 from app.errors import Conflict, Invalid, NotFound
 from app.ids import new_id
 from app.models import Clinic, PaymentRequest
-from app.payments.checkout import Checkout
 from app.payments.amount_limits import check_amount, limits_view
+from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
 from app.payments.settlement import apply_session, locked_request
 from integrations.stripe.protocol import (

@@ -81,7 +81,8 @@ async def test_admin_sets_the_limits_with_csrf_role_and_audit(live: Live) -> Non
 
     _, clinician, _ = await live.call_pair(language="en")
     ack = await clinician.call("payment:request", {"amount": 100_001, "description": "x", "confirmed": True})
-    assert ack["error"]["code"] == "amount_above_maximum" and "NOK 1,000.00" in ack["error"]["message"].replace("\xa0", " ")
+    assert ack["error"]["code"] == "amount_above_maximum"
+    assert "NOK 1,000.00" in ack["error"]["message"].replace("\xa0", " ")
     ack = await clinician.call("payment:request", {"amount": 60_000, "description": "x"})
     assert ack["error"]["code"] == "confirmation_required"
     # The panel learns the limits on connect, to ask before it sends.
