@@ -129,7 +129,11 @@ async function onSubmit(event) {
       amount: money(payload.amount, payload.currency),
       description: payload.description
     }));
-    amountInput.focus();
+    // Ready for the next amount, unless the clinician has moved on to another field meanwhile.
+    const active = document.activeElement;
+    if (!active || active === document.body || active === submitButton || active === amountInput) {
+      amountInput.focus();
+    }
   });
 }
 
