@@ -125,6 +125,7 @@ class RequestPayment(Command):
     description: str | None = None
     patient_id: str | None = None
     idempotency_key: str | None = None
+    confirmed: bool | None = None
 
 
 @command(inputs.REQUEST_REF)

@@ -84,4 +84,12 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Description"),
     N_("Paid at"),
     N_("Reference"),
+    # Clinician: guard rails and confirmations
+    N_("At most {amount} per payment request."),
+    N_("Send this payment request?"),
+    N_("The amount is above {amount}. The patient will be asked to pay:"),
+    N_("Send the request"),
+    N_("Cancel this payment request?"),
+    N_("The patient can no longer pay it. This cannot be undone."),
+    N_("Cancel the request"),
 )

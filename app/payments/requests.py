@@ -9,6 +9,7 @@ the state under a row lock, then tell the people in the call.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,9 +28,10 @@ from app.connect.routing import application_fee, route_for
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant, active_consult, patient_in, require_role
 from app.db import Database
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.ids import new_id
 from app.models import Clinic, PaymentRequest
+from app.payments.amount_limits import check_amount, limits_view
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
 from app.payments.settlement import apply_session, locked_request
@@ -90,6 +92,8 @@ class PaymentService(Checkout):
                 clinic = await s.get(Clinic, consult.clinic_id, with_for_update=True)
                 if clinic is None:
                     raise Conflict("no_stripe_account", NO_ACCOUNT)
+                # The clinic's guard rails (docs/api.md, payment:request): before anything is written.
+                check_amount(clinic, amount, cmd.confirmed)
                 route = await route_for(s, clinic, consult.clinician_id)
                 if route.account is None:
                     raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
@@ -118,7 +122,7 @@ class PaymentService(Checkout):
                 )
                 s.add(r)
                 await cards.add_request_line(s, card, r.id, description, amount, now, new_card=card in s.new)
-                _audit(s, who, r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
+                _audit(s, _Actor.of(who), r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
                 view = RequestView.from_row(r)
         except IntegrityError:
             # Two identical keys raced (PostgreSQL): the other one won; return it.
@@ -137,6 +141,24 @@ class PaymentService(Checkout):
     async def cancel(self, who: Participant, cmd: CancelRequest) -> RequestView:
         require_role(who, "clinician")
         r = await self._load(who, cmd.request_id)
+        return await self._cancel(r, _Actor.of(who), "cancelled by clinician")
+
+    async def clinic_request(self, request_id: str, clinic_id: str) -> PaymentRequest:
+        """One of the clinic's requests, for its admin; NotFound for another clinic's."""
+        async with self.db.read() as s:
+            r = await s.get(PaymentRequest, request_id) if 0 < len(request_id) <= 100 else None
+        if r is None or r.clinic_id != clinic_id:
+            raise NotFound("request_not_found", "No such payment request.")
+        return r
+
+    async def cancel_stale(self, request_id: str, *, clinic_id: str, organisation_id: str,
+                           actor_id: str) -> RequestView:
+        """An admin cancels an open request of the clinic (one left behind by an old call, say),
+        the way the clinician's *Cancel* does: Stripe's session closed first, both panels told."""
+        r = await self.clinic_request(request_id, clinic_id)
+        return await self._cancel(r, _Actor(organisation_id, "user", actor_id), "cancelled by an admin")
+
+    async def _cancel(self, r: PaymentRequest, actor: _Actor, reason: str) -> RequestView:
         if r.status in REQUEST_PAID:
             raise Conflict("already_paid", "This request has already been paid.")
         if r.status not in REQUEST_OPEN:
@@ -152,11 +174,16 @@ class PaymentService(Checkout):
                 raise Conflict("already_paid", "This request has already been paid.")
             if r.status not in REQUEST_OPEN:
                 raise Conflict("not_cancellable", "This request can no longer be cancelled.")
-            await cards.finish_unpaid(s, r, "cancelled", "cancelled by clinician", now)
-            _audit(s, who, r, "payment.cancelled", now, amount=r.amount)
+            await cards.finish_unpaid(s, r, "cancelled", reason, now)
+            _audit(s, actor, r, "payment.cancelled", now, amount=r.amount)
             view = RequestView.from_row(r)
         await request_changed(self.notifier, as_json(view))
         return view
+
+    async def limits(self, who: Participant) -> dict[str, int]:
+        """The clinic's guard rails, for the clinician's panel to ask before it sends."""
+        async with self.db.read() as s:
+            return limits_view(await s.get(Clinic, who.consult.clinic_id))
 
     # -- Stripe's word -------------------------------------------------------------------------
 
@@ -237,13 +264,26 @@ async def _duplicate(
     )
 
 
-def _audit(s: AsyncSession, who: Participant, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
+@dataclass(frozen=True)
+class _Actor:
+    """Who acts on a request, for the audit log: a person in the call, or an admin user."""
+
+    organisation_id: str
+    actor_type: str
+    actor_id: str
+
+    @classmethod
+    def of(cls, who: Participant) -> _Actor:
+        return cls(who.consult.organisation_id, who.role, who.id)
+
+
+def _audit(s: AsyncSession, actor: _Actor, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
     audit.record(
         s,
-        organisation_id=who.consult.organisation_id,
+        organisation_id=actor.organisation_id,
         clinic_id=r.clinic_id,
-        actor_type=who.role,
-        actor_id=who.id,
+        actor_type=actor.actor_type,
+        actor_id=actor.actor_id,
         action=action,
         subject_type="payment_request",
         subject_id=r.id,

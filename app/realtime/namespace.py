@@ -79,6 +79,9 @@ class ConsultNamespace(socketio.AsyncNamespace):
         # The bill cards of the call and their MediPay state (a patient sees only their own).
         cards = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
         state["cards"] = [as_json(card) for card in cards]
+        if who.role == "clinician":
+            # The clinic's maximum and confirmation threshold: the panel asks before it sends.
+            state["limits"] = await self.payments.limits(who)
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

@@ -24,6 +24,7 @@ from app.i18n import get_translator, negotiate
 from app.i18n.js_strings import JS_STRINGS
 from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
+from app.payments.amount_limits import limits_view
 
 routes = web.RouteTableDef()
 
@@ -90,12 +91,13 @@ async def join(request: web.Request) -> web.StreamResponse:
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
     lang = who.consult.language
     state = await request.app[CONSULTS].state(who)
-    can_request, blocked = True, None
+    can_request, blocked, limits = True, None, None
     if who.role == "clinician":
         # Told before typing an amount, not after: the same routing the request itself uses.
         async with request.app[DB].read() as s:
             clinic = await s.get(Clinic, who.consult.clinic_id)
             route = await route_for(s, clinic, who.consult.clinician_id) if clinic is not None else None
+        limits = limits_view(clinic)
         if route is None or route.account is None:
             can_request = False
             blocked = get_translator(lang).gettext(route.reason if route and route.reason else NO_ACCOUNT)
@@ -111,6 +113,7 @@ async def join(request: web.Request) -> web.StreamResponse:
             socket_path="/socket.io/",
             can_request=can_request,
             blocked_reason=blocked,
+            limits=limits,
             statuses=panel_statuses(),
         ),
     )
