@@ -221,10 +221,13 @@ class Reports:
             "next_offset": q.offset + q.limit if len(cards) > q.limit else None,
         }
 
-    async def settlement_csv(self, scope: Scope, q: SettlementQuery, batch: int = 2000) -> AsyncIterator[bytes]:
-        """Every card of the report as CSV (a header row, amounts in minor units), a batch at a time."""
+    async def settlement_batches(self, scope: Scope, q: SettlementQuery,
+                                 batch: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every card of the report as rows (as in ``cards``), in creation order, a batch at a time.
+
+        The filters are checked before the first batch: a bad one raises on the first ``anext``.
+        """
         where = await self._settlement_where(scope, q) + self._paid_by(q, per_card=True)
-        yield _csv_line(CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         while True:
             query = select(BillCard).where(and_(*where))
@@ -236,12 +239,19 @@ class Reports:
                 rows = await self._page_rows(s, cards)
             if not cards:
                 return
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\r\n")
-            for row in rows:
-                writer.writerow([_csv_cell(row[c]) for c in CSV_COLUMNS])
-            yield out.getvalue().encode("utf-8")
+            yield rows
             after = (cards[-1].created_at, cards[-1].id)
+
+    async def settlement_csv(self, scope: Scope, q: SettlementQuery, batch: int = 2000) -> AsyncIterator[bytes]:
+        """Every card of the report as CSV (a header row, amounts in minor units, times in UTC), a batch at a time."""
+        batches = self.settlement_batches(scope, q, batch)
+        first = await anext(batches, None)  # the filters are checked before the header goes out
+        yield _csv_line(CSV_COLUMNS)
+        if first is None:
+            return
+        yield _csv_rows(first)
+        async for rows in batches:
+            yield _csv_rows(rows)
 
     # --- earnings
 
@@ -301,7 +311,15 @@ def _card_row(card: BillCard, paid: int, refunded: int, methods: list[str]) -> d
     }
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_rows(rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
+    return out.getvalue().encode("utf-8")
+
+
+def csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):

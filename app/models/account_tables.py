@@ -52,6 +52,8 @@ class Clinic(Base):
     fee_fixed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # *Manual office*: no automatic export; cards are sent to MediPay one by one.
     manual_office: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
+    # The IANA zone every date of the clinic is shown, filtered on and exported in (app/i18n/zones.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo", server_default="Europe/Oslo")
     created_at: Mapped[datetime]
 
 
