@@ -11,7 +11,7 @@ does too, and webhooks keep the rows true in between (the page polls
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,13 +63,14 @@ async def _fail(request: web.Request, clinic_id: str, error: DomainError) -> web
 
 
 def _deadline(request: web.Request) -> Any:
-    """A unix time as the reader's date, e.g. "3. desember 2026"."""
+    """A unix time as the reader's date in the clinic's time zone, e.g. "3. desember 2026"."""
     lang = lang_of(request)
+    zone = request["zone"]
 
     def show(ts: int | None) -> str:
         if not ts:
             return ""
-        return format_date(datetime.fromtimestamp(ts, UTC).date(), format="long", locale=lang)
+        return format_date(datetime.fromtimestamp(ts, zone).date(), format="long", locale=lang)
 
     return show
 

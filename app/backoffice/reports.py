@@ -31,9 +31,10 @@ MediPay earnings
     the rounding moves at most half a minor unit. MediPay collects in NOK only.
 
 Dates: ``from`` and ``to`` take an ISO 8601 date or time; a time without a
-zone is UTC. A date alone means that whole day in Norwegian time
-(Europe/Oslo): ``from=2026-11-01&to=2026-11-30`` is all of November. ``to``
-is exclusive when it is a time.
+zone is UTC. A date alone means that whole day in the clinic's time zone
+(``unit``'s, else the organisation's first clinic's; Europe/Oslo by default,
+app/i18n/zones.py): ``from=2026-11-01&to=2026-11-30`` is all of November
+there. ``to`` is exclusive when it is a time.
 """
 
 from __future__ import annotations

@@ -106,3 +106,22 @@ async def test_new_clinics_choose_their_zone(live: Live) -> None:
                                                          "time_zone": "Australia/Sydney"})
         assert made.status == 303
     assert await live.scalar(select(Clinic.time_zone).where(Clinic.name == "Bondi Clinic")) == "Australia/Sydney"
+
+
+def test_one_helper_formats_instants_for_pages_and_templates() -> None:
+    from jinja2 import Environment
+
+    from app.i18n import format_instant
+    from app.i18n.zones import local_day_bounds, local_time
+
+    sydney = ZoneInfo("Australia/Sydney")
+    assert format_instant(AT, sydney, "nb") == "05.12.2026, 01:30"
+    assert format_instant("2026-12-04T14:30:00Z", ZoneInfo("Europe/Oslo"), "nb") == "04.12.2026, 15:30"
+    assert format_instant(None, sydney, "en") == ""
+    env = Environment(autoescape=True)
+    env.filters["local_time"] = local_time
+    page = env.from_string("{{ at|local_time }}|{{ at|local_time(oslo) }}")
+    assert page.render(at=AT, zone=sydney, lang="en", oslo=ZoneInfo("Europe/Oslo")) == (
+        "05/12/2026, 01:30|04/12/2026, 15:30")
+    assert local_day_bounds(AT.date(), sydney) == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    assert local_day_bounds(AT.date(), sydney, end=True) == datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
