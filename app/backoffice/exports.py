@@ -13,7 +13,8 @@ for people, from the admin's report pages:
   times as real date-times, so the spreadsheet can sum, sort and filter them.
 
 Every text cell a spreadsheet could run as a formula is quoted as text
-(``csv_cell``); amounts and times are ours, never typed in, so they are not.
+(``csv_cell``; in XLSX the cell is typed as a string); amounts and times are
+ours, never typed in, so they are not.
 """
 
 from __future__ import annotations
@@ -154,7 +155,9 @@ def _xlsx_cell(sheet: Any, kind: str, value: Any, currency: str = "NOK") -> Any:
     if value is None:
         return None
     cell = WriteOnlyCell(sheet, value=value if kind != "text" else str(value))
-    if kind == "money":
+    if kind == "text":
+        cell.data_type = "s"  # never a formula, whatever it starts with (openpyxl makes "=…" one)
+    elif kind == "money":
         cell.number_format = _number_format(currency)
     elif kind == "time":
         cell.number_format = "yyyy-mm-dd hh:mm"

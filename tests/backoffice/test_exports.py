@@ -89,3 +89,20 @@ async def test_xlsx_has_numbers_and_formats(live: Live) -> None:
         status, _, body = await download(browser, link(earnings.text, "csv-local-link"))
         lines = body.decode("utf-8-sig").splitlines()
         assert "Netto;799,89" in lines
+
+
+async def test_a_name_that_looks_like_a_formula_stays_text(live: Live) -> None:
+    from tests.admin.cards_helpers import new_card
+
+    card = await new_card(live, "=HYPERLINK(\"http://evil.test\",\"x\")", 10000)
+    admin = await make_user(live, "organisation_admin")
+    async with await signed_in(live, admin, lang="nb") as browser:
+        page = await browser.get(SETTLEMENT)
+        _, _, body = await download(browser, link(page.text, "xlsx-link"))
+        sheet = load_workbook(io.BytesIO(body)).active
+        header = [c.value for c in sheet[1]]
+        row = next(r for r in sheet.iter_rows(min_row=2) if r[header.index("Kort-ID")].value == card["id"])
+        name = row[header.index("Pasient")]
+        assert name.data_type == "s" and name.value.startswith("=HYPERLINK")
+        _, _, body = await download(browser, link(page.text, "csv-local-link"))
+        assert ';"\'=HYPERLINK(' in body.decode("utf-8-sig")
