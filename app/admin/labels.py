@@ -58,6 +58,20 @@ EXPORT_FAILURES: dict[str, str] = {
     "missing_address": "the patient's address is missing",
 }
 
+MEDIPAY_STATES: dict[str, str] = {
+    "sent": "Sent: the patient has the SMS",
+    "paid": "Paid",
+    "invoice_sent": "Invoice sent",
+    "invoice_paid": "Invoice paid",
+    "rejected": "Rejected by MediPay",
+}
+MEDIPAY_REASONS: dict[str, str] = {
+    **EXPORT_FAILURES,
+    "credit_rejected": "MediPay refused the patient credit",
+    "over_limit": "above the maximum agreed with MediPay",
+    "rejected": "rejected by MediPay",
+}
+
 # Why a card moved, as recorded by the code (app/billing, app/collection, app/backoffice).
 REASONS: dict[str, str] = {
     "created in call": "Made in a video call",
@@ -101,6 +115,15 @@ class Words:
 
     def refund_source(self, code: str | None) -> str:
         return self.t.gettext(REFUND_SOURCES[code]) if code in REFUND_SOURCES else ""
+
+    def medipay_state(self, code: str | None) -> str:
+        return self.t.gettext(MEDIPAY_STATES.get(code, code)) if code else ""
+
+    def medipay_reason(self, code: str | None) -> str:
+        if not code:
+            return ""
+        text = self.t.gettext(MEDIPAY_REASONS.get(code, code))
+        return text[:1].upper() + text[1:]
 
     def reason(self, text: str | None) -> str:
         """A recorded reason in words; one the code does not know is shown as it was written."""
