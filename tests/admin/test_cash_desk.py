@@ -110,7 +110,7 @@ async def test_card_page_shares_and_the_exported_lock(live: Live) -> None:
         page = await browser.get(f"{DESK}/cards/{card['id']}")
         assert 'data-testid="exported-warning"' in page.text and "Åpen og eksportert" in page.text
         assert "disabled" in page.text.split('name="patient_share"')[1][:120]
-        assert 'data-testid="medipay-state" data-state="sent">Sent: the patient has the SMS<' in page.text
+        assert 'data-testid="medipay-state" data-state="sent">Sendt: pasienten har fått SMS<' in page.text
         refused = await browser.post(f"{DESK}/cards/{card['id']}/shares", {"patient_share": "100"})
         assert refused.status == 409 and 'data-testid="card-error"' in refused.text
         assert (await card_row(live, card["id"])).patient_share == 40050

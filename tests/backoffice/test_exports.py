@@ -7,16 +7,37 @@ import io
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
+from app.keys import CLOCK
+from tests.admin.cards_helpers import exported, new_card, settled_by_medipay
 from tests.admin.factories import make_user, signed_in
+from tests.consults.test_refunds import paid_request
 from tests.factories import Live
-from tests.ledger.test_reports import ledger_of_cards
 
 SETTLEMENT = "/admin/reports/settlement"
 EARNINGS = "/admin/reports/medipay-earnings"
+
+
+async def ledger_of_cards(live: Live) -> dict[str, Any]:
+    """Five cards along every path: two settled through MediPay (vipps, card), one exported and waiting,
+    one paid in the call through Stripe, one never exported."""
+    now = live.app[CLOCK].now()
+    a = await new_card(live, "Anne Solberg", 45000, 20000)
+    b = await new_card(live, "Bjørn Dahl", 30000)
+    c = await new_card(live, "Cecilie Moe", 10000, admin_fee=False)
+    e = await new_card(live, "Erik Lie", 20000, 5000)
+    for card in (a, b, c):
+        await exported(live, card["id"], now)
+    await settled_by_medipay(live, a["id"], "vipps", 48900, now)
+    await settled_by_medipay(live, b["id"], "card", 33900, now)
+    request, _, _ = await paid_request(live)
+    status, pr = await live.api("GET", f"/api/v1/payment-requests/{request['id']}")
+    assert status == 200
+    return {"a": a["id"], "b": b["id"], "c": c["id"], "d": pr["bill_card_id"], "e": e["id"], "now": now}
 
 
 async def download(browser, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -92,8 +113,6 @@ async def test_xlsx_has_numbers_and_formats(live: Live) -> None:
 
 
 async def test_a_name_that_looks_like_a_formula_stays_text(live: Live) -> None:
-    from tests.admin.cards_helpers import new_card
-
     card = await new_card(live, "=HYPERLINK(\"http://evil.test\",\"x\")", 10000)
     admin = await make_user(live, "organisation_admin")
     async with await signed_in(live, admin, lang="nb") as browser:
