@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.admin.labels import REFUND_SOURCES
+from app.connect.requirements import STATES
 from app.i18n import Translator, format_money
 from app.models import AuditEvent
 
@@ -20,7 +21,7 @@ from app.models import AuditEvent
 ACTIONS: dict[str, tuple[str, str]] = {
     "payment.requested": ("Payment requested", "%(who)s asked for a payment of %(amount)s"),
     "payment.cancelled": ("Payment request cancelled", "%(who)s cancelled a payment request of %(amount)s"),
-    "payment.refunded": ("Refund", "%(who)s refunded %(amount)s %(source)s"),
+    "payment.refunded": ("Refund", "%(who)s refunded %(amount)s %(source)s (%(total)s refunded in all)"),
     "payment.refund_failed": ("Refund failed", "A refund of %(amount)s failed at Stripe"),
     "bill_card.created": ("Bill card made", "%(who)s made a bill card"),
     "bill_card.updated": ("Bill card changed", "%(who)s changed a bill card"),
@@ -40,13 +41,14 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "payment_app.requested": ("Payment app requested", "%(who)s asked for the payment app"),
     "payment_app.approved": ("Payment app turned on", "%(who)s turned the payment app on"),
     "payment_app.rejected": ("Payment app refused", "%(who)s refused the payment app"),
-    "stripe_account.created": ("Stripe account created", "%(who)s created a Stripe account"),
+    "stripe_account.created": ("Stripe account created", "%(who)s created the Stripe account %(label)s"),
     "stripe_account.default_set": ("Default Stripe account chosen", "%(who)s made a Stripe account the default"),
     "stripe_account.disconnected": ("Stripe account disconnected", "A Stripe account was disconnected"),
     "stripe_account.edit_started": ("Stripe Dashboard opened", "%(who)s opened a Stripe account's dashboard"),
     "stripe_account.linked": ("Stripe account linked", "A Stripe account was linked"),
     "stripe_account.removed": ("Stripe account removed", "%(who)s removed a Stripe account"),
-    "stripe_account.status_changed": ("Stripe account state changed", "Stripe changed the state of an account"),
+    "stripe_account.status_changed": ("Stripe account state changed",
+                                      "Stripe changed the state of an account from “%(from)s” to “%(to)s”"),
     "user.created": ("User created", "%(who)s created the user %(subject)s"),
     "user.deactivated": ("User deactivated", "%(who)s deactivated %(subject)s"),
     "user.invited": ("User invited", "%(who)s invited a new user"),
@@ -57,6 +59,12 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "user.signed_out": ("Signed out", "%(who)s signed out"),
 }
 ACTORS = {"api": "The accounting system", "stripe": "Stripe", "system": "ConsultPay", "medipay": "MediPay"}
+
+
+def _account_state(status: object, t: Translator) -> str:
+    """A Stripe account's status in words (the client payments page's labels)."""
+    key = "ready" if status == "enabled" else str(status or "")
+    return t.gettext(STATES[key][0]) if key in STATES else str(status or "—")
 
 
 def action_label(action: str, t: Translator) -> str:
@@ -85,12 +93,19 @@ def sentence(event: AuditEvent, t: Translator, users: Mapping[str, str], clinici
     values["source"] = t.gettext(REFUND_SOURCES[source]) if source in REFUND_SOURCES else ""
     values["subject"] = users.get(event.subject_id, "") if event.subject_type == "user" else ""
     values["name"] = str(details.get("name") or "")
-    values["to"] = str(details.get("to") or "")
+    values["label"] = str(details.get("label") or "")
+    total = details.get("refunded_amount")
+    if isinstance(total, int) and not isinstance(total, bool) and isinstance(currency, str):
+        values["total"] = format_money(total, currency, t.lang)
+    if event.action == "stripe_account.status_changed":
+        values["from"], values["to"] = (_account_state(details.get(k), t) for k in ("from", "to"))
+    else:
+        values["to"] = str(details.get("to") or "")
     if event.action not in ACTIONS:
         return f"{values['who']}: {event.action}"
     text = t.gettext(ACTIONS[event.action][1])
-    if "%(amount)s" in text and "amount" not in values:
-        values["amount"] = "—"
+    for key in ("amount", "total", "from"):
+        values.setdefault(key, "—")
     try:
         return (text % values).replace("  ", " ").strip()
     except (KeyError, ValueError):
