@@ -19,6 +19,7 @@ from app.admin import web as admin_web
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.consults.notifier import Notifier
+from app.i18n.zones import local_time
 from app.jobs.scheduler import run_forever
 from app.keys import (
     ADMIN_SESSIONS,
@@ -78,7 +79,8 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
 
     aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True)
+        app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True),
+        filters={"local_time": local_time},
     )
     app.router.add_static("/static", ROOT / "static", append_version=True)
     admin_web.setup_sessions(app, settings)

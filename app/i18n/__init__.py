@@ -25,16 +25,20 @@ from pathlib import Path
 
 from babel.numbers import format_currency, get_currency_precision
 
+from app.i18n.zones import DEFAULT_ZONE, clinic_zone, format_instant
 from app.money import Money
 from integrations.catalogs import LETTER_DIGIT, load_po
 from integrations.catalogs import negotiate as negotiate_language
 
 __all__ = [
     "DEFAULT",
+    "DEFAULT_ZONE",
     "SUPPORTED",
     "Translator",
+    "clinic_zone",
     "currency_exponent",
     "error_message",
+    "format_instant",
     "format_money",
     "get_translator",
     "negotiate",
@@ -179,3 +183,4 @@ def to_minor(text: str, currency: str) -> int:
     except InvalidOperation as exc:  # pragma: no cover - the regexes above rule it out
         raise ValueError("not a number") from exc
     return int(value)
+

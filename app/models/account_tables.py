@@ -56,6 +56,8 @@ class Clinic(Base):
     # nothing above the maximum is asked for, and above the threshold the clinician confirms.
     max_request_amount: Mapped[int] = mapped_column(BigInteger, default=5_000_000, server_default="5000000")
     confirm_above_amount: Mapped[int] = mapped_column(BigInteger, default=500_000, server_default="500000")
+    # The IANA zone every date of the clinic is shown, filtered on and exported in (app/i18n/zones.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo", server_default="Europe/Oslo")
     created_at: Mapped[datetime]
 
 

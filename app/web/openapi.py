@@ -132,7 +132,8 @@ _UNIT = _query("unit", {**STR, "maxLength": 100}, "a clinic id")
 _BOOK = _query("book_id", {**STR, "maxLength": 100}, "a book id")
 _PERIOD = (
     _query("from", {**STR, "maxLength": 40},
-           "ISO 8601 date (a whole day in Europe/Oslo) or time (UTC when no zone), inclusive"),
+           "ISO 8601 date (a whole day in the time zone of the unit's clinic, else of the organisation's "
+           "first clinic) or time (UTC when no offset), inclusive"),
     _query("to", {**STR, "maxLength": 40}, "ISO 8601 date (that whole day included) or time (exclusive)"),
 )
 _FORMAT = _query("format", _enum(("json", "csv")), "csv: text/csv with a header row")

@@ -46,7 +46,8 @@ async def test_send_to_payment_lock_then_paid_by_vipps_in_the_reports(live: Live
         page = await browser.get(f"{DESK}/cards/{card['id']}")
         assert 'data-testid="exported-warning"' in page.text and LABELS["open_exported"] in page.text
         assert "disabled" in page.text.split('name="patient_share"')[1][:120]
-        assert 'data-testid="medipay-state">sent<' in page.text and 'data-testid="send-form"' not in page.text
+        assert 'data-testid="medipay-state" data-state="sent">Sent: the patient has the SMS<' in page.text
+        assert 'data-testid="send-form"' not in page.text
         refused = await browser.post(f"{DESK}/cards/{card['id']}/shares", {"patient_share": "100"})
         assert refused.status == 409
         changed = await browser.post(f"{DESK}/cards/{card['id']}/shares", {"refund_share": "250"})
