@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.factories import Live
+from tests.web.axe import AxeWatch, require_axe
 
 pytestmark = pytest.mark.browser
 
@@ -45,18 +46,24 @@ DECLINED_CARD = "4000 0000 0000 0002"
 
 @dataclass
 class Session:
-    """The browser contexts of one test, with every uncaught page error they raise."""
+    """The browser contexts of one test, with every uncaught page error they raise.
+
+    axe-core runs on every page after each load and on every open page when the
+    test ends; any violation fails the test (``tests/web/axe.py``).
+    """
 
     browser: Browser
     live: Live
     contexts: list[BrowserContext] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    axe: AxeWatch = field(default_factory=AxeWatch)
 
     async def context(self) -> BrowserContext:
         # One context per person: separate windows, as on two machines in a call.
         ctx = await self.browser.new_context(locale="en-US", timezone_id="Europe/Oslo")
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.on("page", self._watch)
+        await self.axe.attach(ctx)
         self.contexts.append(ctx)
         return ctx
 
@@ -73,9 +80,18 @@ class Session:
     def assert_no_page_errors(self) -> None:
         assert self.page_errors == [], self.page_errors
 
+    async def check_accessibility(self) -> None:
+        """axe on every open page now; fails with the list of every violation found so far."""
+        await self.axe.finish(self.contexts)
+        if self.axe.violations:
+            pytest.fail(self.axe.report(), pytrace=False)
+
     async def close(self) -> None:
-        for ctx in self.contexts:
-            await ctx.close()
+        try:
+            await self.axe.finish(self.contexts)
+        finally:
+            for ctx in self.contexts:
+                await ctx.close()
 
 
 @pytest.fixture
@@ -96,11 +112,14 @@ async def session(live: Live, browser: Browser) -> AsyncIterator[Session]:
     async with live.http.get(live.url + "/static/vendor/socket.io.min.js") as resp:
         if resp.status != 200:
             pytest.fail("static/vendor/socket.io.min.js is missing: `make setup` copies it from npm")
+    require_axe()
     s = Session(browser=browser, live=live)
     try:
         yield s
     finally:
         await s.close()
+    if s.axe.violations:
+        pytest.fail(s.axe.report(), pytrace=False)
 
 
 # ---------- Helpers ----------
