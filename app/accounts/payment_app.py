@@ -20,8 +20,8 @@ from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ids import new_id
 from app.models import Clinic, PaymentAppRequest
+from app.regions import CURRENCIES
 
-CURRENCIES = ("NOK", "SEK", "DKK", "EUR")
 
 
 class PaymentApp:

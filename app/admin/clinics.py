@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app.accounts.payment_app import CURRENCIES, PaymentApp
+from app.accounts.payment_app import PaymentApp
 from app.admin.auth import flash, load_clinic_for, page_error, render, require, translator
 from app.errors import DomainError, Forbidden, NotFound
 from app.keys import CLOCK, DB
+from app.regions import CURRENCIES
 
 routes = web.RouteTableDef()
 
