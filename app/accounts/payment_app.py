@@ -23,7 +23,6 @@ from app.models import Clinic, PaymentAppRequest
 from app.regions import CURRENCIES
 
 
-
 class PaymentApp:
     def __init__(self, db: Database, *, clock: Clock) -> None:
         self.db = db

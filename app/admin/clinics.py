@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from aiohttp import web
+from babel import Locale
 
 from app.accounts.payment_app import PaymentApp
-from app.admin.auth import flash, load_clinic_for, page_error, render, require, translator
+from app.admin.auth import flash, lang_of, load_clinic_for, page_error, render, require, translator
 from app.errors import DomainError, Forbidden, NotFound
+from app.i18n import babel_locale
 from app.keys import CLOCK, DB
-from app.regions import CURRENCIES
+from app.regions import CURRENCIES, country_for_currency
 
 routes = web.RouteTableDef()
 
@@ -58,10 +60,16 @@ async def reject_payment_app(request: web.Request) -> web.StreamResponse:
     return await _decide(request, "reject")
 
 
+def currency_options(lang: str) -> list[tuple[str, str]]:
+    """Each currency with the country its clinic is in, named in the reader's language: "AUD — Australia"."""
+    territories = Locale.parse(babel_locale(lang)).territories
+    return [(c, f"{c} — {territories.get(country_for_currency(c), country_for_currency(c))}") for c in CURRENCIES]
+
+
 def _new_clinic_page(request: web.Request, *, name: str = "", currency: str = "NOK",
                      errors: dict[str, str] | None = None, status_code: int = 200) -> web.Response:
     return render(request, "admin/clinic_new.html", status_code=status_code, name=name, currency=currency,
-                  currencies=[(c, c) for c in CURRENCIES], errors=errors or {})
+                  currencies=currency_options(lang_of(request)), errors=errors or {})
 
 
 @routes.get("/admin/clinics/new")

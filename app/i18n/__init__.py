@@ -26,8 +26,7 @@ from pathlib import Path
 from babel.numbers import format_currency, get_currency_precision
 
 from app.money import Money
-from integrations.catalogs import LETTER_DIGIT, load_po
-from integrations.catalogs import negotiate_tag
+from integrations.catalogs import LETTER_DIGIT, load_po, negotiate_tag
 
 __all__ = [
     "DEFAULT",

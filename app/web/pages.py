@@ -8,6 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from app.billing.statuses import (
+    CARD_LABELS,
     REQUEST_ENDED_UNPAID,
     REQUEST_LABELS,
     REQUEST_OPEN,
@@ -19,8 +20,8 @@ from app.billing.statuses import (
 from app.connect.routing import NO_ACCOUNT, route_for
 from app.consults.serialisers import request_view
 from app.errors import DomainError
-from app.i18n import format_money as _format_money
 from app.i18n import SUPPORTED, get_translator, negotiate, negotiate_locale
+from app.i18n import format_money as _format_money
 from app.i18n.js_strings import JS_STRINGS
 from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
@@ -79,6 +80,7 @@ def panel_statuses() -> dict[str, Any]:
         "paid": sorted(REQUEST_PAID),
         "ended_unpaid": sorted(REQUEST_ENDED_UNPAID),
         "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
+        "card_labels": {s.value: CARD_LABELS[s] for s in CardStatus},
     }
 
 
