@@ -100,7 +100,8 @@ async def cash_desk(request: web.Request) -> web.Response:
         request, "admin/cash_desk.html", status_code=422 if errors else 200,
         rows=rows, has_next=has_next, page=page, values=values, errors=errors, chosen_list=chosen_list,
         list_title=t.gettext(LIST_TITLES[chosen_list]) if chosen_list in LIST_TITLES else None,
-        status_options=[("", t.gettext("All statuses"))] + [(code, f"{t.gettext(CARD_LABELS[code])} ({code})") for code in STATUSES],
+        status_options=[("", t.gettext("All statuses"))]
+        + [(code, f"{t.gettext(CARD_LABELS[code])} ({code})") for code in STATUSES],
         book_options=[("", t.gettext("All books"))] + [(b.id, b.description) for b in books],
         clinic_options=[("", t.gettext("All clinics"))] + [(c.id, c.name) for c in clinics],
         clinic_names={c.id: c.name for c in clinics}, book_names={b.id: b.description for b in books},
