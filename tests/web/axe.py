@@ -14,9 +14,10 @@ import asyncio
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Error, Page
+from playwright.async_api import Browser, BrowserContext, Error, Page
 
 AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 IN_CI = os.environ.get("CI") == "true"
@@ -111,3 +112,17 @@ class AxeWatch:
 
     def report(self) -> str:
         return "axe-core found accessibility violations:\n  " + "\n  ".join(self.violations)
+
+
+async def violations_on(browser: Browser, url: str, **context_options: Any) -> list[str]:
+    """axe on ``url`` in a fresh context of its own (for a test whose own context runs no scripts)."""
+    watch = AxeWatch()
+    ctx = await browser.new_context(**{**context_options, "java_script_enabled": True})
+    try:
+        await watch.attach(ctx)
+        page = await ctx.new_page()
+        await page.goto(url)
+        await watch.finish([ctx])
+    finally:
+        await ctx.close()
+    return watch.violations
