@@ -3,7 +3,11 @@
 A clinic's currency decides the country its Stripe account is opened in
 (Stripe: an account settles in its country's currency), and that country the
 time zone its dates are shown in unless the clinic sets another. Norway first:
-a clinic created without saying otherwise is a Norwegian one.
+a clinic created without saying otherwise is a Norwegian one. A platform in
+Norway may open Express accounts in Australia (Stripe: "Platforms in ... Norway
+... can create Express accounts for most countries Stripe supports"); the
+charges are direct charges on the clinic's account, so no cross-border payout
+is involved.
 """
 
 from __future__ import annotations
