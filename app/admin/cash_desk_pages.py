@@ -21,15 +21,15 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime
 
 from app import validation as v
-from app.admin.auth import AdminUser, flash, load_clinic_for, page_error, render, require, translator
+from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, page_error, render, require, translator
 from app.backoffice.cash_desk import LISTS, CashDesk, DeskQuery, desk_scope
 from app.billing.card_service import BillCards
 from app.billing.statuses import CARD_LABELS, STATUSES
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.i18n import currency_exponent, to_minor
+from app.i18n.dates import format_when
 from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 
 routes = web.RouteTableDef()
@@ -56,10 +56,10 @@ def _day(value: str, name: str, *, end: bool) -> datetime | None:
 
 
 def _formatter(request: web.Request) -> Any:
-    locale = {"nb": "nb_NO", "sv": "sv_SE"}.get(translator(request).lang, "en_GB")
+    lang = lang_of(request)
 
     def fmt(value: datetime | None) -> str:
-        return format_datetime(value, "short", tzinfo=OSLO, locale=locale) if value else ""
+        return format_when(value, lang, OSLO) if value else ""
 
     return fmt
 

@@ -16,14 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime
 from sqlalchemy import select
 
 from app import validation as v
-from app.admin.auth import AdminUser, can_manage_clinic, flash, render, require, translator
+from app.admin.auth import AdminUser, can_manage_clinic, flash, lang_of, render, require, translator
 from app.billing.statuses import REQUEST_PAID
 from app.errors import DomainError
 from app.i18n import error_message, format_money, to_minor
+from app.i18n.dates import format_when
 from app.keys import DB, REFUNDS
 from app.models import BillCard, Clinic, PaymentRequest
 from app.payments.refunds import Actor, Scope
@@ -181,12 +181,12 @@ def _refused(request: web.Request, status: int, title: str, message: str) -> web
 
 
 def _format_when(request: web.Request) -> Any:
-    locale = {"nb": "nb_NO", "sv": "sv_SE"}.get(translator(request).lang, "en_GB")
+    lang = lang_of(request)
 
     def fmt(value: datetime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value, "short", tzinfo=OSLO, locale=locale)
+        return format_when(value, lang, OSLO)
 
     return fmt
 

@@ -3,12 +3,15 @@ and the panel in the reader's own language (their choice, else their browser's).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import aiohttp
 import pytest
 from sqlalchemy import select
 
 from app.errors import Invalid
 from app.i18n import babel_locale, format_money, negotiate_locale
+from app.i18n.dates import format_when
 from app.models import Clinic, StripeAccount
 from app.payments.minimums import check_minimum
 from app.regions import CURRENCIES, country_for_currency, default_zone_for_country, default_zone_for_currency
@@ -47,6 +50,13 @@ def test_aud_in_en_au_is_dollars() -> None:
     # Elsewhere in English the dollar says whose it is.
     assert format_money(45000, "AUD", "en") == "A$450.00"
     assert format_money(45000, "NOK", "en-AU") == "NOK\xa0450.00"
+
+
+def test_dates_day_first_with_the_year_in_en_au() -> None:
+    paid = datetime(2026, 12, 3, 12, 15, tzinfo=UTC)
+    assert format_when(paid, "en-AU", "Australia/Sydney") == "03/12/2026, 11:15\u202fpm"
+    assert format_when(paid, "en", "Europe/Oslo") == "03/12/2026, 13:15"
+    assert format_when(paid, "nb", "Europe/Oslo") == "03.12.2026, 13:15"
 
 
 def test_aud_minimum_is_fifty_cents() -> None:
