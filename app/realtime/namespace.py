@@ -62,7 +62,8 @@ class ConsultNamespace(socketio.AsyncNamespace):
         try:
             who = await self.consults.participant(token)
         except DomainError as e:
-            raise ConnectionRefusedError(get_translator("nb").gettext(e.message)) from None
+            # No consult to take the language from: the panel's own, if it sent one.
+            raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
         # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
         await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
                                       "lang": socket_lang(auth, who.consult.language)})
