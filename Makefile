@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(NPM_STAMP): package.json
-	npm install --no-audit --no-fund --no-package-lock --silent
+	npm install --include=dev --no-audit --no-fund --no-package-lock --silent
 	touch $(NPM_STAMP)
 
 $(VENDOR): $(NPM_STAMP)
