@@ -1,16 +1,19 @@
 # ConsultPay. `make run` serves the demo; `make test` runs the suite.
-# Both set themselves up on first use (a virtualenv, Python packages, and the
-# browser Socket.IO client from npm).
+# Both set themselves up on first use (a virtualenv, Python packages, and from
+# npm the browser Socket.IO client and axe-core for the browser tests).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VENDOR := static/vendor/socket.io.min.js
+# axe-core, which the browser tests run on every page they visit (never committed).
+AXE := tests/web/vendor/axe.min.js
+NPM_STAMP := node_modules/.installed
 
 .PHONY: setup run worker test test-scale lint bench bench-smoke clean
 
-setup: $(STAMP) $(VENDOR)
+setup: $(STAMP) $(VENDOR) $(AXE)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +21,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-$(VENDOR): package.json
-	npm install --no-audit --no-fund --no-package-lock --silent
+$(NPM_STAMP): package.json
+	npm install --include=dev --no-audit --no-fund --no-package-lock --silent
+	touch $(NPM_STAMP)
+
+$(VENDOR): $(NPM_STAMP)
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
+
+$(AXE): $(NPM_STAMP)
+	mkdir -p tests/web/vendor
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE $(dir $(AXE))
 
 run: setup
 	$(PY) -m app
@@ -63,4 +73,4 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor var consultpay.db consultpay.db-*
+	rm -rf $(VENV) node_modules static/vendor tests/web/vendor var consultpay.db consultpay.db-*

@@ -19,11 +19,9 @@ from app.accounts.sessions import AdminUser
 from app.clock import Clock
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.i18n.zones import DEFAULT_ZONE
 from app.ids import new_id
 from app.models import Clinic, PaymentAppRequest
-
-CURRENCIES = ("NOK", "SEK", "DKK", "EUR")
+from app.regions import CURRENCIES, default_zone_for_currency
 
 
 class PaymentApp:
@@ -110,11 +108,13 @@ class PaymentApp:
         return req
 
     async def create_clinic(self, actor: AdminUser, *, name: str, currency: str,
-                            time_zone: str = DEFAULT_ZONE) -> Clinic:
+                            time_zone: str | None = None) -> Clinic:
+        """A new clinic; with no time zone chosen, the usual one of its currency's country
+        (AUD → Australia/Sydney, the Nordic currencies → Europe/Oslo)."""
         name = v.person_name(name)
         if currency not in CURRENCIES:
             raise Invalid("invalid_currency", "Choose a currency.", field="currency")
-        time_zone = valid_zone(time_zone)
+        time_zone = valid_zone(time_zone or default_zone_for_currency(currency))
         if actor.role != "organisation_admin":
             raise Forbidden("forbidden", "You do not have access to this page.")
         now = self.clock.now()

@@ -35,7 +35,8 @@ from sqlalchemy import select
 from app.accounts.clinic_settings import zone_for
 from app.accounts.sessions import ROLES, AdminUser, SignedIn
 from app.admin.labels import Words
-from app.i18n import Translator, get_translator, negotiate
+from app.billing.statuses import CARD_LABELS
+from app.i18n import Translator, get_translator, negotiate_locale
 from app.i18n.zones import clinic_zone, format_instant
 from app.keys import ADMIN_SESSIONS, DB
 from app.models import Clinic
@@ -86,7 +87,8 @@ def can_manage_clinic(user: AdminUser, clinic: Clinic) -> bool:
 
 
 def lang_of(request: web.Request) -> str:
-    return negotiate(request.headers.get("Accept-Language"))
+    """The reader's language from their browser, with a region we format for (``"en-AU"``); English if none we have."""
+    return negotiate_locale(request.headers.get("Accept-Language"))
 
 
 def translator(request: web.Request) -> Translator:
@@ -267,6 +269,7 @@ def render(request: web.Request, template: str, *, status_code: int = 200, **ctx
         clinics=clinics,
         flashes=flashes,
         role_label=lambda role: t.gettext(ROLE_LABELS.get(role, role)),
+        card_label=lambda code: t.gettext(CARD_LABELS.get(code, code)),
     )
     base.update(ctx)
     response = aiohttp_jinja2.render_template(template, request, base, status=status_code)

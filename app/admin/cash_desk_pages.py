@@ -28,7 +28,7 @@ from app.admin.confirm import confirm_page, confirmed
 from app.admin.labels import Words
 from app.backoffice.cash_desk import LISTS, CashDesk, DeskQuery, desk_scope
 from app.billing.card_service import BillCards
-from app.billing.statuses import LABELS, STATUSES
+from app.billing.statuses import STATUSES
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.i18n import currency_exponent, format_money, to_minor
 from app.i18n.zones import clinic_zone, local_day_bounds, zone
@@ -100,7 +100,7 @@ async def cash_desk(request: web.Request) -> web.Response:
         rows=rows, has_next=has_next, page=page, values=values, errors=errors, chosen_list=chosen_list,
         list_title=t.gettext(LIST_TITLES[chosen_list]) if chosen_list in LIST_TITLES else None,
         status_options=[("", t.gettext("All statuses"))]
-        + [(code, f"{LABELS[code]}: {words.status_hint(code)}") for code in STATUSES],
+        + [(code, f"{words.status(code)}: {words.status_hint(code)}") for code in STATUSES],
         book_options=[("", t.gettext("All books"))] + [(b.id, b.description) for b in books],
         clinic_options=[("", t.gettext("All clinics"))] + [(c.id, c.name) for c in clinics],
         clinic_names={c.id: c.name for c in clinics}, book_names={b.id: b.description for b in books},

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from aiohttp import web
+from babel import Locale
 
 from app.accounts.clinic_settings import ClinicSettings
-from app.accounts.payment_app import CURRENCIES, PaymentApp
-from app.admin.auth import flash, load_clinic_for, page_error, render, require, translator
+from app.accounts.payment_app import PaymentApp
+from app.admin.auth import flash, lang_of, load_clinic_for, page_error, render, require, translator
 from app.errors import DomainError, Forbidden, NotFound
-from app.i18n.zones import DEFAULT_ZONE, clinic_zone, format_instant, zone_names
+from app.i18n import babel_locale
+from app.i18n.zones import clinic_zone, format_instant, zone_names
 from app.keys import CLOCK, DB
 from app.models import Clinic
+from app.regions import CURRENCIES, country_for_currency
 
 routes = web.RouteTableDef()
 
@@ -60,15 +63,22 @@ async def reject_payment_app(request: web.Request) -> web.StreamResponse:
     return await _decide(request, "reject")
 
 
+def currency_options(lang: str) -> list[tuple[str, str]]:
+    """Each currency with the country its clinic is in, named in the reader's language: "AUD — Australia"."""
+    territories = Locale.parse(babel_locale(lang)).territories
+    return [(c, f"{c} — {territories.get(country_for_currency(c), country_for_currency(c))}") for c in CURRENCIES]
+
+
 def _zone_options() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in zone_names()]
 
 
-def _new_clinic_page(request: web.Request, *, name: str = "", currency: str = "NOK", time_zone: str = DEFAULT_ZONE,
+def _new_clinic_page(request: web.Request, *, name: str = "", currency: str = "NOK", time_zone: str = "",
                      errors: dict[str, str] | None = None, status_code: int = 200) -> web.Response:
     return render(request, "admin/clinic_new.html", status_code=status_code, name=name, currency=currency,
-                  currencies=[(c, c) for c in CURRENCIES], errors=errors or {}, time_zone=time_zone,
-                  zone_options=_zone_options())
+                  currencies=currency_options(lang_of(request)), errors=errors or {}, time_zone=time_zone,
+                  zone_options=[("", translator(request).gettext("The usual zone of the currency's country"))]
+                  + _zone_options())
 
 
 @routes.get("/admin/clinics/new")
@@ -83,7 +93,7 @@ async def new_clinic(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name = form.get("name", "")
     currency = form.get("currency", "")
-    time_zone = form.get("time_zone", DEFAULT_ZONE)
+    time_zone = form.get("time_zone", "")
     name = name[:400] if isinstance(name, str) else ""
     currency = currency[:3] if isinstance(currency, str) else ""
     time_zone = time_zone[:100] if isinstance(time_zone, str) else ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from app.billing.statuses import LABELS, CardStatus
+from app.billing.statuses import CARD_LABELS, LABELS, CardStatus
 from app.i18n import Translator
 
 # What each status means, in a few words (the "meaning" column of rule S1).
@@ -99,7 +99,8 @@ class Words:
         self.t = t
 
     def status(self, code: str | None) -> str:
-        return LABELS.get(code or "", code or "—")
+        """A card status in the reader's language (in bokmål, the cash desk's own words)."""
+        return self.t.gettext(CARD_LABELS[code]) if code in CARD_LABELS else (code or "—")
 
     def status_hint(self, code: str | None) -> str:
         return self.t.gettext(STATUS_HINTS[code]) if code in STATUS_HINTS else ""

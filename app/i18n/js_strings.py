@@ -28,6 +28,14 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Failed"),
     N_("Refunded"),
     N_("Partially refunded"),
+    # Bill card statuses (app.billing.statuses.CARD_LABELS)
+    N_("Being worked on"),
+    N_("Open"),
+    N_("Open and exported"),
+    N_("Card receipt generated. Payments registered"),
+    N_("Invoice generated"),
+    N_("Invoice generated. Exported"),
+    N_("Invoice generated. Payments registered. Exported."),
     # Connection
     N_("Connected"),
     N_("Connected again."),

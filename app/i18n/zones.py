@@ -23,8 +23,13 @@ from jinja2.runtime import Context
 
 DEFAULT_ZONE = "Europe/Oslo"
 MAX_ZONE_LENGTH = 64
-# The Babel locale a page language formats dates in.
-_LOCALES = {"nb": "nb_NO", "sv": "sv_SE", "en": "en_GB"}
+# The Babel locale a page language formats dates in, day first where the reader writes it
+# so: bokmål ``03.12.2026, 13:15``, English ``03/12/2026, 13:15`` (Nordic clinics' English
+# readers are European), Australian English ``03/12/2026, 11:15 pm``, Swedish ``2026-12-03 13:15``.
+_LOCALES = {"nb": "nb_NO", "sv": "sv_SE", "en": "en_GB", "en-AU": "en_AU"}
+# Australian English spells the year out (Babel's en_AU short is d/M/yy), as dates on
+# Australian receipts and forms do.
+_SHORT = {"en-AU": "dd/MM/y, h:mm a"}
 
 
 @cache
@@ -60,8 +65,9 @@ def clinic_zone(clinic: Any) -> ZoneInfo:
     return zone(getattr(clinic, "time_zone", None))
 
 
-def babel_locale(lang: str) -> str:
-    return _LOCALES.get(lang, lang)
+def date_locale(lang: str) -> str:
+    """The Babel locale dates are written in for a page's ``lang`` (``"en-AU"`` → ``"en_AU"``)."""
+    return _LOCALES.get(lang) or _LOCALES.get(lang.split("-")[0], "en_GB")
 
 
 def as_instant(value: datetime | str | None) -> datetime | None:
@@ -78,7 +84,8 @@ def format_instant(value: datetime | str | None, tz: ZoneInfo | None, lang: str,
     at = as_instant(value)
     if at is None:
         return ""
-    return format_datetime(at, style, tzinfo=tz or zone(None), locale=babel_locale(lang))
+    pattern = _SHORT.get(lang, style) if style == "short" else style
+    return format_datetime(at, pattern, tzinfo=tz or zone(None), locale=date_locale(lang))
 
 
 def local_naive(value: datetime | str | None, tz: ZoneInfo | None) -> datetime | None:

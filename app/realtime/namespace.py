@@ -26,7 +26,7 @@ from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patie
 from app.consults.participant import Participant
 from app.consults.service import ConsultService
 from app.errors import DomainError
-from app.i18n import error_message, get_translator
+from app.i18n import error_message, get_translator, negotiate, negotiate_locale
 from app.keys import CONSULTS, PAYMENTS, REFUNDS, SERVICES
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
@@ -66,9 +66,11 @@ class ConsultNamespace(socketio.AsyncNamespace):
         try:
             who = await self.consults.participant(token)
         except DomainError as e:
-            raise ConnectionRefusedError(get_translator("nb").gettext(e.message)) from None
+            # No consult to take the language from: the panel's own, if it sent one.
+            raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
+        # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
         await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
-                                      "lang": who.consult.language})
+                                      "lang": socket_lang(auth, who.consult.language)})
         await self.enter_room(sid, consult_room(who.consult.id))
         if who.role == "clinician":
             await self.enter_room(sid, clinician_room(who.consult.id))
@@ -147,7 +149,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
             session = await self.get_session(sid)
             # The token is checked again on every event: consults end, tokens expire.
             who = await self.consults.participant(session.get("token"))
-            lang = who.consult.language
+            lang = socket_lang(session, who.consult.language)
             result = await call(who)
         except DomainError as e:
             return _error(e.code, e.message, lang, e.params, field=e.params.get("field"))
@@ -157,6 +159,14 @@ class ConsultNamespace(socketio.AsyncNamespace):
         if is_dataclass(result):
             result = as_json(result)
         return {"ok": True, key: result} if key is not None else {"ok": True, **result}
+
+
+def socket_lang(data: Any, default: str) -> str:
+    """The ``lang`` a panel connected with (or kept in its session), if we have it; else ``default``."""
+    lang = data.get("lang") if isinstance(data, dict) else None
+    if isinstance(lang, str) and 0 < len(lang) <= 16 and negotiate(lang) == lang.split("-", 1)[0].lower():
+        return negotiate_locale(lang)
+    return default
 
 
 def _error(

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from app.billing.statuses import REQUEST_LABELS
 from app.i18n import (
     DEFAULT,
+    FALLBACK,
     SUPPORTED,
     currency_exponent,
     format_money,
@@ -116,7 +117,7 @@ def test_translator_basics():
     nb = get_translator("nb")
     assert nb is get_translator("nb")
     assert nb.lang == "nb"
-    assert get_translator("de").lang == DEFAULT
+    assert get_translator("de").lang == FALLBACK == "en"
     assert nb.gettext("No such message, untranslated") == "No such message, untranslated"
     assert nb.ngettext("one", "many", 1) == "one"
     assert nb.ngettext("one", "many", 2) == "many"
@@ -132,10 +133,13 @@ def test_translator_basics():
         ("nn-NO", "nb"),
         ("de-DE, en;q=0.5", "en"),
         ("en;q=0, sv;q=0.1", "sv"),
-        ("fr", DEFAULT),
+        # Only languages we do not have: English, not Norwegian.
+        ("fr", FALLBACK),
+        ("de-DE,de;q=0.9", FALLBACK),
+        ("ja", FALLBACK),
         ("", DEFAULT),
         (None, DEFAULT),
-        ("en;q=abc", DEFAULT),
+        ("en;q=abc", FALLBACK),
     ],
 )
 def test_negotiate(value, expected):

@@ -20,7 +20,7 @@ export const locale = lang === "nb" ? "nb-NO" : lang;
 
 /** The server's statuses: enums by member name, the sets the panels decide by, labels. */
 export const statuses = Object.assign(
-  { request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {} },
+  { request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {}, card_labels: {} },
   config.statuses || {}
 );
 
@@ -44,6 +44,12 @@ export const isEndedUnpaid = (status) => statuses.ended_unpaid.includes(status);
 
 export function statusLabel(status) {
   return has(statuses.labels, status) ? t(statuses.labels[status]) : String(status || "");
+}
+
+/** A bill card's status in the page's language (in bokmål the cash desk's own words). */
+export function cardLabel(card) {
+  const code = card && card.status;
+  return has(statuses.card_labels, code) ? t(statuses.card_labels[code]) : String((card && card.status_label) || code || "");
 }
 
 export function consultEnded(consult) {

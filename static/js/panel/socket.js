@@ -44,7 +44,7 @@ export function connect(handlers) {
 
   const socket = window.io((config.socket_url || "") + "/consult", {
     path: config.socket_path || "/socket.io/",
-    auth: { token: config.token },
+    auth: { token: config.token, lang: config.lang },
     transports: ["websocket", "polling"]
   });
   let wasConnected = false;
