@@ -12,7 +12,26 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def request_view(r: PaymentRequest) -> dict[str, Any]:
+RECEIPT_PATH = "/receipts/"
+
+
+def document_link(reference: str | None, token: str | None, base: str = "") -> dict[str, str] | None:
+    """A receipt's or credit note's short number and link; the link holds no join token and names nobody."""
+    if not reference or not token:
+        return None
+    return {"number": reference, "url": f"{base}{RECEIPT_PATH}{token}"}
+
+
+def absolute_links(view: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
+    """The same view with its receipt link made absolute (views built inside a transaction carry paths)."""
+    receipt = (view or {}).get("receipt")
+    if view is not None and receipt and receipt["url"].startswith(RECEIPT_PATH):
+        view = {**view, "receipt": {**receipt, "url": base + receipt["url"]}}
+    return view
+
+
+def request_view(r: PaymentRequest, base: str = "") -> dict[str, Any]:
+    """A request as the contract writes it; ``base`` (the public URL) makes the receipt link absolute."""
     return {
         "id": r.id,
         "consult_id": r.consult_id,
@@ -32,6 +51,7 @@ def request_view(r: PaymentRequest) -> dict[str, Any]:
             "checkout_session_id": r.checkout_session_id,
             "payment_intent_id": r.payment_intent_id,
         },
+        "receipt": document_link(r.receipt_reference, r.receipt_token, base),
     }
 
 

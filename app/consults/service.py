@@ -12,13 +12,13 @@ from app.billing import cards
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.serialisers import consult_view, request_view
+from app.consults.serialisers import consult_view, document_link, request_view
 from app.consults.tokens import TokenSigner
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
-from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
+from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRefund, PaymentRequest
 from app.money import MoneyError, normalise_currency
 
 MAX_PATIENTS = 20
@@ -116,7 +116,7 @@ class ConsultService:
         async with self.db.read() as s:
             consult = await self._owned(s, organisation_id, consult_id)
             view = consult_view(consult, await self._patients(s, consult.id))
-            view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
+            view["payment_requests"] = [request_view(r, self.public_url) for r in await self._requests(s, consult.id)]
         return view
 
     async def end(self, organisation_id: str, consult_id: str) -> dict[str, Any]:
@@ -139,7 +139,7 @@ class ConsultService:
                                         keep_line=card is not None and card.book_id is not None)
                 await cards.queue_after_call(s, consult, now)
             view = consult_view(consult, await self._patients(s, consult.id))
-            view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
+            view["payment_requests"] = [request_view(r, self.public_url) for r in await self._requests(s, consult.id)]
         for r in ended:
             await request_changed(self.notifier, request_view(r))
         await self.notifier.consult_ended(consult_id, {"consult": consult_view(consult, [], full=False)})
@@ -159,6 +159,39 @@ class ConsultService:
             raise Unauthenticated("consult_ended", "The consultation has ended.")
         return Participant(claims=claims, consult=consult)
 
+    async def after_end(self, token: object) -> dict[str, Any] | None:
+        """What a join link shows once its consult has ended: the person's paid requests.
+
+        None unless the token is one we signed and its consult is over (a
+        forged or unknown token still gets the plain refusal). The patient sees
+        their own requests, the clinician the consult's; each carries its
+        receipt link and its refunds' credit-note links.
+        """
+        now = self.clock.now()
+        try:
+            claims = self.signer.verify(token, now=now, allow_expired=True)
+        except Unauthenticated:
+            return None
+        async with self.db.read() as s:
+            consult = await s.get(Consult, claims.consult_id)
+            if consult is None or (consult.status == "active" and consult.expires_at > now):
+                return None
+            requests = [r for r in await self._requests(s, consult.id)
+                        if r.receipt_reference and (claims.role == "clinician" or r.patient_id == claims.participant_id)]
+            refunds = list(await s.scalars(
+                select(PaymentRefund)
+                .where(PaymentRefund.payment_request_id.in_([r.id for r in requests]),
+                       PaymentRefund.credit_note_reference.is_not(None))
+                .order_by(PaymentRefund.created_at)
+            )) if requests else []
+        views = []
+        for r in requests:
+            view = request_view(r, self.public_url)
+            view["credit_notes"] = [document_link(f.credit_note_reference, f.credit_note_token, self.public_url)
+                                    for f in refunds if f.payment_request_id == r.id]
+            views.append(view)
+        return {"consult": consult_view(consult, [], full=False), "role": claims.role, "requests": views}
+
     async def state(self, who: Participant) -> dict[str, Any]:
         """``consult:state``: everything this person may see, for a (re)connect."""
         async with self.db.read() as s:
@@ -173,7 +206,7 @@ class ConsultService:
             "consult": consult_view(consult, patients, full=False),
             "role": who.role,
             "me": {"id": who.id},
-            "requests": [request_view(r) for r in requests],
+            "requests": [request_view(r, self.public_url) for r in requests],
         }
 
     # -- helpers -------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class Clinic(Base):
     # *Manual office*: no automatic export; cards are sent to MediPay one by one.
     manual_office: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     created_at: Mapped[datetime]
+    # The seller on its receipts: the legal name and the business registration
+    # number (Norway: organisasjonsnummer; Australia: ABN).
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    registration_number: Mapped[str | None] = mapped_column(String(32))
 
 
 class User(Base):

@@ -30,7 +30,7 @@ from app import validation as v
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.serialisers import iso, request_view
+from app.consults.serialisers import absolute_links, document_link, iso, request_view
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.ids import new_id
@@ -66,7 +66,7 @@ class Scope:
     consult_id: str | None = None
 
 
-def refund_view(f: PaymentRefund) -> dict[str, Any]:
+def refund_view(f: PaymentRefund, base: str = "") -> dict[str, Any]:
     return {
         "id": f.id,
         "payment_request_id": f.payment_request_id,
@@ -76,6 +76,7 @@ def refund_view(f: PaymentRefund) -> dict[str, Any]:
         "source": f.source,
         "stripe_refund_id": f.stripe_refund_id,
         "created_at": iso(f.created_at),
+        "credit_note": document_link(f.credit_note_reference, f.credit_note_token, base),
     }
 
 
@@ -99,8 +100,11 @@ def _key(request_id: str, key: str | None) -> str | None:
 
 
 class RefundService:
-    def __init__(self, db: Database, *, stripe: StripeGateway, notifier: Notifier, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, *, stripe: StripeGateway, notifier: Notifier, clock: Clock, public_url: str = ""
+    ) -> None:
         self.db = db
+        self.public_url = public_url
         self.stripe = stripe
         self.notifier = notifier
         self.clock = clock
@@ -162,7 +166,7 @@ class RefundService:
             outcome, view = await apply_refund(s, stripe_refund, account=r.stripe_account_id, now=self.clock.now())
         log.info("refund %s of %s: %s", row.id, r.id, outcome)
         if view is not None:
-            await request_changed(self.notifier, view)
+            await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return await self._views(row.id)
 
     # -- steps -------------------------------------------------------------------------------------
@@ -240,7 +244,7 @@ class RefundService:
             assert row is not None
             r = await s.get(PaymentRequest, row.payment_request_id)
             assert r is not None
-            return {"refund": refund_view(row), "request": request_view(r)}
+            return {"refund": refund_view(row, self.public_url), "request": request_view(r, self.public_url)}
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -251,7 +255,7 @@ class RefundService:
                 .where(PaymentRefund.payment_request_id == request_id)
                 .order_by(PaymentRefund.created_at)
             )
-            return [refund_view(f) for f in rows]
+            return [refund_view(f, self.public_url) for f in rows]
 
 
 async def _check_scope(s: AsyncSession, r: PaymentRequest | None, scope: Scope) -> None:

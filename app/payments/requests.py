@@ -24,7 +24,7 @@ from app.clock import Clock
 from app.connect.routing import application_fee, route_for
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant, active_consult, patient_in, require_role
-from app.consults.serialisers import request_view
+from app.consults.serialisers import absolute_links, request_view
 from app.db import Database
 from app.errors import Conflict, Invalid
 from app.ids import new_id
@@ -164,7 +164,7 @@ class PaymentService(Checkout):
         async with self.db.write() as s:
             outcome, view = await apply_session(s, session, account=account, now=self.clock.now())
         if view is not None:
-            await request_changed(self.notifier, view)
+            await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return outcome
 
     async def refresh(self, request_id: str) -> PaymentRequest | None:

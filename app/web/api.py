@@ -8,7 +8,7 @@ from app import inputs
 from app.accounts.organisations import Caller
 from app.consults.serialisers import request_view
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
-from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
+from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS, SETTINGS
 from app.models import Consult, PaymentRequest
 from app.payments.refunds import Actor, Scope
 from app.web.middleware import read_json
@@ -69,7 +69,7 @@ async def get_payment_request(request: web.Request) -> web.Response:
         raise NotFound("request_not_found", "No such payment request.")
     if consult.organisation_id != who.organisation_id:
         raise Forbidden("forbidden", "That payment request belongs to another organisation.")
-    return web.json_response(request_view(r))
+    return web.json_response(request_view(r, request.app[SETTINGS].public_url))
 
 
 @routes.post("/api/v1/payment-requests/{request_id}/refunds")

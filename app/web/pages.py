@@ -87,6 +87,14 @@ async def join(request: web.Request) -> web.StreamResponse:
     try:
         who = await request.app[CONSULTS].participant(token)
     except DomainError as e:
+        # A link of a consult that is over shows what it left: the receipts, never an error code.
+        ended = await request.app[CONSULTS].after_end(token)
+        if ended is not None:
+            response = aiohttp_jinja2.render_template(
+                "consult_ended.html", request,
+                context(ended["consult"]["language"], role=ended["role"], requests=ended["requests"]),
+            )
+            return _frame_headers(request, response)
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
     lang = who.consult.language
     state = await request.app[CONSULTS].state(who)
