@@ -84,4 +84,9 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Description"),
     N_("Paid at"),
     N_("Reference"),
+    # Receipts
+    N_("Receipt number"),
+    N_("View receipt {number}"),
+    N_("Receipt (PDF) {number}"),
+    N_("Receipt {number}"),
 )

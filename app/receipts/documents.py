@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.i18n import format_money, get_translator
 from app.models import Clinic, Receipt
 from app.receipts.numbering import clinic_zone
+from app.receipts.seller import display_number
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -90,7 +91,7 @@ def document(receipt: Receipt, clinic: Clinic | None, lang: str, original: str |
         issued_iso=receipt.issued_at.isoformat(),
         seller_name=receipt.seller_name,
         registration_label=t.gettext(registration_label(receipt.seller_country)),
-        registration_number=receipt.seller_registration_number,
+        registration_number=display_number(receipt.seller_registration_number, receipt.seller_country),
         description=receipt.description,
         amount=format_money(-receipt.amount if credit else receipt.amount, receipt.currency, t.lang),
         currency=receipt.currency,

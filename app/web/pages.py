@@ -134,7 +134,7 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
     outcome = "unknown"
     view = None
     if pr is not None:
-        view = request_view(pr)
+        view = request_view(pr, request.app[SETTINGS].public_url)
         async with request.app[DB].read() as s:
             from app.models import Consult
 

@@ -91,10 +91,12 @@ async def test_receipt_opens_a_week_after_the_call_as_page_and_pdf(clocked: tupl
     clock.advance(days=7)
     status, ctype, _, html = await fetch(live, receipt["url"])
     assert status == 200 and ctype.startswith("text/html")
-    assert receipt["number"] in html and "Demo Helse AS" in html and "923609016" in html
-    assert "merverdiavgiftsloven § 3-2" in html and "Kort" in html  # nb: the consult's language
-    status, _, _, english = await fetch(live, receipt["url"] + "?lang=en")
-    assert status == 200 and "Receipt" in english and "Organisation number" in english and "Card" in english
+    assert receipt["number"] in html and "Demo Helse AS" in html and "923 609 016" in html
+    # In the consult's language (English here), and in Norwegian on asking.
+    assert "merverdiavgiftsloven § 3-2" in html and "Organisation number" in html and "Card" in html
+    status, _, _, norsk = await fetch(live, receipt["url"] + "?lang=nb")
+    assert status == 200 and "Kvittering" in norsk and "Organisasjonsnummer" in norsk and "Kort" in norsk
+    assert "Helsetjenester er unntatt merverdiavgift" in norsk
 
     status, ctype, pdf, _ = await fetch(live, receipt["url"] + "?format=pdf")
     assert status == 200 and ctype == "application/pdf"
@@ -134,7 +136,7 @@ async def test_reloading_the_panel_after_the_end_shows_the_receipts_not_401(live
         status, _, _, html = await fetch(live, f"{live.url}/join/{token}")
         assert status == 200, html
         assert "401" not in html and "Feilkode" not in html
-        assert "Konsultasjonen er avsluttet" in html
+        assert "The consultation has ended" in html
         assert receipt["number"] in html and receipt["url"] in html
 
     # A forged token still gets the plain refusal.
