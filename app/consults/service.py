@@ -176,8 +176,9 @@ class ConsultService:
             consult = await s.get(Consult, claims.consult_id)
             if consult is None or (consult.status == "active" and consult.expires_at > now):
                 return None
+            mine = claims.role == "clinician"
             requests = [r for r in await self._requests(s, consult.id)
-                        if r.receipt_reference and (claims.role == "clinician" or r.patient_id == claims.participant_id)]
+                        if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
             refunds = list(await s.scalars(
                 select(PaymentRefund)
                 .where(PaymentRefund.payment_request_id.in_([r.id for r in requests]),
