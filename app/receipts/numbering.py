@@ -13,9 +13,9 @@ the payment or posts the refund):
    so no number is skipped and none is used twice; ``uq_receipts_number``
    makes the database refuse a duplicate all the same.
 
-The seller's details are copied onto the document (bokføringsforskriften
-§ 5-1: pre-numbered, dated, the seller with its organisation number, the
-service and the price; kept five years).
+The seller's details are copied onto the document (docs/rules.md, rule P11:
+bokføringsforskriften § 5-1 — pre-numbered, dated, the seller with its
+organisation number, the service and the price; kept five years).
 """
 
 from __future__ import annotations
