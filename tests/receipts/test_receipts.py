@@ -192,3 +192,16 @@ async def test_seller_details_are_checked_and_printed_on_later_receipts(live: Li
     receipt = (await live.api("GET", f"/api/v1/payment-requests/{request['id']}"))[1]["receipt"]
     status, _, _, html = await fetch(live, receipt["url"])
     assert "Demo Helse AS" in html and "923 609 016" in html
+
+
+async def test_an_issued_receipt_is_never_changed(live: Live) -> None:
+    import pytest
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    await paid_request(live)
+    for statement in (update(Receipt).values(amount=1), delete(Receipt)):
+        with pytest.raises(DBAPIError):
+            async with live.app[DB].write() as s:
+                await s.execute(statement)
+    assert await live.rows(select(Receipt.number, Receipt.amount)) == [(1, 45000)]

@@ -68,9 +68,27 @@ def upgrade() -> None:
     )
     op.create_index("ix_receipts_clinic_id", "receipts", ["clinic_id"], unique=False)
     op.create_index("ix_receipts_payment_request_id", "receipts", ["payment_request_id"], unique=False)
+    # An issued receipt is kept as it was: no update, no delete (like the ledger and the audit trail).
+    if op.get_bind().dialect.name == "postgresql":
+        # ledger_append_only() comes with migration 0001.
+        op.execute(
+            "CREATE TRIGGER receipts_append_only BEFORE UPDATE OR DELETE ON receipts "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()"
+        )
+    else:
+        for verb in ("update", "delete"):
+            op.execute(
+                f"CREATE TRIGGER receipts_no_{verb} BEFORE {verb.upper()} ON receipts "
+                "BEGIN SELECT RAISE(ABORT, 'receipts: an issued receipt is never changed'); END"
+            )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS receipts_append_only ON receipts")
+    else:
+        for verb in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS receipts_no_{verb}")
     op.drop_index("ix_receipts_payment_request_id", table_name="receipts")
     op.drop_index("ix_receipts_clinic_id", table_name="receipts")
     op.drop_table("receipts")
