@@ -56,8 +56,10 @@ async def receipts(request: web.Request) -> web.Response:
             url=f"{base}/receipts/{r.token}", original=originals.get(r.original_receipt_id or ""))
         for r in found[:PAGE_SIZE]
     ]
+    # A Norwegian sales document must name the seller's organisation number: say so before the next one.
+    incomplete = [c for c in clinics if not c.registration_number]
     return render(request, "admin/receipts.html", rows=rows, chosen_clinic=chosen if chosen in by_id else "",
-                  page=page, has_next=len(found) > PAGE_SIZE)
+                  page=page, has_next=len(found) > PAGE_SIZE, incomplete=incomplete)
 
 
 def _sellers(request: web.Request) -> Sellers:

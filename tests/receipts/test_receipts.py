@@ -171,6 +171,8 @@ async def test_seller_details_are_checked_and_printed_on_later_receipts(live: Li
     admin = await make_user(live, "clinic_admin")
     path = f"/admin/clinics/{live.demo['clinic_id']}/receipt-details"
     async with await signed_in(live, admin, lang="nb") as browser:
+        listing = await browser.get("/admin/receipts")
+        assert "viser ennå ikke noe organisasjonsnummer" in listing.text and path in listing.text
         page = await browser.get(path)
         assert page.status == 200 and "Organisasjonsnummer" in page.text
         bad = await browser.post(path, {"legal_name": "Demo Helse AS", "registration_number": "923609017"})
@@ -179,6 +181,7 @@ async def test_seller_details_are_checked_and_printed_on_later_receipts(live: Li
         assert clinic.registration_number is None  # nothing changed
         good = await browser.post(path, {"legal_name": " Demo  Helse AS ", "registration_number": "923 609 016"})
         assert good.status == 303
+        assert "seller-incomplete" not in (await browser.get("/admin/receipts")).text
     clinic = await live.scalar(select(Clinic).where(Clinic.id == live.demo["clinic_id"]))
     assert (clinic.legal_name, clinic.registration_number) == ("Demo Helse AS", "923609016")
     # Without CSRF nothing is saved; a clinic admin of another clinic may not see the page.
