@@ -240,7 +240,7 @@ async def send_to_payment(request: web.Request) -> web.StreamResponse:
     except DomainError as e:
         await flash(request, t.gettext(e.message), "error")
         raise web.HTTPSeeOther(f"{BASE}/cards/{card_id}") from None
-    if card["status"] in ("open_exported", "invoice_exported"):
+    if card.status in ("open_exported", "invoice_exported"):
         await flash(request, t.gettext("The card was sent to MediPay."))
     else:
         await flash(request, t.gettext("The card is queued for MediPay; its status shows when MediPay has answered."))

@@ -15,16 +15,15 @@ once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
-from app.collection.claims import card_summary
+from app.billing.card_views import CardSent, CardSummary
 from app.collection.export import MediPayExporter
 from app.collection.export_checks import check
+from app.commands import SendBillCard
 from app.consults.participant import Participant, patient_in, require_role
 from app.db import Database
-from app.errors import BadInput, Invalid, NotFound
+from app.errors import Invalid, NotFound
 from app.models import BillCard, PaymentRequest
 
 
@@ -33,17 +32,14 @@ class MediPayFallback:
         self.db = db
         self.exporter = exporter
 
-    async def send(self, who: Participant, data: Any) -> dict[str, Any]:
+    async def send(self, who: Participant, cmd: SendBillCard) -> CardSent:
         require_role(who, "clinician")
-        if data is not None and not isinstance(data, dict):
-            raise BadInput("bad_request", "The payload must be an object.")
-        body = data or {}
-        request_id = body.get("request_id")
+        request_id = cmd.request_id
         if request_id is not None and (not isinstance(request_id, str) or len(request_id) > 100):
             raise Invalid("invalid_field", "request_id must be a request id.", field="request_id")
         async with self.db.read() as s:
             request = None
-            patient_id = body.get("patient_id")
+            patient_id = cmd.patient_id
             if request_id is not None:
                 request = await s.scalar(
                     select(PaymentRequest).where(
@@ -72,13 +68,13 @@ class MediPayFallback:
         async with self.db.read() as s:
             card = await s.get(BillCard, card_id)
             assert card is not None
-            return {"card": card_summary(card)}
+            return CardSent(card=CardSummary.from_row(card))
 
-    async def cards(self, consult_id: str, patient_id: str | None = None) -> list[dict[str, Any]]:
+    async def cards(self, consult_id: str, patient_id: str | None = None) -> list[CardSummary]:
         """The consult's cards as the panel sees them (for ``consult:state``)."""
         async with self.db.read() as s:
             query = select(BillCard).where(BillCard.consult_id == consult_id).order_by(BillCard.created_at)
             if patient_id is not None:
                 query = query.where(BillCard.patient_ref == patient_id)
-            return [card_summary(c) for c in await s.scalars(query)]
+            return [CardSummary.from_row(c) for c in await s.scalars(query)]
 

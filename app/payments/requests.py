@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app import validation as v
 from app.billing import cards
+from app.billing.serialisers import RequestView, absolute_links, as_json
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
 from app.clock import Clock
+from app.commands import CancelRequest, RequestPayment
 from app.connect.routing import application_fee, route_for
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant, active_consult, patient_in, require_role
-from app.consults.serialisers import absolute_links, request_view
 from app.db import Database
 from app.errors import Conflict, Invalid
 from app.ids import new_id
@@ -32,6 +33,7 @@ from app.models import Clinic, PaymentRequest
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
 from app.payments.settlement import apply_session, locked_request
+from app.schema import clean_text
 from integrations.stripe.protocol import (
     CheckoutSession,
     ProviderError,
@@ -65,21 +67,20 @@ class PaymentService(Checkout):
 
     # -- clinician -----------------------------------------------------------------------------
 
-    async def request(self, who: Participant, payload: Any) -> dict[str, Any]:
+    async def request(self, who: Participant, cmd: RequestPayment) -> RequestView:
         require_role(who, "clinician")
-        data = v.obj(payload, "payload")
-        amount = v.amount(data.get("amount"))
-        description = v.text(data, "description", required=False, max_len=200)
+        amount = v.amount(cmd.amount)
+        description = clean_text(cmd.description, "description", required=False, max_len=200)
         if description is None:
             raise Invalid("invalid_description", "Description is required.")
-        currency = data.get("currency") or who.consult.currency
+        currency = cmd.currency or who.consult.currency
         if not isinstance(currency, str) or currency.upper() != who.consult.currency:
             raise Invalid("currency_mismatch", "Currency does not match the consultation.")
         check_minimum(amount, who.consult.currency)
-        idem = data.get("idempotency_key")
+        idem = cmd.idempotency_key
         if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
             raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
-        patient_id = data.get("patient_id")
+        patient_id = cmd.patient_id
         now = self.clock.now()
 
         try:
@@ -95,7 +96,7 @@ class PaymentService(Checkout):
                 patient = await patient_in(s, consult.id, patient_id)
                 existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
                 if existing is not None:
-                    return request_view(existing)
+                    return RequestView.from_row(existing)
                 card = await cards.card_for_patient(s, consult, patient, now)
                 r = PaymentRequest(
                     id=new_id("pr"),
@@ -118,7 +119,7 @@ class PaymentService(Checkout):
                 s.add(r)
                 await cards.add_request_line(s, card, r.id, description, amount, now, new_card=card in s.new)
                 _audit(s, who, r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
-                view = request_view(r)
+                view = RequestView.from_row(r)
         except IntegrityError:
             # Two identical keys raced (PostgreSQL): the other one won; return it.
             async with self.db.read() as s:
@@ -129,13 +130,13 @@ class PaymentService(Checkout):
                 )
             if found is None:
                 raise
-            return request_view(found)
-        await request_changed(self.notifier, view, new=True)
+            return RequestView.from_row(found)
+        await request_changed(self.notifier, as_json(view), new=True)
         return view
 
-    async def cancel(self, who: Participant, payload: Any) -> dict[str, Any]:
+    async def cancel(self, who: Participant, cmd: CancelRequest) -> RequestView:
         require_role(who, "clinician")
-        r = await self._load(who, payload)
+        r = await self._load(who, cmd.request_id)
         if r.status in REQUEST_PAID:
             raise Conflict("already_paid", "This request has already been paid.")
         if r.status not in REQUEST_OPEN:
@@ -153,8 +154,8 @@ class PaymentService(Checkout):
                 raise Conflict("not_cancellable", "This request can no longer be cancelled.")
             await cards.finish_unpaid(s, r, "cancelled", "cancelled by clinician", now)
             _audit(s, who, r, "payment.cancelled", now, amount=r.amount)
-            view = request_view(r)
-        await request_changed(self.notifier, view)
+            view = RequestView.from_row(r)
+        await request_changed(self.notifier, as_json(view))
         return view
 
     # -- Stripe's word -------------------------------------------------------------------------

@@ -38,10 +38,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.cards import finish_unpaid
+from app.billing.serialisers import absolute_links, request_view
 from app.clock import Clock
 from app.connect import events as account_events
 from app.consults.notifier import Notifier, request_changed
-from app.consults.serialisers import absolute_links, request_view
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
 from app.payments.settlement import apply_session

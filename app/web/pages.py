@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     REQUEST_ENDED_UNPAID,
     REQUEST_LABELS,
@@ -17,7 +18,6 @@ from app.billing.statuses import (
     RequestStatus,
 )
 from app.connect.routing import NO_ACCOUNT, route_for
-from app.consults.serialisers import request_view
 from app.errors import DomainError
 from app.i18n import format_money as _format_money
 from app.i18n import get_translator, negotiate
@@ -92,7 +92,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         if ended is not None:
             response = aiohttp_jinja2.render_template(
                 "consult_ended.html", request,
-                context(ended["consult"]["language"], role=ended["role"], requests=ended["requests"]),
+                context(ended.consult.language, role=ended.role, requests=ended.requests),
             )
             return _frame_headers(request, response)
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
@@ -114,7 +114,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         context(
             lang,
             token=token,
-            consult=state["consult"],
+            consult=as_json(state.consult),
             socket_url="",
             socket_path="/socket.io/",
             can_request=can_request,
