@@ -43,7 +43,7 @@ from app.keys import (
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.server import SocketNotifier, decline_websocket_compression, make_server
 from app.services import Services, open_services
-from app.web import api, bill_cards_api, health, pages, reports_api, webhooks
+from app.web import api, bill_cards_api, health, pages, receipt_pages, reports_api, webhooks
 from app.web import demo_page as demo
 from app.web.middleware import errors, security_headers
 from integrations.medipay.protocol import MediPayGateway
@@ -90,6 +90,7 @@ def create_app(
         reports_api.routes,
         webhooks.routes,
         pages.routes,
+        receipt_pages.routes,
         *admin_web.TABLES,
         client_payments.routes,
         admin_payments.routes,

@@ -65,6 +65,7 @@ NAV = (
     ("/admin", "Dashboard"),
     ("/admin/clinics/{clinic_id}/client-payments", "Client payments"),
     ("/admin/payments", "Payments"),
+    ("/admin/receipts", "Receipts"),
     ("/admin/cash-desk", "Cash desk"),
     ("/admin/reports/settlement", "Reports"),
     ("/admin/export-settings", "Export settings"),

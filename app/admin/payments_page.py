@@ -22,7 +22,7 @@ from app.admin.auth import AdminUser, can_manage_clinic, flash, render, require,
 from app.billing.statuses import REQUEST_PAID
 from app.errors import DomainError
 from app.i18n import error_message, format_money, to_minor
-from app.keys import DB, REFUNDS
+from app.keys import DB, REFUNDS, SETTINGS
 from app.models import BillCard, Clinic, PaymentRequest
 from app.payments.refunds import Actor, Scope
 
@@ -43,13 +43,15 @@ class Row:
     refunded: int
     currency: str
     status: str
+    receipt: str | None = None
+    receipt_url: str | None = None
 
     @property
     def remaining(self) -> int:
         return self.amount - self.refunded
 
 
-def _row(r: PaymentRequest, card: BillCard | None, clinic_name: str) -> Row:
+def _row(r: PaymentRequest, card: BillCard | None, clinic_name: str, base: str = "") -> Row:
     return Row(
         id=r.id,
         clinic_id=r.clinic_id,
@@ -61,6 +63,8 @@ def _row(r: PaymentRequest, card: BillCard | None, clinic_name: str) -> Row:
         refunded=r.refunded_amount,
         currency=r.currency,
         status=r.status,
+        receipt=r.receipt_reference,
+        receipt_url=f"{base}/receipts/{r.receipt_token}" if r.receipt_token else None,
     )
 
 
@@ -82,7 +86,7 @@ async def payments(request: web.Request) -> web.Response:
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
         )
-        rows = [_row(r, card, names.get(r.clinic_id, "")) for r, card in found.all()]
+        rows = [_row(r, card, names.get(r.clinic_id, ""), request.app[SETTINGS].public_url) for r, card in found.all()]
     return render(
         request,
         "admin/payments.html",

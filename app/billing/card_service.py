@@ -30,8 +30,8 @@ from app import audit
 from app import validation as v
 from app.billing.books import book_for_card
 from app.billing.card_input import CardQuery, encode_cursor, parse_lines, parse_patient, share
+from app.billing.card_views import card_view
 from app.billing.outbox import queue_hourly
-from app.billing.serialisers import card_view
 from app.billing.statuses import EXPORTED, SETTLED
 from app.clock import Clock
 from app.db import Database

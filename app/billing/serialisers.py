@@ -1,15 +1,17 @@
-"""The JSON shapes: what every service answers, as the contract writes it, in one place.
+"""The JSON shapes: what every service answers, as the contract writes it.
 
 Each shape is a frozen dataclass (a *view*) made from the rows by its
-``from_row`` (or, for a bill card, ``read_card``, which reads its lines and
-payments). Services return views; the transports — REST, Socket.IO acks, the
-notifier's events, pages — turn them into JSON with ``as_json``, which keeps
-the fields in their declared order, so the wire format is the dataclass.
-``request_view``, ``card_view`` and the other ``*_view`` functions are the
-view and ``as_json`` in one, for code that only passes the JSON on.
+``from_row``. Services return views; the transports — REST, Socket.IO acks,
+the notifier's events, pages — turn them into JSON with ``as_json``, which
+keeps the fields in their declared order, so the wire format is the dataclass.
+``request_view``, ``refund_view`` and the other ``*_view`` functions are the
+view and ``as_json`` in one, for code that only passes the JSON on. Requests
+and refunds carry the links of their receipt and credit notes
+(``DocumentLink``). The bill cards' shapes, which read a card's lines and
+payments (``read_card``), are next door in :mod:`app.billing.card_views`.
 
-It sits at the bottom of the domain (it reads only the models and the
-statuses), so every service and every transport can reach it.
+It sits at the bottom of the domain (it reads only the models), so every
+service and every transport can reach it.
 """
 
 from __future__ import annotations
@@ -18,16 +20,9 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.billing.statuses import LABELS, SETTLED
 from app.models import (
-    BillCard,
-    BillCardLine,
     Consult,
     ConsultPatient,
-    Payment,
     PaymentRefund,
     PaymentRequest,
     StripeAccount,
@@ -44,15 +39,46 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def _copy(cls: type[Any], row: Any, **computed: Any) -> Any:
-    """A view of ``row``: each field the row's attribute of that name, unless given."""
+def copy_view(cls: type[Any], row: Any, **computed: Any) -> Any:
+    """A view of ``row``: each field the row's attribute of that name, unless given (here and in
+    :mod:`app.billing.card_views`)."""
     return cls(**{f.name: computed[f.name] if f.name in computed else getattr(row, f.name)
                   for f in dataclasses.fields(cls)})
 
 
-def _stamp(value: datetime | None) -> str | None:
-    """A moment as bill cards write it (``+00:00``)."""
-    return value.isoformat() if value else None
+# -- receipts and credit notes ----------------------------------------------------------------------
+
+
+RECEIPT_PATH = "/receipts/"
+
+
+@dataclasses.dataclass(frozen=True)
+class DocumentLink:
+    """A receipt's or credit note's short number and link; the link holds no join token and names nobody."""
+
+    number: str
+    url: str
+
+
+def document_link_of(reference: str | None, token: str | None, base: str = "") -> DocumentLink | None:
+    """The link of a numbered document, or None before it has a number; ``base`` (the public URL)
+    makes it absolute."""
+    if not reference or not token:
+        return None
+    return DocumentLink(number=reference, url=f"{base}{RECEIPT_PATH}{token}")
+
+
+def document_link(reference: str | None, token: str | None, base: str = "") -> dict[str, str] | None:
+    link = document_link_of(reference, token, base)
+    return as_json(link) if link is not None else None
+
+
+def absolute_links(view: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
+    """The same JSON request with its receipt link made absolute (views built inside a transaction carry paths)."""
+    receipt = (view or {}).get("receipt")
+    if view is not None and receipt and receipt["url"].startswith(RECEIPT_PATH):
+        view = {**view, "receipt": {**receipt, "url": base + receipt["url"]}}
+    return view
 
 
 # -- payment requests and refunds ------------------------------------------------------------------
@@ -83,15 +109,18 @@ class RequestView:
     failure_reason: str | None
     checkout_expires_at: str | None
     stripe: StripeRefs
+    receipt: DocumentLink | None
 
     @classmethod
-    def from_row(cls, r: PaymentRequest) -> Self:
-        return _copy(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
-                     checkout_expires_at=iso(r.checkout_expires_at), stripe=_copy(StripeRefs, r))
+    def from_row(cls, r: PaymentRequest, base: str = "") -> Self:
+        """The request; ``base`` (the public URL) makes its receipt link absolute."""
+        return copy_view(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
+                     checkout_expires_at=iso(r.checkout_expires_at), stripe=copy_view(StripeRefs, r),
+                     receipt=document_link_of(r.receipt_reference, r.receipt_token, base))
 
 
-def request_view(r: PaymentRequest) -> dict[str, Any]:
-    return as_json(RequestView.from_row(r))
+def request_view(r: PaymentRequest, base: str = "") -> dict[str, Any]:
+    return as_json(RequestView.from_row(r, base))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,14 +133,32 @@ class RefundView:
     source: str
     stripe_refund_id: str | None
     created_at: str | None
+    credit_note: DocumentLink | None
 
     @classmethod
-    def from_row(cls, f: PaymentRefund) -> Self:
-        return _copy(cls, f, created_at=iso(f.created_at))
+    def from_row(cls, f: PaymentRefund, base: str = "") -> Self:
+        return copy_view(cls, f, created_at=iso(f.created_at),
+                     credit_note=document_link_of(f.credit_note_reference, f.credit_note_token, base))
 
 
-def refund_view(f: PaymentRefund) -> dict[str, Any]:
-    return as_json(RefundView.from_row(f))
+def refund_view(f: PaymentRefund, base: str = "") -> dict[str, Any]:
+    return as_json(RefundView.from_row(f, base))
+
+
+@dataclasses.dataclass(frozen=True)
+class PaidRequest(RequestView):
+    """A paid request on the page a join link shows after its consult: with its refunds' credit notes."""
+
+    credit_notes: list[DocumentLink]
+
+    @classmethod
+    def from_rows(cls, r: PaymentRequest, refunds: list[PaymentRefund], base: str = "") -> Self:
+        """The request with the credit notes of those of ``refunds`` that are numbered and its own."""
+        request = RequestView.from_row(r, base)
+        notes = [document_link_of(f.credit_note_reference, f.credit_note_token, base)
+                 for f in refunds if f.payment_request_id == r.id]
+        return cls(**{f.name: getattr(request, f.name) for f in dataclasses.fields(RequestView)},
+                   credit_notes=[n for n in notes if n is not None])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +205,7 @@ class JoiningPatient(PatientView):
 def patient_view_of(p: ConsultPatient, *, full: bool) -> PersonView:
     if not full:
         return PersonView(id=p.patient_id, name=p.name)
-    return _copy(PatientView, p, id=p.patient_id)
+    return copy_view(PatientView, p, id=p.patient_id)
 
 
 def patient_view(p: ConsultPatient, *, full: bool) -> dict[str, Any]:
@@ -181,7 +228,7 @@ class ConsultView:
 
     @classmethod
     def from_row(cls, c: Consult, patients: list[ConsultPatient], *, full: bool = True) -> Self:
-        return _copy(cls, c, created_at=iso(c.created_at), expires_at=iso(c.expires_at), ended_at=iso(c.ended_at),
+        return copy_view(cls, c, created_at=iso(c.created_at), expires_at=iso(c.expires_at), ended_at=iso(c.ended_at),
                      clinician=PersonView(id=c.clinician_id, name=c.clinician_name),
                      patients=[patient_view_of(p, full=full) for p in patients])
 
@@ -216,166 +263,13 @@ class ConsultState:
     requests: list[RequestView]
 
 
-# -- bill cards --------------------------------------------------------------------------------------
-
-
 @dataclasses.dataclass(frozen=True)
-class MediPayView:
-    state: str | None
-    reason_code: str | None
-    message: str | None
-    exported_at: str | None
-    exported_patient_share: int | None
-    admin_fee: int | None
-    next_retry_at: str | None
+class AfterEnd:
+    """What a join link shows once its consult has ended: the person's paid requests and their documents."""
 
-    @classmethod
-    def from_row(cls, card: BillCard) -> Self:
-        return cls(
-            state=card.medipay_state,
-            reason_code=card.medipay_reason_code,
-            message=card.medipay_message,
-            exported_at=_stamp(card.exported_at),
-            exported_patient_share=card.exported_patient_share,
-            admin_fee=card.medipay_admin_fee,
-            next_retry_at=_stamp(card.next_retry_at),
-        )
-
-
-def medipay_view(card: BillCard) -> dict[str, Any]:
-    return as_json(MediPayView.from_row(card))
-
-
-@dataclasses.dataclass(frozen=True)
-class CardPatient:
-    id: str | None
-    name: str
-    email: str | None
-    national_id: str | None
-    mobile: str | None
-    address: dict[str, Any] | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CardLine:
-    id: str
-    code: str
-    description: str
-    patient_amount: int
-    refund_amount: int
-    payment_request_id: str | None
-    voided: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class CardPayment:
-    method: str
-    amount: int
-    currency: str
-    reference: str | None
-    registered_at: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CardView:
-    """A bill card with its lines, payments and MediPay state (REST, the cash desk)."""
-
-    id: str
-    clinic_id: str
-    consult_id: str | None
-    book_id: str | None
-    status: str
-    status_label: str
-    settled: bool
-    currency: str
-    patient_share: int
-    refund_share: int
-    admin_fee: bool
-    patient: CardPatient
-    lines: list[CardLine]
-    payments: list[CardPayment]
-    medipay: MediPayView
-    created_at: str | None
-    updated_at: str | None
-
-
-async def read_card(session: AsyncSession, card: BillCard) -> CardView:
-    payments = (
-        await session.scalars(select(Payment).where(Payment.bill_card_id == card.id).order_by(Payment.registered_at))
-    ).all()
-    lines = (
-        await session.scalars(
-            select(BillCardLine).where(BillCardLine.bill_card_id == card.id).order_by(BillCardLine.created_at)
-        )
-    ).all()
-    return CardView(
-        id=card.id,
-        clinic_id=card.clinic_id,
-        consult_id=card.consult_id,
-        book_id=card.book_id,
-        status=card.status,
-        status_label=LABELS[card.status],
-        settled=card.status in SETTLED,
-        currency=card.currency,
-        patient_share=card.patient_share,
-        refund_share=card.refund_share,
-        admin_fee=card.admin_fee,
-        patient=CardPatient(
-            id=card.patient_ref,
-            name=card.patient_name,
-            email=card.patient_email,
-            national_id=card.national_id,
-            mobile=card.mobile,
-            address=card.address,
-        ),
-        lines=[_copy(CardLine, line, voided=line.voided_at is not None) for line in lines],
-        payments=[_copy(CardPayment, p, registered_at=p.registered_at.isoformat()) for p in payments],
-        medipay=MediPayView.from_row(card),
-        created_at=card.created_at.isoformat(),
-        updated_at=card.updated_at.isoformat(),
-    )
-
-
-async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
-    return as_json(await read_card(session, card))
-
-
-@dataclasses.dataclass(frozen=True)
-class CardSummary:
-    """What the clinician's panel hears of a card (``bill_card:updated``): no personal data."""
-
-    id: str
-    consult_id: str | None
-    patient_id: str | None
-    status: str
-    status_label: str
-    patient_share: int
-    currency: str
-    medipay: MediPayView
-
-    @classmethod
-    def from_row(cls, card: BillCard) -> Self:
-        return cls(
-            id=card.id,
-            consult_id=card.consult_id,
-            patient_id=card.patient_ref,
-            status=card.status,
-            status_label=LABELS[card.status],
-            patient_share=card.patient_share,
-            currency=card.currency,
-            medipay=MediPayView.from_row(card),
-        )
-
-
-def card_summary(card: BillCard) -> dict[str, Any]:
-    return as_json(CardSummary.from_row(card))
-
-
-@dataclasses.dataclass(frozen=True)
-class CardSent:
-    """``bill_card:send``: the card as the panel sees it, after it went to MediPay."""
-
-    card: CardSummary
+    consult: ConsultView
+    role: str
+    requests: list[PaidRequest]
 
 
 # -- the clinic's Stripe accounts ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.billing.serialisers import card_summary
+from app.billing.card_views import card_summary
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
 from app.collection.claims import apply_claim, notify_card

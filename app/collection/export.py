@@ -44,8 +44,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing.card_views import card_summary
 from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
-from app.billing.serialisers import card_summary
 from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book

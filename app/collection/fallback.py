@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.billing.serialisers import CardSent, CardSummary
+from app.billing.card_views import CardSent, CardSummary
 from app.collection.export import MediPayExporter
 from app.collection.export_checks import check
 from app.commands import SendBillCard

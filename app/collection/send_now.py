@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.billing.card_service import owned_card
+from app.billing.card_views import CardView, read_card
 from app.billing.cards import finish_unpaid, paid_total, reinstate_request_line
 from app.billing.outbox import QUEUEABLE, queue_card
-from app.billing.serialisers import CardView, read_card, request_view
+from app.billing.serialisers import request_view
 from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book

@@ -11,12 +11,14 @@ from sqlalchemy import select
 from app import validation as v
 from app.billing import cards
 from app.billing.serialisers import (
+    AfterEnd,
     ConsultDetail,
     ConsultState,
     ConsultView,
     JoiningClinician,
     JoiningPatient,
     Me,
+    PaidRequest,
     RequestView,
     consult_view,
     request_view,
@@ -30,7 +32,7 @@ from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
-from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
+from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRefund, PaymentRequest
 from app.money import MoneyError, normalise_currency
 from app.schema import clean_text
 
@@ -126,7 +128,7 @@ class ConsultService:
 
     async def _detail(self, s: Any, consult: Consult) -> ConsultDetail:
         view = ConsultView.from_row(consult, await self._patients(s, consult.id))
-        requests = [RequestView.from_row(r) for r in await self._requests(s, consult.id)]
+        requests = [RequestView.from_row(r, self.public_url) for r in await self._requests(s, consult.id)]
         return ConsultDetail(**view.fields(), payment_requests=requests)
 
     async def end(self, organisation_id: str, consult_id: str) -> ConsultDetail:
@@ -168,6 +170,38 @@ class ConsultService:
             raise Unauthenticated("consult_ended", "The consultation has ended.")
         return Participant(claims=claims, consult=consult)
 
+    async def after_end(self, token: object) -> AfterEnd | None:
+        """What a join link shows once its consult has ended: the person's paid requests.
+
+        None unless the token is one we signed and its consult is over (a
+        forged or unknown token still gets the plain refusal). The patient sees
+        their own requests, the clinician the consult's; each carries its
+        receipt link and its refunds' credit-note links.
+        """
+        now = self.clock.now()
+        try:
+            claims = self.signer.verify(token, now=now, allow_expired=True)
+        except Unauthenticated:
+            return None
+        async with self.db.read() as s:
+            consult = await s.get(Consult, claims.consult_id)
+            if consult is None or (consult.status == "active" and consult.expires_at > now):
+                return None
+            mine = claims.role == "clinician"
+            requests = [r for r in await self._requests(s, consult.id)
+                        if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
+            refunds = list(await s.scalars(
+                select(PaymentRefund)
+                .where(PaymentRefund.payment_request_id.in_([r.id for r in requests]),
+                       PaymentRefund.credit_note_reference.is_not(None))
+                .order_by(PaymentRefund.created_at)
+            )) if requests else []
+        return AfterEnd(
+            consult=ConsultView.from_row(consult, [], full=False),
+            role=claims.role,
+            requests=[PaidRequest.from_rows(r, refunds, self.public_url) for r in requests],
+        )
+
     async def state(self, who: Participant) -> ConsultState:
         """``consult:state``: everything this person may see, for a (re)connect."""
         async with self.db.read() as s:
@@ -182,7 +216,7 @@ class ConsultService:
             consult=ConsultView.from_row(consult, patients, full=False),
             role=who.role,
             me=Me(id=who.id),
-            requests=[RequestView.from_row(r) for r in requests],
+            requests=[RequestView.from_row(r, self.public_url) for r in requests],
         )
 
     # -- helpers -------------------------------------------------------------------------------

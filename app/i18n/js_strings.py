@@ -100,4 +100,9 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Cancel this payment request?"),
     N_("The patient can no longer pay it. This cannot be undone."),
     N_("Cancel the request"),
+    # Receipts
+    N_("Receipt number"),
+    N_("View receipt {number}"),
+    N_("Receipt (PDF) {number}"),
+    N_("Receipt {number}"),
 )

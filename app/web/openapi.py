@@ -69,14 +69,20 @@ _ERROR = {
     "required": ["error"],
     "properties": {"error": {**_obj(**_each(STR, "code", "message", "field")), "required": ["code", "message"]}},
 }
+# A receipt or credit note: its short number (CP-2026-000123) and its absolute link (no token needed).
+_DOCUMENT = {
+    **_obj(number={**STR, "pattern": r"^CP-\d{4}-\d{6,}$"}, url={**STR, "format": "uri"}),
+    "type": ["object", "null"],
+    "description": "null until issued; the url opens without a session for at least five years (?format=pdf: PDF)",
+}
 _REQUEST = _obj(
     **_each(STR, "id", "consult_id", "patient_id"), amount=MINOR, currency=STR, description=STR,
     status=_enum(REQUEST_STATUSES), bill_card_id=STR, created_at=TIME, paid_at=_null(TIME), refunded_amount=INT,
-    stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")),
+    stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")), receipt=_DOCUMENT,
 )
 _REFUND = _obj(
     id=STR, payment_request_id=STR, amount=MINOR, currency=STR, status=_enum(REFUND_STATUSES),
-    source=_enum(REFUND_SOURCES), stripe_refund_id=_null(STR), created_at=TIME,
+    source=_enum(REFUND_SOURCES), stripe_refund_id=_null(STR), created_at=TIME, credit_note=_DOCUMENT,
 )
 _PARTICIPANT = _obj(**_each(STR, "id", "token", "join_url"))
 _CONSULT = _obj(

@@ -113,6 +113,14 @@ async def join(request: web.Request) -> web.StreamResponse:
     try:
         who = await request.app[CONSULTS].participant(token)
     except DomainError as e:
+        # A link of a consult that is over shows what it left: the receipts, never an error code.
+        ended = await request.app[CONSULTS].after_end(token)
+        if ended is not None:
+            response = aiohttp_jinja2.render_template(
+                "consult_ended.html", request,
+                context(ended.consult.language, role=ended.role, requests=ended.requests),
+            )
+            return _frame_headers(request, response)
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
     lang = panel_lang(request, who.consult.language)
     state = await request.app[CONSULTS].state(who)
@@ -155,7 +163,7 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
     outcome = "unknown"
     view = None
     if pr is not None:
-        view = request_view(pr)
+        view = request_view(pr, request.app[SETTINGS].public_url)
         async with request.app[DB].read() as s:
             from app.models import Consult
 

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from sqlalchemy import select
-from tests.connect.helpers import link_enabled_account
 
 from app.errors import Invalid
 from app.i18n import babel_locale, format_money, negotiate_locale
@@ -18,6 +17,7 @@ from app.models import Clinic, StripeAccount
 from app.payments.minimums import check_minimum
 from app.regions import CURRENCIES, country_for_currency, default_zone_for_country, default_zone_for_currency
 from tests.admin.factories import make_user, signed_in
+from tests.connect.helpers import link_enabled_account
 from tests.factories import Live, consult_body
 
 

@@ -269,6 +269,16 @@ REQUEST = {
     "paid_at": "2025-03-01T10:05:00Z",
     "refunded_amount": 0,
     "stripe": {"checkout_session_id": "cs_1", "payment_intent_id": "pi_1"},
+    "receipt": {"number": "CP-2025-000001", "url": "http://x.test/receipts/abc"},
+}
+RECEIPT_DOC = {
+    "lang": "nb", "kind": "credit_note", "title": "Kreditnota", "reference": "CP-2025-000002",
+    "number_label": "Kreditnotanummer", "issued_label": "Dato", "issued": "1. mars 2025, 11:05 (Europe/Oslo)",
+    "issued_iso": "2025-03-01T10:05:00+00:00", "seller_name": "Demo Helse </script> AS",
+    "registration_label": "Organisasjonsnummer", "registration_number": "923 609 016",
+    "description": "Consultation </script>", "amount": "-100,00 kr", "currency": "NOK", "method": "Kort",
+    "vat_note": "Helsetjenester er unntatt merverdiavgift.", "original_reference": "CP-2025-000001",
+    "retention_note": "Ta vare på dette dokumentet.", "token": "abc",
 }
 PANEL = {
     "token": "tok.en",
@@ -301,6 +311,12 @@ CASES = {
         {"clinician_url": "/c?t=1", "patient_url": "/p?t=2", "consult_id": "c-1", "api_docs_url": "/docs"},
     ),
     "error": ("error.html", {"status": 410, "title": "Link expired", "message": "Ask again."}),
+    "receipt": ("receipt.html", {"doc": RECEIPT_DOC, "languages": [("en", "EN"), ("sv", "SV")]}),
+    "ended-with-receipts": (
+        "consult_ended.html",
+        {"role": "patient", "requests": [{**REQUEST, "credit_notes": [{"number": "CP-2025-000002", "url": "/r/x"}]}]},
+    ),
+    "ended-without-receipts": ("consult_ended.html", {"role": "clinician", "requests": []}),
 }
 
 

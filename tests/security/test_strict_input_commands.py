@@ -15,7 +15,7 @@ import typing
 import pytest
 
 from app import commands, inputs
-from app.billing import serialisers
+from app.billing import card_views, serialisers
 from app.collection.fallback import MediPayFallback
 from app.commands import Command, CreateConsult, NewPatient, RequestPayment, SendBillCard, command
 from app.consults.service import ConsultService
@@ -83,7 +83,7 @@ def test_the_payload_schemas_are_the_ones_the_commands_parse_with() -> None:
     (PaymentService.cancel, commands.CancelRequest, serialisers.RequestView),
     (PaymentService.checkout, commands.OpenCheckout, str),
     (RefundService.refund_in_call, commands.RefundPayment, serialisers.RefundResult),
-    (MediPayFallback.send, commands.SendBillCard, serialisers.CardSent),
+    (MediPayFallback.send, commands.SendBillCard, card_views.CardSent),
     (ConsultService.create, commands.CreateConsult, serialisers.ConsultView),
 ], ids=lambda x: getattr(x, "__qualname__", ""))
 def test_services_at_the_edges_take_commands_and_return_views(method, takes, returns) -> None:  # type: ignore[no-untyped-def]

@@ -207,7 +207,9 @@ async def test_pay_in_the_browser(live: Live, session: Session) -> None:
     await checkout.wait_for_url(re.compile(r"/checkout/return\?"))
     await expect(checkout.locator("[data-outcome]")).to_have_attribute("data-outcome", "paid")
     await expect(checkout.get_by_role("heading", name="Payment received")).to_be_visible()
-    await expect(checkout.locator(".details")).to_contain_text(request_id)
+    # The receipt's short number, never the request's 35-character id.
+    await expect(checkout.locator(".details")).to_contain_text(re.compile(r"CP-\d{4}-\d{6}"))
+    await expect(checkout.locator(".details")).not_to_contain_text(request_id)
     # Pay now opened this window from a script, so its Close button can close it.
     close = checkout.get_by_role("button", name="Close this window")
     await expect(close).to_be_visible()
@@ -229,7 +231,8 @@ async def test_pay_in_the_browser(live: Live, session: Session) -> None:
     confirmation = patient.get_by_test_id("confirmation")
     await expect(confirmation).to_be_visible()
     await expect(confirmation).to_contain_text("NOK 450.00")
-    await expect(confirmation).to_contain_text(request_id)
+    await expect(confirmation).to_contain_text(re.compile(r"CP-\d{4}-\d{6}"))
+    await expect(confirmation).not_to_contain_text(request_id)
     await expect(request_item(patient, request_id)).to_have_attribute("data-status", "paid")
     await expect(patient.get_by_role("button", name=re.compile(r"^Pay now"))).to_have_count(0)
 
