@@ -27,6 +27,7 @@ from app.keys import CONSULTS, PAYMENTS, REFUNDS, SERVICES
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.realtime.limits import RateLimiter, loggable
+from app.realtime.overload import LOAD_GATE, retry_after_seconds
 from app.realtime.server import ClientEvent
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,17 @@ class ConsultNamespace(socketio.AsyncNamespace):
             return await super().trigger_event(event, *args)
         sid = args[0] if args else ""
         lang = await self._lang(sid)
+        gate = self._app[LOAD_GATE]
+        # Past the load bound a new event is answered at once, not queued behind the backlog.
+        retry_ms = gate.refuse()
+        if retry_ms is not None:
+            busy = _error("busy", "The service is busy. Please try again in a moment.", lang)
+            busy["error"].update(retry_after=retry_after_seconds(retry_ms), retry_after_ms=retry_ms)
+            return busy
+        with gate.working():
+            return await self._dispatch(event, sid, lang, args)
+
+    async def _dispatch(self, event: ClientEvent, sid: str, lang: str, args: tuple[Any, ...]) -> Any:
         # Every event a client sends counts, whatever its name: unknown names and
         # refused ones cost the server work too.
         if not self.limiter.allow(sid):
