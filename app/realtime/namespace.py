@@ -17,6 +17,7 @@ import socketio
 from aiohttp import web
 
 from app import inputs
+from app.collection.claims import card_summary
 from app.collection.fallback import MediPayFallback
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
@@ -61,20 +62,22 @@ class ConsultNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            who = await self.consults.participant(token)
+            claims = self.consults.claims(token)
+            # The rooms first, the state read after: whatever changes meanwhile is pushed, so a
+            # reload or reconnect misses nothing. A refused connect leaves its rooms again.
+            await self.enter_room(sid, consult_room(claims.consult_id))
+            if claims.role == "clinician":
+                await self.enter_room(sid, clinician_room(claims.consult_id))
+            else:
+                await self.enter_room(sid, patient_room(claims.consult_id, claims.participant_id))
+            # The consult still running, its state and its cards in one read: a reconnect storm makes thousands.
+            who, state, bill_cards = await self.consults.join(claims)
         except DomainError as e:
             raise ConnectionRefusedError(get_translator("nb").gettext(e.message)) from None
         await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
                                       "lang": who.consult.language})
-        await self.enter_room(sid, consult_room(who.consult.id))
-        if who.role == "clinician":
-            await self.enter_room(sid, clinician_room(who.consult.id))
-        else:
-            await self.enter_room(sid, patient_room(who.consult.id, who.id))
-        # Everything this person may see, so a reload or reconnect misses nothing.
-        state = await self.consults.state(who)
         # The bill cards of the call and their MediPay state (a patient sees only their own).
-        state["cards"] = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
+        state["cards"] = [card_summary(card) for card in bill_cards]
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
