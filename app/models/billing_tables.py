@@ -39,6 +39,9 @@ class BillCard(Base):
         # A period on created_at: every filtered and summed column, and the id the payments join on.
         Index("ix_bill_cards_report_created", "organisation_id", "created_at", "id", "exported_at", "clinic_id",
               "book_id", "consult_id", "currency", "patient_share", "refund_share", "medipay_admin_fee"),
+        # The report's sums per currency of a whole organisation, read in currency order (no sort).
+        Index("ix_bill_cards_org_currency", "organisation_id", "currency", "patient_share", "refund_share",
+              "medipay_admin_fee"),
         # What a payment's (card, organisation) foreign key points at.
         Index("ux_bill_cards_id_organisation", "id", "organisation_id", unique=True),
     )
