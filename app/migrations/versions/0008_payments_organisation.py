@@ -15,7 +15,7 @@ temporary B-tree of every card).
 ``payments`` is append-only (triggers refuse UPDATE and DELETE, see 0001);
 the guard is lifted for the backfill only and put back as it was.
 
-Revision ID: 0008_h14a
+Revision ID: 0008_payments_organisation
 Revises: 0007
 Create Date: 2026-12-03 16:30:00
 """
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_h14a"
+revision: str = "0008_payments_organisation"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
