@@ -109,26 +109,21 @@ class Reports:
         return where
 
     @staticmethod
-    def _paid_by(q: SettlementQuery, *, per_card: bool,
-                 organisation_id: str | None = None) -> list[ColumnElement[bool]]:
+    def _paid_by(q: SettlementQuery, *, per_card: bool) -> list[ColumnElement[bool]]:
         """``payment_type``: the cards with at least one payment of that method.
 
         For the sums, a set: the cards with such a payment are one range of ix_payments_method_report,
         each card once however many such payments it has, each looked up by id; a test per card instead
         probed the payments for every card of the organisation (3 s of 1,000,000 on SQLite). For cards
         read in creation order (a page, the CSV's batches), a test per card: the walk stops after one
-        page, where gathering the whole set first took 0.35 s. With ``organisation_id`` the set is a range
-        of ix_payments_org_report: that organisation's payments of the method only.
+        page, where gathering the whole set first took 0.35 s.
         """
         if q.payment_type is None:
             return []
         paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
         if per_card:
             return [exists().where(paid_so.bill_card_id == BillCard.id, paid_so.method == q.payment_type)]
-        paid = [paid_so.method == q.payment_type]
-        if organisation_id is not None:
-            paid.insert(0, paid_so.organisation_id == organisation_id)
-        return [BillCard.id.in_(select(paid_so.bill_card_id).where(*paid))]
+        return [BillCard.id.in_(select(paid_so.bill_card_id).where(paid_so.method == q.payment_type))]
 
     @staticmethod
     def _page_query(q: SettlementQuery, where: list[ColumnElement[bool]]) -> Any:
@@ -175,7 +170,7 @@ class Reports:
 
     async def settlement(self, scope: Scope, q: SettlementQuery) -> dict[str, Any]:
         common = await self._settlement_where(scope, q)
-        where = common + self._paid_by(q, per_card=False, organisation_id=scope.organisation_id)
+        where = common + self._paid_by(q, per_card=False)
         # One pass over the cards for their own sums; payments and refunds are summed from
         # their side (each joined to its one card), so no card is counted twice. The queries
         # are independent reads, so they run side by side on their own connections.
@@ -185,13 +180,10 @@ class Reports:
                     .where(and_(*where)).group_by(BillCard.currency).order_by(BillCard.currency))
         by_type_q = (select(Payment.method, Payment.currency, func.count(), func.sum(Payment.amount))
                      .group_by(Payment.method, Payment.currency).order_by(Payment.method, Payment.currency))
-        if len(common) == 1:
+        if len(where) == 1:
             # The organisation alone: each payment carries its card's, so no join (ix_payments_org_report).
+            # With other filters the cards decide which payments count, and each payment's card is looked up.
             by_type_q = by_type_q.where(Payment.organisation_id == scope.organisation_id)
-            if q.payment_type is not None:
-                paid_so = aliased(Payment)
-                by_type_q = by_type_q.where(Payment.bill_card_id.in_(select(paid_so.bill_card_id).where(
-                    paid_so.organisation_id == scope.organisation_id, paid_so.method == q.payment_type)))
         else:
             by_type_q = by_type_q.join(BillCard, BillCard.id == Payment.bill_card_id).where(and_(*where))
         refunds_q = (select(PaymentRefund.currency, func.sum(PaymentRefund.amount))

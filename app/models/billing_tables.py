@@ -111,7 +111,7 @@ class Payment(Base):
         # The report's sum by payment type, read in its own order; and the cards with a payment of one method.
         Index("ix_payments_method_report", "method", "currency", "bill_card_id", "amount"),
         # The settlement report of a whole organisation, from the payments alone (no join to the cards).
-        Index("ix_payments_org_report", "organisation_id", "method", "currency", "bill_card_id", "amount"),
+        Index("ix_payments_org_report", "organisation_id", "method", "currency", "amount"),
         # The card's organisation, copied: the database refuses a payment whose organisation is not its card's.
         ForeignKeyConstraint(["bill_card_id", "organisation_id"], ["bill_cards.id", "bill_cards.organisation_id"],
                              name="fk_payments_card_organisation"),

@@ -30,7 +30,7 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-REPORT_COLUMNS = ["organisation_id", "method", "currency", "bill_card_id", "amount"]
+REPORT_COLUMNS = ["organisation_id", "method", "currency", "amount"]
 CURRENCY_COLUMNS = ["organisation_id", "currency", "patient_share", "refund_share", "medipay_admin_fee"]
 
 
