@@ -78,7 +78,8 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app[LOAD_GATE] = LoadGate(max_lag_ms=settings.overload_lag_ms, max_in_flight=settings.overload_in_flight)
+    app[LOAD_GATE] = LoadGate(max_lag_ms=settings.overload_lag_ms, max_in_flight=settings.overload_in_flight,
+                              max_queue_ms=settings.overload_queue_ms)
 
     aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True)

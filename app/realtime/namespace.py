@@ -119,7 +119,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
             busy = _error("busy", "The service is busy. Please try again in a moment.", lang)
             busy["error"].update(retry_after=retry_after_seconds(retry_ms), retry_after_ms=retry_ms)
             return busy
-        with gate.working():
+        with gate.working(event=True):
             return await self._dispatch(event, sid, lang, args)
 
     async def _dispatch(self, event: ClientEvent, sid: str, lang: str, args: tuple[Any, ...]) -> Any:

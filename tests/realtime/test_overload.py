@@ -38,6 +38,16 @@ def test_the_gate_counts_lag_and_work_in_flight() -> None:
         assert gate.refuse() == 400  # at least twice the lag bound
     assert gate.in_flight == 0 and gate.refused == 1
     assert gate.retry_after_ms() is None
+    # Work queued behind the database does not show as lag, but the oldest socket event ages.
+    queued = LoadGate(max_lag_ms=200, max_in_flight=0, max_queue_ms=500, clock=clock)
+    with queued.working(event=True):
+        clock.now += 0.2
+        with queued.working(event=True), queued.working():
+            assert queued.retry_after_ms() is None
+            clock.now += 0.4
+            assert abs(queued.oldest_event_age() - 0.6) < 1e-9
+            assert queued.retry_after_ms() == 600
+    assert queued.oldest_event_age() == 0 and queued.retry_after_ms() is None
     # 0 turns a bound off.
     off = LoadGate(max_lag_ms=0, max_in_flight=0, clock=clock)
     off._next_wake = 0.0  # noqa: SLF001
@@ -56,6 +66,7 @@ async def test_under_injected_lag_events_are_answered_busy_at_once_then_admitted
     _, clinician, patient = await live.call_pair()
     gate = live.app[LOAD_GATE]
     gate.max_lag = 0.2  # the default bound; the tests' settings turn it off (tests/conftest.py)
+    gate.start()  # the probe, which runs only with a lag bound
     ok = await clinician.call("payment:request", {"amount": 500, "description": "Before"})
     assert ok["ok"] is True
 
