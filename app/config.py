@@ -176,7 +176,7 @@ class Settings:
     # Past these a new socket event or REST call is answered "busy" at once (0: that bound off).
     overload_lag_ms: int = 200
     overload_in_flight: int = 128
-    overload_queue_ms: int = 500
+    overload_queue_ms: int = 300
 
     @property
     def stripe_sandbox(self) -> bool:
@@ -372,7 +372,7 @@ class Settings:
             trusted_proxies=_networks(get("TRUSTED_PROXIES")),
             overload_lag_ms=whole("OVERLOAD_LAG_MS", 200, 0, 60_000),
             overload_in_flight=whole("OVERLOAD_IN_FLIGHT", 128, 0, 100_000),
-            overload_queue_ms=whole("OVERLOAD_QUEUE_MS", 500, 0, 60_000),
+            overload_queue_ms=whole("OVERLOAD_QUEUE_MS", 300, 0, 60_000),
         )
 
 

@@ -9,7 +9,7 @@ rates, the highest whose requests were all accepted with a p99 under
 each for ``--seconds``: how many were accepted, their p99 (sent → the patient's
 ``payment:requested``), and whether every request got its answer (the ack:
 done or ``busy``) within 2 s. Then the same 4× on a process with the load gate
-off (``OVERLOAD_LAG_MS=0 OVERLOAD_IN_FLIGHT=0``): what the gate saves.
+off (``OVERLOAD_LAG_MS=0 OVERLOAD_IN_FLIGHT=0 OVERLOAD_QUEUE_MS=0``): what the gate saves.
 ``python -m bench.plot_overload`` draws the latency over time.
 """
 
@@ -101,7 +101,7 @@ async def main() -> None:
         ungated = None
         if not args.no_ungated:
             server, pairs = await _server(tmp, "ungated", args.consults, OVERLOAD_LAG_MS="0",
-                                          OVERLOAD_IN_FLIGHT="0")
+                                          OVERLOAD_IN_FLIGHT="0", OVERLOAD_QUEUE_MS="0")
             try:
                 [ungated] = _run(tmp, pairs, [offered], args.seconds, series=True, grace=10.0)
             finally:
