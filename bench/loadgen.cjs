@@ -214,6 +214,9 @@ async function overload() {
     // Every request gets its answer or is counted unanswered after config.grace_seconds.
     const deadline = now() + (config.grace_seconds || 5) * 1000;
     while (acks.size < sentAt.size && now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // …and every accepted one its push to the patient (which may come after the clinician's ack).
+    const pushed = () => Array.from(acks).every(([d, [, kind]]) => kind !== "ok" || arrivals.has(d));
+    while (!pushed() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
     const accepted = [];
     const answers = [];
@@ -240,6 +243,7 @@ async function overload() {
     phases.push({
       rate, sent, answered: acks.size, unanswered: sent - acks.size, kinds,
       answered_within_2s: answeredWithin2s, accepted: accepted.length,
+      accepted_not_pushed: (kinds.ok || 0) - accepted.length,
       accepted_per_s: Math.round((accepted.length / config.seconds) * 10) / 10,
       accepted_p50_ms: percentile(accepted, 50), accepted_p99_ms: percentile(accepted, 99),
       accepted_max_ms: percentile(accepted, 100),

@@ -48,7 +48,7 @@ def _run(tmp: Path, pairs: list[dict[str, Any]], rates: list[int], seconds: floa
 
 def _sustains(phase: dict[str, Any]) -> bool:
     p99 = phase["accepted_p99_ms"]
-    return phase["accepted"] == phase["sent"] and p99 is not None and p99 <= SUSTAINED_P99_MS
+    return phase["kinds"].get("ok", 0) == phase["sent"] and p99 is not None and p99 <= SUSTAINED_P99_MS
 
 
 def find_sustained(tmp: Path, pairs: list[dict[str, Any]], start: int, limit: int) -> tuple[int, list[Any]]:
