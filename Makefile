@@ -52,7 +52,7 @@ test-scale: setup
 # One command per target in docs/targets.md; each prints one JSON object.
 # Full sizes take minutes each; bench-smoke runs every command tiny.
 BENCH := p1_push_latency p1_request_inprocess p2_sockets_memory p3_webhooks p3_settle_inprocess \
-	p4_medipay_export p5_settlement_report p6_push_two_processes
+	p4_medipay_export p5_settlement_report p6_push_two_processes overload reconnect_storm
 bench: setup
 	@for b in $(BENCH); do $(PY) -m bench.$$b || exit 1; done
 
@@ -66,6 +66,9 @@ bench-smoke: setup
 	$(PY) -m bench.p4_medipay_export --cards 10
 	$(PY) -m bench.p5_settlement_report --cards 10
 	$(PY) -m bench.p6_push_two_processes --consults 5 --rates 10 --seconds 1
+	$(PY) -m bench.overload --consults 5 --sustained 2 --seconds 1
+	$(PY) -m bench.plot_overload bench/results/overload.json $$(mktemp --suffix=.svg)
+	$(PY) -m bench.reconnect_storm --sockets 20
 
 # ruff, then the import contracts in pyproject.toml (one way down, no cycles).
 lint: setup

@@ -27,7 +27,7 @@ from app.clock import Clock
 from app.commands import CreateConsult
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.tokens import TokenSigner
+from app.consults.tokens import JoinClaims, TokenSigner
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
@@ -163,12 +163,7 @@ class ConsultService:
         now = self.clock.now()
         claims = self.signer.verify(token, now=now)
         async with self.db.read() as s:
-            consult = await s.get(Consult, claims.consult_id)
-        if consult is None:
-            raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
-        if consult.status != "active" or consult.expires_at <= now:
-            raise Unauthenticated("consult_ended", "The consultation has ended.")
-        return Participant(claims=claims, consult=consult)
+            return _in_call(claims, await s.get(Consult, claims.consult_id), now)
 
     async def after_end(self, token: object) -> AfterEnd | None:
         """What a join link shows once its consult has ended: the person's paid requests.
@@ -209,6 +204,32 @@ class ConsultService:
             requests = await self._requests(s, who.consult.id)
             consult = await s.get(Consult, who.consult.id)
         assert consult is not None
+        return self._state_view(who, consult, patients, requests)
+
+    def claims(self, token: object) -> JoinClaims:
+        """What a join token says, checked (signature, expiry) without the database."""
+        return self.signer.verify(token, now=self.clock.now())
+
+    async def join(self, claims: JoinClaims) -> tuple[Participant, ConsultState, list[BillCard]]:
+        """A (re)connect: the consult still running, the ``consult:state`` and the bill cards of ``claims``.
+
+        One read on one connection (the consult, its patients, requests and cards: four
+        primary-key or indexed lookups), where ``participant``, ``state`` and the cards took
+        three connections and five statements; a reconnect storm makes thousands at once.
+        """
+        now = self.clock.now()
+        async with self.db.read() as s:
+            who = _in_call(claims, await s.get(Consult, claims.consult_id), now)
+            patients = await self._patients(s, who.consult.id)
+            requests = await self._requests(s, who.consult.id)
+            query = select(BillCard).where(BillCard.consult_id == who.consult.id).order_by(BillCard.created_at)
+            if who.role != "clinician":
+                query = query.where(BillCard.patient_ref == who.id)
+            bill_cards = list(await s.scalars(query))
+        return who, self._state_view(who, who.consult, patients, requests), bill_cards
+
+    def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
+                    requests: list[PaymentRequest]) -> ConsultState:
         if who.role == "patient":
             patients = [p for p in patients if p.patient_id == who.id]
             requests = [r for r in requests if r.patient_id == who.id]
@@ -269,3 +290,11 @@ def _allowed_currency(clinic: Clinic, given: Any) -> str:
         raise Invalid("invalid_currency", f"currency must be one of the clinic's: {', '.join(allowed)}",
                       field="currency")
     return currency
+
+
+def _in_call(claims: JoinClaims, consult: Consult | None, now: Any) -> Participant:
+    if consult is None:
+        raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
+    if consult.status != "active" or consult.expires_at <= now:
+        raise Unauthenticated("consult_ended", "The consultation has ended.")
+    return Participant(claims=claims, consult=consult)

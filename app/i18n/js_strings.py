@@ -43,6 +43,7 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Connection lost. Reconnecting…"),
     N_("Offline"),
     N_("Could not connect."),
+    N_("The service is busy. Trying again in {seconds} s…"),
     N_("Could not load the live connection. Please reload the page."),
     N_("The server did not answer. Please try again."),
     N_("Something went wrong. Please try again."),

@@ -9,7 +9,8 @@ What can be derived is, so the document cannot drift from the service:
   API key (401); a thing named in the path may belong to another organisation
   (403) or not exist (404); a body may be malformed (400) or wrong (422), and
   so may query parameters (422); an operation adds only the codes its service
-  has besides (``errors``);
+  has besides (``errors``); and any call may be refused with 503 ``busy``
+  and ``Retry-After`` while the process is past its load bound;
 - status and type enums are the code's own tuples.
 
 The response shapes and the operations' words are declared below, one line
@@ -67,7 +68,8 @@ def _array(items: Json) -> Json:
 _ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {**_obj(**_each(STR, "code", "message", "field")), "required": ["code", "message"]}},
+    "properties": {"error": {**_obj(**_each(STR, "code", "message", "field"), retry_after=INT),
+                             "required": ["code", "message"]}},
 }
 # A receipt or credit note: its short number (CP-2026-000123) and its absolute link (no token needed).
 _DOCUMENT = {
@@ -189,7 +191,7 @@ class Operation:
     csv: bool = False  # also answers text/csv (?format=csv)
 
     def error_statuses(self) -> list[int]:
-        codes = {401, *self.errors}
+        codes = {401, 503, *self.errors}
         if "{" in self.path:
             codes |= {403, 404}
         if self.operation_id in REQUEST_BODIES:
@@ -216,8 +218,13 @@ class Operation:
             str(code): {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
             for code in self.error_statuses()
         }
+        op["responses"]["503"]["headers"] = {"Retry-After": _RETRY_AFTER}
         return op
 
+
+# A 503 with code "busy" (the process is past its load bound) says when to try again.
+_RETRY_AFTER: Json = {"description": "whole seconds to wait before trying again (code busy)",
+                      "schema": {"type": "integer", "minimum": 1}}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404)),
