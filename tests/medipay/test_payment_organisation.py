@@ -85,6 +85,6 @@ async def test_the_migration_fills_in_the_organisation_of_payments_made_before_i
     await p.medipay.choose(card["id"], "card")
     url = str(p.live.settings.database_url)
     # Back to the schema before the column, its payment kept; then up again.
-    await _migrate(url, "downgrade", "0007")
+    await _migrate(url, "downgrade", "0010")
     await _migrate(url, "upgrade", "head")
     assert await _every_payment_carries_its_cards_organisation(p.live) == {("card", True)}
