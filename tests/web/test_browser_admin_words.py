@@ -34,8 +34,10 @@ async def test_sydney_clinic_times_words_and_a_spreadsheet(live: Live, session: 
     nav = page.get_by_role("navigation", name="Main")
     await nav.get_by_role("link", name="Cash desk").click()
     status = page.get_by_test_id("cards").get_by_test_id("card-status")
-    # "Faktura generert" is shared by three statuses: this one says which it is, and no code is shown.
-    await expect(status).to_contain_text("Faktura generert")
+    # "Invoice generated" ("Faktura generert") is shared by three statuses: this one says which
+    # it is, and no code is shown; the English page shows the English label.
+    await expect(status).to_contain_text("Invoice generated")
+    await expect(status).not_to_contain_text("Faktura generert")
     await expect(status).to_contain_text("Cannot be exported until corrected")
     await expect(status).not_to_contain_text("not_exported")
     await page.get_by_test_id("cards").get_by_role("link", name="Sigrid Vik").click()
