@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,38 +24,53 @@ Y_MIN_MS, Y_MAX_MS = 0.5, 20_000.0
 APP, RELAY, TARGET = "#c0392b", "#7f8c8d", "#27ae60"
 
 
-def _y(ms: float, top: float) -> float:
+def y_of(ms: float, top: float, panel_h: float = PANEL_H) -> float:
+    """Where ``ms`` sits on a panel's log-scale y axis (0.5 ms to 20 s)."""
     ms = min(max(ms, Y_MIN_MS), Y_MAX_MS)
     span = math.log10(Y_MAX_MS) - math.log10(Y_MIN_MS)
-    return top + PANEL_H * (1 - (math.log10(ms) - math.log10(Y_MIN_MS)) / span)
+    return top + panel_h * (1 - (math.log10(ms) - math.log10(Y_MIN_MS)) / span)
 
 
-def _ms(ms: float | None) -> str:
-    return "—" if ms is None else f"{ms:,.1f} ms"
+def show_ms(ms: float | None, digits: int = 1) -> str:
+    return "—" if ms is None else f"{ms:,.{digits}f} ms"
 
 
-def _panel(row: dict[str, Any], top: float, seconds: float) -> list[str]:
+def axes(top: float, seconds: float, panel_h: float = PANEL_H) -> list[str]:
+    """A panel's frame, its latency grid (1 ms to 10 s) and its time labels."""
     plot_w = W - LEFT - RIGHT
-    out = [f'<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{PANEL_H}" fill="none" stroke="#ccc"/>']
+    out = [f'<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#ccc"/>']
     for ms in (1, 10, 100, 1000, 10000):
-        y = _y(ms, top)
+        y = y_of(ms, top, panel_h)
         out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
         label = f"{ms} ms" if ms < 1000 else f"{ms // 1000} s"
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{label}</text>')
     for s in range(0, int(seconds) + 1, max(1, int(seconds) // 10)):
         x = LEFT + plot_w * s / seconds
-        out.append(f'<text x="{x:.1f}" y="{top + PANEL_H + 14}" text-anchor="middle" font-size="11">{s} s</text>')
+        out.append(f'<text x="{x:.1f}" y="{top + panel_h + 14}" text-anchor="middle" font-size="11">{s} s</text>')
+    return out
+
+
+def bound_line(ms: float, top: float, colour: str, panel_h: float = PANEL_H) -> str:
+    """A dashed horizontal line at ``ms``: a target or a bound."""
+    y = y_of(ms, top, panel_h)
+    return f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" stroke-dasharray="6 4"/>'
+
+
+def dot(sent_ms: float, latency: float, top: float, seconds: float, colour: str, panel_h: float = PANEL_H) -> str:
+    """One request: when it was sent (x) and how long it took (y)."""
+    x = LEFT + (W - LEFT - RIGHT) * min(sent_ms / 1000 / seconds, 1)
+    return f'<circle cx="{x:.1f}" cy="{y_of(latency, top, panel_h):.1f}" r="1.6" fill="{colour}" fill-opacity="0.6"/>'
+
+
+def _panel(row: dict[str, Any], top: float, seconds: float) -> list[str]:
+    out = axes(top, seconds)
     for key, colour in (("baseline_series", RELAY), ("series", APP)):
-        for sent_ms, latency in row.get(key) or []:
-            x = LEFT + plot_w * min(sent_ms / 1000 / seconds, 1)
-            out.append(f'<circle cx="{x:.1f}" cy="{_y(latency, top):.1f}" r="1.6" fill="{colour}" fill-opacity="0.6"/>')
+        out += [dot(sent_ms, latency, top, seconds, colour) for sent_ms, latency in row.get(key) or []]
     if row.get("target_p99_ms"):
-        y = _y(row["target_p99_ms"], top)
-        out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{TARGET}" '
-                   f'stroke-dasharray="6 4"/>')
-    title = (f'{row["rate_per_s"]} requests/s: app p50 {_ms(row["p50_ms"])}, p99 {_ms(row["p99_ms"])}, '
-             f'{row["received"]} of {row["sent"]} arrived; bare relay p99 {_ms(row["baseline_p99_ms"])}; '
-             f'target p99 {_ms(row["target_p99_ms"])} (dashed)')
+        out.append(bound_line(row["target_p99_ms"], top, TARGET))
+    title = (f'{row["rate_per_s"]} requests/s: app p50 {show_ms(row["p50_ms"])}, p99 {show_ms(row["p99_ms"])}, '
+             f'{row["received"]} of {row["sent"]} arrived; bare relay p99 {show_ms(row["baseline_p99_ms"])}; '
+             f'target p99 {show_ms(row["target_p99_ms"])} (dashed)')
     out.append(f'<text x="{LEFT}" y="{top - 8}" font-size="12">{title}</text>')
     return out
 
@@ -74,13 +90,18 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def cli(render: Callable[[dict[str, Any]], str], source: str, target: str) -> None:
+    """``python -m bench.<plot> [source.json] [target.svg]``: the last result line drawn."""
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / source
+    dst = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / target
+    result = json.loads(src.read_text().strip().splitlines()[-1])
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(render(result))
+    print(dst)
+
+
 def main() -> None:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench/results/p1.json"
-    target = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/img/p1-latency.svg"
-    result = json.loads(source.read_text().strip().splitlines()[-1])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(result))
-    print(target)
+    cli(render, "bench/results/p1.json", "docs/img/p1-latency.svg")
 
 
 if __name__ == "__main__":
