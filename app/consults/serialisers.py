@@ -28,6 +28,10 @@ def request_view(r: PaymentRequest) -> dict[str, Any]:
         "refunded_amount": r.refunded_amount,
         "failure_reason": r.failure_reason,
         "checkout_expires_at": iso(r.checkout_expires_at),
+        # Why the latest checkout has not ended in a payment, in codes the panels put in words.
+        "problem": {"code": r.problem, "detail": r.problem_detail, "at": iso(r.problem_at)} if r.problem else None,
+        # Where the amount went when it was not paid in the call.
+        "onward": r.onward,
         "stripe": {
             "checkout_session_id": r.checkout_session_id,
             "payment_intent_id": r.payment_intent_id,

@@ -52,6 +52,13 @@ class PaymentRequest(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     application_fee_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Why the latest checkout has not ended in a payment (statuses.CheckoutProblem), the
+    # card issuer's code, and when Stripe said so (an older event never overwrites a newer one).
+    problem: Mapped[str | None] = mapped_column(String(16))
+    problem_detail: Mapped[str | None] = mapped_column(String(60))
+    problem_at: Mapped[datetime | None]
+    # Where an unpaid amount went (statuses.Onward).
+    onward: Mapped[str | None] = mapped_column(String(16))
 
 
 class StripeEvent(Base):
