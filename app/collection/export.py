@@ -45,12 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.billing.card_service import owned_card
-from app.billing.cards import card_view, finish_unpaid, paid_total, reinstate_request_line
+from app.billing.cards import card_view, paid_total
 from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.billing.transitions import transition
 from app.clock import Clock
+from app.collection import handover
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import apply_claim, card_summary, claim_for, notify_card
+from app.collection.claims import apply_claim, card_summary, claim_for, claim_texts, notify_card
 from app.collection.export_checks import check
 from app.collection.secret_box import SecretBox
 from app.consults.notifier import Notifier, request_changed
@@ -58,7 +59,7 @@ from app.consults.serialisers import request_view
 from app.db import Database
 from app.errors import Conflict
 from app.ids import new_id
-from app.models import BillCard, Clinic, MediPayExport, Payment, PaymentRequest
+from app.models import BillCard, Clinic, MediPayExport, Payment
 from integrations.medipay.protocol import (
     Claim,
     ClaimRefused,
@@ -122,8 +123,7 @@ class MediPayExporter:
         async with self.db.write() as s:
             card = await owned_card(s, organisation_id, card_id, lock=True)
             now = self.clock.now()
-            if reinstate is not None:
-                await reinstate_request_line(s, card, reinstate, now)
+            handed = [r for r in [await handover.reinstate(s, card, reinstate, now)] if r] if reinstate else []
             if card.status in ("paid", "invoice_paid"):
                 raise Conflict("card_settled", "The card is paid: there is nothing to send.")
             if card.status not in QUEUEABLE | {"under_work"}:
@@ -134,15 +134,15 @@ class MediPayExporter:
                                "The card's book does not export to MediPay, or its MediPay account is not verified.")
             if card.patient_share - await paid_total(s, card.id) <= 0:
                 raise Conflict("nothing_to_collect", "The card has no unpaid patient share to send.")
-            taken_over: list[Any] = []
             if card.status == "under_work":
-                taken_over = await self._take_over_requests(s, card, now)
+                handed += await handover.take_over(s, card, now)
                 await transition(s, card, "open", "sent to payment", now)
             await queue_card(s, card, trigger="send_to_payment", now=now)
             audit.record(s, organisation_id=organisation_id, clinic_id=card.clinic_id, actor_type=actor_type,
                          actor_id=actor_id, action="bill_card.sent_to_payment", subject_type="bill_card",
                          subject_id=card.id, at=now, details=None)
-        for view in taken_over:
+            views = [request_view(r) for r in handed]
+        for view in views:
             await request_changed(self.notifier, view)
         task = asyncio.create_task(self.export_due(card_ids=[card_id]))
         self._kicks.add(task)
@@ -151,22 +151,6 @@ class MediPayExporter:
             await asyncio.wait_for(asyncio.shield(task), wait)
         async with self.db.read() as s:
             return await card_view(s, await owned_card(s, organisation_id, card_id))
-
-    @staticmethod
-    async def _take_over_requests(s: AsyncSession, card: BillCard, now: datetime) -> list[dict[str, Any]]:
-        """The call's open requests on this card now go through MediPay: the patient cannot also pay them in the call.
-
-        A checkout already open may be being paid this minute, so that card waits.
-        """
-
-        requests = (await s.scalars(select(PaymentRequest).where(
-            PaymentRequest.bill_card_id == card.id, PaymentRequest.status.in_(("requested", "checkout_open")))
-            .with_for_update())).all()
-        if any(r.status == "checkout_open" for r in requests):
-            raise Conflict("checkout_open", "The patient has the payment page open; wait for it to finish.")
-        for r in requests:
-            await finish_unpaid(s, r, "cancelled", "sent to MediPay", now, keep_line=True)
-        return [request_view(r) for r in requests]
 
     async def close(self) -> None:
         for task in list(self._kicks):
@@ -290,6 +274,7 @@ class MediPayExporter:
             paid = dict((await s.execute(
                 select(Payment.bill_card_id, func.sum(Payment.amount))
                 .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id))).all())
+            texts = await claim_texts(s, list(cards.values()))
             books: dict[str | None, Credentials | None] = {}
             for book_id in {c.book_id for c in cards.values()}:
                 books[book_id] = await credentials_for_book(s, book_id, self.box)
@@ -310,7 +295,7 @@ class MediPayExporter:
             elif due <= 0:
                 outcomes.append(_Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
             else:
-                sendable.append((job, claim_for(card, due), creds))
+                sendable.append((job, claim_for(card, due, *texts[card.id]), creds))
         return outcomes, sendable
 
     async def _send(self, job: _Job, claim: Claim, creds: Credentials) -> _Outcome:

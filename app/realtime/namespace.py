@@ -102,6 +102,12 @@ class ConsultNamespace(socketio.AsyncNamespace):
             sid, lambda who: self.fallback.send(who, inputs.BILL_CARD_SEND.parse(data, empty=True)), None
         )
 
+    async def on_bill_card_preview(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # What the patient would be asked by SMS, before anything is sent: the clinician confirms it.
+        return await self._handle(
+            sid, lambda who: self.fallback.preview(who, inputs.BILL_CARD_PREVIEW.parse(data, empty=True)), None
+        )
+
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if not isinstance(event, ClientEvent):
             # The server's own connect and disconnect.

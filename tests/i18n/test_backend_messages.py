@@ -17,7 +17,8 @@ USER_FACING = ["app/payments/requests.py", "app/payments/checkout.py", "app/paym
                "app/connect/linking.py",
                "app/admin/client_payments.py", "app/payments/minimums.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
-               "app/collection/export_checks.py", "app/collection/export.py", "app/collection/fallback.py"]
+               "app/collection/export_checks.py", "app/collection/export.py", "app/collection/fallback.py",
+               "app/collection/handover.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
           "Unavailable", "_error", "Failure"}
 
