@@ -26,7 +26,7 @@ from typing import Any
 
 from app import inputs
 from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
-from app.billing.statuses import REQUEST_STATUSES, STATUSES
+from app.billing.statuses import REQUEST_STATUSES, STATUSES, CheckoutProblem, Onward
 from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema
 
@@ -73,6 +73,8 @@ _REQUEST = _obj(
     **_each(STR, "id", "consult_id", "patient_id"), amount=MINOR, currency=STR, description=STR,
     status=_enum(REQUEST_STATUSES), bill_card_id=STR, created_at=TIME, paid_at=_null(TIME), refunded_amount=INT,
     stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")),
+    problem={**_obj(code=_enum(tuple(CheckoutProblem)), detail=_null(STR), at=TIME), "type": ["object", "null"]},
+    onward={"type": ["string", "null"], "enum": [*Onward, None]},
 )
 _REFUND = _obj(
     id=STR, payment_request_id=STR, amount=MINOR, currency=STR, status=_enum(REFUND_STATUSES),
