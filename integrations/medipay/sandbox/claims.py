@@ -159,7 +159,7 @@ def export(sb: Sandbox, owner: str, claim_id: str, body: dict[str, Any]) -> tupl
             "patient": body["patient"], "amount": body["amount"], "admin_fee": body["admin_fee"],
             "admin_fee_amount": fee, "total": body["amount"] + fee, "currency": "NOK",
             "description": body["description"], "lines": body["lines"],
-            "language": body.get("language") or SMS_LANGUAGE,
+            "language": body.get("language"),
             "checkout_url": None, "created_at": _iso(now), "updated_at": _iso(now),
             "deadline_at": None, "reminder_at": None, "reminder_sent_at": None, "choice": None,
             "invoice": None, "version": 1, "payments": [], "sms": [],
