@@ -106,3 +106,13 @@ async def test_leaving_checkout_by_its_cancel_link_makes_the_request_payable_aga
     await clinician.wait_for("payment:received")
     assert await counts(live) == (1, 1)
     assert await live.ledger_balanced()
+
+
+async def test_an_expiry_reaches_both_with_its_reason(live: Live) -> None:
+    _, clinician, patient = await live.call_pair()
+    request = (await clinician.call("payment:request", {"amount": 15000, "description": "Short"}))["request"]
+    await patient.call("payment:checkout", {"request_id": request["id"]})
+    await live.sandbox_control("POST", "/clock/advance", {"seconds": 3600})
+    for person in (clinician, patient):
+        update = await person.wait_for("payment:updated", lambda d: d["request"]["status"] == "expired")
+        assert update["request"]["problem"]["code"] == "expired"
