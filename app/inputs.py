@@ -87,6 +87,8 @@ PAYMENT_REQUEST = Schema(
         "description": Text(),
         "patient_id": Text(max_len=200, numbers=True, code="unknown_patient", message="Unknown patient."),
         "idempotency_key": ID,
+        # Required (true) above the clinic's confirmation threshold; see app/payments/amount_limits.py.
+        "confirmed": Flag(),
     },
 )
 REQUEST_REF = Schema(fields={"request_id": ID}, required=("request_id",))

@@ -30,6 +30,7 @@ async def measure(env: dict[str, str], count: int) -> dict[str, Any]:
     from sqlalchemy import bindparam, event, select
 
     from app.__main__ import _seed, with_services
+    from app.commands import CreateConsult, RequestPayment
     from app.config import Settings
     from app.models import Consult
 
@@ -39,9 +40,10 @@ async def measure(env: dict[str, str], count: int) -> dict[str, Any]:
         demo = await _seed(services)
         tokens, ids = [], []
         for i in range(count):
-            consult = await services.consults.create(demo["organisation_id"], harness.consult_body(demo, i))
-            tokens.append(consult["clinician"]["token"])
-            ids.append(consult["id"])
+            body = CreateConsult.parse(harness.consult_body(demo, i))
+            consult = await services.consults.create(demo["organisation_id"], body)
+            tokens.append(consult.clinician.token)
+            ids.append(consult.id)
         counted = {"statements": 0, "commits": 0}
 
         def statement(*_args: Any) -> None:
@@ -56,7 +58,7 @@ async def measure(env: dict[str, str], count: int) -> dict[str, Any]:
         t0 = time.process_time()
         for i, token in enumerate(tokens):
             who = await services.consults.participant(token)
-            await services.payments.request(who, {"amount": 45000 + i, "description": f"Consultation {i}"})
+            await services.payments.request(who, RequestPayment(amount=45000 + i, description=f"Consultation {i}"))
         request_s = time.process_time() - t0
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)

@@ -30,6 +30,8 @@ TARGET_P99_MS = 50.0
 async def make_requests(env: dict[str, str], count: int) -> list[dict[str, Any]]:
     """Open payment requests, one per consult, the way the app makes them."""
     from app.__main__ import _seed, with_services
+    from app.billing.serialisers import as_json
+    from app.commands import CreateConsult, RequestPayment
     from app.config import Settings
     from app.models import PaymentRequest
 
@@ -40,9 +42,10 @@ async def make_requests(env: dict[str, str], count: int) -> list[dict[str, Any]]
         demo = await _seed(services)
         out = []
         for i in range(count):
-            consult = await services.consults.create(demo["organisation_id"], harness.consult_body(demo, i))
-            who = await services.consults.participant(consult["clinician"]["token"])
-            r = await services.payments.request(who, {"amount": 45000, "description": "Consultation"})
+            body = CreateConsult.parse(harness.consult_body(demo, i))
+            consult = await services.consults.create(demo["organisation_id"], body)
+            who = await services.consults.participant(consult.clinician.token)
+            r = as_json(await services.payments.request(who, RequestPayment(amount=45000, description="Consultation")))
             out.append(r)
         async with services.db.read() as s:
             rows = dict((await s.execute(

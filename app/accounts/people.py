@@ -98,6 +98,7 @@ class People:
         query = select(Invitation).where(
             Invitation.organisation_id == actor.organisation_id,
             Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
             Invitation.expires_at > now,
         )
         if actor.role == "clinic_admin":
@@ -186,7 +187,8 @@ class People:
             raise NotFound("invitation_not_found", "This invitation link is not valid any more.")
         async with self.db.read() as s:
             inv = await s.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
-        if inv is None or inv.accepted_at is not None or self.clock.now() >= inv.expires_at:
+        if inv is None or inv.accepted_at is not None or inv.revoked_at is not None or \
+                self.clock.now() >= inv.expires_at:
             raise NotFound("invitation_not_found", "This invitation link is not valid any more.")
         return inv
 
@@ -200,7 +202,7 @@ class People:
                 select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update()
             )
             # Re-checked inside the write: two tabs accepting at once make one user.
-            if inv is None or inv.accepted_at is not None or now >= inv.expires_at:
+            if inv is None or inv.accepted_at is not None or inv.revoked_at is not None or now >= inv.expires_at:
                 raise NotFound("invitation_not_found", "This invitation link is not valid any more.")
             if await s.scalar(select(User.id).where(User.email == inv.email)) is not None:
                 raise Conflict("email_taken", "A user with this e-mail address already exists.", field="email")
@@ -240,6 +242,54 @@ class People:
                 actor_id=actor.id, action="user.deactivated", subject_type="user", subject_id=user.id, at=now,
             )
         return user
+
+    async def managed_user(self, actor: AdminUser, user_id: str) -> User:
+        """A user the actor may deactivate or reactivate (for the confirm page); NotFound/Forbidden otherwise."""
+        async with self.db.read() as s:
+            return await self._managed(s, actor, user_id)
+
+    async def reactivate(self, actor: AdminUser, user_id: str) -> User:
+        """Undo a deactivation: the user signs in again with their own password (sessions stay ended)."""
+        now = self.clock.now()
+        async with self.db.write() as s:
+            user = await self._managed(s, actor, user_id)
+            if user.active:
+                return user
+            user.active = True
+            audit.record(
+                s, organisation_id=user.organisation_id, clinic_id=user.clinic_id, actor_type="user",
+                actor_id=actor.id, action="user.reactivated", subject_type="user", subject_id=user.id, at=now,
+            )
+        return user
+
+    async def open_invitation(self, actor: AdminUser, invitation_id: str, *, lock: bool = False,
+                              s: AsyncSession | None = None) -> Invitation:
+        """An invitation the actor may revoke: theirs to see, not yet used, revoked or expired."""
+        if s is None:
+            async with self.db.read() as s:
+                return await self.open_invitation(actor, invitation_id, s=s)
+        inv = await s.get(Invitation, invitation_id, with_for_update=lock) if 0 < len(invitation_id) <= 40 else None
+        if inv is None or inv.organisation_id != actor.organisation_id:
+            raise NotFound("invitation_not_found", "There is no such invitation.")
+        if actor.role == "clinic_admin" and inv.clinic_id != actor.clinic_id or actor.role not in RANK \
+                or RANK[actor.role] < 1:
+            raise Forbidden("forbidden", "You do not have access to this page.")
+        if inv.accepted_at is not None or inv.revoked_at is not None or self.clock.now() >= inv.expires_at:
+            raise Conflict("invitation_closed", "This invitation has already been used, revoked or has expired.")
+        return inv
+
+    async def revoke_invitation(self, actor: AdminUser, invitation_id: str) -> Invitation:
+        """Revoke an open invitation: its link stops working at once."""
+        now = self.clock.now()
+        async with self.db.write() as s:
+            inv = await self.open_invitation(actor, invitation_id, lock=True, s=s)
+            inv.revoked_at = now
+            audit.record(
+                s, organisation_id=inv.organisation_id, clinic_id=inv.clinic_id, actor_type="user",
+                actor_id=actor.id, action="invitation.revoked", subject_type="invitation", subject_id=inv.id,
+                at=now, details={"email": inv.email, "role": inv.role},
+            )
+        return inv
 
     async def set_clinician_ref(self, actor: AdminUser, user_id: str, ref: str) -> User:
         value = _clinician_ref(ref)

@@ -25,11 +25,12 @@ from babel.dates import format_datetime
 
 from app import validation as v
 from app.admin.auth import AdminUser, flash, load_clinic_for, page_error, render, require, translator
+from app.admin.confirm import confirm_page, confirmed
 from app.backoffice.cash_desk import LISTS, CashDesk, DeskQuery, desk_scope
 from app.billing.card_service import BillCards
 from app.billing.statuses import LABELS, STATUSES
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from app.i18n import currency_exponent, to_minor
+from app.i18n import currency_exponent, format_money, to_minor
 from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 
 routes = web.RouteTableDef()
@@ -232,7 +233,21 @@ async def send_to_payment(request: web.Request) -> web.StreamResponse:
     user: AdminUser = request["user"]
     t = translator(request)
     card_id = request.match_info["card_id"]
-    await _load(request, card_id)  # the access checks, before anything changes
+    card = await _load(request, card_id)  # the access checks, before anything changes
+    if not confirmed(await request.post()):
+        # It texts the patient: say what goes to whom, and send only on the second press.
+        patient = card.get("patient") or {}
+        invoice = card["status"] == "invoice_generated"
+        return confirm_page(
+            request, title=t.gettext("Send to payment now?"),
+            warning=t.gettext("The invoice is exported to MediPay at once.") if invoice else t.gettext(
+                "The card is exported to MediPay at once: the patient gets an SMS with a link to MediPay Checkout."),
+            details=[(t.gettext("Patient"), str(patient.get("name") or "")),
+                     (t.gettext("Mobile"), str(patient.get("mobile") or "—")),
+                     (t.gettext("Patient share"), format_money(card["patient_share"], card["currency"], t.lang))],
+            action=f"{BASE}/cards/{card_id}/send", confirm_label=t.gettext("Send to payment"),
+            back=f"{BASE}/cards/{card_id}", danger=False,
+        )
     try:
         card = await request.app[MEDIPAY_EXPORTER].send_to_payment(
             user.organisation_id, card_id, actor_type="user", actor_id=user.id
@@ -240,7 +255,7 @@ async def send_to_payment(request: web.Request) -> web.StreamResponse:
     except DomainError as e:
         await flash(request, t.gettext(e.message), "error")
         raise web.HTTPSeeOther(f"{BASE}/cards/{card_id}") from None
-    if card["status"] in ("open_exported", "invoice_exported"):
+    if card.status in ("open_exported", "invoice_exported"):
         await flash(request, t.gettext("The card was sent to MediPay."))
     else:
         await flash(request, t.gettext("The card is queued for MediPay; its status shows when MediPay has answered."))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,10 +20,13 @@ from aiohttp import web
 from babel.dates import format_date
 
 from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, render, require, translator
+from app.admin.confirm import confirm_page, confirmed
 from app.connect.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
-from app.i18n import to_minor
-from app.keys import SETTINGS, STRIPE_ACCOUNTS
+from app.i18n import format_money, to_minor
+from app.keys import CLOCK, DB, PAYMENTS, SETTINGS, STRIPE_ACCOUNTS
+from app.money import exponent
+from app.payments.amount_limits import AmountLimits, limits_view
 
 routes = web.RouteTableDef()
 BASE = "/admin/clinics/{clinic_id}/client-payments"
@@ -95,6 +99,8 @@ async def client_payments(request: web.Request) -> web.StreamResponse:
             can_set_fee=user.role == "organisation_admin",
             nonce=secrets.token_hex(16),
             fee_percent=_percent(clinic.fee_basis_points),
+            limits=limits_view(clinic),
+            major=_typed(clinic.currency, lang_of(request)),
         ),
     )
 
@@ -243,6 +249,44 @@ async def _remove_page(
     )
 
 
+@routes.post(BASE + "/requests/{request_id}/cancel")
+@require(*ADMINS)
+async def cancel_request(request: web.Request) -> web.StreamResponse:
+    """Cancel an open request left behind (say, by a call that never ended), so that the
+    account can be removed: confirmed first; Stripe's session is closed, the panels told."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    t = translator(request)
+    form = await request.post()
+    account_id = form.get("account_id")
+    back = _page(request, clinic.id)
+    if isinstance(account_id, str) and account_id.isascii() and account_id.replace("_", "").isalnum():
+        back += f"/accounts/{account_id}/remove"
+    payments = request.app[PAYMENTS]
+    request_id = request.match_info["request_id"]
+    try:
+        if not confirmed(form):
+            r = await payments.clinic_request(request_id, clinic.id)
+            return confirm_page(
+                request, title=t.gettext("Cancel the payment request?"),
+                warning=t.gettext("The patient can no longer pay it, and is told so at once if the call is open. "
+                                  "This cannot be undone."),
+                details=[(t.gettext("Amount"), format_money(r.amount, r.currency, t.lang)),
+                         (t.gettext("Description"), r.description),
+                         (t.gettext("Asked for"), r.created_at.strftime("%Y-%m-%d %H:%M") + " UTC")],
+                action=f"{_page(request, clinic.id)}/requests/{r.id}/cancel",
+                hidden={"account_id": account_id} if isinstance(account_id, str) else None,
+                confirm_label=t.gettext("Cancel the request"), back=back,
+            )
+        await payments.cancel_stale(request_id, clinic_id=clinic.id, organisation_id=user.organisation_id,
+                                    actor_id=user.id)
+    except DomainError as e:
+        await flash(request, t.gettext(e.message), "error")
+        raise web.HTTPSeeOther(back) from None
+    await flash(request, t.gettext("The payment request was cancelled."))
+    raise web.HTTPSeeOther(back)
+
+
 @routes.post(BASE + "/clinicians")
 @require(*ADMINS)
 async def assign_clinician(request: web.Request) -> web.StreamResponse:
@@ -279,14 +323,49 @@ async def set_fee(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(_page(request, clinic.id) + "#fee")
 
 
-def _minor_or_none(value: Any, currency: str, name: str) -> int | None:
+@routes.post(BASE + "/limits")
+@require(*ADMINS)
+async def set_limits(request: web.Request) -> web.StreamResponse:
+    """The clinic's guard rails on in-call requests: a maximum, and a threshold to confirm above."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    user: AdminUser = request["user"]
+    form = await request.post()
+    try:
+        maximum = _minor_or_none(form.get("max_amount"), clinic.currency, "max_amount", "invalid_limit", AMOUNT_HINT)
+        threshold = _minor_or_none(form.get("confirm_above"), clinic.currency, "confirm_above", "invalid_limit",
+                                   AMOUNT_HINT)
+        await AmountLimits(request.app[DB], clock=request.app[CLOCK]).set(
+            clinic.id, maximum, threshold, actor_id=user.id
+        )
+    except DomainError as e:
+        return await _fail(request, clinic.id, e)
+    await flash(request, translator(request).gettext("The amount limits were saved."))
+    raise web.HTTPSeeOther(_page(request, clinic.id) + "#limits")
+
+
+AMOUNT_HINT = "Enter the amount as a number, for example 450 or 450,50."
+
+
+def _minor_or_none(value: Any, currency: str, name: str, code: str = "invalid_fee",
+                   message: str = "Enter the fee as a number, for example 2.5 or 3.00.") -> int | None:
     """Typed in major units ("2,5" % or "3.00"); a percentage with two decimals is basis points."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         return to_minor(value.replace("%", "").strip(), currency)
     except ValueError:
-        raise Invalid("invalid_fee", "Enter the fee as a number, for example 2.5 or 3.00.", field=name) from None
+        raise Invalid(code, message, field=name) from None
+
+
+def _typed(currency: str, lang: str) -> Any:
+    """An amount as it is typed in a form field (no sign, no grouping), e.g. ``5000,00`` in nb."""
+    places = exponent(currency)
+
+    def show(minor: int) -> str:
+        number = f"{Decimal(minor).scaleb(-places):.{places}f}"
+        return number.replace(".", ",") if lang in ("nb", "sv") else number
+
+    return show
 
 
 def _percent(basis_points: int) -> str:

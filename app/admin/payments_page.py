@@ -145,11 +145,11 @@ async def refund(request: web.Request) -> web.StreamResponse:
     except DomainError as e:
         await flash(request, error_message(e.message, e.params, t.lang), "error")
         raise web.HTTPSeeOther("/admin/payments") from None
-    done = result["refund"]
+    done = result.refund
     await flash(
         request,
         t.gettext("Refunded %(amount)s of “%(description)s”.")
-        % {"amount": format_money(done["amount"], done["currency"], t.lang), "description": r.description},
+        % {"amount": format_money(done.amount, done.currency, t.lang), "description": r.description},
     )
     raise web.HTTPSeeOther("/admin/payments")
 

@@ -9,7 +9,8 @@ from aiohttp_session import get_session
 
 from app.admin.auth import COOKIE_TOKEN, ROLES, render, require, safe_next, signed_in, translator
 from app.errors import RateLimited, Unauthenticated
-from app.keys import ADMIN_SESSIONS
+from app.keys import ADMIN_SESSIONS, SETTINGS
+from app.web.middleware import client_address
 
 routes = web.RouteTableDef()
 LOGIN_CSRF = "login_csrf"
@@ -54,8 +55,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
                      status_code=403)
     email = str(form.get("email", ""))[:320]
     password = str(form.get("password", ""))
+    address = client_address(request, request.app[SETTINGS])
     try:
-        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=request.remote)
+        result = await request.app[ADMIN_SESSIONS].sign_in(email, password, address=address)
     except RateLimited as e:
         return _form(request, token=token, email=email, error=t.gettext(e.message), status_code=429)
     except Unauthenticated as e:

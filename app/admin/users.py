@@ -1,4 +1,5 @@
-"""The Users pages: list, invite, create, deactivate, clinician id; and accepting an invitation."""
+"""The Users pages: list, invite (and revoke), create, deactivate (and reactivate), clinician id;
+and accepting an invitation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp_session import get_session
 
 from app.accounts.people import MIN_PASSWORD, NewPerson, People, assignable_roles, can_manage_user
 from app.admin.auth import AdminUser, flash, page_error, render, require, translator
+from app.admin.confirm import confirm_page, confirmed
 from app.errors import DomainError, Forbidden, NotFound
 from app.keys import CLOCK, DB, SETTINGS
 
@@ -130,13 +132,67 @@ async def new_user(request: web.Request) -> web.StreamResponse:
 @require(*ADMINS)
 async def deactivate(request: web.Request) -> web.StreamResponse:
     t = translator(request)
+    actor: AdminUser = request["user"]
+    user_id = request.match_info["user_id"]
+    form = await request.post()
     try:
-        user = await people(request).deactivate(request["user"], request.match_info["user_id"])
+        # Deactivating yourself is refused at once (below); anyone else is confirmed first.
+        if not confirmed(form) and user_id != actor.id:
+            target = await people(request).managed_user(actor, user_id)
+            return confirm_page(
+                request, title=t.gettext("Deactivate {name}?").replace("{name}", target.name),
+                warning=t.gettext("{name} is signed out at once and cannot sign in until an admin reactivates "
+                                  "the account.").replace("{name}", target.name),
+                details=[(t.gettext("Name"), target.name), (t.gettext("E-mail"), target.email)],
+                action=f"/admin/users/{target.id}/deactivate", confirm_label=t.gettext("Deactivate"),
+                back="/admin/users",
+            )
+        user = await people(request).deactivate(actor, user_id)
     except DomainError as e:
         _raise_page(request, e)
         await flash(request, t.gettext(e.message), "error")
         raise web.HTTPSeeOther("/admin/users") from e
     await flash(request, t.gettext("{name} was deactivated and signed out.").replace("{name}", user.name))
+    raise web.HTTPSeeOther("/admin/users")
+
+
+@routes.post("/admin/users/{user_id}/reactivate")
+@require(*ADMINS)
+async def reactivate(request: web.Request) -> web.StreamResponse:
+    t = translator(request)
+    try:
+        user = await people(request).reactivate(request["user"], request.match_info["user_id"])
+    except DomainError as e:
+        _raise_page(request, e)
+        await flash(request, t.gettext(e.message), "error")
+        raise web.HTTPSeeOther("/admin/users") from e
+    await flash(request, t.gettext("{name} can sign in again.").replace("{name}", user.name))
+    raise web.HTTPSeeOther("/admin/users")
+
+
+@routes.post("/admin/users/invitations/{invitation_id}/revoke")
+@require(*ADMINS)
+async def revoke_invitation(request: web.Request) -> web.StreamResponse:
+    t = translator(request)
+    actor: AdminUser = request["user"]
+    invitation_id = request.match_info["invitation_id"]
+    form = await request.post()
+    try:
+        if not confirmed(form):
+            inv = await people(request).open_invitation(actor, invitation_id)
+            return confirm_page(
+                request, title=t.gettext("Revoke the invitation?"),
+                warning=t.gettext("The invitation link stops working at once. You can invite the person again."),
+                details=[(t.gettext("Name"), inv.name), (t.gettext("E-mail"), inv.email)],
+                action=f"/admin/users/invitations/{inv.id}/revoke", confirm_label=t.gettext("Revoke the invitation"),
+                back="/admin/users",
+            )
+        inv = await people(request).revoke_invitation(actor, invitation_id)
+    except DomainError as e:
+        _raise_page(request, e)
+        await flash(request, t.gettext(e.message), "error")
+        raise web.HTTPSeeOther("/admin/users") from e
+    await flash(request, t.gettext("The invitation to {email} was revoked.").replace("{email}", inv.email))
     raise web.HTTPSeeOther("/admin/users")
 
 

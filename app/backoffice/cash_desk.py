@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
-from app.billing.cards import card_view
+from app.billing.card_views import card_view
 from app.billing.statuses import EXPORTED, LABELS, SETTLED
 from app.billing.transitions import transition
 from app.clock import Clock

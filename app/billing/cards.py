@@ -12,14 +12,13 @@ a payment is registered the charge (receivable/revenue) and the payment
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.books import medipay_book_for
 from app.billing.outbox import queue_hourly
-from app.billing.statuses import LABELS, REQUEST_ENDED_UNPAID, SETTLED
+from app.billing.statuses import REQUEST_ENDED_UNPAID
 from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
@@ -243,75 +242,6 @@ async def queue_after_call(session: AsyncSession, consult: Consult, now: datetim
             await set_status(session, card, "open", "call ended unpaid: queued for MediPay", now)
             queued.append(card)
     return queued
-
-
-async def card_view(session: AsyncSession, card: BillCard) -> dict[str, Any]:
-    payments = (
-        await session.scalars(select(Payment).where(Payment.bill_card_id == card.id).order_by(Payment.registered_at))
-    ).all()
-    lines = (
-        await session.scalars(
-            select(BillCardLine).where(BillCardLine.bill_card_id == card.id).order_by(BillCardLine.created_at)
-        )
-    ).all()
-    return {
-        "id": card.id,
-        "clinic_id": card.clinic_id,
-        "consult_id": card.consult_id,
-        "book_id": card.book_id,
-        "status": card.status,
-        "status_label": LABELS[card.status],
-        "settled": card.status in SETTLED,
-        "currency": card.currency,
-        "patient_share": card.patient_share,
-        "refund_share": card.refund_share,
-        "admin_fee": card.admin_fee,
-        "patient": {
-            "id": card.patient_ref,
-            "name": card.patient_name,
-            "email": card.patient_email,
-            "national_id": card.national_id,
-            "mobile": card.mobile,
-            "address": card.address,
-        },
-        "lines": [
-            {
-                "id": line.id,
-                "code": line.code,
-                "description": line.description,
-                "patient_amount": line.patient_amount,
-                "refund_amount": line.refund_amount,
-                "payment_request_id": line.payment_request_id,
-                "voided": line.voided_at is not None,
-            }
-            for line in lines
-        ],
-        "payments": [
-            {
-                "method": p.method,
-                "amount": p.amount,
-                "currency": p.currency,
-                "reference": p.reference,
-                "registered_at": p.registered_at.isoformat(),
-            }
-            for p in payments
-        ],
-        "medipay": medipay_view(card),
-        "created_at": card.created_at.isoformat(),
-        "updated_at": card.updated_at.isoformat(),
-    }
-
-
-def medipay_view(card: BillCard) -> dict[str, Any]:
-    return {
-        "state": card.medipay_state,
-        "reason_code": card.medipay_reason_code,
-        "message": card.medipay_message,
-        "exported_at": card.exported_at.isoformat() if card.exported_at else None,
-        "exported_patient_share": card.exported_patient_share,
-        "admin_fee": card.medipay_admin_fee,
-        "next_retry_at": card.next_retry_at.isoformat() if card.next_retry_at else None,
-    }
 
 
 async def finish_unpaid(

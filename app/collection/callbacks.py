@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.billing.card_views import card_summary
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import apply_claim, card_summary, notify_card
+from app.collection.claims import apply_claim, notify_card
 from app.collection.secret_box import SecretBox
 from app.consults.notifier import Notifier
 from app.db import Database

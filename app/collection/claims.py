@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing.cards import medipay_view
 from app.billing.transitions import ALLOWED, transition
 from app.consults.notifier import Notifier, clinician_room, patient_room
 from app.ids import new_id
@@ -142,25 +141,6 @@ async def _register_payments(s: AsyncSession, card: BillCard, claim: ClaimState,
             ],
         )
     await s.flush()
-
-
-def card_summary(card: BillCard) -> dict[str, Any]:
-    """What the clinician's panel hears of a card (``bill_card:updated``): no personal data."""
-    from app.billing.statuses import LABELS
-
-    return {
-        "id": card.id,
-        "consult_id": card.consult_id,
-        "patient_id": card.patient_ref,
-        "status": card.status,
-        "status_label": LABELS[card.status],
-        "patient_share": card.patient_share,
-        "currency": card.currency,
-        "medipay": medipay_view(card),
-    }
-
-
-
 
 
 async def notify_card(notifier: Notifier, summary: dict[str, Any]) -> None:

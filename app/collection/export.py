@@ -25,7 +25,8 @@ down. A card failing the checks, or refused by MediPay as invalid, goes to
 *not exported* with the reason and is retried daily (``retry_not_exported``).
 
 Service functions: ``outbox.queue_card`` (in a caller's transaction),
-``MediPayExporter.send_to_payment``, ``.export_due``, ``.retry_not_exported``.
+``MediPayExporter.send_to_payment`` (``app.collection.send_now``), ``.export_due``,
+``.retry_not_exported``.
 """
 
 from __future__ import annotations
@@ -43,21 +44,17 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import audit
-from app.billing.card_service import owned_card
-from app.billing.cards import card_view, paid_total
+from app.billing.card_views import card_summary
 from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.billing.transitions import transition
 from app.clock import Clock
-from app.collection import handover
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import apply_claim, card_summary, claim_for, claim_texts, notify_card
+from app.collection.claims import apply_claim, claim_for, claim_texts, notify_card
 from app.collection.export_checks import check
 from app.collection.secret_box import SecretBox
-from app.consults.notifier import Notifier, request_changed
-from app.consults.serialisers import request_view
+from app.collection.send_now import SendToPayment
+from app.consults.notifier import Notifier
 from app.db import Database
-from app.errors import Conflict
 from app.ids import new_id
 from app.models import BillCard, Clinic, MediPayExport, Payment
 from integrations.medipay.protocol import (
@@ -82,7 +79,7 @@ class _Job:
     attempts: int
 
 
-class MediPayExporter:
+class MediPayExporter(SendToPayment):
     def __init__(
         self,
         db: Database,
@@ -105,52 +102,6 @@ class MediPayExporter:
         self.batch = batch
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
         self._kicks: set[asyncio.Task[int]] = set()
-
-    # ------------------------------------------------------------ send to payment
-
-    async def send_to_payment(
-        self, organisation_id: str, card_id: str, *, actor_type: str = "api", actor_id: str | None = None,
-        wait: float = 5.0, reinstate: str | None = None,
-    ) -> dict[str, Any]:
-        """*Send til betaling*: queue one card due now and send it at once.
-
-        Waits up to ``wait`` seconds for MediPay's answer; a slower export goes
-        on in the background (and its row is there for the next run anyway).
-        ``reinstate`` names a request of the card that ended unpaid in the call:
-        its amount goes back on the card first (and stays off if any check
-        below refuses, since it is all one transaction).
-        """
-        async with self.db.write() as s:
-            card = await owned_card(s, organisation_id, card_id, lock=True)
-            now = self.clock.now()
-            handed = [r for r in [await handover.reinstate(s, card, reinstate, now)] if r] if reinstate else []
-            if card.status in ("paid", "invoice_paid"):
-                raise Conflict("card_settled", "The card is paid: there is nothing to send.")
-            if card.status not in QUEUEABLE | {"under_work"}:
-                raise Conflict("already_exported", "The card has already been sent to MediPay.",
-                               status=card.status)
-            if await credentials_for_book(s, card.book_id, self.box) is None:
-                raise Conflict("book_not_medipay",
-                               "The card's book does not export to MediPay, or its MediPay account is not verified.")
-            if card.patient_share - await paid_total(s, card.id) <= 0:
-                raise Conflict("nothing_to_collect", "The card has no unpaid patient share to send.")
-            if card.status == "under_work":
-                handed += await handover.take_over(s, card, now)
-                await transition(s, card, "open", "sent to payment", now)
-            await queue_card(s, card, trigger="send_to_payment", now=now)
-            audit.record(s, organisation_id=organisation_id, clinic_id=card.clinic_id, actor_type=actor_type,
-                         actor_id=actor_id, action="bill_card.sent_to_payment", subject_type="bill_card",
-                         subject_id=card.id, at=now, details=None)
-            views = [request_view(r) for r in handed]
-        for view in views:
-            await request_changed(self.notifier, view)
-        task = asyncio.create_task(self.export_due(card_ids=[card_id]))
-        self._kicks.add(task)
-        task.add_done_callback(self._kicks.discard)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), wait)
-        async with self.db.read() as s:
-            return await card_view(s, await owned_card(s, organisation_id, card_id))
 
     async def close(self) -> None:
         for task in list(self._kicks):

@@ -19,20 +19,20 @@ once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
+from app.billing.card_views import CardPreview, CardPreviewed, CardSent, CardSummary
 from app.billing.cards import paid_total
 from app.billing.outbox import QUEUEABLE
 from app.billing.statuses import REQUEST_ENDED_UNPAID, SETTLED, RequestStatus
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import card_summary, claim_texts
+from app.collection.claims import claim_texts
 from app.collection.export import MediPayExporter
 from app.collection.export_checks import check
+from app.commands import PreviewBillCard, SendBillCard
 from app.consults.participant import Participant, patient_in, require_role
 from app.db import Database
-from app.errors import BadInput, Conflict, Invalid, NotFound, Unavailable
+from app.errors import Conflict, Invalid, NotFound, Unavailable
 from app.models import BillCard, BillCardLine, PaymentRequest
 from integrations.medipay.protocol import ProviderError
 
@@ -42,10 +42,10 @@ class MediPayFallback:
         self.db = db
         self.exporter = exporter
 
-    async def preview(self, who: Participant, data: Any) -> dict[str, Any]:
+    async def preview(self, who: Participant, cmd: PreviewBillCard) -> CardPreviewed:
         """What the patient would be asked if the card were sent now; changes nothing."""
         require_role(who, "clinician")
-        card, request = await self._card(who, data)
+        card, request = await self._card(who, cmd.request_id, cmd.patient_id)
         async with self.db.read() as s:
             if card.status in SETTLED:
                 raise Conflict("card_settled", "The card is paid: there is nothing to send.")
@@ -72,24 +72,23 @@ class MediPayFallback:
         except ProviderError as e:
             raise Unavailable("medipay_unavailable", "MediPay could not be reached. Please try again.") from e
         fee = account.admin_fee_amount if card.admin_fee else 0
-        return {"preview": {
-            "card_id": card.id, "patient_id": card.patient_ref, "amount": due, "admin_fee": fee,
-            "total": due + fee, "currency": card.currency, "channel": "sms", "mobile": card.mobile,
-            "description": description[:200], "language": language or "nb",
-        }}
+        return CardPreviewed(preview=CardPreview(
+            card_id=card.id, patient_id=card.patient_ref, amount=due, admin_fee=fee,
+            total=due + fee, currency=card.currency, channel="sms", mobile=card.mobile,
+            description=description[:200], language=language or "nb",
+        ))
 
-    async def send(self, who: Participant, data: Any) -> dict[str, Any]:
+    async def send(self, who: Participant, cmd: SendBillCard) -> CardSent:
         require_role(who, "clinician")
-        body = data or {}
-        expect_total = body.get("expect_total")
-        if expect_total is not None:
+        if cmd.expect_total is not None:
             # Sent only as the clinician saw it: the amount, the fee and the number unchanged.
-            preview = (await self.preview(who, body))["preview"]
-            if preview["total"] != expect_total:
+            seen = PreviewBillCard(request_id=cmd.request_id, patient_id=cmd.patient_id)
+            preview = (await self.preview(who, seen)).preview
+            if preview.total != cmd.expect_total:
                 raise Conflict("preview_changed",
                                "What the patient would be asked has changed. Check it again before sending.")
-        card, _ = await self._card(who, body)
-        request_id = body.get("request_id")
+        card, _ = await self._card(who, cmd.request_id, cmd.patient_id)
+        request_id = cmd.request_id
         # Send to payment puts an ended request's amount back and refuses, in one transaction.
         await self.exporter.send_to_payment(
             who.consult.organisation_id, card.id, actor_type="clinician", actor_id=who.id, reinstate=request_id
@@ -97,19 +96,16 @@ class MediPayFallback:
         async with self.db.read() as s:
             sent = await s.get(BillCard, card.id)
             assert sent is not None
-            return {"card": card_summary(sent)}
+            return CardSent(card=CardSummary.from_row(sent))
 
-    async def _card(self, who: Participant, data: Any) -> tuple[BillCard, PaymentRequest | None]:
+    async def _card(
+        self, who: Participant, request_id: str | None, patient_id: str | None
+    ) -> tuple[BillCard, PaymentRequest | None]:
         """The patient's card in this call (and the request named), checked for what MediPay needs."""
-        if data is not None and not isinstance(data, dict):
-            raise BadInput("bad_request", "The payload must be an object.")
-        body = data or {}
-        request_id = body.get("request_id")
         if request_id is not None and (not isinstance(request_id, str) or len(request_id) > 100):
             raise Invalid("invalid_field", "request_id must be a request id.", field="request_id")
         async with self.db.read() as s:
             request = None
-            patient_id = body.get("patient_id")
             if request_id is not None:
                 request = await s.scalar(
                     select(PaymentRequest).where(
@@ -132,10 +128,10 @@ class MediPayFallback:
                 raise Invalid(failure.reason_code, failure.message)
             return card, request
 
-    async def cards(self, consult_id: str, patient_id: str | None = None) -> list[dict[str, Any]]:
+    async def cards(self, consult_id: str, patient_id: str | None = None) -> list[CardSummary]:
         """The consult's cards as the panel sees them (for ``consult:state``)."""
         async with self.db.read() as s:
             query = select(BillCard).where(BillCard.consult_id == consult_id).order_by(BillCard.created_at)
             if patient_id is not None:
                 query = query.where(BillCard.patient_ref == patient_id)
-            return [card_summary(c) for c in await s.scalars(query)]
+            return [CardSummary.from_row(c) for c in await s.scalars(query)]

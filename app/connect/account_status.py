@@ -8,7 +8,6 @@ write transactions.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,20 +76,6 @@ async def adopt(
         details={"stripe_account_id": account.id, "status": row.status, "default": True},
     )
     return row
-
-
-def account_view(row: StripeAccount) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "stripe_account_id": row.stripe_account_id,
-        "label": row.label,
-        "status": row.status,
-        "charges_enabled": row.charges_enabled,
-        "details_submitted": row.details_submitted,
-        "payouts_enabled": row.payouts_enabled,
-        "is_default": row.is_default,
-        "updated_at": row.updated_at.isoformat(),
-    }
 
 
 async def disconnect(s: AsyncSession, stripe_account_id: str, *, now: datetime, actor_type: str, reason: str) -> bool:

@@ -37,11 +37,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.billing.serialisers import account_view
 from app.billing.statuses import REQUEST_OPEN
 from app.connect.account_status import (
     FINAL,
     account_row,
-    account_view,
     apply_account,
     clinic_row,
     sync_clinic,

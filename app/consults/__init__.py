@@ -5,6 +5,6 @@
 - ``participant``: who is on the other end of a socket.
 - ``notifier``: how services tell the people in a call what changed, without
   knowing about Socket.IO.
-- ``serialisers``: the JSON shapes of consults and payment requests, as the
-  contract writes them, in one place for REST, sockets and pages.
+
+Their JSON shapes are in :mod:`app.billing.serialisers`, with every other one.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -9,11 +10,22 @@ from sqlalchemy import select
 
 from app import validation as v
 from app.billing import cards
+from app.billing.serialisers import (
+    ConsultDetail,
+    ConsultState,
+    ConsultView,
+    JoiningClinician,
+    JoiningPatient,
+    Me,
+    RequestView,
+    consult_view,
+    request_view,
+)
 from app.billing.statuses import Onward
 from app.clock import Clock
+from app.commands import CreateConsult
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.serialisers import consult_view, request_view
 from app.consults.tokens import TokenSigner
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
@@ -21,6 +33,7 @@ from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.money import MoneyError, normalise_currency
+from app.schema import clean_text
 
 MAX_PATIENTS = 20
 
@@ -38,37 +51,31 @@ class ConsultService:
 
     # -- REST, on behalf of an organisation ------------------------------------------------
 
-    async def create(self, organisation_id: str, body: Any) -> dict[str, Any]:
-        data = v.obj(body)
-        clinic_id = v.text(data, "clinic_id", max_len=100)
-        clinician = data.get("clinician")
-        if not isinstance(clinician, dict):
-            raise Invalid("missing_field", "clinician is required", field="clinician")
-        clinician_id = v.ident(clinician, "id")
-        clinician_name = v.text(clinician, "name")
-        patients_in = data.get("patients")
-        if not isinstance(patients_in, list) or not patients_in:
+    async def create(self, organisation_id: str, cmd: CreateConsult) -> ConsultView:
+        clinic_id = clean_text(cmd.clinic_id, "clinic_id", max_len=100)
+        clinician_id = clean_text(cmd.clinician.id, "id")
+        clinician_name = clean_text(cmd.clinician.name, "name")
+        if not cmd.patients:
             raise Invalid("missing_field", "patients must hold at least one patient", field="patients")
-        if len(patients_in) > MAX_PATIENTS:
+        if len(cmd.patients) > MAX_PATIENTS:
             raise Invalid("too_many_patients", f"at most {MAX_PATIENTS} patients", field="patients")
         patients: list[dict[str, Any]] = []
-        for n, raw in enumerate(patients_in, start=1):
-            p = v.obj(raw, f"patients[{n - 1}]")
+        for n, p in enumerate(cmd.patients, start=1):
             patients.append(
                 {
-                    "patient_id": v.ident(p, "id", required=False) or f"p-{n}",
-                    "name": v.text(p, "name"),
-                    "email": v.email(p.get("email")),
-                    "national_id": v.national_id(p.get("national_id")),
-                    "mobile": v.mobile(p.get("mobile")),
-                    "address": v.address(p.get("address")),
+                    "patient_id": clean_text(p.id, "id", required=False) or f"p-{n}",
+                    "name": clean_text(p.name, "name"),
+                    "email": v.email(p.email),
+                    "national_id": v.national_id(p.national_id),
+                    "mobile": v.mobile(p.mobile),
+                    "address": v.address(p.address),
                     "position": n,
                 }
             )
         if len({p["patient_id"] for p in patients}) != len(patients):
             raise Invalid("duplicate_patient", "patient ids must be unique", field="patients")
-        external_id = v.text(data, "external_id", required=False)
-        language = data.get("language") or "nb"
+        external_id = clean_text(cmd.external_id, "external_id", required=False)
+        language = cmd.language or "nb"
         if language not in LANGUAGES:
             raise Invalid("invalid_language", f"language must be one of {', '.join(LANGUAGES)}", field="language")
 
@@ -79,7 +86,7 @@ class ConsultService:
                 raise NotFound("clinic_not_found", "No such clinic.")
             if clinic.organisation_id != organisation_id:
                 raise Forbidden("forbidden", "That clinic belongs to another organisation.")
-            currency = _allowed_currency(clinic, data.get("currency"))
+            currency = _allowed_currency(clinic, cmd.currency)
             consult = Consult(
                 id=new_id("con"),
                 organisation_id=organisation_id,
@@ -98,10 +105,10 @@ class ConsultService:
             rows = [ConsultPatient(consult_id=consult.id, **p) for p in patients]
             s.add_all(rows)
 
-        view = consult_view(consult, rows)
-        view["clinician"] = {**view["clinician"], **self._join(consult, "clinician", clinician_id or "")}
-        view["patients"] = [{**pv, **self._join(consult, "patient", pv["id"])} for pv in view["patients"]]
-        return view
+        view = ConsultView.from_row(consult, rows)
+        clinician = JoiningClinician(**vars(view.clinician), **self._join(consult, "clinician", clinician_id or ""))
+        joining = [JoiningPatient(**vars(p), **self._join(consult, "patient", p.id)) for p in view.patients]
+        return replace(view, clinician=clinician, patients=joining)
 
     def _join(self, consult: Consult, role: str, participant_id: str) -> dict[str, str]:
         token = self.signer.issue(
@@ -113,14 +120,17 @@ class ConsultService:
         )
         return {"token": token, "join_url": f"{self.public_url}/join/{token}"}
 
-    async def get(self, organisation_id: str, consult_id: str) -> dict[str, Any]:
+    async def get(self, organisation_id: str, consult_id: str) -> ConsultDetail:
         async with self.db.read() as s:
             consult = await self._owned(s, organisation_id, consult_id)
-            view = consult_view(consult, await self._patients(s, consult.id))
-            view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
-        return view
+            return await self._detail(s, consult)
 
-    async def end(self, organisation_id: str, consult_id: str) -> dict[str, Any]:
+    async def _detail(self, s: Any, consult: Consult) -> ConsultDetail:
+        view = ConsultView.from_row(consult, await self._patients(s, consult.id))
+        requests = [RequestView.from_row(r) for r in await self._requests(s, consult.id)]
+        return ConsultDetail(**view.fields(), payment_requests=requests)
+
+    async def end(self, organisation_id: str, consult_id: str) -> ConsultDetail:
         now = self.clock.now()
         ended: list[PaymentRequest] = []
         async with self.db.write() as s:
@@ -146,8 +156,7 @@ class ConsultService:
                     # Each says where its amount went, not just "expired" (docs/rules.md, rule P12).
                     r.onward = (Onward.MEDIPAY_QUEUE if r.bill_card_id in queued
                                 else Onward.BILL_CARD if r.id in kept else Onward.NOT_COLLECTED)
-            view = consult_view(consult, await self._patients(s, consult.id))
-            view["payment_requests"] = [request_view(r) for r in await self._requests(s, consult.id)]
+            view = await self._detail(s, consult)
         for r in ended:
             await request_changed(self.notifier, request_view(r))
         await self.notifier.consult_ended(consult_id, {"consult": consult_view(consult, [], full=False)})
@@ -167,7 +176,7 @@ class ConsultService:
             raise Unauthenticated("consult_ended", "The consultation has ended.")
         return Participant(claims=claims, consult=consult)
 
-    async def state(self, who: Participant) -> dict[str, Any]:
+    async def state(self, who: Participant) -> ConsultState:
         """``consult:state``: everything this person may see, for a (re)connect."""
         async with self.db.read() as s:
             patients = await self._patients(s, who.consult.id)
@@ -177,12 +186,12 @@ class ConsultService:
         if who.role == "patient":
             patients = [p for p in patients if p.patient_id == who.id]
             requests = [r for r in requests if r.patient_id == who.id]
-        return {
-            "consult": consult_view(consult, patients, full=False),
-            "role": who.role,
-            "me": {"id": who.id},
-            "requests": [request_view(r) for r in requests],
-        }
+        return ConsultState(
+            consult=ConsultView.from_row(consult, patients, full=False),
+            role=who.role,
+            me=Me(id=who.id),
+            requests=[RequestView.from_row(r) for r in requests],
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -84,6 +84,14 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Description"),
     N_("Paid at"),
     N_("Reference"),
+    # Clinician: guard rails and confirmations
+    N_("At most {amount} per payment request."),
+    N_("Send this payment request?"),
+    N_("The amount is above {amount}. The patient will be asked to pay:"),
+    N_("Send the request"),
+    N_("Cancel this payment request?"),
+    N_("The patient can no longer pay it. This cannot be undone."),
+    N_("Cancel the request"),
     # What went wrong with a checkout, where an unpaid amount went, and the MediPay confirmation
     N_("The patient left the payment page without paying. It can be paid again."),
     N_("Card declined: {reason}. The patient can try another card."),

@@ -52,6 +52,10 @@ class Clinic(Base):
     fee_fixed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # *Manual office*: no automatic export; cards are sent to MediPay one by one.
     manual_office: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
+    # Guard rails on in-call requests (minor units of the clinic's currency, set in the admin):
+    # nothing above the maximum is asked for, and above the threshold the clinician confirms.
+    max_request_amount: Mapped[int] = mapped_column(BigInteger, default=5_000_000, server_default="5000000")
+    confirm_above_amount: Mapped[int] = mapped_column(BigInteger, default=500_000, server_default="500000")
     created_at: Mapped[datetime]
 
 
@@ -119,6 +123,8 @@ class Invitation(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    # Revoked by an admin before it was used: the link no longer opens.
+    revoked_at: Mapped[datetime | None]
 
 
 class PaymentAppRequest(Base):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from app import validation as v
+from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem, RequestStatus
 from app.clock import Clock
+from app.commands import OpenCheckout
 from app.consults.notifier import Notifier, clinician_room, request_changed
 from app.consults.participant import Participant, active_consult, require_role
-from app.consults.serialisers import request_view
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound, Unavailable
 from app.i18n import error_message
@@ -55,7 +55,7 @@ class Checkout:
     public_url: str
     checkout_ttl: timedelta
 
-    async def checkout(self, who: Participant, payload: Any) -> str:
+    async def checkout(self, who: Participant, cmd: OpenCheckout) -> str:
         """The patient's Checkout page for a request: the open session, or a new one.
 
         Safe to retry after any lost answer. An attempt's parameters (its number,
@@ -67,7 +67,7 @@ class Checkout:
         attempt stored, and the old session is closed first so only one can be paid.
         """
         require_role(who, "patient")
-        r = await self._load(who, payload)
+        r = await self._load(who, cmd.request_id)
         if r.patient_id != who.id:
             raise NotFound("request_not_found", "Unknown payment request.")
         _check_payable(r)
@@ -284,9 +284,7 @@ class Checkout:
 
     # -- settlement ------------------------------------------------------------------------------
 
-    async def _load(self, who: Participant, payload: Any) -> PaymentRequest:
-        data = v.obj(payload, "payload")
-        request_id = data.get("request_id")
+    async def _load(self, who: Participant, request_id: str) -> PaymentRequest:
         if not isinstance(request_id, str) or not request_id:
             raise Invalid("missing_field", "request_id is required", field="request_id")
         async with self.db.read() as s:

@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, CheckoutProblem, RequestStatus
-from app.consults.serialisers import request_view
 from app.models import PaymentRequest
 from app.payments.settlement import locked_request
 

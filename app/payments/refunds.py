@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import validation as v
+from app.billing.serialisers import RefundResult, RefundView, RequestView, refund_view
 from app.clock import Clock
+from app.commands import RefundPayment
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.serialisers import iso, request_view
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.ids import new_id
@@ -66,19 +67,6 @@ class Scope:
     consult_id: str | None = None
 
 
-def refund_view(f: PaymentRefund) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "payment_request_id": f.payment_request_id,
-        "amount": f.amount,
-        "currency": f.currency,
-        "status": f.status,
-        "source": f.source,
-        "stripe_refund_id": f.stripe_refund_id,
-        "created_at": iso(f.created_at),
-    }
-
-
 def parse_amount(value: Any) -> int | None:
     """``None`` (or absent) means all that remains; otherwise positive minor units."""
     if value is None:
@@ -107,21 +95,20 @@ class RefundService:
 
     # -- entry points ------------------------------------------------------------------------------
 
-    async def refund_in_call(self, who: Participant, payload: Any) -> dict[str, Any]:
+    async def refund_in_call(self, who: Participant, cmd: RefundPayment) -> RefundResult:
         """``payment:refund`` from the clinician's panel."""
         if who.role != "clinician":
             raise Forbidden("forbidden_role", "Only the clinician can do that.")
-        data = v.obj(payload, "payload")
-        request_id = data.get("request_id")
+        request_id = cmd.request_id
         if not isinstance(request_id, str) or not request_id or len(request_id) > 100:
             raise Invalid("missing_field", "request_id is required", field="request_id")
-        amount = parse_amount(data.get("amount"))
+        amount = parse_amount(cmd.amount)
         return await self.refund(
             request_id,
             amount,
             actor=Actor("clinician", who.id),
             source="panel",
-            idempotency_key=data.get("idempotency_key"),
+            idempotency_key=cmd.idempotency_key,
             scope=Scope(who.consult.organisation_id, consult_id=who.consult.id),
         )
 
@@ -134,8 +121,8 @@ class RefundService:
         source: str,
         idempotency_key: str | None,
         scope: Scope,
-    ) -> dict[str, Any]:
-        """Refund ``amount`` (or all that remains) of a paid request; returns ``{"refund", "request"}``."""
+    ) -> RefundResult:
+        """Refund ``amount`` (or all that remains) of a paid request; returns the refund and the request."""
         assert source in SOURCES
         key = _key(request_id, idempotency_key)
         row = await self._reserve(request_id, amount, key, actor, source, scope)
@@ -234,13 +221,13 @@ class RefundService:
                 row.status = "failed"
                 row.updated_at = self.clock.now()
 
-    async def _views(self, refund_id: str) -> dict[str, Any]:
+    async def _views(self, refund_id: str) -> RefundResult:
         async with self.db.read() as s:
             row = await s.get(PaymentRefund, refund_id)
             assert row is not None
             r = await s.get(PaymentRequest, row.payment_request_id)
             assert r is not None
-            return {"refund": refund_view(row), "request": request_view(r)}
+            return RefundResult(refund=RefundView.from_row(row), request=RequestView.from_row(r))
 
     # -- reading -----------------------------------------------------------------------------------
 

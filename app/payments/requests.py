@@ -9,6 +9,7 @@ the state under a row lock, then tell the people in the call.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,19 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app import validation as v
 from app.billing import cards
+from app.billing.serialisers import RequestView, as_json
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
 from app.clock import Clock
+from app.commands import CancelRequest, RequestPayment
 from app.connect.routing import application_fee, route_for
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant, active_consult, patient_in, require_role
-from app.consults.serialisers import request_view
 from app.db import Database
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.ids import new_id
 from app.models import Clinic, PaymentRequest
+from app.payments.amount_limits import check_amount, limits_view
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
 from app.payments.settlement import apply_session, locked_request
+from app.schema import clean_text
 from integrations.stripe.protocol import (
     CheckoutSession,
     ProviderError,
@@ -65,21 +69,20 @@ class PaymentService(Checkout):
 
     # -- clinician -----------------------------------------------------------------------------
 
-    async def request(self, who: Participant, payload: Any) -> dict[str, Any]:
+    async def request(self, who: Participant, cmd: RequestPayment) -> RequestView:
         require_role(who, "clinician")
-        data = v.obj(payload, "payload")
-        amount = v.amount(data.get("amount"))
-        description = v.text(data, "description", required=False, max_len=200)
+        amount = v.amount(cmd.amount)
+        description = clean_text(cmd.description, "description", required=False, max_len=200)
         if description is None:
             raise Invalid("invalid_description", "Description is required.")
-        currency = data.get("currency") or who.consult.currency
+        currency = cmd.currency or who.consult.currency
         if not isinstance(currency, str) or currency.upper() != who.consult.currency:
             raise Invalid("currency_mismatch", "Currency does not match the consultation.")
         check_minimum(amount, who.consult.currency)
-        idem = data.get("idempotency_key")
+        idem = cmd.idempotency_key
         if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
             raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
-        patient_id = data.get("patient_id")
+        patient_id = cmd.patient_id
         now = self.clock.now()
 
         try:
@@ -89,13 +92,15 @@ class PaymentService(Checkout):
                 clinic = await s.get(Clinic, consult.clinic_id, with_for_update=True)
                 if clinic is None:
                     raise Conflict("no_stripe_account", NO_ACCOUNT)
+                # The clinic's guard rails (docs/api.md, payment:request): before anything is written.
+                check_amount(clinic, amount, cmd.confirmed)
                 route = await route_for(s, clinic, consult.clinician_id)
                 if route.account is None:
                     raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
                 patient = await patient_in(s, consult.id, patient_id)
                 existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
                 if existing is not None:
-                    return request_view(existing)
+                    return RequestView.from_row(existing)
                 card = await cards.card_for_patient(s, consult, patient, now)
                 r = PaymentRequest(
                     id=new_id("pr"),
@@ -117,8 +122,8 @@ class PaymentService(Checkout):
                 )
                 s.add(r)
                 await cards.add_request_line(s, card, r.id, description, amount, now, new_card=card in s.new)
-                _audit(s, who, r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
-                view = request_view(r)
+                _audit(s, _Actor.of(who), r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
+                view = RequestView.from_row(r)
         except IntegrityError:
             # Two identical keys raced (PostgreSQL): the other one won; return it.
             async with self.db.read() as s:
@@ -129,13 +134,31 @@ class PaymentService(Checkout):
                 )
             if found is None:
                 raise
-            return request_view(found)
-        await request_changed(self.notifier, view, new=True)
+            return RequestView.from_row(found)
+        await request_changed(self.notifier, as_json(view), new=True)
         return view
 
-    async def cancel(self, who: Participant, payload: Any) -> dict[str, Any]:
+    async def cancel(self, who: Participant, cmd: CancelRequest) -> RequestView:
         require_role(who, "clinician")
-        r = await self._load(who, payload)
+        r = await self._load(who, cmd.request_id)
+        return await self._cancel(r, _Actor.of(who), "cancelled by clinician")
+
+    async def clinic_request(self, request_id: str, clinic_id: str) -> PaymentRequest:
+        """One of the clinic's requests, for its admin; NotFound for another clinic's."""
+        async with self.db.read() as s:
+            r = await s.get(PaymentRequest, request_id) if 0 < len(request_id) <= 100 else None
+        if r is None or r.clinic_id != clinic_id:
+            raise NotFound("request_not_found", "No such payment request.")
+        return r
+
+    async def cancel_stale(self, request_id: str, *, clinic_id: str, organisation_id: str,
+                           actor_id: str) -> RequestView:
+        """An admin cancels an open request of the clinic (one left behind by an old call, say),
+        the way the clinician's *Cancel* does: Stripe's session closed first, both panels told."""
+        r = await self.clinic_request(request_id, clinic_id)
+        return await self._cancel(r, _Actor(organisation_id, "user", actor_id), "cancelled by an admin")
+
+    async def _cancel(self, r: PaymentRequest, actor: _Actor, reason: str) -> RequestView:
         if r.status in REQUEST_PAID:
             raise Conflict("already_paid", "This request has already been paid.")
         if r.status not in REQUEST_OPEN:
@@ -151,11 +174,16 @@ class PaymentService(Checkout):
                 raise Conflict("already_paid", "This request has already been paid.")
             if r.status not in REQUEST_OPEN:
                 raise Conflict("not_cancellable", "This request can no longer be cancelled.")
-            await cards.finish_unpaid(s, r, "cancelled", "cancelled by clinician", now)
-            _audit(s, who, r, "payment.cancelled", now, amount=r.amount)
-            view = request_view(r)
-        await request_changed(self.notifier, view)
+            await cards.finish_unpaid(s, r, "cancelled", reason, now)
+            _audit(s, actor, r, "payment.cancelled", now, amount=r.amount)
+            view = RequestView.from_row(r)
+        await request_changed(self.notifier, as_json(view))
         return view
+
+    async def limits(self, who: Participant) -> dict[str, int]:
+        """The clinic's guard rails, for the clinician's panel to ask before it sends."""
+        async with self.db.read() as s:
+            return limits_view(await s.get(Clinic, who.consult.clinic_id))
 
     # -- Stripe's word -------------------------------------------------------------------------
 
@@ -236,13 +264,26 @@ async def _duplicate(
     )
 
 
-def _audit(s: AsyncSession, who: Participant, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
+@dataclass(frozen=True)
+class _Actor:
+    """Who acts on a request, for the audit log: a person in the call, or an admin user."""
+
+    organisation_id: str
+    actor_type: str
+    actor_id: str
+
+    @classmethod
+    def of(cls, who: Participant) -> _Actor:
+        return cls(who.consult.organisation_id, who.role, who.id)
+
+
+def _audit(s: AsyncSession, actor: _Actor, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
     audit.record(
         s,
-        organisation_id=who.consult.organisation_id,
+        organisation_id=actor.organisation_id,
         clinic_id=r.clinic_id,
-        actor_type=who.role,
-        actor_id=who.id,
+        actor_type=actor.actor_type,
+        actor_id=actor.actor_id,
         action=action,
         subject_type="payment_request",
         subject_id=r.id,

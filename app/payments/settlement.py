@@ -16,8 +16,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import cards
+from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem
-from app.consults.serialisers import request_view
 from app.models import BillCard, PaymentRequest
 from integrations.stripe.protocol import (
     CheckoutSession,

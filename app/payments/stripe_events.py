@@ -38,11 +38,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.cards import finish_unpaid
+from app.billing.serialisers import request_view
 from app.billing.statuses import CheckoutProblem
 from app.clock import Clock
 from app.connect import events as account_events
 from app.consults.notifier import Notifier, request_changed
-from app.consults.serialisers import request_view
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
 from app.payments.declines import intent_failed

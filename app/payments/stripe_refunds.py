@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
-from app.consults.serialisers import request_view
+from app.billing.serialisers import request_view
 from app.ids import new_id
 from app.models import BillCard, Clinic, PaymentRefund, PaymentRequest
 from app.payments import refund_entries as ledger

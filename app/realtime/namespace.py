@@ -1,8 +1,10 @@
 """The ``/consult`` namespace: who may connect, and what each role may send.
 
-Every handler parses its payload with its declared schema (``app/inputs.py``:
-unknown fields, wrong types and out-of-range values are refused), calls one
-service method, and answers with an ack: ``{"ok": true, …}`` or
+Every handler parses its payload into its typed command (``app/commands.py``,
+checked by the schema of ``app/inputs.py``: unknown fields, wrong types and
+out-of-range values are refused), calls one service method with it, and
+answers with an ack made from the view the service returns
+(``app/billing/serialisers.py``): ``{"ok": true, …}`` or
 ``{"ok": false, "error": {"code", "message", "field"?}}``. No
 event is dropped silently and no input crashes a handler.
 """
@@ -11,13 +13,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import is_dataclass
 from typing import Any
 
 import socketio
 from aiohttp import web
 
-from app import inputs
+from app.billing.serialisers import as_json
 from app.collection.fallback import MediPayFallback
+from app.commands import (
+    CancelRequest,
+    OpenCheckout,
+    PreviewBillCard,
+    RefundPayment,
+    RequestPayment,
+    SendBillCard,
+)
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
 from app.consults.service import ConsultService
@@ -71,41 +82,41 @@ class ConsultNamespace(socketio.AsyncNamespace):
         else:
             await self.enter_room(sid, patient_room(who.consult.id, who.id))
         # Everything this person may see, so a reload or reconnect misses nothing.
-        state = await self.consults.state(who)
+        state = as_json(await self.consults.state(who))
         # The bill cards of the call and their MediPay state (a patient sees only their own).
-        state["cards"] = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
+        cards = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
+        state["cards"] = [as_json(card) for card in cards]
+        if who.role == "clinician":
+            # The clinic's maximum and confirmation threshold: the panel asks before it sends.
+            state["limits"] = await self.payments.limits(who)
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
 
     async def on_payment_request(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        return await self._handle(
-            sid, lambda who: self.payments.request(who, inputs.PAYMENT_REQUEST.parse(data)), "request"
-        )
+        return await self._handle(sid, lambda who: self.payments.request(who, RequestPayment.parse(data)), "request")
 
     async def on_payment_cancel(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        return await self._handle(sid, lambda who: self.payments.cancel(who, inputs.REQUEST_REF.parse(data)), "request")
+        return await self._handle(sid, lambda who: self.payments.cancel(who, CancelRequest.parse(data)), "request")
 
     async def on_payment_checkout(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        return await self._handle(sid, lambda who: self.payments.checkout(who, inputs.REQUEST_REF.parse(data)), "url")
+        return await self._handle(sid, lambda who: self.payments.checkout(who, OpenCheckout.parse(data)), "url")
 
     async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Answers {"ok": true, "refund": {…}, "request": {…}}.
-        return await self._handle(
-            sid, lambda who: self.refunds.refund_in_call(who, inputs.PANEL_REFUND.parse(data)), None
-        )
+        return await self._handle(sid, lambda who: self.refunds.refund_in_call(who, RefundPayment.parse(data)), None)
 
     async def on_bill_card_send(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Send what the patient did not pay in the call on to MediPay (SMS → card, Vipps or invoice).
         return await self._handle(
-            sid, lambda who: self.fallback.send(who, inputs.BILL_CARD_SEND.parse(data, empty=True)), None
+            sid, lambda who: self.fallback.send(who, SendBillCard.parse(data, empty=True)), None
         )
 
     async def on_bill_card_preview(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # What the patient would be asked by SMS, before anything is sent: the clinician confirms it.
         return await self._handle(
-            sid, lambda who: self.fallback.preview(who, inputs.BILL_CARD_PREVIEW.parse(data, empty=True)), None
+            sid, lambda who: self.fallback.preview(who, PreviewBillCard.parse(data, empty=True)), None
         )
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -143,7 +154,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
     async def _handle(
         self, sid: str, call: Callable[[Participant], Awaitable[Any]], key: str | None
     ) -> dict[str, Any]:
-        """Ack ``{"ok": true, key: result}``; with no key, the result's own keys."""
+        """Ack ``{"ok": true, key: result}``; with no key, the result's own fields. Views become JSON here."""
         lang = "nb"
         try:
             session = await self.get_session(sid)
@@ -156,6 +167,8 @@ class ConsultNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("handler failed for %s", sid)
             return _error("internal_error", "Something went wrong. Please try again.", lang)
+        if is_dataclass(result):
+            result = as_json(result)
         return {"ok": True, key: result} if key is not None else {"ok": True, **result}
 
 

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from app import inputs
 from app.accounts.organisations import Caller
-from app.consults.serialisers import request_view
+from app.billing.serialisers import RequestView, as_json
+from app.commands import CreateConsult, RefundBody
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
 from app.models import Consult, PaymentRequest
@@ -43,20 +44,21 @@ def _id(request: web.Request, name: str) -> str:
 @routes.post("/api/v1/consults")
 async def create_consult(request: web.Request) -> web.Response:
     who = await caller(request)
-    body = inputs.CONSULT.parse(await read_json(request))
-    return web.json_response(await request.app[CONSULTS].create(who.organisation_id, body), status=201)
+    # The document's own schema (the OpenAPI body is built from it), then its command.
+    command = CreateConsult.build(inputs.CONSULT.parse(await read_json(request)))
+    return web.json_response(as_json(await request.app[CONSULTS].create(who.organisation_id, command)), status=201)
 
 
 @routes.get("/api/v1/consults/{consult_id}")
 async def get_consult(request: web.Request) -> web.Response:
     who = await caller(request)
-    return web.json_response(await request.app[CONSULTS].get(who.organisation_id, _id(request, "consult_id")))
+    return web.json_response(as_json(await request.app[CONSULTS].get(who.organisation_id, _id(request, "consult_id"))))
 
 
 @routes.post("/api/v1/consults/{consult_id}/end")
 async def end_consult(request: web.Request) -> web.Response:
     who = await caller(request)
-    return web.json_response(await request.app[CONSULTS].end(who.organisation_id, _id(request, "consult_id")))
+    return web.json_response(as_json(await request.app[CONSULTS].end(who.organisation_id, _id(request, "consult_id"))))
 
 
 @routes.get("/api/v1/payment-requests/{request_id}")
@@ -69,23 +71,25 @@ async def get_payment_request(request: web.Request) -> web.Response:
         raise NotFound("request_not_found", "No such payment request.")
     if consult.organisation_id != who.organisation_id:
         raise Forbidden("forbidden", "That payment request belongs to another organisation.")
-    return web.json_response(request_view(r))
+    return web.json_response(as_json(RequestView.from_row(r)))
 
 
 @routes.post("/api/v1/payment-requests/{request_id}/refunds")
 async def refund_payment_request(request: web.Request) -> web.Response:
     who = await caller(request)
     # A misspelt field is refused, never read as "no amount" (which refunds everything).
-    data = inputs.REFUND.parse(await read_json(request), empty=True)
+    command = RefundBody.build(inputs.REFUND.parse(await read_json(request), empty=True)).command(
+        _id(request, "request_id"), idempotency_key(request)
+    )
     result = await request.app[REFUNDS].refund(
-        _id(request, "request_id"),
-        data.get("amount"),
+        command.request_id,
+        command.amount,
         actor=Actor("api", who.organisation_id),
         source="api",
-        idempotency_key=idempotency_key(request),
+        idempotency_key=command.idempotency_key,
         scope=Scope(who.organisation_id),
     )
-    return web.json_response(result["refund"], status=201)
+    return web.json_response(as_json(result.refund), status=201)
 
 
 @routes.get("/api/v1/openapi.json")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import inputs
-from app.billing.card_service import BillCards, parse_query
+from app.billing.card_input import parse_query
+from app.billing.card_service import BillCards
+from app.billing.serialisers import as_json
 from app.errors import NotFound
 from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 from app.web.api import caller
@@ -59,4 +61,4 @@ async def send_to_payment(request: web.Request) -> web.Response:
     card = await request.app[MEDIPAY_EXPORTER].send_to_payment(
         who.organisation_id, _card_id(request), actor_id=who.organisation_id
     )
-    return web.json_response(card)
+    return web.json_response(as_json(card))

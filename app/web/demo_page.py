@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from app import demo_seed as demo
+from app.commands import CreateConsult
 from app.i18n import negotiate
 from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
 from app.models import Consult
@@ -28,25 +29,25 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     )
     consult = await app[CONSULTS].create(
         demo.ORG_ID,
-        {
+        CreateConsult.parse({
             "clinic_id": demo.CLINIC_ID,
             "external_id": "demo-call",
             "clinician": demo.CLINICIAN,
             "patients": [demo.PATIENT],
             "language": lang,
-        },
+        }),
     )
     async with app[DB].read() as s:
-        active = await s.scalar(select(Consult.id).where(Consult.id == consult["id"]))
+        active = await s.scalar(select(Consult.id).where(Consult.id == consult.id))
     assert active
     response = aiohttp_jinja2.render_template(
         "demo.html",
         request,
         context(
             lang,
-            clinician_url=consult["clinician"]["join_url"],
-            patient_url=consult["patients"][0]["join_url"],
-            consult_id=consult["id"],
+            clinician_url=consult.clinician.join_url,
+            patient_url=consult.patients[0].join_url,
+            consult_id=consult.id,
             api_docs_url="/api/v1/openapi.json",
         ),
     )

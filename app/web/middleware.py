@@ -18,6 +18,8 @@ from app.keys import SETTINGS
 from app.web.access_log import redact
 from app.web.pages import context
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,6 +68,27 @@ def _error_page(request: web.Request, error: DomainError) -> web.StreamResponse:
     return response
 
 
+# A person who mistypes an address gets a page in their language (error.html words
+# these statuses itself), not aiohttp's "404: Not Found". Machines' paths keep their
+# own answers: the sandboxes speak their provider's errors.
+_PAGE_ERRORS = (404, 405)
+_MACHINE_PREFIXES = ("/_sandbox/", "/webhooks/", "/static/", "/socket.io/")
+
+
+def _is_page(request: web.Request) -> bool:
+    return not request.path.startswith(_MACHINE_PREFIXES)
+
+
+def _http_error_page(request: web.Request, error: web.HTTPException) -> web.StreamResponse:
+    lang = negotiate(request.headers.get("Accept-Language"))
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, context(lang, status=error.status, title=None, message=None), status=error.status
+    )
+    if "Allow" in error.headers:
+        response.headers["Allow"] = error.headers["Allow"]
+    return response
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     bad = _undecodable_header(request)
@@ -87,6 +110,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_api(request) and e.status >= 400:
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status, "http_error")
             return json_error(e.status, code, e.reason)
+        if e.status in _PAGE_ERRORS and _is_page(request):
+            return _http_error_page(request, e)
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, redact(request.path))
@@ -120,17 +145,50 @@ def over_https(request: web.Request, settings: Settings) -> bool:
     """
     if request.secure or settings.https:
         return True
-    if not settings.trusted_proxies:
-        return False
-    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
-    try:
-        address = ipaddress.ip_address(peer[0])  # type: ignore[index]
-    except (TypeError, IndexError, ValueError):
-        return False
-    if not any(address in network for network in settings.trusted_proxies):
+    if not from_trusted_proxy(request, settings):
         return False
     proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     return proto == "https"
+
+
+def _peer(request: web.Request) -> IPAddress | None:
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    try:
+        return ipaddress.ip_address(peer[0])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def _trusted(address: IPAddress, settings: Settings) -> bool:
+    return any(address in network for network in settings.trusted_proxies)
+
+
+def from_trusted_proxy(request: web.Request, settings: Settings) -> bool:
+    """Whether the connection itself comes from one of TRUSTED_PROXIES."""
+    peer = _peer(request)
+    return peer is not None and bool(settings.trusted_proxies) and _trusted(peer, settings)
+
+
+def client_address(request: web.Request, settings: Settings) -> str | None:
+    """The address of the browser, for counting sign-in failures per address.
+
+    The connection's own address, unless it comes from one of TRUSTED_PROXIES:
+    then the right-most address in ``X-Forwarded-For`` that is not itself a
+    trusted proxy (the left part of that header is whatever the client wrote).
+    """
+    peer = _peer(request)
+    if peer is None:
+        return request.remote
+    if not settings.trusted_proxies or not _trusted(peer, settings):
+        return str(peer)
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        try:
+            address = ipaddress.ip_address(hop.strip())
+        except ValueError:
+            return str(peer)  # a hop we cannot read: count the proxy, not a guess
+        if not _trusted(address, settings):
+            return str(address)
+    return str(peer)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     DECLINE_REASONS,
     DEFAULT_DECLINE_REASON,
@@ -23,13 +24,13 @@ from app.billing.statuses import (
     RequestStatus,
 )
 from app.connect.routing import NO_ACCOUNT, route_for
-from app.consults.serialisers import request_view
 from app.errors import DomainError
 from app.i18n import format_money as _format_money
 from app.i18n import get_translator, negotiate
 from app.i18n.js_strings import JS_STRINGS
 from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
+from app.payments.amount_limits import limits_view
 
 routes = web.RouteTableDef()
 
@@ -102,12 +103,13 @@ async def join(request: web.Request) -> web.StreamResponse:
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
     lang = who.consult.language
     state = await request.app[CONSULTS].state(who)
-    can_request, blocked = True, None
+    can_request, blocked, limits = True, None, None
     if who.role == "clinician":
         # Told before typing an amount, not after: the same routing the request itself uses.
         async with request.app[DB].read() as s:
             clinic = await s.get(Clinic, who.consult.clinic_id)
             route = await route_for(s, clinic, who.consult.clinician_id) if clinic is not None else None
+        limits = limits_view(clinic)
         if route is None or route.account is None:
             can_request = False
             blocked = get_translator(lang).gettext(route.reason if route and route.reason else NO_ACCOUNT)
@@ -118,11 +120,12 @@ async def join(request: web.Request) -> web.StreamResponse:
         context(
             lang,
             token=token,
-            consult=state["consult"],
+            consult=as_json(state.consult),
             socket_url="",
             socket_path="/socket.io/",
             can_request=can_request,
             blocked_reason=blocked,
+            limits=limits,
             statuses=panel_statuses(who.role),
         ),
     )

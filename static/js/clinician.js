@@ -5,7 +5,8 @@ import { t } from "./panel/config.js";
 import { $, announce, showNotice } from "./panel/dom.js";
 import { byId, mergeConsult, onItemAction } from "./panel/requests.js";
 import { connect } from "./panel/socket.js";
-import { disableForm, formError, initForm } from "./clinician/form.js";
+import { initConfirm } from "./panel/confirm.js";
+import { disableForm, formError, initForm, setLimits } from "./clinician/form.js";
 import { cancelRequest, list, render, upsert } from "./clinician/list.js";
 import { initMediPay, renderCards, sendToMediPay, upsertCard } from "./clinician/medipay.js";
 import { initReceived, showReceived } from "./clinician/received.js";
@@ -24,6 +25,7 @@ function endConsult() {
   announce(t("The consultation has ended."));
 }
 
+initConfirm();
 initForm();
 initRefund();
 initReceived();
@@ -48,6 +50,7 @@ state.socket = connect({
   onState: (data) => {
     // Keep patient names and currency current, but not the page's own flags.
     state.consult = mergeConsult(state.consult, data.consult);
+    setLimits(data.limits);
     state.requests = byId(data.requests);
     render();
     state.cards = byId(data.cards);

@@ -40,7 +40,7 @@ async def test_send_to_payment_lock_then_paid_by_vipps_in_the_reports(live: Live
     async with await signed_in(live, admin) as browser:
         page = await browser.get(f"{DESK}/cards/{card['id']}")
         assert 'data-testid="send-form"' in page.text
-        sent = await browser.post(f"{DESK}/cards/{card['id']}/send", {}, follow=True)
+        sent = await browser.post(f"{DESK}/cards/{card['id']}/send", {"confirm": "yes"}, follow=True)
         assert sent.status == 200 and "was sent to MediPay" in sent.text
         await card_status(live, card["id"], "open_exported")
         page = await browser.get(f"{DESK}/cards/{card['id']}")
@@ -51,7 +51,7 @@ async def test_send_to_payment_lock_then_paid_by_vipps_in_the_reports(live: Live
         assert refused.status == 409
         changed = await browser.post(f"{DESK}/cards/{card['id']}/shares", {"refund_share": "250"})
         assert changed.status == 303
-        again = await browser.post(f"{DESK}/cards/{card['id']}/send", {}, follow=True)
+        again = await browser.post(f"{DESK}/cards/{card['id']}/send", {"confirm": "yes"}, follow=True)
         assert 'role="status"' in again.text and "already been sent" in again.text
 
         # An invoice made by hand without the fee, then exported by hand: the desk warns first.
@@ -59,7 +59,7 @@ async def test_send_to_payment_lock_then_paid_by_vipps_in_the_reports(live: Live
         await browser.post(f"{DESK}/cards/{other['id']}/invoice", {"confirm": "yes"})
         page = await browser.get(f"{DESK}/cards/{other['id']}")
         assert 'data-testid="invoice-export-warning"' in page.text and 'data-testid="send-form"' in page.text
-        await browser.post(f"{DESK}/cards/{other['id']}/send", {})
+        await browser.post(f"{DESK}/cards/{other['id']}/send", {"confirm": "yes"})
     invoiced = await card_status(live, other["id"], "invoice_exported")
     assert invoiced["admin_fee"] is False
 

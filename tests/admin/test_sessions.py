@@ -86,7 +86,7 @@ async def test_deactivation_ends_sessions(live):
     async with await signed_in(live, member) as member_browser, await signed_in(live, admin) as admin_browser:
         assert (await member_browser.get("/admin")).status == 200
         await admin_browser.get("/admin/users")
-        assert (await admin_browser.post(f"/admin/users/{member.id}/deactivate")).status == 303
+        assert (await admin_browser.post(f"/admin/users/{member.id}/deactivate", {"confirm": "yes"})).status == 303
         assert (await member_browser.get("/admin")).status == 303
         async with AdminClient(live.url) as again:
             assert (await again.sign_in(member.email)).status == 401

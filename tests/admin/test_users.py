@@ -124,7 +124,7 @@ async def test_create_directly_deactivate_and_clinician_ref(live):
         assert (await user_by_email(live, dr.email)).clinician_ref == "u-77" and taken
         assert (await browser.post(f"/admin/users/{admin.id}/deactivate")).status == 303
         assert "You cannot deactivate yourself." in (await browser.get("/admin/users")).text
-        assert (await browser.post(f"/admin/users/{dr.id}/deactivate")).status == 303
+        assert (await browser.post(f"/admin/users/{dr.id}/deactivate", {"confirm": "yes"})).status == 303
     assert (await user_by_email(live, dr.email)).active is False
     assert (await user_by_email(live, admin.email)).active is True
 

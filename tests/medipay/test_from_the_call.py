@@ -7,7 +7,8 @@ from tests.medipay.conftest import Pipeline
 
 async def _request(p: Pipeline, amount: int = 45000) -> tuple[dict, object, str]:
     consult, clinician, patient = await p.live.call_pair()
-    ack = await clinician.call("payment:request", {"amount": amount, "description": "Consultation"})
+    # Above the clinic's confirmation threshold the panel has asked the clinician (confirmed: true).
+    ack = await clinician.call("payment:request", {"amount": amount, "description": "Consultation", "confirmed": True})
     assert ack["ok"], ack
     return consult, clinician, ack["request"]["bill_card_id"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.billing.serialisers import request_view
 from app.consults.notifier import request_changed
-from app.consults.serialisers import request_view
 from app.keys import DB
 from app.models import PaymentRequest
 from app.realtime.server import SocketNotifier, write_only_manager

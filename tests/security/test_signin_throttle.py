@@ -76,3 +76,40 @@ async def test_two_web_processes_racing_share_one_count(tmp_path: Path) -> None:
         for live, runner in ((first, first_runner), (second, second_runner)):
             await live.close()
             await runner.cleanup()
+
+
+async def _exhaust_address(live: Live, forwarded_for: str) -> None:
+    guesses = [(f"guess{i}@example.test", "password1") for i in range(MAX_ADDRESS_FAILURES)]
+    async with AdminClient(live.url) as browser:
+        browser.http.headers["X-Forwarded-For"] = forwarded_for
+        statuses = await burst(browser, guesses)
+    assert statuses[401] == MAX_ADDRESS_FAILURES, statuses
+
+
+async def _sign_in_status(live: Live, email: str, forwarded_for: str) -> int:
+    async with AdminClient(live.url) as browser:
+        browser.http.headers["X-Forwarded-For"] = forwarded_for
+        return (await browser.sign_in(email)).status
+
+
+async def test_behind_a_trusted_proxy_each_browser_address_has_its_own_count(tmp_path: Path) -> None:
+    # Every browser reaches us through the proxy at 127.0.0.1: counting the proxy's address
+    # would lock every user out as soon as one address guessed too often.
+    live, runner = await start_live(make_settings(tmp_path, TRUSTED_PROXIES="127.0.0.1"))
+    try:
+        user = await make_user(live, "team_member")
+        await _exhaust_address(live, "203.0.113.5")
+        assert await _sign_in_status(live, user.email, "203.0.113.5") == 429
+        assert await _sign_in_status(live, user.email, "198.51.100.7") == 303
+        # What the client wrote before the proxy's own entry is not believed.
+        assert await _sign_in_status(live, user.email, "198.51.100.7, 203.0.113.5") == 429
+    finally:
+        await live.close()
+        await runner.cleanup()
+
+
+async def test_without_trusted_proxies_x_forwarded_for_is_ignored(live: Live) -> None:
+    user = await make_user(live, "team_member")
+    await _exhaust_address(live, "203.0.113.5")
+    # Writing another address into the header does not get round the limit.
+    assert await _sign_in_status(live, user.email, "198.51.100.7") == 429

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.models import StripeAccount
 from tests.admin.factories import make_user, signed_in
-from tests.clinics.helpers import complete_onboarding, go_to_stripe, local, page
+from tests.connect.helpers import complete_onboarding, go_to_stripe, local, page
 from tests.factories import Live
 from tests.stripe_contract.plugin import Recorder
 

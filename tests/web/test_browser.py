@@ -355,6 +355,9 @@ async def test_panels_label_and_act_on_statuses_from_their_config(session: Sessi
     await expect(patient.locator("[data-role=nothing-pending]")).to_be_hidden()
 
     await item.locator("[data-role=cancel]").click()
+    # Cancelling asks first (in bokmål too).
+    await clinician.get_by_role("dialog", name="Avbryte denne betalingsforespørselen?").get_by_role(
+        "button", name="Avbryt forespørselen").click()
     for node in (item, on_patient):
         await expect(node.locator("[data-role=status]")).to_have_text("Avbrutt")
     await expect(item.locator("[data-role=cancel]")).to_be_hidden()

@@ -77,6 +77,8 @@ async def test_a_cancelled_request_sent_on_from_its_own_button(
     onward = item.get_by_role("button", name="Send as SMS/invoice: Consultation")
     await expect(onward).to_be_hidden()
     await item.get_by_role("button", name="Cancel request: Consultation").click()
+    await clinician.get_by_role("dialog", name="Cancel this payment request?").get_by_role(
+        "button", name="Cancel the request").click()
     await expect(item).to_have_attribute("data-status", "cancelled")
 
     await onward.focus()

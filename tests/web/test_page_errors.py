@@ -9,6 +9,7 @@ from aiohttp import web
 
 from app.keys import CONSULTS
 from tests.conftest import FAST_MEDIPAY_SANDBOX, FAST_SANDBOX, make_settings
+from tests.factories import Live
 
 
 async def _participant_page(request: web.Request) -> web.StreamResponse:
@@ -42,3 +43,20 @@ async def test_a_domain_error_on_a_page_is_answered_with_its_status_in_the_reade
                 assert "Lenken er ugyldig eller har utløpt." in page
     finally:
         await runner.cleanup()
+
+
+async def test_an_address_that_leads_nowhere_gets_a_page_in_the_readers_language(live: Live) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(live.url + "/no/such/page", headers={"Accept-Language": "nb"}) as resp:
+            page = await resp.text()
+            assert resp.status == 404 and resp.content_type == "text/html"
+            assert "Fant ikke siden" in page and "Sjekk lenken du fulgte." in page
+        async with http.post(live.url + "/demo", headers={"Accept-Language": "en"}) as resp:
+            page = await resp.text()
+            assert resp.status == 405 and "GET" in resp.headers["Allow"]
+            assert "This page cannot be used like that" in page
+        # The API and the sandboxes keep their own error shapes.
+        async with http.get(live.url + "/api/v1/no-such-thing") as resp:
+            assert resp.status == 404 and resp.content_type == "application/json"
+        async with http.get(live.url + "/_sandbox/stripe/v1/no-such-thing") as resp:
+            assert resp.status == 404 and "Fant ikke siden" not in await resp.text()

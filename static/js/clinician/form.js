@@ -1,5 +1,6 @@
 /* The request form: check what was typed, send it once, say what happened. */
-import { t } from "../panel/config.js";
+import { config, t } from "../panel/config.js";
+import { askToConfirm } from "../panel/confirm.js";
 import { $, announce, clearErrorOnChange, setFieldError, showNotice } from "../panel/dom.js";
 import { money, parseAmount } from "../panel/format.js";
 import { newKey } from "../panel/requests.js";
@@ -17,6 +18,16 @@ const formError = $("[data-role=form-error]");
 const amountError = $("[data-role=amount-error]");
 const descriptionError = $("[data-role=description-error]");
 const patientError = $("[data-role=patient-error]");
+const previewAmount = $("[data-role=preview-amount]");
+const previewDescription = $("[data-role=preview-description]");
+
+// The clinic's guard rails (minor units): from the page, then from every consult:state.
+const limits = Object.assign({ max_amount: null, confirm_above: null }, config.limits || {});
+
+/** New limits from the server (on every connect): the admin may have changed them. */
+export function setLimits(next) {
+  if (next && typeof next === "object") Object.assign(limits, next);
+}
 
 export { amountInput, formError, patientSelect };
 
@@ -29,6 +40,10 @@ let pending = { key: null, signature: null };
 function validate() {
   let firstInvalid = null;
   const amount = parseAmount(amountInput.value, state.currency);
+  if (amount.ok && limits.max_amount && amount.value > limits.max_amount) {
+    amount.ok = false;
+    amount.error = t("At most {amount} per payment request.", { amount: money(limits.max_amount, state.currency) });
+  }
   setFieldError(amountInput, amountError, amount.ok ? null : amount.error);
   if (!amount.ok) firstInvalid = firstInvalid || amountInput;
 
@@ -64,12 +79,34 @@ export function setBusy(busy) {
   else submitButton.removeAttribute("aria-busy");
 }
 
-function onSubmit(event) {
+/** What the patient will see, drawn as the clinician types (amount in the currency, description). */
+function updatePreview() {
+  if (!previewAmount) return;
+  const amount = parseAmount(amountInput.value, state.currency);
+  previewAmount.textContent = amount.ok ? money(amount.value, state.currency) : "—";
+  previewDescription.textContent = descriptionInput.value.trim() || "—";
+}
+
+async function onSubmit(event) {
   event.preventDefault();
   if (inFlight || !state.canRequest || state.ended || !state.socket) return;
   showNotice(formError, "");
   const payload = validate();
   if (!payload) return;
+  if (limits.confirm_above !== null && payload.amount > limits.confirm_above) {
+    // Above the clinic's threshold: show what goes out and ask (the server wants confirmed: true).
+    inFlight = true;
+    const yes = await askToConfirm({
+      title: t("Send this payment request?"),
+      intro: t("The amount is above {amount}. The patient will be asked to pay:",
+        { amount: money(limits.confirm_above, state.currency) }),
+      lines: [[t("Amount"), money(payload.amount, payload.currency)], [t("Description"), payload.description]],
+      confirmLabel: t("Send the request")
+    });
+    inFlight = false;
+    if (!yes) return;
+    payload.confirmed = true;
+  }
 
   const signature = JSON.stringify(payload);
   if (pending.signature !== signature || !pending.key) {
@@ -87,11 +124,16 @@ function onSubmit(event) {
     pending = { key: null, signature: null };
     if (ack.request) upsert(ack.request);
     amountInput.value = "";
+    updatePreview();
     announce(t("Payment request sent: {amount} — {description}", {
       amount: money(payload.amount, payload.currency),
       description: payload.description
     }));
-    amountInput.focus();
+    // Ready for the next amount, unless the clinician has moved on to another field meanwhile.
+    const active = document.activeElement;
+    if (!active || active === document.body || active === submitButton || active === amountInput) {
+      amountInput.focus();
+    }
   });
 }
 
@@ -106,5 +148,8 @@ export function initForm() {
   clearErrorOnChange(amountInput, amountError);
   clearErrorOnChange(descriptionInput, descriptionError);
   clearErrorOnChange(patientSelect, patientError);
+  amountInput.addEventListener("input", updatePreview);
+  descriptionInput.addEventListener("input", updatePreview);
+  updatePreview();
   setBusy(false);
 }

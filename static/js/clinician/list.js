@@ -1,5 +1,6 @@
 /* The clinician's list of payment requests, the running total, and Cancel. */
 import { isEndedUnpaid, isOpen, isPaid, problemText, requestLabel, statuses, t } from "../panel/config.js";
+import { askToConfirm } from "../panel/confirm.js";
 import { $, announce, el, showNotice } from "../panel/dom.js";
 import { formatDateTime, money } from "../panel/format.js";
 import { reconcile, sortRequests } from "../panel/requests.js";
@@ -94,7 +95,8 @@ export function render() {
     gross += Number(r.amount || 0);
     refunded += Number(r.refunded_amount || 0);
   });
-  totalPaid.textContent = money(gross - refunded, state.currency);
+  // "Total paid" is what was paid (gross), as "Paid" below; refunds and the net are their own lines.
+  totalPaid.textContent = money(gross, state.currency);
   if (totalGross) totalGross.textContent = money(gross, state.currency);
   if (totalRefunded) totalRefunded.textContent = money(refunded, state.currency);
   if (totalNet) totalNet.textContent = money(gross - refunded, state.currency);
@@ -114,8 +116,20 @@ export function upsert(r) {
 }
 
 
-export function cancelRequest(id, cancelButton) {
+export async function cancelRequest(id, cancelButton) {
   if (!state.socket || state.ended) return;
+  const r0 = state.requests.get(id);
+  if (r0) {
+    // The patient can no longer pay it, and a cancelled request cannot be reopened: ask first.
+    const yes = await askToConfirm({
+      title: t("Cancel this payment request?"),
+      intro: t("The patient can no longer pay it. This cannot be undone."),
+      lines: [[t("Amount"), money(r0.amount, currencyOf(r0))], [t("Description"), r0.description || ""]],
+      confirmLabel: t("Cancel the request"),
+      danger: true
+    });
+    if (!yes || state.ended || !isOpen((state.requests.get(id) || r0).status)) return;
+  }
   cancelButton.disabled = true;
   cancelButton.setAttribute("aria-busy", "true");
   showNotice(formError, "");

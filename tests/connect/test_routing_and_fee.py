@@ -9,7 +9,7 @@ from app.keys import DB
 from app.ledger import journal
 from app.models import AuditEvent, Clinic, PaymentRequest, StripeAccount
 from tests.admin.factories import make_user, signed_in
-from tests.clinics.helpers import account_status, eventually, link_enabled_account, page
+from tests.connect.helpers import account_status, eventually, link_enabled_account, page
 from tests.factories import Live
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.models import AuditEvent, StripeAccount
 from tests.admin.factories import make_user, signed_in
-from tests.clinics.helpers import link_enabled_account, page
+from tests.connect.helpers import link_enabled_account, page
 from tests.factories import Live
 
 

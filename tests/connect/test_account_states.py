@@ -17,7 +17,7 @@ from app.connect.requirements import ERROR_REASONS, PHRASES, STATES, UNKNOWN, UN
 from app.i18n import get_translator
 from app.models import Clinic, StripeAccount
 from tests.admin.factories import make_user, signed_in
-from tests.clinics.helpers import account_status, eventually, link_enabled_account, page
+from tests.connect.helpers import account_status, eventually, link_enabled_account, page
 from tests.factories import Live
 
 

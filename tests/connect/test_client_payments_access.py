@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.models import AuditEvent, Clinic, ClinicianAccount, StripeAccount
 from tests.admin.factories import AdminClient, make_clinic, make_user, signed_in
-from tests.clinics.helpers import page
+from tests.connect.helpers import page
 from tests.factories import Live
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import AuditEvent, Clinic, StripeAccount
 from tests.admin.factories import make_user, signed_in
-from tests.clinics.helpers import (
+from tests.connect.helpers import (
     account_status,
     complete_onboarding,
     eventually,
