@@ -173,6 +173,10 @@ class Settings:
     demo: bool = True
     # Proxies whose X-Forwarded-Proto is believed (HSTS behind a TLS-terminating proxy).
     trusted_proxies: tuple[Network, ...] = ()
+    # Past these a new socket event or REST call is answered "busy" at once (0: that bound off).
+    overload_lag_ms: int = 200
+    overload_in_flight: int = 128
+    overload_queue_ms: int = 300
 
     @property
     def stripe_sandbox(self) -> bool:
@@ -366,6 +370,9 @@ class Settings:
             sandboxes=sandboxes,
             demo=demo,
             trusted_proxies=_networks(get("TRUSTED_PROXIES")),
+            overload_lag_ms=whole("OVERLOAD_LAG_MS", 200, 0, 60_000),
+            overload_in_flight=whole("OVERLOAD_IN_FLIGHT", 128, 0, 100_000),
+            overload_queue_ms=whole("OVERLOAD_QUEUE_MS", 300, 0, 60_000),
         )
 
 

@@ -19,6 +19,7 @@ from app.admin import web as admin_web
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.consults.notifier import Notifier
+from app.i18n.zones import local_time
 from app.jobs.scheduler import run_forever
 from app.keys import (
     ADMIN_SESSIONS,
@@ -40,11 +41,12 @@ from app.keys import (
     STRIPE_SANDBOX_APP,
 )
 from app.realtime.namespace import ConsultNamespace
+from app.realtime.overload import LOAD_GATE, LoadGate
 from app.realtime.server import SocketNotifier, decline_websocket_compression, make_server
 from app.services import Services, open_services
-from app.web import api, bill_cards_api, health, pages, reports_api, webhooks
+from app.web import api, bill_cards_api, health, pages, receipt_pages, reports_api, webhooks
 from app.web import demo_page as demo
-from app.web.middleware import errors, security_headers
+from app.web.middleware import errors, load_gate, security_headers
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.protocol import StripeGateway
 
@@ -70,15 +72,19 @@ def create_app(
     ``run_jobs`` defaults to the embedded default's choice: jobs in-process unless
     Redis says several processes share the work (then the worker runs them).
     """
-    app = web.Application(middlewares=[errors, decline_websocket_compression], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[errors, load_gate, decline_websocket_compression],
+                          client_max_size=1024 * 1024)
     # A signal rather than a middleware: it also reaches the responses made
     # outside the handlers (aiohttp's own 404/405/500) and the sandboxes' pages.
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
+    app[LOAD_GATE] = LoadGate(max_lag_ms=settings.overload_lag_ms, max_in_flight=settings.overload_in_flight,
+                              max_queue_ms=settings.overload_queue_ms)
 
     aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True)
+        app, loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=jinja2.select_autoescape(default=True),
+        filters={"local_time": local_time},
     )
     app.router.add_static("/static", ROOT / "static", append_version=True)
     admin_web.setup_sessions(app, settings)
@@ -88,6 +94,7 @@ def create_app(
         reports_api.routes,
         webhooks.routes,
         pages.routes,
+        receipt_pages.routes,
         *admin_web.TABLES,
         client_payments.routes,
         admin_payments.routes,
@@ -144,6 +151,7 @@ def create_app(
             yield
 
     async def background(app: web.Application) -> AsyncIterator[None]:
+        app[LOAD_GATE].start()
         stop = asyncio.Event()
         app[JOBS_STOP] = stop
         task = None
@@ -154,6 +162,7 @@ def create_app(
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await app[LOAD_GATE].stop()
 
     app.cleanup_ctx.append(services)
     app.cleanup_ctx.append(background)

@@ -52,7 +52,10 @@ CONSULT = Schema(
         "patients": ListOf(items=PATIENT, min_items=1, max_items=MAX_PATIENTS, code="too_many_patients"),
         "currency": Text(max_len=3, code="invalid_currency",
                          description="one of the clinic's currencies; the clinic's by default"),
-        "language": Text(max_len=8, choices=LANGUAGES, code="invalid_language"),
+        "language": Text(max_len=8, choices=LANGUAGES, code="invalid_language",
+                         description="bokmål by default; what the service says for the consult, and a panel's "
+                                     "language when its browser names none (panels follow the browser and the "
+                                     "patient's own choice)"),
     },
     required=("clinic_id", "clinician", "patients"),
 )

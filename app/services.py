@@ -169,9 +169,11 @@ async def open_services(
                 public_url=settings.public_url,
                 checkout_ttl_seconds=settings.checkout_ttl_seconds,
             ),
-            stripe_events=StripeEvents(db, notifier=notifier, clock=clock, livemode=settings.stripe_livemode),
+            stripe_events=StripeEvents(
+                db, notifier=notifier, clock=clock, livemode=settings.stripe_livemode, public_url=settings.public_url
+            ),
             stripe_accounts=StripeAccounts(db, stripe=stripe, clock=clock, public_url=settings.public_url),
-            refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock),
+            refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock, public_url=settings.public_url),
             medipay_accounts=MediPayAccounts(db, gateway=medipay, clock=clock, box=SecretBox(settings.secret_key)),
             medipay_exporter=exporter,
             medipay_callbacks=MediPayCallbacks(

@@ -193,10 +193,16 @@ async def create_consults(url: str, demo: dict[str, Any], count: int, *, concurr
     async def worker(http: aiohttp.ClientSession) -> None:
         while queue:
             body = consult_body(demo, queue.pop())
-            async with http.post(url + "/api/v1/consults", json=body, headers=headers) as resp:
-                data = await resp.json()
-                if resp.status != 201:
-                    raise RuntimeError(f"creating a consult: {resp.status} {data}")
+            while True:
+                async with http.post(url + "/api/v1/consults", json=body, headers=headers) as resp:
+                    data = await resp.json()
+                    if resp.status == 503 and "Retry-After" in resp.headers:
+                        # Busy (a loaded machine): wait as told, like any well-behaved client.
+                        await asyncio.sleep(float(resp.headers["Retry-After"]))
+                        continue
+                    if resp.status != 201:
+                        raise RuntimeError(f"creating a consult: {resp.status} {data}")
+                break
             out.append({"clinician": data["clinician"]["token"], "patient": data["patients"][0]["token"]})
 
     async with aiohttp.ClientSession() as http:

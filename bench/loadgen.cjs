@@ -10,6 +10,10 @@
 //             disconnect them all, print a line, wait again; config.cycles times.
 //   webhooks  POST config.bodies (pre-signed) to config.url, config.concurrency at a
 //             time over keep-alive connections; prints throughput and ack latency.
+//   overload  as push, at each of config.rates for config.seconds, timing each request's ack
+//             (ok, busy or an error) and, for the accepted ones, its payment:requested.
+//   storm     connect config.tokens all at once, each waiting for config.wait_event if set
+//             (the app's consult:state); disconnect them all and do it again, config.rounds times.
 "use strict";
 
 const fs = require("fs");
@@ -172,7 +176,119 @@ async function webhooks() {
   };
 }
 
-const modes = { push, sockets, webhooks };
+async function overload() {
+  const pairs = config.pairs;
+  const arrivals = new Map();
+  const sockets = await connectAll(pairs, config.connect_concurrency || 50, async (p) => {
+    const clinician = await connect(p.clinician_url, p.clinician_token);
+    const patient = await connect(p.patient_url, p.patient_token);
+    patient.on("payment:requested", (data) => {
+      const key = data && data.request && data.request.description;
+      if (key && !arrivals.has(key)) arrivals.set(key, now());
+    });
+    return { clinician, patient };
+  });
+  process.stderr.write("connected\n");
+  let seq = 0;
+  const phases = [];
+  for (const rate of config.rates) {
+    const sentAt = new Map();
+    const acks = new Map();
+    const interval = 1000 / rate;
+    const start = now();
+    let sent = 0;
+    while (now() - start < config.seconds * 1000) {
+      const due = start + sent * interval;
+      const wait = due - now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const pair = sockets[seq % sockets.length];
+      const description = `bench ${seq}`;
+      seq += 1;
+      sent += 1;
+      sentAt.set(description, now());
+      pair.clinician.emit("payment:request", { amount: 10000 + (seq % 5000), description }, (ack) => {
+        const kind = ack && ack.ok === true ? "ok" : (ack && ack.error && ack.error.code) || "invalid";
+        acks.set(description, [now(), kind]);
+      });
+    }
+    // Every request gets its answer or is counted unanswered after config.grace_seconds.
+    const deadline = now() + (config.grace_seconds || 5) * 1000;
+    while (acks.size < sentAt.size && now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // …and every accepted one its push to the patient (which may come after the clinician's ack).
+    const pushed = () => Array.from(acks).every(([d, [, kind]]) => kind !== "ok" || arrivals.has(d));
+    while (!pushed() && now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    const accepted = [];
+    const answers = [];
+    const kinds = {};
+    const series = [];
+    let answeredWithin2s = 0;
+    for (const [description, t0] of sentAt) {
+      const ack = acks.get(description);
+      if (!ack) continue;
+      const [t1, kind] = ack;
+      kinds[kind] = (kinds[kind] || 0) + 1;
+      answers.push(t1 - t0);
+      if (t1 - t0 <= 2000) answeredWithin2s += 1;
+      const arrived = arrivals.get(description);
+      if (kind === "ok" && arrived !== undefined) {
+        accepted.push(arrived - t0);
+        series.push([Math.round(t0 - start), Math.round((arrived - t0) * 1000) / 1000, 0]);
+      } else if (kind !== "ok") {
+        series.push([Math.round(t0 - start), Math.round((t1 - t0) * 1000) / 1000, 1]);
+      }
+    }
+    accepted.sort((a, b) => a - b);
+    answers.sort((a, b) => a - b);
+    phases.push({
+      rate, sent, answered: acks.size, unanswered: sent - acks.size, kinds,
+      answered_within_2s: answeredWithin2s, accepted: accepted.length,
+      accepted_not_pushed: (kinds.ok || 0) - accepted.length,
+      accepted_per_s: Math.round((accepted.length / config.seconds) * 10) / 10,
+      accepted_p50_ms: percentile(accepted, 50), accepted_p99_ms: percentile(accepted, 99),
+      accepted_max_ms: percentile(accepted, 100),
+      answer_p50_ms: percentile(answers, 50), answer_p99_ms: percentile(answers, 99),
+      answer_max_ms: percentile(answers, 100),
+      series: config.series ? series : undefined,
+    });
+    if (config.pause_seconds) await new Promise((r) => setTimeout(r, config.pause_seconds * 1000));
+  }
+  for (const s of sockets) { s.clinician.disconnect(); s.patient.disconnect(); }
+  return { sockets: sockets.length * 2, phases };
+}
+
+function connectWaiting(url, token, waitEvent) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url + "/consult", {
+      auth: { token }, transports: ["websocket"], reconnection: false, timeout: 120000, forceNew: true,
+    });
+    if (waitEvent) socket.once(waitEvent, () => resolve(socket));
+    else socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (e) => reject(e));
+  });
+}
+
+async function storm() {
+  const rounds = [];
+  for (let round = 0; round < (config.rounds || 2); round++) {
+    const t0 = now();
+    const done = [];
+    let failed = 0;
+    const list = await Promise.all(config.tokens.map((token) =>
+      connectWaiting(config.url, token, config.wait_event).then((s) => { done.push(now() - t0); return s; },
+        () => { failed += 1; return null; })));
+    const seconds = (now() - t0) / 1000;
+    done.sort((a, b) => a - b);
+    rounds.push({ round, sockets: config.tokens.length, back: done.length, failed,
+                  seconds: Math.round(seconds * 1000) / 1000, p50_ms: percentile(done, 50),
+                  p99_ms: percentile(done, 99) });
+    for (const s of list) if (s) s.disconnect();
+    await new Promise((r) => setTimeout(r, (config.pause_seconds || 2) * 1000));
+  }
+  return { rounds };
+}
+
+const modes = { push, sockets, webhooks, overload, storm };
 modes[config.mode]().then((result) => {
   if (result !== null) console.log(JSON.stringify(result));
   process.exit(0);

@@ -118,16 +118,16 @@ def fill_statements(d: Dialect) -> list[str]:
     method = "CASE s.i % 4 " + " ".join(f"WHEN {n} THEN '{m}'" for n, m in enumerate(METHODS)) + " END"
     paid_at = d.ts(d.offset() + " + 3600")
     out.append(
-        "INSERT INTO payments (id, bill_card_id, payment_request_id, method, amount, currency, reference,"
-        " registered_at) "
+        "INSERT INTO payments (id, bill_card_id, organisation_id, payment_request_id, method, amount, currency,"
+        " reference, registered_at) "
         + d.series()
-        + f"SELECT {d.idstr('pay_bench_')}, {d.idstr('bc_bench_')}, NULL, {method}, {share}, 'NOK',"
+        + f"SELECT {d.idstr('pay_bench_')}, {d.idstr('bc_bench_')}, '{ORG}', NULL, {method}, {share}, 'NOK',"
         f" {d.idstr('ref-')}, {paid_at} FROM s WHERE s.i % 10 < 7")
     out.append(
-        "INSERT INTO payments (id, bill_card_id, payment_request_id, method, amount, currency, reference,"
-        " registered_at) "
+        "INSERT INTO payments (id, bill_card_id, organisation_id, payment_request_id, method, amount, currency,"
+        " reference, registered_at) "
         + d.series()
-        + f"SELECT {d.idstr('pay_bench_m_')}, {d.idstr('bc_bench_')}, NULL, 'manual', 5000, 'NOK',"
+        + f"SELECT {d.idstr('pay_bench_m_')}, {d.idstr('bc_bench_')}, '{ORG}', NULL, 'manual', 5000, 'NOK',"
         f" {d.idstr('manual-')}, {paid_at} FROM s WHERE s.i % 10 = 0")
     return out
 

@@ -35,16 +35,38 @@ def load_po(locales_dir: Path, lang: str) -> gettext.NullTranslations:
 
 
 def negotiate(
-    value: str | None, *, supported: tuple[str, ...], default: str, aliases: Mapping[str, str]
+    value: str | None,
+    *,
+    supported: tuple[str, ...],
+    default: str,
+    aliases: Mapping[str, str],
+    fallback: str | None = None,
 ) -> str:
-    """A supported language from an Accept-Language header or a language code, else ``default``.
+    """A supported language from an Accept-Language header or a language code.
 
     ``"sv-SE,sv;q=0.9,en;q=0.8"`` → ``"sv"``; ``"nb_NO"`` → ``"nb"``; an alias
     (``"nn"`` → ``"nb"``) counts as its language; ``q=0`` means "not this one".
+    No value gives ``default``; a value naming only languages we do not have gives
+    ``fallback`` (English, the language most readers share) when one is given.
+    """
+    return negotiate_tag(value, supported=supported, default=default, aliases=aliases, fallback=fallback)[0]
+
+
+def negotiate_tag(
+    value: str | None,
+    *,
+    supported: tuple[str, ...],
+    default: str,
+    aliases: Mapping[str, str],
+    fallback: str | None = None,
+) -> tuple[str, str]:
+    """``negotiate``'s language and the region the reader named with it: ``"en-AU,en"`` → ``("en", "AU")``.
+
+    The region is ``""`` when the chosen tag had none, or when nothing was chosen.
     """
     if not value:
-        return default
-    candidates: list[tuple[float, int, str]] = []
+        return default, ""
+    candidates: list[tuple[float, int, str, str]] = []
     for index, part in enumerate(value.split(",")):
         tag, _, params = part.partition(";")
         quality = 1.0
@@ -55,8 +77,12 @@ def negotiate(
                     quality = float(raw)
                 except ValueError:
                     quality = 0.0
-        primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
-        primary = aliases.get(primary, primary)
+        subtags = tag.strip().replace("_", "-").split("-")
+        primary = aliases.get(subtags[0].lower(), subtags[0].lower())
+        region = next((t.upper() for t in subtags[1:] if len(t) == 2 and t.isalpha()), "")
         if primary in supported and quality > 0:
-            candidates.append((-quality, index, primary))
-    return min(candidates)[2] if candidates else default
+            candidates.append((-quality, index, primary, region))
+    if not candidates:
+        return (fallback or default), ""
+    _, _, primary, region = min(candidates)
+    return primary, region

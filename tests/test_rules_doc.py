@@ -86,8 +86,8 @@ def test_the_status_table_is_the_codes_and_labels_the_code_uses() -> None:
 
 
 def test_the_problem_and_onward_tables_are_the_codes_the_code_uses() -> None:
-    assert [row[0] for row in _table("p11")] == [p.value for p in CheckoutProblem]
-    assert [row[0] for row in _table("p12")] == [o.value for o in Onward]
+    assert [row[0] for row in _table("p12")] == [p.value for p in CheckoutProblem]
+    assert [row[0] for row in _table("p13")] == [o.value for o in Onward]
 
 
 def test_the_transition_table_is_the_one_the_code_enforces() -> None:

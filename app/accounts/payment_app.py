@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app import validation as v
+from app.accounts.clinic_settings import valid_zone
 from app.accounts.sessions import AdminUser
 from app.clock import Clock
 from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ids import new_id
 from app.models import Clinic, PaymentAppRequest
-
-CURRENCIES = ("NOK", "SEK", "DKK", "EUR")
+from app.regions import CURRENCIES, default_zone_for_currency
 
 
 class PaymentApp:
@@ -107,24 +107,28 @@ class PaymentApp:
             )
         return req
 
-    async def create_clinic(self, actor: AdminUser, *, name: str, currency: str) -> Clinic:
+    async def create_clinic(self, actor: AdminUser, *, name: str, currency: str,
+                            time_zone: str | None = None) -> Clinic:
+        """A new clinic; with no time zone chosen, the usual one of its currency's country
+        (AUD → Australia/Sydney, the Nordic currencies → Europe/Oslo)."""
         name = v.person_name(name)
         if currency not in CURRENCIES:
             raise Invalid("invalid_currency", "Choose a currency.", field="currency")
+        time_zone = valid_zone(time_zone or default_zone_for_currency(currency))
         if actor.role != "organisation_admin":
             raise Forbidden("forbidden", "You do not have access to this page.")
         now = self.clock.now()
         async with self.db.write() as s:
             clinic = Clinic(
                 id=new_id("cli"), organisation_id=actor.organisation_id, name=name, currency=currency,
-                payment_app_enabled=False, created_at=now,
+                payment_app_enabled=False, time_zone=time_zone, created_at=now,
             )
             s.add(clinic)
             await s.flush()
             audit.record(
                 s, organisation_id=actor.organisation_id, clinic_id=clinic.id, actor_type="user", actor_id=actor.id,
                 action="clinic.created", subject_type="clinic", subject_id=clinic.id,
-                details={"name": name, "currency": currency}, at=now,
+                details={"name": name, "currency": currency, "time_zone": time_zone}, at=now,
             )
         return clinic
 

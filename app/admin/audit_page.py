@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
 
 from app import validation as v
+from app.admin.audit_text import action_label, sentence
 from app.admin.auth import AdminUser, render, require, translator
 from app.errors import Invalid
+from app.i18n.zones import clinic_zone, local_day_bounds
 from app.keys import DB
-from app.models import AuditEvent, Clinic, User
+from app.models import AuditEvent, Clinic, Consult, User
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 50
@@ -78,10 +80,12 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         where.append(AuditEvent.clinic_id == f.clinic_id)
     if f.action:
         where.append(AuditEvent.action == f.action)
+    # Days are those of the chosen clinic, or of the page's zone (named in the table's header).
+    zone = next((clinic_zone(c) for c in clinics if c.id == f.clinic_id), request["zone"])
     if f.date_from:
-        where.append(AuditEvent.at >= datetime.combine(f.date_from, time.min, UTC))
+        where.append(AuditEvent.at >= local_day_bounds(f.date_from, zone))
     if f.date_to:
-        where.append(AuditEvent.at < datetime.combine(f.date_to + timedelta(days=1), time.min, UTC))
+        where.append(AuditEvent.at < local_day_bounds(f.date_to, zone, end=True))
     scope = [w for w in where[:2]] if user.role == "clinic_admin" else where[:1]
     async with request.app[DB].read() as s:
         total = await s.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
@@ -97,9 +101,17 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
             ).all()
         )
         actions = list((await s.scalars(select(AuditEvent.action).where(*scope).distinct())).all())
-        names = dict(
-            (await s.execute(select(User.id, User.name).where(User.organisation_id == user.organisation_id))).all()
-        )
+        people = (await s.execute(select(User.id, User.name, User.clinician_ref)
+                                  .where(User.organisation_id == user.organisation_id))).all()
+        names = {uid: name for uid, name, _ in people}
+        # A clinician acts in a call by the host platform's id: their user's name, else the name the call gave.
+        clinicians = {ref: name for _, name, ref in people if ref}
+        consult_ids = {str(e.details.get("consult_id")) for e in events
+                       if e.actor_type == "clinician" and isinstance(e.details, dict) and e.details.get("consult_id")}
+        if consult_ids:
+            for ref, name in (await s.execute(select(Consult.clinician_id, Consult.clinician_name)
+                                              .where(Consult.id.in_(sorted(consult_ids))))).all():
+                clinicians.setdefault(ref, name)
     pages = max(1, -(-total // PAGE_SIZE))
     t = translator(request)
     return render(
@@ -111,9 +123,12 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         total=total,
         filters=f,
         pages=pages,
-        action_options=[("", t.gettext("All actions"))] + [(a, a) for a in sorted(actions)],
+        action_options=[("", t.gettext("All actions"))]
+        + sorted(((a, action_label(a, t)) for a in actions), key=lambda o: o[1].casefold()),
         clinic_options=[("", t.gettext("Every clinic"))] + [(c.id, c.name) for c in clinics],
         user_names=names,
+        sentences={e.id: sentence(e, t, names, clinicians) for e in events},
+        zone=zone,
         clinic_names={c.id: c.name for c in clinics},
         prev_url=f"/admin/audit?{f.query(f.page - 1)}" if f.page > 1 else None,
         next_url=f"/admin/audit?{f.query(f.page + 1)}" if f.page < pages else None,

@@ -25,14 +25,19 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session
 from sqlalchemy import select
 
+from app.accounts.clinic_settings import zone_for
 from app.accounts.sessions import ROLES, AdminUser, SignedIn
-from app.i18n import Translator, get_translator, negotiate
+from app.admin.labels import Words
+from app.billing.statuses import CARD_LABELS
+from app.i18n import Translator, get_translator, negotiate_locale
+from app.i18n.zones import clinic_zone, format_instant
 from app.keys import ADMIN_SESSIONS, DB
 from app.models import Clinic
 from app.web.pages import context
@@ -60,6 +65,7 @@ NAV = (
     ("/admin", "Dashboard"),
     ("/admin/clinics/{clinic_id}/client-payments", "Client payments"),
     ("/admin/payments", "Payments"),
+    ("/admin/receipts", "Receipts"),
     ("/admin/cash-desk", "Cash desk"),
     ("/admin/reports/settlement", "Reports"),
     ("/admin/export-settings", "Export settings"),
@@ -82,7 +88,8 @@ def can_manage_clinic(user: AdminUser, clinic: Clinic) -> bool:
 
 
 def lang_of(request: web.Request) -> str:
-    return negotiate(request.headers.get("Accept-Language"))
+    """The reader's language from their browser, with a region we format for (``"en-AU"``); English if none we have."""
+    return negotiate_locale(request.headers.get("Accept-Language"))
 
 
 def translator(request: web.Request) -> Translator:
@@ -137,6 +144,17 @@ async def _manageable_clinics(request: web.Request, user: AdminUser) -> list[Cli
         return list((await s.scalars(query.order_by(Clinic.name, Clinic.id))).all())
 
 
+async def _page_zone(request: web.Request, user: AdminUser, clinics: list[Clinic]) -> ZoneInfo:
+    """The zone a page's dates are in: the clinic it is about, the reader's own, else the organisation's default."""
+    wanted = request.match_info.get("clinic_id") or user.clinic_id
+    for clinic in clinics:
+        if clinic.id == wanted:
+            return clinic_zone(clinic)
+    if clinics:
+        return clinic_zone(min(clinics, key=lambda c: (c.created_at, c.id)))
+    return await zone_for(request.app[DB], user.organisation_id, user.clinic_id)
+
+
 def require(*roles: str) -> Callable[[Handler], Handler]:
     """Decorate an admin handler: signed in, one of ``roles``, CSRF on unsafe methods."""
     unknown = set(roles) - set(ROLES)
@@ -156,6 +174,7 @@ def require(*roles: str) -> Callable[[Handler], Handler]:
             if request.method in UNSAFE_METHODS and not await _csrf_ok(request, who.csrf_token):
                 return forbidden(request, "The form has expired. Go back, reload the page and try again.")
             request["clinics"] = await _manageable_clinics(request, who.user)
+            request["zone"] = await _page_zone(request, who.user, request["clinics"])
             return await handler(request)
 
         wrapper.__admin_roles__ = tuple(roles)  # type: ignore[attr-defined]
@@ -225,7 +244,10 @@ def render(request: web.Request, template: str, *, status_code: int = 200, **ctx
 
     Templates get ``_``/``ngettext``/``lang``/``format_money``/``static_url``/``i18n_js``
     (as every page), plus ``user``, ``csrf_token``, ``nav`` (href, label, active),
-    ``clinics`` (those the user may manage) and ``flashes`` ((kind, message) pairs).
+    ``clinics`` (those the user may manage), ``flashes`` ((kind, message) pairs),
+    ``zone`` (the page's time zone; a handler may pass its own), ``clinic_zones``
+    (clinic id → zone) and ``format_when(instant, zone=None)``: local time in the
+    reader's language, in ``zone`` or the page's.
     """
     lang = lang_of(request)
     t = get_translator(lang)
@@ -235,14 +257,20 @@ def render(request: web.Request, template: str, *, status_code: int = 200, **ctx
     cookie: Session | None = request.get("admin_cookie")
     if cookie is not None and cookie.get("flash"):
         flashes = [tuple(item) for item in cookie.pop("flash")]
+    zone: ZoneInfo = ctx.pop("zone", None) or request.get("zone") or clinic_zone(None)
     base = context(
         lang,
+        zone=zone,
+        clinic_zones={c.id: clinic_zone(c) for c in clinics},
+        format_when=lambda value, tz=None: format_instant(value, tz or zone, lang),
+        words=Words(t),
         user=user,
         csrf_token=request.get("csrf_token", ""),
         nav=_nav(request, user, clinics, t) if user is not None else [],
         clinics=clinics,
         flashes=flashes,
         role_label=lambda role: t.gettext(ROLE_LABELS.get(role, role)),
+        card_label=lambda code: t.gettext(CARD_LABELS.get(code, code)),
     )
     base.update(ctx)
     response = aiohttp_jinja2.render_template(template, request, base, status=status_code)

@@ -14,29 +14,29 @@ office* switch lives on the list page.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime
 
 from app import validation as v
 from app.admin.auth import AdminUser, flash, load_clinic_for, page_error, render, require, translator
 from app.admin.confirm import confirm_page, confirmed
+from app.admin.labels import Words
 from app.backoffice.cash_desk import LISTS, CashDesk, DeskQuery, desk_scope
 from app.billing.card_service import BillCards
-from app.billing.statuses import LABELS, STATUSES
+from app.billing.statuses import STATUSES
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.i18n import currency_exponent, format_money, to_minor
+from app.i18n.zones import clinic_zone, local_day_bounds, zone
 from app.keys import CLOCK, DB, MEDIPAY_EXPORTER
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")
 BASE = "/admin/cash-desk"
-OSLO = ZoneInfo("Europe/Oslo")
 LIST_TITLES = {"manual": "Invoice for manual handling", "not-exported": "Not exported invoices"}
 
 
@@ -49,26 +49,22 @@ def _scope(request: web.Request) -> Any:
     return desk_scope(user.organisation_id, request["clinics"])
 
 
-def _day(value: str, name: str, *, end: bool) -> datetime | None:
+def _day(value: str, name: str, tz: ZoneInfo, *, end: bool) -> datetime | None:
+    """A day typed into a filter: the whole day in the clinic's zone."""
     if not value:
         return None
-    day = v.day(value, name)
-    return datetime.combine(day + timedelta(days=1) if end else day, time(0), tzinfo=OSLO).astimezone(UTC)
+    return local_day_bounds(v.day(value, name), tz, end=end)
 
 
-def _formatter(request: web.Request) -> Any:
-    locale = {"nb": "nb_NO", "sv": "sv_SE"}.get(translator(request).lang, "en_GB")
-
-    def fmt(value: datetime | None) -> str:
-        return format_datetime(value, "short", tzinfo=OSLO, locale=locale) if value else ""
-
-    return fmt
+def _card_zone(card: dict[str, Any]) -> ZoneInfo:
+    return zone(card["clinic"]["time_zone"] if card.get("clinic") else None)
 
 
 @routes.get(BASE)
 @require(*ADMINS)
 async def cash_desk(request: web.Request) -> web.Response:
     t = translator(request)
+    words = Words(t)
     qs = request.query
     chosen_list = qs.get("list", "")
     values = {k: qs.get(k, "").strip()[:100] for k in ("q", "status", "book", "clinic", "from", "to")}
@@ -81,12 +77,15 @@ async def cash_desk(request: web.Request) -> web.Response:
             statuses = (values["status"],)
         else:
             errors["status"] = t.gettext("Choose a status from the list.")
+    clinics = request["clinics"]
+    # Days are the chosen clinic's days; across clinics, those of the page's zone (shown by the filter).
+    tz = next((clinic_zone(c) for c in clinics if c.id == values["clinic"]), request["zone"])
     try:
-        created_from = _day(values["from"], "from", end=False)
+        created_from = _day(values["from"], "from", tz, end=False)
     except Invalid as e:
         errors["from"], created_from = t.gettext(e.message), None
     try:
-        created_to = _day(values["to"], "to", end=True)
+        created_to = _day(values["to"], "to", tz, end=True)
     except Invalid as e:
         errors["to"], created_to = t.gettext(e.message), None
     page = v.page(qs.get("page"))
@@ -96,16 +95,16 @@ async def cash_desk(request: web.Request) -> web.Response:
         clinic_id=values["clinic"] or None, created_from=created_from, created_to=created_to, page=page,
     ))
     books = await desk.books(request["user"].organisation_id)
-    clinics = request["clinics"]
     return render(
         request, "admin/cash_desk.html", status_code=422 if errors else 200,
         rows=rows, has_next=has_next, page=page, values=values, errors=errors, chosen_list=chosen_list,
         list_title=t.gettext(LIST_TITLES[chosen_list]) if chosen_list in LIST_TITLES else None,
-        status_options=[("", t.gettext("All statuses"))] + [(code, f"{LABELS[code]} ({code})") for code in STATUSES],
+        status_options=[("", t.gettext("All statuses"))]
+        + [(code, f"{words.status(code)}: {words.status_hint(code)}") for code in STATUSES],
         book_options=[("", t.gettext("All books"))] + [(b.id, b.description) for b in books],
         clinic_options=[("", t.gettext("All clinics"))] + [(c.id, c.name) for c in clinics],
         clinic_names={c.id: c.name for c in clinics}, book_names={b.id: b.description for b in books},
-        format_when=_formatter(request), query_string=_keep(values, chosen_list),
+        filter_zone=str(tz), query_string=_keep(values, chosen_list),
     )
 
 
@@ -132,7 +131,7 @@ async def _card_page(request: web.Request, card_id: str, *, error: str | None = 
     lang = translator(request).lang
     return render(
         request, "admin/cash_desk_card.html", status_code=status, card=card, error=error,
-        format_when=_formatter(request), major=lambda minor: _major(minor, card["currency"], lang),
+        zone=_card_zone(card), major=lambda minor: _major(minor, card["currency"], lang),
     )
 
 
@@ -196,7 +195,7 @@ async def invoice_by_hand(request: web.Request) -> web.StreamResponse:
     if not manual_office and form.get("confirm") != "yes":
         # Without manual office the hourly export would also take the card: say so before going on.
         return render(request, "admin/cash_desk_invoice_confirm.html", card=card, include_fee=include_fee,
-                      format_when=_formatter(request))
+                      zone=_card_zone(card))
     try:
         await desk.invoice_by_hand(_scope(request), card_id, include_fee=include_fee, actor_id=user.id)
     except Conflict as e:

@@ -11,7 +11,7 @@ does too, and webhooks keep the rows true in between (the page polls
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from app.admin.confirm import confirm_page, confirmed
 from app.connect.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
 from app.i18n import format_money, to_minor
+from app.i18n.zones import clinic_zone, format_instant
 from app.keys import CLOCK, DB, PAYMENTS, SETTINGS, STRIPE_ACCOUNTS
 from app.money import exponent
 from app.payments.amount_limits import AmountLimits, limits_view
@@ -67,13 +68,14 @@ async def _fail(request: web.Request, clinic_id: str, error: DomainError) -> web
 
 
 def _deadline(request: web.Request) -> Any:
-    """A unix time as the reader's date, e.g. "3. desember 2026"."""
+    """A unix time as the reader's date in the clinic's time zone, e.g. "3. desember 2026"."""
     lang = lang_of(request)
+    zone = request["zone"]
 
     def show(ts: int | None) -> str:
         if not ts:
             return ""
-        return format_date(datetime.fromtimestamp(ts, UTC).date(), format="long", locale=lang)
+        return format_date(datetime.fromtimestamp(ts, zone).date(), format="long", locale=lang)
 
     return show
 
@@ -273,7 +275,7 @@ async def cancel_request(request: web.Request) -> web.StreamResponse:
                                   "This cannot be undone."),
                 details=[(t.gettext("Amount"), format_money(r.amount, r.currency, t.lang)),
                          (t.gettext("Description"), r.description),
-                         (t.gettext("Asked for"), r.created_at.strftime("%Y-%m-%d %H:%M") + " UTC")],
+                         (t.gettext("Asked for"), format_instant(r.created_at, clinic_zone(clinic), t.lang))],
                 action=f"{_page(request, clinic.id)}/requests/{r.id}/cancel",
                 hidden={"account_id": account_id} if isinstance(account_id, str) else None,
                 confirm_label=t.gettext("Cancel the request"), back=back,

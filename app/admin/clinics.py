@@ -1,13 +1,19 @@
-"""Clinic pages: create a clinic, and ask for / approve / reject its payment app."""
+"""Clinic pages: create a clinic, its settings (the time zone), and ask for / approve / reject its payment app."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from babel import Locale
 
-from app.accounts.payment_app import CURRENCIES, PaymentApp
-from app.admin.auth import flash, load_clinic_for, page_error, render, require, translator
+from app.accounts.clinic_settings import ClinicSettings
+from app.accounts.payment_app import PaymentApp
+from app.admin.auth import flash, lang_of, load_clinic_for, page_error, render, require, translator
 from app.errors import DomainError, Forbidden, NotFound
+from app.i18n import babel_locale
+from app.i18n.zones import clinic_zone, format_instant, zone_names
 from app.keys import CLOCK, DB
+from app.models import Clinic
+from app.regions import CURRENCIES, country_for_currency
 
 routes = web.RouteTableDef()
 
@@ -57,10 +63,22 @@ async def reject_payment_app(request: web.Request) -> web.StreamResponse:
     return await _decide(request, "reject")
 
 
-def _new_clinic_page(request: web.Request, *, name: str = "", currency: str = "NOK",
+def currency_options(lang: str) -> list[tuple[str, str]]:
+    """Each currency with the country its clinic is in, named in the reader's language: "AUD — Australia"."""
+    territories = Locale.parse(babel_locale(lang)).territories
+    return [(c, f"{c} — {territories.get(country_for_currency(c), country_for_currency(c))}") for c in CURRENCIES]
+
+
+def _zone_options() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in zone_names()]
+
+
+def _new_clinic_page(request: web.Request, *, name: str = "", currency: str = "NOK", time_zone: str = "",
                      errors: dict[str, str] | None = None, status_code: int = 200) -> web.Response:
     return render(request, "admin/clinic_new.html", status_code=status_code, name=name, currency=currency,
-                  currencies=[(c, c) for c in CURRENCIES], errors=errors or {})
+                  currencies=currency_options(lang_of(request)), errors=errors or {}, time_zone=time_zone,
+                  zone_options=[("", translator(request).gettext("The usual zone of the currency's country"))]
+                  + _zone_options())
 
 
 @routes.get("/admin/clinics/new")
@@ -75,14 +93,54 @@ async def new_clinic(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name = form.get("name", "")
     currency = form.get("currency", "")
+    time_zone = form.get("time_zone", "")
     name = name[:400] if isinstance(name, str) else ""
     currency = currency[:3] if isinstance(currency, str) else ""
+    time_zone = time_zone[:100] if isinstance(time_zone, str) else ""
     t = translator(request)
     try:
-        clinic = await payment_app(request).create_clinic(request["user"], name=name, currency=currency)
+        clinic = await payment_app(request).create_clinic(request["user"], name=name, currency=currency,
+                                                          time_zone=time_zone)
     except DomainError as e:
         field = str(e.params.get("field") or "name")
-        return _new_clinic_page(request, name=name, currency=currency, errors={field: t.gettext(e.message)},
-                                status_code=e.status)
+        return _new_clinic_page(request, name=name, currency=currency, time_zone=time_zone,
+                                errors={field: t.gettext(e.message)}, status_code=e.status)
     await flash(request, t.gettext("The clinic {clinic} was created.").replace("{clinic}", clinic.name))
     raise web.HTTPSeeOther("/admin")
+
+
+def _settings_page(request: web.Request, clinic: Clinic, *, time_zone: str, errors: dict[str, str] | None = None,
+                   status_code: int = 200) -> web.Response:
+    now = request.app[CLOCK].now()
+    return render(request, "admin/clinic_settings.html", status_code=status_code, clinic=clinic,
+                  time_zone=time_zone, zone_options=_zone_options(), errors=errors or {},
+                  local_now=format_instant(now, clinic_zone(clinic), translator(request).lang))
+
+
+@routes.get("/admin/clinics/{clinic_id}/settings")
+@require("organisation_admin", "clinic_admin")
+async def clinic_settings(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    return _settings_page(request, clinic, time_zone=clinic.time_zone)
+
+
+@routes.post("/admin/clinics/{clinic_id}/settings")
+@require("organisation_admin", "clinic_admin")
+async def save_clinic_settings(request: web.Request) -> web.StreamResponse:
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    t = translator(request)
+    form = await request.post()
+    time_zone = form.get("time_zone", "")
+    time_zone = time_zone[:100] if isinstance(time_zone, str) else ""
+    try:
+        changed = await ClinicSettings(request.app[DB], clock=request.app[CLOCK]).set_time_zone(
+            request["user"], clinic.id, time_zone)
+    except DomainError as e:
+        return _settings_page(request, clinic, time_zone=time_zone, errors={"time_zone": t.gettext(e.message)},
+                              status_code=e.status)
+    if changed:
+        await flash(request, t.gettext("The time zone of {clinic} is now {zone}.").replace("{clinic}", clinic.name)
+                    .replace("{zone}", time_zone))
+    else:
+        await flash(request, t.gettext("Nothing was changed."))
+    raise web.HTTPSeeOther(f"/admin/clinics/{clinic.id}/settings")

@@ -11,22 +11,31 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
 
 from app.admin.auth import AdminUser, render, require, translator
+from app.admin.labels import PAYMENT_TYPES, Words
+from app.backoffice.exports import (
+    XLSX_TYPE,
+    Reader,
+    earnings_local_csv,
+    earnings_xlsx,
+    settlement_local_csv,
+    settlement_xlsx,
+)
 from app.backoffice.report_queries import Scope, parse_earnings, parse_settlement
 from app.backoffice.reports import Reports, earnings_csv
 from app.errors import Invalid
-from app.i18n import format_money, to_minor
+from app.i18n import clinic_zone, format_money, to_minor
 from app.keys import DB
 from app.models import Book
 
 routes = web.RouteTableDef()
 ADMINS = ("organisation_admin", "clinic_admin")
-PAYMENT_TYPE_LABELS = {"stripe": "In the call (Stripe)", "card": "Card (MediPay)", "vipps": "Vipps (MediPay)",
-                       "invoice": "Invoice (MediPay)", "manual": "Registered by hand"}
+PAYMENT_TYPE_LABELS = PAYMENT_TYPES
 SETTLEMENT_FIELDS = ("exported", "unit", "book_id", "basis_type", "payment_type", "from", "to")
 EARNINGS_FIELDS = ("from", "to", "price_per_card", "price_percent", "unit", "book_id")
 
@@ -60,6 +69,33 @@ def _csv_response(body: bytes, name: str) -> web.Response:
                                  "Cache-Control": "no-store"})
 
 
+def _xlsx_response(body: bytes, name: str) -> web.Response:
+    return web.Response(body=body, content_type=XLSX_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"',
+                                 "Cache-Control": "no-store"})
+
+
+def _zone(request: web.Request, unit: str) -> ZoneInfo:
+    """Dates are days of the chosen clinic, else of the page's zone (the organisation's default)."""
+    return next((clinic_zone(c) for c in request["clinics"] if c.id == unit), request["zone"])
+
+
+def _reader(request: web.Request) -> Reader:
+    t = translator(request)
+    clinics = request["clinics"]
+    words = Words(t)
+    return Reader(t=t, clinic_names={c.id: c.name for c in clinics},
+                  clinic_zones={c.id: clinic_zone(c) for c in clinics}, default_zone=request["zone"],
+                  payment_type=words.payment_type)
+
+
+def _links(base: str, values: dict[str, str]) -> dict[str, str]:
+    kept = urlencode({k: v for k, v in values.items() if v})
+    prefix = base + "?" + (kept + "&" if kept else "")
+    return {"csv_url": prefix + "format=csv", "csv_local_url": prefix + "format=csv-local",
+            "xlsx_url": prefix + "format=xlsx"}
+
+
 def bars(items: list[tuple[str, int]]) -> list[dict[str, Any]]:
     """Bar geometry for the SVG chart: each bar's width as a share of the largest (0–100)."""
     top = max((abs(v) for _, v in items), default=0)
@@ -75,10 +111,17 @@ async def settlement_page(request: web.Request) -> web.StreamResponse:
     reports = Reports(request.app[DB])
     report, error = None, None
     try:
-        q = parse_settlement({k: v for k, v in values.items() if v})
-        if request.query.get("format") == "csv":
+        q = parse_settlement({k: v for k, v in values.items() if v}, _zone(request, values["unit"]))
+        fmt = request.query.get("format")
+        if fmt == "csv":
             chunks = [chunk async for chunk in reports.settlement_csv(_scope(request), q)]
             return _csv_response(b"".join(chunks), "settlement")
+        if fmt == "csv-local":
+            batches = reports.settlement_batches(_scope(request), q)
+            return _csv_response(await settlement_local_csv(batches, _reader(request)), "settlement")
+        if fmt == "xlsx":
+            batches = reports.settlement_batches(_scope(request), q)
+            return _xlsx_response(await settlement_xlsx(batches, _reader(request)), "settlement")
         report = await reports.settlement(_scope(request), q)
     except Invalid as e:
         error = t.gettext(e.message)
@@ -86,11 +129,10 @@ async def settlement_page(request: web.Request) -> web.StreamResponse:
     if report:
         chart = bars([(t.gettext(PAYMENT_TYPE_LABELS.get(row["payment_type"], row["payment_type"]))
                        + f" ({row['currency']})", row["amount"]) for row in report["by_payment_type"]])
-    kept = urlencode({k: v for k, v in values.items() if v})
     return render(
         request, "admin/report_settlement.html", status_code=422 if error else 200, report=report, error=error,
-        values=values, chart=chart, csv_url="/admin/reports/settlement?" + (kept + "&" if kept else "") + "format=csv",
-        payment_type_labels=PAYMENT_TYPE_LABELS,
+        values=values, chart=chart, **_links("/admin/reports/settlement", values),
+        zone=_zone(request, values["unit"]), payment_type_labels=PAYMENT_TYPE_LABELS,
         payment_type_options=[("", t.gettext("All"))] + [(k, t.gettext(v)) for k, v in PAYMENT_TYPE_LABELS.items()],
         **await _options(request),
     )
@@ -111,10 +153,15 @@ async def earnings_page(request: web.Request) -> web.StreamResponse:
             except ValueError:
                 raise Invalid("invalid_parameter", "Enter the price per card as a number, for example 3,50.",
                               field="price_per_card") from None
-        q = parse_earnings(query)
+        q = parse_earnings(query, _zone(request, values["unit"]))
         report = await Reports(request.app[DB]).medipay_earnings(_scope(request), q)
-        if request.query.get("format") == "csv":
+        fmt = request.query.get("format")
+        if fmt == "csv":
             return _csv_response(earnings_csv(report), "medipay-earnings")
+        if fmt == "csv-local":
+            return _csv_response(earnings_local_csv(report, _reader(request)), "medipay-earnings")
+        if fmt == "xlsx":
+            return _xlsx_response(earnings_xlsx(report, _reader(request)), "medipay-earnings")
     except Invalid as e:
         error = t.gettext(e.message)
     chart = []
@@ -123,10 +170,9 @@ async def earnings_page(request: web.Request) -> web.StreamResponse:
                       (t.gettext("Admin fees"), report["admin_fees"]),
                       (t.gettext("MediPay's cost"), report["medipay_cost"]),
                       (t.gettext("Net"), report["net"])])
-    kept = urlencode({k: v for k, v in values.items() if v})
     return render(
         request, "admin/report_earnings.html", status_code=422 if error else 200, report=report, error=error,
-        values=values, chart=chart,
-        csv_url="/admin/reports/medipay-earnings?" + (kept + "&" if kept else "") + "format=csv",
+        values=values, chart=chart, **_links("/admin/reports/medipay-earnings", values),
+        zone=_zone(request, values["unit"]),
         nok=lambda minor: format_money(minor, "NOK", t.lang), **await _options(request),
     )

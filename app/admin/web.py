@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.admin import audit_page, clinics, dashboard, export_settings, signin, users
 from app.admin import cash_desk_pages as cash_desk
+from app.admin import receipts_page as receipts
 from app.admin import report_pages as reports
 from app.config import Settings
 
@@ -25,6 +26,7 @@ TABLES: tuple[web.RouteTableDef, ...] = (
     cash_desk.routes,
     reports.routes,
     export_settings.routes,
+    receipts.routes,
 )
 
 

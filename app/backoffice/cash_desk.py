@@ -142,7 +142,8 @@ class CashDesk:
         view["exported"] = card.status in EXPORTED or card.exported_at is not None
         view["settled"] = card.status in SETTLED
         view["clinic"] = (
-            {"id": clinic.id, "name": clinic.name, "manual_office": clinic.manual_office} if clinic else None
+            {"id": clinic.id, "name": clinic.name, "manual_office": clinic.manual_office,
+             "time_zone": clinic.time_zone} if clinic else None
         )
         view["book"] = {"id": book.id, "description": book.description} if book else None
         view["events"] = [{"from": e.status_from, "to": e.status_to, "reason": e.reason, "at": e.at} for e in events]

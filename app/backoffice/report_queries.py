@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from app import validation as v
 from app.errors import Invalid
+from app.i18n.zones import local_day_bounds
 
-OSLO = ZoneInfo("Europe/Oslo")
 BASIS_TYPES = ("call", "card")
 PAYMENT_TYPES = ("stripe", "card", "vipps", "invoice", "manual")
 MAX_PRICE_PER_CARD = 100_000_00  # NOK 100,000 per card: anything above is a typing error
@@ -47,8 +47,9 @@ def _param(query: Mapping[str, str], name: str) -> str | None:
     return value.strip()
 
 
-def parse_when(value: str, name: str, *, end: bool) -> datetime:
-    """A date (a whole Oslo day; ``end`` → the next midnight) or an ISO 8601 time (UTC when no zone)."""
+def parse_when(value: str, name: str, *, end: bool, tz: ZoneInfo | None = None) -> datetime:
+    """A date (a whole day in the clinic's zone ``tz``, Europe/Oslo by default; ``end`` → the next
+    midnight there) or an ISO 8601 time (UTC when it has no offset)."""
     if len(value) == 10:
         try:
             day = v.day(value, name)
@@ -56,9 +57,7 @@ def parse_when(value: str, name: str, *, end: bool) -> datetime:
             if e.message == v.DATE_RANGE:
                 raise
             raise Invalid("invalid_date", f"{name} must be an ISO 8601 date or time", field=name) from e
-        if end:
-            day += timedelta(days=1)
-        return datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)
+        return local_day_bounds(day, tz, end=end)
     return v.moment(value.replace("Z", "+00:00") if value.endswith("Z") else value, name)
 
 
@@ -71,10 +70,10 @@ class Period:
         return {"from": iso_utc(self.start), "to": iso_utc(self.end)}
 
 
-def parse_period(query: Mapping[str, str]) -> Period:
+def parse_period(query: Mapping[str, str], tz: ZoneInfo | None = None) -> Period:
     raw_from, raw_to = _param(query, "from"), _param(query, "to")
-    start = parse_when(raw_from, "from", end=False) if raw_from else None
-    end = parse_when(raw_to, "to", end=True) if raw_to else None
+    start = parse_when(raw_from, "from", end=False, tz=tz) if raw_from else None
+    end = parse_when(raw_to, "to", end=True, tz=tz) if raw_to else None
     if start is not None and end is not None and start >= end:
         raise Invalid("invalid_period", "from must be before to", field="from")
     return Period(start, end)
@@ -139,11 +138,11 @@ class SettlementQuery:
                 "basis_type": self.basis_type, "payment_type": self.payment_type}
 
 
-def parse_settlement(query: Mapping[str, str]) -> SettlementQuery:
+def parse_settlement(query: Mapping[str, str], tz: ZoneInfo | None = None) -> SettlementQuery:
     exported_raw = _choice(query, "exported", ("true", "false", "1", "0", "yes", "no"))
     exported = None if exported_raw is None else exported_raw in ("true", "1", "yes")
     return SettlementQuery(
-        period=parse_period(query),
+        period=parse_period(query, tz),
         exported=exported,
         unit=_param(query, "unit"),
         book_id=_param(query, "book_id"),
@@ -168,9 +167,9 @@ class EarningsQuery:
                 "price_percent": f"{whole}.{rest:02d}", "unit": self.unit, "book_id": self.book_id}
 
 
-def parse_earnings(query: Mapping[str, str]) -> EarningsQuery:
+def parse_earnings(query: Mapping[str, str], tz: ZoneInfo | None = None) -> EarningsQuery:
     return EarningsQuery(
-        period=parse_period(query),
+        period=parse_period(query, tz),
         price_per_card=_whole(query, "price_per_card", 0, 0, MAX_PRICE_PER_CARD),
         price_percent_bp=parse_percent(_param(query, "price_percent")),
         unit=_param(query, "unit"),

@@ -31,9 +31,10 @@ MediPay earnings
     the rounding moves at most half a minor unit. MediPay collects in NOK only.
 
 Dates: ``from`` and ``to`` take an ISO 8601 date or time; a time without a
-zone is UTC. A date alone means that whole day in Norwegian time
-(Europe/Oslo): ``from=2026-11-01&to=2026-11-30`` is all of November. ``to``
-is exclusive when it is a time.
+zone is UTC. A date alone means that whole day in the clinic's time zone
+(``unit``'s, else the organisation's first clinic's; Europe/Oslo by default,
+app/i18n/zones.py): ``from=2026-11-01&to=2026-11-30`` is all of November
+there. ``to`` is exclusive when it is a time.
 """
 
 from __future__ import annotations
@@ -179,9 +180,13 @@ class Reports:
                            func.coalesce(func.sum(BillCard.medipay_admin_fee), 0))
                     .where(and_(*where)).group_by(BillCard.currency).order_by(BillCard.currency))
         by_type_q = (select(Payment.method, Payment.currency, func.count(), func.sum(Payment.amount))
-                     .join(BillCard, BillCard.id == Payment.bill_card_id)
-                     .where(and_(*where)).group_by(Payment.method, Payment.currency)
-                     .order_by(Payment.method, Payment.currency))
+                     .group_by(Payment.method, Payment.currency).order_by(Payment.method, Payment.currency))
+        if len(where) == 1:
+            # The organisation alone: each payment carries its card's, so no join (ix_payments_org_report).
+            # With other filters the cards decide which payments count, and each payment's card is looked up.
+            by_type_q = by_type_q.where(Payment.organisation_id == scope.organisation_id)
+        else:
+            by_type_q = by_type_q.join(BillCard, BillCard.id == Payment.bill_card_id).where(and_(*where))
         refunds_q = (select(PaymentRefund.currency, func.sum(PaymentRefund.amount))
                      .join(PaymentRequest, PaymentRequest.id == PaymentRefund.payment_request_id)
                      .join(BillCard, BillCard.id == PaymentRequest.bill_card_id)
@@ -221,10 +226,13 @@ class Reports:
             "next_offset": q.offset + q.limit if len(cards) > q.limit else None,
         }
 
-    async def settlement_csv(self, scope: Scope, q: SettlementQuery, batch: int = 2000) -> AsyncIterator[bytes]:
-        """Every card of the report as CSV (a header row, amounts in minor units), a batch at a time."""
+    async def settlement_batches(self, scope: Scope, q: SettlementQuery,
+                                 batch: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every card of the report as rows (as in ``cards``), in creation order, a batch at a time.
+
+        The filters are checked before the first batch: a bad one raises on the first ``anext``.
+        """
         where = await self._settlement_where(scope, q) + self._paid_by(q, per_card=True)
-        yield _csv_line(CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         while True:
             query = select(BillCard).where(and_(*where))
@@ -236,12 +244,19 @@ class Reports:
                 rows = await self._page_rows(s, cards)
             if not cards:
                 return
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\r\n")
-            for row in rows:
-                writer.writerow([_csv_cell(row[c]) for c in CSV_COLUMNS])
-            yield out.getvalue().encode("utf-8")
+            yield rows
             after = (cards[-1].created_at, cards[-1].id)
+
+    async def settlement_csv(self, scope: Scope, q: SettlementQuery, batch: int = 2000) -> AsyncIterator[bytes]:
+        """Every card of the report as CSV (a header row, amounts in minor units, times in UTC), a batch at a time."""
+        batches = self.settlement_batches(scope, q, batch)
+        first = await anext(batches, None)  # the filters are checked before the header goes out
+        yield _csv_line(CSV_COLUMNS)
+        if first is None:
+            return
+        yield _csv_rows(first)
+        async for rows in batches:
+            yield _csv_rows(rows)
 
     # --- earnings
 
@@ -301,7 +316,15 @@ def _card_row(card: BillCard, paid: int, refunded: int, methods: list[str]) -> d
     }
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_rows(rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
+    return out.getvalue().encode("utf-8")
+
+
+def csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):

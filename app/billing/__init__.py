@@ -11,11 +11,11 @@ Owns the bill card and everything on it:
 - ``books``: the accounting books (*regnskap*) a card is kept in.
 - ``outbox``: a card handed over for collection, written in the same transaction
   that changes the card; :mod:`app.collection.export` empties it.
-- ``serialisers``: every JSON shape the services answer with (payment
-  requests, refunds, consults), as frozen views and ``as_json``; here, at the
-  bottom of the domain, so every service and transport can reach it;
+- ``serialisers``: every JSON shape the services answer with (payment requests
+  with their receipt links, refunds, consults), as frozen views and ``as_json``;
   ``card_views``: the bill cards' shapes (the card, the panel's summary, the
-  MediPay hand-off's preview), built the same way.
+  MediPay hand-off's preview). Here, at the bottom of the domain, so
+  every service and transport can reach them.
 
 A card never holds money itself: what was paid is read from the ledger's legs.
 Collecting what remains through MediPay belongs to :mod:`app.collection`.

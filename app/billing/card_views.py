@@ -1,10 +1,10 @@
-"""The bill cards' JSON shapes: the card itself, what the clinician's panel hears of it, the MediPay hand-off.
+"""The bill cards' JSON shapes: a card with its lines, payments and MediPay state, the
+summary the clinician's panel hears, and the MediPay hand-off's preview.
 
-Views and ``as_json`` as in ``app/billing/serialisers.py`` (the requests',
-refunds' and consults' shapes): ``read_card`` builds a :class:`CardView` from a
-card's rows; :class:`CardSummary` carries no personal data, for the panel;
-:class:`CardPreview` is what the patient would be asked by SMS before the
-clinician confirms the hand-off.
+The rest of the shapes, and ``as_json`` that turns any of them into JSON, are
+in :mod:`app.billing.serialisers`; these are apart because a card reads its
+lines and payments (``read_card``) rather than one row. :class:`CardPreview` is
+what the patient would be asked by SMS before the clinician confirms the hand-off.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ from typing import Any, Self
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing.serialisers import as_json, copy_row
+from app.billing.serialisers import as_json, copy_view
 from app.billing.statuses import LABELS, SETTLED
 from app.models import BillCard, BillCardLine, Payment
 
 
-def _stamp(value: datetime | None) -> str | None:
+def stamp(value: datetime | None) -> str | None:
     """A moment as bill cards write it (``+00:00``)."""
     return value.isoformat() if value else None
+
+
+# -- bill cards --------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +45,10 @@ class MediPayView:
             state=card.medipay_state,
             reason_code=card.medipay_reason_code,
             message=card.medipay_message,
-            exported_at=_stamp(card.exported_at),
+            exported_at=stamp(card.exported_at),
             exported_patient_share=card.exported_patient_share,
             admin_fee=card.medipay_admin_fee,
-            next_retry_at=_stamp(card.next_retry_at),
+            next_retry_at=stamp(card.next_retry_at),
         )
 
 
@@ -135,8 +138,8 @@ async def read_card(session: AsyncSession, card: BillCard) -> CardView:
             mobile=card.mobile,
             address=card.address,
         ),
-        lines=[copy_row(CardLine, line, voided=line.voided_at is not None) for line in lines],
-        payments=[copy_row(CardPayment, p, registered_at=p.registered_at.isoformat()) for p in payments],
+        lines=[copy_view(CardLine, line, voided=line.voided_at is not None) for line in lines],
+        payments=[copy_view(CardPayment, p, registered_at=p.registered_at.isoformat()) for p in payments],
         medipay=MediPayView.from_row(card),
         created_at=card.created_at.isoformat(),
         updated_at=card.updated_at.isoformat(),
@@ -178,6 +181,8 @@ def card_summary(card: BillCard) -> dict[str, Any]:
     return as_json(CardSummary.from_row(card))
 
 
+
+
 @dataclasses.dataclass(frozen=True)
 class CardPreview:
     """What the patient would be asked if the card went to MediPay now (by SMS, to ``mobile``)."""
@@ -206,3 +211,4 @@ class CardSent:
     """``bill_card:send``: the card as the panel sees it, after it went to MediPay."""
 
     card: CardSummary
+

@@ -185,6 +185,7 @@ async def register_stripe_payment(
         {
             "id": new_id("pay"),
             "bill_card_id": card.id,
+            "organisation_id": card.organisation_id,
             "payment_request_id": request_id,
             "method": "stripe",
             "amount": amount,

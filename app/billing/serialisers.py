@@ -1,15 +1,17 @@
-"""The JSON shapes: what every service answers, as the contract writes it, in one place.
+"""The JSON shapes: what every service answers, as the contract writes it.
 
 Each shape is a frozen dataclass (a *view*) made from the rows by its
-``from_row`` (or, for a bill card, ``read_card``, which reads its lines and
-payments). Services return views; the transports — REST, Socket.IO acks, the
-notifier's events, pages — turn them into JSON with ``as_json``, which keeps
-the fields in their declared order, so the wire format is the dataclass.
-``request_view``, ``card_view`` and the other ``*_view`` functions are the
-view and ``as_json`` in one, for code that only passes the JSON on.
+``from_row``. Services return views; the transports — REST, Socket.IO acks,
+the notifier's events, pages — turn them into JSON with ``as_json``, which
+keeps the fields in their declared order, so the wire format is the dataclass.
+``request_view``, ``refund_view`` and the other ``*_view`` functions are the
+view and ``as_json`` in one, for code that only passes the JSON on. Requests
+and refunds carry the links of their receipt and credit notes
+(``DocumentLink``). The bill cards' shapes, which read a card's lines and
+payments (``read_card``), are next door in :mod:`app.billing.card_views`.
 
-It sits at the bottom of the domain (it reads only the models and the
-statuses), so every service and every transport can reach it.
+It sits at the bottom of the domain (it reads only the models), so every
+service and every transport can reach it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Self
 
-from app.models import Consult, ConsultPatient, PaymentRefund, PaymentRequest, StripeAccount
+from app.models import (
+    Consult,
+    ConsultPatient,
+    PaymentRefund,
+    PaymentRequest,
+    StripeAccount,
+)
 
 
 def as_json(view: Any) -> dict[str, Any]:
@@ -31,10 +39,46 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def copy_row(cls: type[Any], row: Any, **computed: Any) -> Any:
-    """A view of ``row``: each field the row's attribute of that name, unless given."""
+def copy_view(cls: type[Any], row: Any, **computed: Any) -> Any:
+    """A view of ``row``: each field the row's attribute of that name, unless given (here and in
+    :mod:`app.billing.card_views`)."""
     return cls(**{f.name: computed[f.name] if f.name in computed else getattr(row, f.name)
                   for f in dataclasses.fields(cls)})
+
+
+# -- receipts and credit notes ----------------------------------------------------------------------
+
+
+RECEIPT_PATH = "/receipts/"
+
+
+@dataclasses.dataclass(frozen=True)
+class DocumentLink:
+    """A receipt's or credit note's short number and link; the link holds no join token and names nobody."""
+
+    number: str
+    url: str
+
+
+def document_link_of(reference: str | None, token: str | None, base: str = "") -> DocumentLink | None:
+    """The link of a numbered document, or None before it has a number; ``base`` (the public URL)
+    makes it absolute."""
+    if not reference or not token:
+        return None
+    return DocumentLink(number=reference, url=f"{base}{RECEIPT_PATH}{token}")
+
+
+def document_link(reference: str | None, token: str | None, base: str = "") -> dict[str, str] | None:
+    link = document_link_of(reference, token, base)
+    return as_json(link) if link is not None else None
+
+
+def absolute_links(view: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
+    """The same JSON request with its receipt link made absolute (views built inside a transaction carry paths)."""
+    receipt = (view or {}).get("receipt")
+    if view is not None and receipt and receipt["url"].startswith(RECEIPT_PATH):
+        view = {**view, "receipt": {**receipt, "url": base + receipt["url"]}}
+    return view
 
 
 # -- payment requests and refunds ------------------------------------------------------------------
@@ -77,16 +121,19 @@ class RequestView:
     # Where the amount went when it was not paid in the call.
     onward: str | None
     stripe: StripeRefs
+    receipt: DocumentLink | None
 
     @classmethod
-    def from_row(cls, r: PaymentRequest) -> Self:
+    def from_row(cls, r: PaymentRequest, base: str = "") -> Self:
+        """The request; ``base`` (the public URL) makes its receipt link absolute."""
         problem = RequestProblem(code=r.problem, detail=r.problem_detail, at=iso(r.problem_at)) if r.problem else None
-        return copy_row(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
-                     checkout_expires_at=iso(r.checkout_expires_at), problem=problem, stripe=copy_row(StripeRefs, r))
+        return copy_view(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
+                     checkout_expires_at=iso(r.checkout_expires_at), problem=problem, stripe=copy_view(StripeRefs, r),
+                     receipt=document_link_of(r.receipt_reference, r.receipt_token, base))
 
 
-def request_view(r: PaymentRequest) -> dict[str, Any]:
-    return as_json(RequestView.from_row(r))
+def request_view(r: PaymentRequest, base: str = "") -> dict[str, Any]:
+    return as_json(RequestView.from_row(r, base))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,14 +146,32 @@ class RefundView:
     source: str
     stripe_refund_id: str | None
     created_at: str | None
+    credit_note: DocumentLink | None
 
     @classmethod
-    def from_row(cls, f: PaymentRefund) -> Self:
-        return copy_row(cls, f, created_at=iso(f.created_at))
+    def from_row(cls, f: PaymentRefund, base: str = "") -> Self:
+        return copy_view(cls, f, created_at=iso(f.created_at),
+                     credit_note=document_link_of(f.credit_note_reference, f.credit_note_token, base))
 
 
-def refund_view(f: PaymentRefund) -> dict[str, Any]:
-    return as_json(RefundView.from_row(f))
+def refund_view(f: PaymentRefund, base: str = "") -> dict[str, Any]:
+    return as_json(RefundView.from_row(f, base))
+
+
+@dataclasses.dataclass(frozen=True)
+class PaidRequest(RequestView):
+    """A paid request on the page a join link shows after its consult: with its refunds' credit notes."""
+
+    credit_notes: list[DocumentLink]
+
+    @classmethod
+    def from_rows(cls, r: PaymentRequest, refunds: list[PaymentRefund], base: str = "") -> Self:
+        """The request with the credit notes of those of ``refunds`` that are numbered and its own."""
+        request = RequestView.from_row(r, base)
+        notes = [document_link_of(f.credit_note_reference, f.credit_note_token, base)
+                 for f in refunds if f.payment_request_id == r.id]
+        return cls(**{f.name: getattr(request, f.name) for f in dataclasses.fields(RequestView)},
+                   credit_notes=[n for n in notes if n is not None])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +218,7 @@ class JoiningPatient(PatientView):
 def patient_view_of(p: ConsultPatient, *, full: bool) -> PersonView:
     if not full:
         return PersonView(id=p.patient_id, name=p.name)
-    return copy_row(PatientView, p, id=p.patient_id)
+    return copy_view(PatientView, p, id=p.patient_id)
 
 
 def patient_view(p: ConsultPatient, *, full: bool) -> dict[str, Any]:
@@ -176,7 +241,7 @@ class ConsultView:
 
     @classmethod
     def from_row(cls, c: Consult, patients: list[ConsultPatient], *, full: bool = True) -> Self:
-        return copy_row(cls, c, created_at=iso(c.created_at), expires_at=iso(c.expires_at), ended_at=iso(c.ended_at),
+        return copy_view(cls, c, created_at=iso(c.created_at), expires_at=iso(c.expires_at), ended_at=iso(c.ended_at),
                      clinician=PersonView(id=c.clinician_id, name=c.clinician_name),
                      patients=[patient_view_of(p, full=full) for p in patients])
 
@@ -209,6 +274,15 @@ class ConsultState:
     role: str
     me: Me
     requests: list[RequestView]
+
+
+@dataclasses.dataclass(frozen=True)
+class AfterEnd:
+    """What a join link shows once its consult has ended: the person's paid requests and their documents."""
+
+    consult: ConsultView
+    role: str
+    requests: list[PaidRequest]
 
 
 # -- the clinic's Stripe accounts ---------------------------------------------------------------------

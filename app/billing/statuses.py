@@ -5,8 +5,9 @@ they never change; being ``str``s, the members compare, hash and serialise
 as those values. The panels get the sets they need in their page config
 (``app.web.pages``) instead of keeping copies.
 
-The card labels are the cash desk's own Norwegian words (docs/rules.md, rule S1)
-and are shown as they are, in every language.
+The card labels are the cash desk's own Norwegian words (docs/rules.md, rule S1),
+as the API gives them; pages show ``CARD_LABELS``, their English msgids, in the
+page's language (in bokmål, the same words).
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ LABELS: dict[str, str] = {
     CardStatus.NOT_EXPORTED: "Faktura generert",
     CardStatus.INVOICE_EXPORTED: "Faktura generert. Eksportert",
     CardStatus.INVOICE_PAID: "Faktura generert. Innbetalinger er registrert. Eksportert.",
+}
+
+# The same labels as English msgids, so each interface shows them in its own
+# language: the bokmål catalog gives back exactly the labels above.
+CARD_LABELS: dict[str, str] = {
+    CardStatus.UNDER_WORK: "Being worked on",
+    CardStatus.OPEN: "Open",
+    CardStatus.OPEN_EXPORTED: "Open and exported",
+    CardStatus.PAID: "Card receipt generated. Payments registered",
+    CardStatus.INVOICE_GENERATED: "Invoice generated",
+    CardStatus.MANUAL_HANDLING: "Invoice generated",
+    CardStatus.NOT_EXPORTED: "Invoice generated",
+    CardStatus.INVOICE_EXPORTED: "Invoice generated. Exported",
+    CardStatus.INVOICE_PAID: "Invoice generated. Payments registered. Exported.",
 }
 
 STATUSES = tuple(CardStatus)
@@ -86,7 +101,7 @@ class CheckoutProblem(StrEnum):
     """Why a request's latest checkout has not (yet) ended in a payment: its ``problem.code``.
 
     Kept on the request so both panels, and a reload, say what happened in
-    words (docs/rules.md, rule P11).
+    words (docs/rules.md, rule P12).
     """
 
     LEFT = "left"  # the patient pressed Cancel and return on Checkout: payable again
@@ -97,7 +112,7 @@ class CheckoutProblem(StrEnum):
 
 @unique
 class Onward(StrEnum):
-    """Where the amount of a request not paid in the call went: its ``onward`` (rule P12)."""
+    """Where the amount of a request not paid in the call went: its ``onward`` (rule P13)."""
 
     MEDIPAY_SMS = "medipay_sms"  # sent to MediPay: the patient gets an SMS to pay
     MEDIPAY_QUEUE = "medipay_queue"  # the call ended: MediPay's hourly transfer sends the SMS

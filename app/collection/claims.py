@@ -120,7 +120,8 @@ async def _register_payments(s: AsyncSession, card: BillCard, claim: ClaimState,
         if amount <= 0:
             continue
         registered += amount
-        s.add(Payment(id=new_id("pay"), bill_card_id=card.id, payment_request_id=None, method=method,
+        s.add(Payment(id=new_id("pay"), bill_card_id=card.id, organisation_id=card.organisation_id,
+                      payment_request_id=None, method=method,
                       amount=amount, currency=card.currency, reference=reference, registered_at=at))
         await journal.post(
             s,

@@ -6,7 +6,7 @@ minute, so that card waits), and a request that ended unpaid may be put back on
 the card to be sent (``reinstate``). Each such request ends, or stays ended,
 with ``onward`` = ``medipay_sms``: both panels then say where the amount went
 (the patient: *sent to you by SMS*) rather than *Cancelled* (docs/rules.md,
-rule P12). Called inside the sender's write transaction, so a refusal later in
+rule P13). Called inside the sender's write transaction, so a refusal later in
 it undoes all of this.
 """
 

@@ -27,9 +27,9 @@ from app.db import Database
 from app.errors import Conflict, Invalid
 from app.ids import new_id
 from app.models import StripeAccount
+from app.regions import country_for_currency
 from integrations.stripe.protocol import ConnectedAccount, ProviderError, StripeGateway
 
-COUNTRY_BY_CURRENCY = {"NOK": "NO", "SEK": "SE", "DKK": "DK", "EUR": "FI"}
 LINK_TYPES = ("account_onboarding", "account_update")
 # A Standard account (full Dashboard) signs in here itself: Stripe makes no login links for it.
 STRIPE_DASHBOARD = "https://dashboard.stripe.com/"
@@ -56,7 +56,7 @@ class AccountLinking:
         try:
             account = await self.stripe.create_account(
                 email=email,
-                country=COUNTRY_BY_CURRENCY.get(clinic.currency, "NO"),
+                country=country_for_currency(clinic.currency),
                 name=label,
                 # The form's nonce makes a double submit one account, and a second form another.
                 idempotency_key=f"consultpay:{clinic.id}:account:{nonce or secrets.token_hex(16)}",

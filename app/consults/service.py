@@ -11,12 +11,14 @@ from sqlalchemy import select
 from app import validation as v
 from app.billing import cards
 from app.billing.serialisers import (
+    AfterEnd,
     ConsultDetail,
     ConsultState,
     ConsultView,
     JoiningClinician,
     JoiningPatient,
     Me,
+    PaidRequest,
     RequestView,
     consult_view,
     request_view,
@@ -26,12 +28,12 @@ from app.clock import Clock
 from app.commands import CreateConsult
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
-from app.consults.tokens import TokenSigner
+from app.consults.tokens import JoinClaims, TokenSigner
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
-from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRequest
+from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRefund, PaymentRequest
 from app.money import MoneyError, normalise_currency
 from app.schema import clean_text
 
@@ -127,7 +129,7 @@ class ConsultService:
 
     async def _detail(self, s: Any, consult: Consult) -> ConsultDetail:
         view = ConsultView.from_row(consult, await self._patients(s, consult.id))
-        requests = [RequestView.from_row(r) for r in await self._requests(s, consult.id)]
+        requests = [RequestView.from_row(r, self.public_url) for r in await self._requests(s, consult.id)]
         return ConsultDetail(**view.fields(), payment_requests=requests)
 
     async def end(self, organisation_id: str, consult_id: str) -> ConsultDetail:
@@ -153,7 +155,7 @@ class ConsultService:
                         kept.add(r.id)
                 queued = {c.id for c in await cards.queue_after_call(s, consult, now)}
                 for r in ended:
-                    # Each says where its amount went, not just "expired" (docs/rules.md, rule P12).
+                    # Each says where its amount went, not just "expired" (docs/rules.md, rule P13).
                     r.onward = (Onward.MEDIPAY_QUEUE if r.bill_card_id in queued
                                 else Onward.BILL_CARD if r.id in kept else Onward.NOT_COLLECTED)
             view = await self._detail(s, consult)
@@ -169,12 +171,39 @@ class ConsultService:
         now = self.clock.now()
         claims = self.signer.verify(token, now=now)
         async with self.db.read() as s:
+            return _in_call(claims, await s.get(Consult, claims.consult_id), now)
+
+    async def after_end(self, token: object) -> AfterEnd | None:
+        """What a join link shows once its consult has ended: the person's paid requests.
+
+        None unless the token is one we signed and its consult is over (a
+        forged or unknown token still gets the plain refusal). The patient sees
+        their own requests, the clinician the consult's; each carries its
+        receipt link and its refunds' credit-note links.
+        """
+        now = self.clock.now()
+        try:
+            claims = self.signer.verify(token, now=now, allow_expired=True)
+        except Unauthenticated:
+            return None
+        async with self.db.read() as s:
             consult = await s.get(Consult, claims.consult_id)
-        if consult is None:
-            raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
-        if consult.status != "active" or consult.expires_at <= now:
-            raise Unauthenticated("consult_ended", "The consultation has ended.")
-        return Participant(claims=claims, consult=consult)
+            if consult is None or (consult.status == "active" and consult.expires_at > now):
+                return None
+            mine = claims.role == "clinician"
+            requests = [r for r in await self._requests(s, consult.id)
+                        if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
+            refunds = list(await s.scalars(
+                select(PaymentRefund)
+                .where(PaymentRefund.payment_request_id.in_([r.id for r in requests]),
+                       PaymentRefund.credit_note_reference.is_not(None))
+                .order_by(PaymentRefund.created_at)
+            )) if requests else []
+        return AfterEnd(
+            consult=ConsultView.from_row(consult, [], full=False),
+            role=claims.role,
+            requests=[PaidRequest.from_rows(r, refunds, self.public_url) for r in requests],
+        )
 
     async def state(self, who: Participant) -> ConsultState:
         """``consult:state``: everything this person may see, for a (re)connect."""
@@ -183,6 +212,32 @@ class ConsultService:
             requests = await self._requests(s, who.consult.id)
             consult = await s.get(Consult, who.consult.id)
         assert consult is not None
+        return self._state_view(who, consult, patients, requests)
+
+    def claims(self, token: object) -> JoinClaims:
+        """What a join token says, checked (signature, expiry) without the database."""
+        return self.signer.verify(token, now=self.clock.now())
+
+    async def join(self, claims: JoinClaims) -> tuple[Participant, ConsultState, list[BillCard]]:
+        """A (re)connect: the consult still running, the ``consult:state`` and the bill cards of ``claims``.
+
+        One read on one connection (the consult, its patients, requests and cards: four
+        primary-key or indexed lookups), where ``participant``, ``state`` and the cards took
+        three connections and five statements; a reconnect storm makes thousands at once.
+        """
+        now = self.clock.now()
+        async with self.db.read() as s:
+            who = _in_call(claims, await s.get(Consult, claims.consult_id), now)
+            patients = await self._patients(s, who.consult.id)
+            requests = await self._requests(s, who.consult.id)
+            query = select(BillCard).where(BillCard.consult_id == who.consult.id).order_by(BillCard.created_at)
+            if who.role != "clinician":
+                query = query.where(BillCard.patient_ref == who.id)
+            bill_cards = list(await s.scalars(query))
+        return who, self._state_view(who, who.consult, patients, requests), bill_cards
+
+    def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
+                    requests: list[PaymentRequest]) -> ConsultState:
         if who.role == "patient":
             patients = [p for p in patients if p.patient_id == who.id]
             requests = [r for r in requests if r.patient_id == who.id]
@@ -190,7 +245,7 @@ class ConsultService:
             consult=ConsultView.from_row(consult, patients, full=False),
             role=who.role,
             me=Me(id=who.id),
-            requests=[RequestView.from_row(r) for r in requests],
+            requests=[RequestView.from_row(r, self.public_url) for r in requests],
         )
 
     # -- helpers -------------------------------------------------------------------------------
@@ -243,3 +298,11 @@ def _allowed_currency(clinic: Clinic, given: Any) -> str:
         raise Invalid("invalid_currency", f"currency must be one of the clinic's: {', '.join(allowed)}",
                       field="currency")
     return currency
+
+
+def _in_call(claims: JoinClaims, consult: Consult | None, now: Any) -> Participant:
+    if consult is None:
+        raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
+    if consult.status != "active" or consult.expires_at <= now:
+        raise Unauthenticated("consult_ended", "The consultation has ended.")
+    return Participant(claims=claims, consult=consult)

@@ -25,24 +25,37 @@ from pathlib import Path
 
 from babel.numbers import format_currency, get_currency_precision
 
+from app.i18n.zones import DEFAULT_ZONE, clinic_zone, format_instant
 from app.money import Money
-from integrations.catalogs import LETTER_DIGIT, load_po
-from integrations.catalogs import negotiate as negotiate_language
+from integrations.catalogs import LETTER_DIGIT, load_po, negotiate_tag
 
 __all__ = [
     "DEFAULT",
+    "DEFAULT_ZONE",
+    "FALLBACK",
+    "LOCALES",
     "SUPPORTED",
     "Translator",
+    "babel_locale",
+    "clinic_zone",
     "currency_exponent",
     "error_message",
+    "format_instant",
     "format_money",
     "get_translator",
     "negotiate",
+    "negotiate_locale",
     "to_minor",
 ]
 
 SUPPORTED: tuple[str, ...] = ("nb", "en", "sv")
+# No language named at all (an API client, a bare request): the product's home language.
 DEFAULT = "nb"
+# Only languages we do not have (a German or Japanese browser): English, not Norwegian.
+FALLBACK = "en"
+# Regional variants formatted their own way (dates, the currency symbol); each
+# shares its language's catalog. "en-AU": dd/mm/yyyy and "$" for AUD.
+LOCALES: tuple[str, ...] = ("en-AU",)
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 
@@ -74,7 +87,7 @@ def _translator(lang: str) -> Translator:
 
 
 def get_translator(lang: str | None) -> Translator:
-    """The (cached) translator for ``lang``; unsupported languages get the default."""
+    """The (cached) translator for ``lang`` (``"en-AU"`` reads the English one); unsupported → English."""
     return _translator(negotiate(lang))
 
 
@@ -82,9 +95,26 @@ def negotiate(value: str | None) -> str:
     """Pick a supported language from an Accept-Language header or a language code.
 
     ``"sv-SE,sv;q=0.9,en;q=0.8"`` → ``"sv"``; ``"nb_NO"`` → ``"nb"``; ``"nn"`` → ``"nb"``;
-    anything unusable → ``DEFAULT``.
+    only unsupported languages (``"de-DE"``) → ``FALLBACK`` (English); nothing → ``DEFAULT``.
     """
-    return negotiate_language(value, supported=SUPPORTED, default=DEFAULT, aliases=_ALIASES)
+    return negotiate_tag(value, supported=SUPPORTED, default=DEFAULT, aliases=_ALIASES, fallback=FALLBACK)[0]
+
+
+def negotiate_locale(value: str | None) -> str:
+    """``negotiate``, keeping a region we format for: ``"en-AU,en;q=0.9"`` → ``"en-AU"``; ``"en-GB"`` → ``"en"``.
+
+    The result is what pages carry as their ``lang``: translations follow its
+    language, dates and money its region.
+    """
+    lang, region = negotiate_tag(value, supported=SUPPORTED, default=DEFAULT, aliases=_ALIASES, fallback=FALLBACK)
+    tag = f"{lang}-{region}"
+    return tag if tag in LOCALES else lang
+
+
+def babel_locale(lang: str | None) -> str:
+    """The Babel locale for a page's ``lang``: ``"en-AU"`` → ``"en_AU"``, ``"nb"`` → ``"nb"``."""
+    tag = negotiate_locale(lang)
+    return tag.replace("-", "_")
 
 
 def currency_exponent(currency: str) -> int:
@@ -95,12 +125,12 @@ def currency_exponent(currency: str) -> int:
 
 
 def format_money(minor: int, currency: str, lang: str) -> str:
-    """``format_money(45000, "NOK", "en")`` → ``"NOK 450.00"``; nb → ``"450,00 kr"``."""
+    """``format_money(45000, "NOK", "en")`` → ``"NOK 450.00"``; nb → ``"450,00 kr"``; AUD in en-AU → ``"$450.00"``."""
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise TypeError(f"minor must be an int, not {type(minor).__name__}")
     currency = currency.upper()
     amount = Decimal(minor).scaleb(-currency_exponent(currency))
-    text = format_currency(amount, currency, locale=negotiate(lang))
+    text = format_currency(amount, currency, locale=babel_locale(lang))
     # CLDR's currency spacing, which Babel does not apply: a letter symbol such as
     # "NOK" gets a no-break space before the digits, as browsers' Intl does.
     return LETTER_DIGIT.sub("\xa0", text)
@@ -179,3 +209,4 @@ def to_minor(text: str, currency: str) -> int:
     except InvalidOperation as exc:  # pragma: no cover - the regexes above rule it out
         raise ValueError("not a number") from exc
     return int(value)
+

@@ -28,6 +28,14 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Failed"),
     N_("Refunded"),
     N_("Partially refunded"),
+    # Bill card statuses (app.billing.statuses.CARD_LABELS)
+    N_("Being worked on"),
+    N_("Open"),
+    N_("Open and exported"),
+    N_("Card receipt generated. Payments registered"),
+    N_("Invoice generated"),
+    N_("Invoice generated. Exported"),
+    N_("Invoice generated. Payments registered. Exported."),
     # Connection
     N_("Connected"),
     N_("Connected again."),
@@ -35,6 +43,7 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Connection lost. Reconnecting…"),
     N_("Offline"),
     N_("Could not connect."),
+    N_("The service is busy. Trying again in {seconds} s…"),
     N_("Could not load the live connection. Please reload the page."),
     N_("The server did not answer. Please try again."),
     N_("Something went wrong. Please try again."),
@@ -121,4 +130,9 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Sent as"),
     N_("SMS to {mobile}"),
     N_("Language"),
+    # Receipts
+    N_("Receipt number"),
+    N_("View receipt {number}"),
+    N_("Receipt (PDF) {number}"),
+    N_("Receipt {number}"),
 )

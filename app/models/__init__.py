@@ -26,6 +26,7 @@ from app.models.connect_tables import ClinicianAccount, StripeAccount
 from app.models.consult_tables import Consult, ConsultPatient
 from app.models.ledger_tables import LedgerAccount, LedgerLeg, LedgerTransaction
 from app.models.payment_tables import PaymentRefund, PaymentRequest, StripeEvent
+from app.models.receipt_tables import Receipt, ReceiptCounter
 from app.models.record_tables import AuditEvent, JobLease
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "PaymentAppRequest",
     "PaymentRefund",
     "PaymentRequest",
+    "Receipt",
+    "ReceiptCounter",
     "SignInFailure",
     "StripeAccount",
     "StripeEvent",

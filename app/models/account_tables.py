@@ -56,7 +56,13 @@ class Clinic(Base):
     # nothing above the maximum is asked for, and above the threshold the clinician confirms.
     max_request_amount: Mapped[int] = mapped_column(BigInteger, default=5_000_000, server_default="5000000")
     confirm_above_amount: Mapped[int] = mapped_column(BigInteger, default=500_000, server_default="500000")
+    # The IANA zone every date of the clinic is shown, filtered on and exported in (app/i18n/zones.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo", server_default="Europe/Oslo")
     created_at: Mapped[datetime]
+    # The seller on its receipts: the legal name and the business registration
+    # number (Norway: organisasjonsnummer; Australia: ABN).
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    registration_number: Mapped[str | None] = mapped_column(String(32))
 
 
 class User(Base):

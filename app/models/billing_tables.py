@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -38,6 +39,11 @@ class BillCard(Base):
         # A period on created_at: every filtered and summed column, and the id the payments join on.
         Index("ix_bill_cards_report_created", "organisation_id", "created_at", "id", "exported_at", "clinic_id",
               "book_id", "consult_id", "currency", "patient_share", "refund_share", "medipay_admin_fee"),
+        # The report's sums per currency of a whole organisation, read in currency order (no sort).
+        Index("ix_bill_cards_org_currency", "organisation_id", "currency", "patient_share", "refund_share",
+              "medipay_admin_fee"),
+        # What a payment's (card, organisation) foreign key points at.
+        Index("ux_bill_cards_id_organisation", "id", "organisation_id", unique=True),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -104,9 +110,15 @@ class Payment(Base):
         Index("ix_payments_report", "bill_card_id", "method", "currency", "amount"),
         # The report's sum by payment type, read in its own order; and the cards with a payment of one method.
         Index("ix_payments_method_report", "method", "currency", "bill_card_id", "amount"),
+        # The settlement report of a whole organisation, from the payments alone (no join to the cards).
+        Index("ix_payments_org_report", "organisation_id", "method", "currency", "amount"),
+        # The card's organisation, copied: the database refuses a payment whose organisation is not its card's.
+        ForeignKeyConstraint(["bill_card_id", "organisation_id"], ["bill_cards.id", "bill_cards.organisation_id"],
+                             name="fk_payments_card_organisation"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     bill_card_id: Mapped[str] = mapped_column(ForeignKey("bill_cards.id"), index=True)
+    organisation_id: Mapped[str] = mapped_column(String(40))
     payment_request_id: Mapped[str | None] = mapped_column(String(40), index=True)
     method: Mapped[str] = mapped_column(String(24))
     amount: Mapped[int] = mapped_column(BigInteger)

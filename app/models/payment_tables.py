@@ -52,6 +52,9 @@ class PaymentRequest(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     application_fee_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The receipt's short reference and link key, copied from ``receipts`` so every view has them.
+    receipt_reference: Mapped[str | None] = mapped_column(String(24))
+    receipt_token: Mapped[str | None] = mapped_column(String(64))
     # Why the latest checkout has not ended in a payment (statuses.CheckoutProblem), the
     # card issuer's code, and when Stripe said so (an older event never overwrites a newer one).
     problem: Mapped[str | None] = mapped_column(String(16))
@@ -87,3 +90,6 @@ class PaymentRefund(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Its credit note's short reference and link key (``receipts``), once posted.
+    credit_note_reference: Mapped[str | None] = mapped_column(String(24))
+    credit_note_token: Mapped[str | None] = mapped_column(String(64))

@@ -6,7 +6,7 @@ patient can try another; what it reports is ``payment_intent.payment_failed``
 ``last_payment_error`` (``code``, and for an issuer's decline ``decline_code``)
 and the metadata the session gave it (our request id and checkout attempt).
 The request stays open; its ``problem`` says what happened, and the panels put
-it in words (docs/rules.md, rule P11).
+it in words (docs/rules.md, rule P12).
 
 Applied once per event id (``stripe_events``), under the request's row lock,
 and in order: an event older than the problem already recorded, one for an

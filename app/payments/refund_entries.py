@@ -117,6 +117,7 @@ async def _register(
         Payment(
             id=new_id("pay"),
             bill_card_id=card.id,
+            organisation_id=card.organisation_id,
             payment_request_id=request_id,
             method=method,
             amount=-amount,

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import validation as v
-from app.billing.serialisers import RefundResult, RefundView, RequestView, refund_view
+from app.billing.serialisers import RefundResult, RefundView, RequestView, absolute_links, refund_view
 from app.clock import Clock
 from app.commands import RefundPayment
 from app.consults.notifier import Notifier, request_changed
@@ -87,8 +87,11 @@ def _key(request_id: str, key: str | None) -> str | None:
 
 
 class RefundService:
-    def __init__(self, db: Database, *, stripe: StripeGateway, notifier: Notifier, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, *, stripe: StripeGateway, notifier: Notifier, clock: Clock, public_url: str = ""
+    ) -> None:
         self.db = db
+        self.public_url = public_url
         self.stripe = stripe
         self.notifier = notifier
         self.clock = clock
@@ -149,7 +152,7 @@ class RefundService:
             outcome, view = await apply_refund(s, stripe_refund, account=r.stripe_account_id, now=self.clock.now())
         log.info("refund %s of %s: %s", row.id, r.id, outcome)
         if view is not None:
-            await request_changed(self.notifier, view)
+            await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return await self._views(row.id)
 
     # -- steps -------------------------------------------------------------------------------------
@@ -227,7 +230,8 @@ class RefundService:
             assert row is not None
             r = await s.get(PaymentRequest, row.payment_request_id)
             assert r is not None
-            return RefundResult(refund=RefundView.from_row(row), request=RequestView.from_row(r))
+            return RefundResult(refund=RefundView.from_row(row, self.public_url),
+                                request=RequestView.from_row(r, self.public_url))
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -238,7 +242,7 @@ class RefundService:
                 .where(PaymentRefund.payment_request_id == request_id)
                 .order_by(PaymentRefund.created_at)
             )
-            return [refund_view(f) for f in rows]
+            return [refund_view(f, self.public_url) for f in rows]
 
 
 async def _check_scope(s: AsyncSession, r: PaymentRequest | None, scope: Scope) -> None:

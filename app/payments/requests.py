@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app import validation as v
 from app.billing import cards
-from app.billing.serialisers import RequestView, as_json
+from app.billing.serialisers import RequestView, absolute_links, as_json
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
 from app.clock import Clock
 from app.commands import CancelRequest, RequestPayment
@@ -192,7 +192,7 @@ class PaymentService(Checkout):
         async with self.db.write() as s:
             outcome, view = await apply_session(s, session, account=account, now=self.clock.now())
         if view is not None:
-            await request_changed(self.notifier, view)
+            await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return outcome
 
     async def refresh(self, request_id: str) -> PaymentRequest | None:

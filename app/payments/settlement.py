@@ -19,6 +19,7 @@ from app.billing import cards
 from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem
 from app.models import BillCard, PaymentRequest
+from app.receipts.numbering import issue_receipt
 from integrations.stripe.protocol import (
     CheckoutSession,
 )
@@ -103,6 +104,8 @@ async def _settle_paid(
     r.updated_at = now
     r.checkout_session_id = r.checkout_session_id or session.id
     r.payment_intent_id = session.payment_intent_id
+    # Numbered in this transaction: a settlement that rolls back takes its number with it.
+    await issue_receipt(s, r, now)
     return "settled", request_view(r)
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.cards import finish_unpaid
-from app.billing.serialisers import request_view
+from app.billing.serialisers import absolute_links, request_view
 from app.billing.statuses import CheckoutProblem
 from app.clock import Clock
 from app.connect import events as account_events
@@ -102,8 +102,12 @@ EVENT_HANDLERS: dict[str, Handler] = {
 
 
 class StripeEvents:
-    def __init__(self, db: Database, *, notifier: Notifier, clock: Clock, livemode: bool = False) -> None:
+    def __init__(
+        self, db: Database, *, notifier: Notifier, clock: Clock, livemode: bool = False, public_url: str = ""
+    ) -> None:
         self.db = db
+        # Makes the receipt links in what the panels are told absolute.
+        self.public_url = public_url
         self.notifier = notifier
         self.clock = clock
         # The mode of the configured key (live for sk_live_/rk_live_).
@@ -153,5 +157,5 @@ class StripeEvents:
         else:
             log.info("stripe event %s %s: %s", event_id, event_type, outcome)
         if view is not None:
-            await request_changed(self.notifier, view)
+            await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return outcome

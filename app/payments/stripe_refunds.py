@@ -21,6 +21,7 @@ from app.billing.serialisers import request_view
 from app.ids import new_id
 from app.models import BillCard, Clinic, PaymentRefund, PaymentRequest
 from app.payments import refund_entries as ledger
+from app.receipts.numbering import issue_credit_note
 from integrations.stripe.protocol import Refund as StripeRefund
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ async def apply_refund(
     r.refunded_amount += refund.amount
     r.status = _status(r)
     r.updated_at = now
+    await issue_credit_note(s, r, row, now)
     _audit(s, clinic, r, row, "payment.refunded", now)
     return "refunded", request_view(r)
 

@@ -19,6 +19,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from app.billing.card_views import CardSummary
 from app.billing.serialisers import as_json
 from app.collection.fallback import MediPayFallback
 from app.commands import (
@@ -33,11 +34,12 @@ from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patie
 from app.consults.participant import Participant
 from app.consults.service import ConsultService
 from app.errors import DomainError
-from app.i18n import error_message, get_translator
+from app.i18n import error_message, get_translator, negotiate, negotiate_locale
 from app.keys import CONSULTS, PAYMENTS, REFUNDS, SERVICES
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.realtime.limits import RateLimiter, loggable
+from app.realtime.overload import LOAD_GATE, retry_after_seconds
 from app.realtime.server import ClientEvent
 
 log = logging.getLogger(__name__)
@@ -71,21 +73,25 @@ class ConsultNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            who = await self.consults.participant(token)
+            claims = self.consults.claims(token)
+            # The rooms first, the state read after: whatever changes meanwhile is pushed, so a
+            # reload or reconnect misses nothing. A refused connect leaves its rooms again.
+            await self.enter_room(sid, consult_room(claims.consult_id))
+            if claims.role == "clinician":
+                await self.enter_room(sid, clinician_room(claims.consult_id))
+            else:
+                await self.enter_room(sid, patient_room(claims.consult_id, claims.participant_id))
+            # The consult still running, its state and its cards in one read: a reconnect storm makes thousands.
+            who, state, bill_cards = await self.consults.join(claims)
         except DomainError as e:
-            raise ConnectionRefusedError(get_translator("nb").gettext(e.message)) from None
+            # No consult to take the language from: the panel's own, if it sent one.
+            raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
+        # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
         await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
-                                      "lang": who.consult.language})
-        await self.enter_room(sid, consult_room(who.consult.id))
-        if who.role == "clinician":
-            await self.enter_room(sid, clinician_room(who.consult.id))
-        else:
-            await self.enter_room(sid, patient_room(who.consult.id, who.id))
-        # Everything this person may see, so a reload or reconnect misses nothing.
-        state = as_json(await self.consults.state(who))
+                                      "lang": socket_lang(auth, who.consult.language)})
+        state = as_json(state)
         # The bill cards of the call and their MediPay state (a patient sees only their own).
-        cards = await self.fallback.cards(who.consult.id, None if who.role == "clinician" else who.id)
-        state["cards"] = [as_json(card) for card in cards]
+        state["cards"] = [as_json(CardSummary.from_row(card)) for card in bill_cards]
         if who.role == "clinician":
             # The clinic's maximum and confirmation threshold: the panel asks before it sends.
             state["limits"] = await self.payments.limits(who)
@@ -125,6 +131,17 @@ class ConsultNamespace(socketio.AsyncNamespace):
             return await super().trigger_event(event, *args)
         sid = args[0] if args else ""
         lang = await self._lang(sid)
+        gate = self._app[LOAD_GATE]
+        # Past the load bound a new event is answered at once, not queued behind the backlog.
+        retry_ms = gate.refuse()
+        if retry_ms is not None:
+            busy = _error("busy", "The service is busy. Please try again in a moment.", lang)
+            busy["error"].update(retry_after=retry_after_seconds(retry_ms), retry_after_ms=retry_ms)
+            return busy
+        with gate.working(event=True):
+            return await self._dispatch(event, sid, lang, args)
+
+    async def _dispatch(self, event: ClientEvent, sid: str, lang: str, args: tuple[Any, ...]) -> Any:
         # Every event a client sends counts, whatever its name: unknown names and
         # refused ones cost the server work too.
         if not self.limiter.allow(sid):
@@ -160,7 +177,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
             session = await self.get_session(sid)
             # The token is checked again on every event: consults end, tokens expire.
             who = await self.consults.participant(session.get("token"))
-            lang = who.consult.language
+            lang = socket_lang(session, who.consult.language)
             result = await call(who)
         except DomainError as e:
             return _error(e.code, e.message, lang, e.params, field=e.params.get("field"))
@@ -170,6 +187,14 @@ class ConsultNamespace(socketio.AsyncNamespace):
         if is_dataclass(result):
             result = as_json(result)
         return {"ok": True, key: result} if key is not None else {"ok": True, **result}
+
+
+def socket_lang(data: Any, default: str) -> str:
+    """The ``lang`` a panel connected with (or kept in its session), if we have it; else ``default``."""
+    lang = data.get("lang") if isinstance(data, dict) else None
+    if isinstance(lang, str) and 0 < len(lang) <= 16 and negotiate(lang) == lang.split("-", 1)[0].lower():
+        return negotiate_locale(lang)
+    return default
 
 
 def _error(

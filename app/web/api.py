@@ -9,7 +9,7 @@ from app.accounts.organisations import Caller
 from app.billing.serialisers import RequestView, as_json
 from app.commands import CreateConsult, RefundBody
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
-from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS
+from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS, SETTINGS
 from app.models import Consult, PaymentRequest
 from app.payments.refunds import Actor, Scope
 from app.web.middleware import read_json
@@ -71,7 +71,7 @@ async def get_payment_request(request: web.Request) -> web.Response:
         raise NotFound("request_not_found", "No such payment request.")
     if consult.organisation_id != who.organisation_id:
         raise Forbidden("forbidden", "That payment request belongs to another organisation.")
-    return web.json_response(as_json(RequestView.from_row(r)))
+    return web.json_response(as_json(RequestView.from_row(r, request.app[SETTINGS].public_url)))
 
 
 @routes.post("/api/v1/payment-requests/{request_id}/refunds")

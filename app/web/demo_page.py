@@ -20,8 +20,10 @@ routes = web.RouteTableDef()
 async def demo_page(request: web.Request) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
-    lang = request.query.get("lang") or negotiate(request.headers.get("Accept-Language"))
-    lang = negotiate(lang)
+    chosen = request.query.get("lang")
+    lang = negotiate(chosen or request.headers.get("Accept-Language"))
+    # A language asked for in the address goes on to both panels (they follow the browser otherwise).
+    suffix = f"?lang={lang}" if chosen else ""
     await demo.seed(
         settings, app[DB], app[ORGANISATIONS], app[STRIPE],
         onboard=lambda acct: demo.onboard_in_sandbox(settings, acct, app.get(STRIPE_SANDBOX_APP)),
@@ -45,8 +47,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
         request,
         context(
             lang,
-            clinician_url=consult.clinician.join_url,
-            patient_url=consult.patients[0].join_url,
+            clinician_url=consult.clinician.join_url + suffix,
+            patient_url=consult.patients[0].join_url + suffix,
             consult_id=consult.id,
             api_docs_url="/api/v1/openapi.json",
         ),

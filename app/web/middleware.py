@@ -15,6 +15,7 @@ from app.config import Settings
 from app.errors import BadInput, DomainError
 from app.i18n import error_message, negotiate
 from app.keys import SETTINGS
+from app.realtime.overload import LOAD_GATE, retry_after_seconds
 from app.web.access_log import redact
 from app.web.pages import context
 
@@ -118,6 +119,30 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_api(request):
             return json_error(500, "internal_error", "Something went wrong on our side.")
         raise
+
+
+def _sheddable(request: web.Request) -> bool:
+    """REST calls may be refused as busy; webhooks, health, pages and the Socket.IO transport never are."""
+    return request.path.startswith("/api/")
+
+
+@web.middleware
+async def load_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Past the load bound a new REST call gets ``503`` with ``Retry-After`` at once (app/realtime/overload.py)."""
+    gate = request.config_dict.get(LOAD_GATE)
+    if gate is None or request.path.startswith("/socket.io/"):
+        # A WebSocket is one long request: its events are counted one by one in the namespace.
+        return await handler(request)
+    if _sheddable(request):
+        retry_ms = gate.refuse()
+        if retry_ms is not None:
+            seconds = retry_after_seconds(retry_ms)
+            response = json_error(503, "busy", "The service is busy. Please try again in a moment.",
+                                  retry_after=seconds)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+    with gate.working():
+        return await handler(request)
 
 
 # The policy of a page that sets none of its own (the demo, error pages): the

@@ -9,7 +9,8 @@ What can be derived is, so the document cannot drift from the service:
   API key (401); a thing named in the path may belong to another organisation
   (403) or not exist (404); a body may be malformed (400) or wrong (422), and
   so may query parameters (422); an operation adds only the codes its service
-  has besides (``errors``);
+  has besides (``errors``); and any call may be refused with 503 ``busy``
+  and ``Retry-After`` while the process is past its load bound;
 - status and type enums are the code's own tuples.
 
 The response shapes and the operations' words are declared below, one line
@@ -67,18 +68,25 @@ def _array(items: Json) -> Json:
 _ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {**_obj(**_each(STR, "code", "message", "field")), "required": ["code", "message"]}},
+    "properties": {"error": {**_obj(**_each(STR, "code", "message", "field"), retry_after=INT),
+                             "required": ["code", "message"]}},
+}
+# A receipt or credit note: its short number (CP-2026-000123) and its absolute link (no token needed).
+_DOCUMENT = {
+    **_obj(number={**STR, "pattern": r"^CP-\d{4}-\d{6,}$"}, url={**STR, "format": "uri"}),
+    "type": ["object", "null"],
+    "description": "null until issued; the url opens without a session for at least five years (?format=pdf: PDF)",
 }
 _REQUEST = _obj(
     **_each(STR, "id", "consult_id", "patient_id"), amount=MINOR, currency=STR, description=STR,
     status=_enum(REQUEST_STATUSES), bill_card_id=STR, created_at=TIME, paid_at=_null(TIME), refunded_amount=INT,
-    stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")),
     problem={**_obj(code=_enum(tuple(CheckoutProblem)), detail=_null(STR), at=TIME), "type": ["object", "null"]},
     onward={"type": ["string", "null"], "enum": [*Onward, None]},
+    stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")), receipt=_DOCUMENT,
 )
 _REFUND = _obj(
     id=STR, payment_request_id=STR, amount=MINOR, currency=STR, status=_enum(REFUND_STATUSES),
-    source=_enum(REFUND_SOURCES), stripe_refund_id=_null(STR), created_at=TIME,
+    source=_enum(REFUND_SOURCES), stripe_refund_id=_null(STR), created_at=TIME, credit_note=_DOCUMENT,
 )
 _PARTICIPANT = _obj(**_each(STR, "id", "token", "join_url"))
 _CONSULT = _obj(
@@ -134,7 +142,8 @@ _UNIT = _query("unit", {**STR, "maxLength": 100}, "a clinic id")
 _BOOK = _query("book_id", {**STR, "maxLength": 100}, "a book id")
 _PERIOD = (
     _query("from", {**STR, "maxLength": 40},
-           "ISO 8601 date (a whole day in Europe/Oslo) or time (UTC when no zone), inclusive"),
+           "ISO 8601 date (a whole day in the time zone of the unit's clinic, else of the organisation's "
+           "first clinic) or time (UTC when no offset), inclusive"),
     _query("to", {**STR, "maxLength": 40}, "ISO 8601 date (that whole day included) or time (exclusive)"),
 )
 _FORMAT = _query("format", _enum(("json", "csv")), "csv: text/csv with a header row")
@@ -184,7 +193,7 @@ class Operation:
     csv: bool = False  # also answers text/csv (?format=csv)
 
     def error_statuses(self) -> list[int]:
-        codes = {401, *self.errors}
+        codes = {401, 503, *self.errors}
         if "{" in self.path:
             codes |= {403, 404}
         if self.operation_id in REQUEST_BODIES:
@@ -211,8 +220,13 @@ class Operation:
             str(code): {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
             for code in self.error_statuses()
         }
+        op["responses"]["503"]["headers"] = {"Retry-After": _RETRY_AFTER}
         return op
 
+
+# A 503 with code "busy" (the process is past its load bound) says when to try again.
+_RETRY_AFTER: Json = {"description": "whole seconds to wait before trying again (code busy)",
+                      "schema": {"type": "integer", "minimum": 1}}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404)),

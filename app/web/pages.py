@@ -9,6 +9,7 @@ from aiohttp import web
 
 from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
+    CARD_LABELS,
     DECLINE_REASONS,
     DEFAULT_DECLINE_REASON,
     ONWARD_LABELS,
@@ -25,14 +26,37 @@ from app.billing.statuses import (
 )
 from app.connect.routing import NO_ACCOUNT, route_for
 from app.errors import DomainError
+from app.i18n import SUPPORTED, get_translator, negotiate, negotiate_locale
 from app.i18n import format_money as _format_money
-from app.i18n import get_translator, negotiate
 from app.i18n.js_strings import JS_STRINGS
 from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
 from app.models import Clinic
 from app.payments.amount_limits import limits_view
 
 routes = web.RouteTableDef()
+
+
+# The language switch offers each language in its own name.
+LANGUAGE_NAMES = {"nb": "Norsk bokmål", "en": "English", "sv": "Svenska"}
+
+
+def panel_lang(request: web.Request, consult_language: str) -> str:
+    """The panel's language: the reader's own choice (``?lang=``), else their browser's, else the consult's.
+
+    A browser that names only languages we do not have gets English; no
+    Accept-Language at all gets the language the host platform gave the consult.
+    """
+    chosen = request.query.get("lang", "")
+    if 0 < len(chosen) <= 16 and chosen.replace("_", "-").split("-", 1)[0].lower() in SUPPORTED:
+        return negotiate_locale(chosen)
+    header = request.headers.get("Accept-Language")
+    return negotiate_locale(header) if header else consult_language
+
+
+def language_links(lang: str) -> list[dict[str, Any]]:
+    """The switch's entries: each language in its own name, the current one marked."""
+    current = negotiate(lang)
+    return [{"code": code, "name": name, "current": code == current} for code, name in LANGUAGE_NAMES.items()]
 
 
 def context(lang: str, **extra: Any) -> dict[str, Any]:
@@ -69,6 +93,7 @@ def panel_statuses(role: str = "clinician") -> dict[str, Any]:
         "paid": sorted(REQUEST_PAID),
         "ended_unpaid": sorted(REQUEST_ENDED_UNPAID),
         "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
+        "card_labels": {s.value: CARD_LABELS[s] for s in CardStatus},
     }
 
 
@@ -100,8 +125,16 @@ async def join(request: web.Request) -> web.StreamResponse:
     try:
         who = await request.app[CONSULTS].participant(token)
     except DomainError as e:
+        # A link of a consult that is over shows what it left: the receipts, never an error code.
+        ended = await request.app[CONSULTS].after_end(token)
+        if ended is not None:
+            response = aiohttp_jinja2.render_template(
+                "consult_ended.html", request,
+                context(ended.consult.language, role=ended.role, requests=ended.requests),
+            )
+            return _frame_headers(request, response)
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
-    lang = who.consult.language
+    lang = panel_lang(request, who.consult.language)
     state = await request.app[CONSULTS].state(who)
     can_request, blocked, limits = True, None, None
     if who.role == "clinician":
@@ -127,6 +160,7 @@ async def join(request: web.Request) -> web.StreamResponse:
             blocked_reason=blocked,
             limits=limits,
             statuses=panel_statuses(who.role),
+            languages=language_links(lang),
         ),
     )
     return _frame_headers(request, response)
@@ -149,12 +183,12 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
     outcome = "unknown"
     view = None
     if pr is not None:
-        view = request_view(pr)
+        view = request_view(pr, request.app[SETTINGS].public_url)
         async with request.app[DB].read() as s:
             from app.models import Consult
 
             consult = await s.get(Consult, pr.consult_id)
-        lang = consult.language if consult else lang
+        lang = panel_lang(request, consult.language) if consult else lang
         outcome = {
             "paid": "paid",
             "refunded": "paid",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
+from app.accounts.clinic_settings import zone_for
 from app.backoffice.report_queries import (
     EARNINGS_PARAMS,
     SETTLEMENT_PARAMS,
@@ -26,6 +29,11 @@ def _known(request: web.Request, allowed: tuple[str, ...]) -> None:
         raise Invalid("invalid_parameter", f"unknown parameter: {unknown[0][:50]}", field=unknown[0][:50])
 
 
+async def _zone(request: web.Request, organisation_id: str) -> ZoneInfo:
+    """Dates are days of the clinic ``unit`` names, or of the organisation's default clinic."""
+    return await zone_for(request.app[DB], organisation_id, request.query.get("unit"))
+
+
 def _csv_headers(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"}
 
@@ -35,7 +43,7 @@ async def settlement(request: web.Request) -> web.StreamResponse:
     who = await caller(request)
     _known(request, SETTLEMENT_PARAMS)
     fmt = output_format(request.query)
-    q = parse_settlement(request.query)
+    q = parse_settlement(request.query, await _zone(request, who.organisation_id))
     reports = Reports(request.app[DB])
     scope = Scope(who.organisation_id)
     if fmt == "json":
@@ -58,7 +66,8 @@ async def medipay_earnings(request: web.Request) -> web.Response:
     who = await caller(request)
     _known(request, EARNINGS_PARAMS)
     fmt = output_format(request.query)
-    report = await Reports(request.app[DB]).medipay_earnings(Scope(who.organisation_id), parse_earnings(request.query))
+    q = parse_earnings(request.query, await _zone(request, who.organisation_id))
+    report = await Reports(request.app[DB]).medipay_earnings(Scope(who.organisation_id), q)
     if fmt == "json":
         return web.json_response(report)
     return web.Response(body=earnings_csv(report), content_type="text/csv", charset="utf-8",

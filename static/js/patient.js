@@ -5,6 +5,7 @@ import { t } from "./panel/config.js";
 import { $, announce } from "./panel/dom.js";
 import { byId, mergeConsult, onItemAction } from "./panel/requests.js";
 import { connect } from "./panel/socket.js";
+import "./panel/language.js";
 import { startCheckout } from "./patient/checkout.js";
 import { list, render, upsert } from "./patient/list.js";
 import { state } from "./patient/state.js";

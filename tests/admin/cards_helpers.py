@@ -54,6 +54,8 @@ async def exported(live: Live, card_id: str, at: datetime, admin_fee: int = 3900
 
 async def settled_by_medipay(live: Live, card_id: str, method: str, amount: int, at: datetime) -> None:
     async with live.app[DB].write() as s:
-        s.add(Payment(id=new_id("pay"), bill_card_id=card_id, method=method, amount=amount, currency="NOK",
-                      reference=f"mp-{card_id}-{method}", registered_at=at))
+        card = await s.get(BillCard, card_id)
+        assert card is not None
+        s.add(Payment(id=new_id("pay"), bill_card_id=card_id, organisation_id=card.organisation_id, method=method,
+                      amount=amount, currency="NOK", reference=f"mp-{card_id}-{method}", registered_at=at))
     await move(live, card_id, "paid", f"paid by {method} in MediPay Checkout", medipay_state="paid")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.billing.statuses import LABELS
+from app.billing.statuses import CARD_LABELS
 from tests.admin.cards_helpers import new_card
 from tests.admin.factories import make_user, signed_in
 from tests.factories import Live
@@ -44,9 +44,10 @@ async def test_send_to_payment_lock_then_paid_by_vipps_in_the_reports(live: Live
         assert sent.status == 200 and "was sent to MediPay" in sent.text
         await card_status(live, card["id"], "open_exported")
         page = await browser.get(f"{DESK}/cards/{card['id']}")
-        assert 'data-testid="exported-warning"' in page.text and LABELS["open_exported"] in page.text
+        assert 'data-testid="exported-warning"' in page.text and CARD_LABELS["open_exported"] in page.text
         assert "disabled" in page.text.split('name="patient_share"')[1][:120]
-        assert 'data-testid="medipay-state">sent<' in page.text and 'data-testid="send-form"' not in page.text
+        assert 'data-testid="medipay-state" data-state="sent">Sent: the patient has the SMS<' in page.text
+        assert 'data-testid="send-form"' not in page.text
         refused = await browser.post(f"{DESK}/cards/{card['id']}/shares", {"patient_share": "100"})
         assert refused.status == 409
         changed = await browser.post(f"{DESK}/cards/{card['id']}/shares", {"refund_share": "250"})

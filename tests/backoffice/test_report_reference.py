@@ -88,7 +88,8 @@ def _dataset(rng: random.Random) -> tuple[list[list[Any]], Rows]:
         for k in range(rng.choice((0, 0, 1, 1, 1, 2, 3))):
             currency = card.currency if rng.random() < 0.9 else ("NOK" if card.currency == "SEK" else "SEK")
             rows.payments.append(Payment(
-                id=f"pay_ref_{n}_{k}", bill_card_id=card.id, payment_request_id=None,
+                id=f"pay_ref_{n}_{k}", bill_card_id=card.id, organisation_id=card.organisation_id,
+                payment_request_id=None,
                 method=rng.choice(PAYMENT_TYPES), amount=rng.randrange(1, 60000), currency=currency,
                 reference=f"ref-{n}-{k}", registered_at=created + timedelta(hours=1)))
         if consult is not None:

@@ -20,7 +20,8 @@ async def test_paid_total_and_reference_guard_see_a_pending_payment(live: Live) 
     async with live.app[DB].write() as s:
         r = await s.get(PaymentRequest, request["id"])
         card = await s.get(BillCard, r.bill_card_id)
-        s.add(Payment(id=new_id("pay"), bill_card_id=card.id, payment_request_id=r.id, method="stripe",
+        s.add(Payment(id=new_id("pay"), bill_card_id=card.id, organisation_id=card.organisation_id,
+                      payment_request_id=r.id, method="stripe",
                       amount=12_500, currency=card.currency, reference="cs_pending", registered_at=now))
         assert await cards.paid_total(s, card.id) == 12_500
         # A Stripe payment for the same session, still unflushed, is not registered twice.

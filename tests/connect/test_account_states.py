@@ -7,7 +7,8 @@ review); ``account.updated`` reaches the app as a signed webhook, and the admin'
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
@@ -79,7 +80,9 @@ async def test_details_due_by_a_deadline_while_payments_go_on(live: Live) -> Non
         html = _row_html((await admin.get(page(clinic_id))).text, row.id)
         assert 'data-status="enabled"' in html and 'data-state="details_due"' in html
         assert "Stripe needs more details" in html
-        when = format_date(datetime.fromtimestamp(deadline, UTC).date(), format="long", locale="en")
+        # The day in the clinic's time zone (Europe/Oslo), as the page shows every date.
+        when = format_date(datetime.fromtimestamp(deadline, ZoneInfo("Europe/Oslo")).date(), format="long",
+                           locale="en")
         assert f"Deadline: {when}" in html
         for text in ("company&#39;s registration or tax number", "details of a person in the business",
                      "other details Stripe asks for",

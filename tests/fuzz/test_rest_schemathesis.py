@@ -38,7 +38,9 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     work = tmp_path_factory.mktemp("fuzz")
     port = free_port()
+    # The load gate off: a stalled loop on a loaded test machine would answer 503 busy (tested elsewhere).
     env = {**os.environ, "PORT": str(port), "DATA_DIR": str(work / "var"), "LOG_LEVEL": "ERROR",
+           "OVERLOAD_LAG_MS": "0", "OVERLOAD_QUEUE_MS": "0",
            "DATABASE_URL": f"sqlite:///{work / 'cp.db'}", "PYTHONPATH": str(ROOT)}
     seeded = subprocess.run([sys.executable, "-m", "app", "seed-demo", "--json"], cwd=work, env=env,
                             capture_output=True, text=True, timeout=60, check=True)

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from app.billing.statuses import REQUEST_LABELS
 from app.i18n import (
     DEFAULT,
+    FALLBACK,
     SUPPORTED,
     currency_exponent,
     format_money,
@@ -116,7 +117,7 @@ def test_translator_basics():
     nb = get_translator("nb")
     assert nb is get_translator("nb")
     assert nb.lang == "nb"
-    assert get_translator("de").lang == DEFAULT
+    assert get_translator("de").lang == FALLBACK == "en"
     assert nb.gettext("No such message, untranslated") == "No such message, untranslated"
     assert nb.ngettext("one", "many", 1) == "one"
     assert nb.ngettext("one", "many", 2) == "many"
@@ -132,10 +133,13 @@ def test_translator_basics():
         ("nn-NO", "nb"),
         ("de-DE, en;q=0.5", "en"),
         ("en;q=0, sv;q=0.1", "sv"),
-        ("fr", DEFAULT),
+        # Only languages we do not have: English, not Norwegian.
+        ("fr", FALLBACK),
+        ("de-DE,de;q=0.9", FALLBACK),
+        ("ja", FALLBACK),
         ("", DEFAULT),
         (None, DEFAULT),
-        ("en;q=abc", DEFAULT),
+        ("en;q=abc", FALLBACK),
     ],
 )
 def test_negotiate(value, expected):
@@ -265,6 +269,16 @@ REQUEST = {
     "paid_at": "2025-03-01T10:05:00Z",
     "refunded_amount": 0,
     "stripe": {"checkout_session_id": "cs_1", "payment_intent_id": "pi_1"},
+    "receipt": {"number": "CP-2025-000001", "url": "http://x.test/receipts/abc"},
+}
+RECEIPT_DOC = {
+    "lang": "nb", "kind": "credit_note", "title": "Kreditnota", "reference": "CP-2025-000002",
+    "number_label": "Kreditnotanummer", "issued_label": "Dato", "issued": "1. mars 2025, 11:05 (Europe/Oslo)",
+    "issued_iso": "2025-03-01T10:05:00+00:00", "seller_name": "Demo Helse </script> AS",
+    "registration_label": "Organisasjonsnummer", "registration_number": "923 609 016",
+    "description": "Consultation </script>", "amount": "-100,00 kr", "currency": "NOK", "method": "Kort",
+    "vat_note": "Helsetjenester er unntatt merverdiavgift.", "original_reference": "CP-2025-000001",
+    "retention_note": "Ta vare på dette dokumentet.", "token": "abc",
 }
 PANEL = {
     "token": "tok.en",
@@ -298,6 +312,12 @@ CASES = {
         {"clinician_url": "/c?t=1", "patient_url": "/p?t=2", "consult_id": "c-1", "api_docs_url": "/docs"},
     ),
     "error": ("error.html", {"status": 410, "title": "Link expired", "message": "Ask again."}),
+    "receipt": ("receipt.html", {"doc": RECEIPT_DOC, "languages": [("en", "EN"), ("sv", "SV")]}),
+    "ended-with-receipts": (
+        "consult_ended.html",
+        {"role": "patient", "requests": [{**REQUEST, "credit_notes": [{"number": "CP-2025-000002", "url": "/r/x"}]}]},
+    ),
+    "ended-without-receipts": ("consult_ended.html", {"role": "clinician", "requests": []}),
 }
 
 

@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.factories import Live
+from tests.web.axe import AxeWatch, require_axe
 
 pytestmark = pytest.mark.browser
 
@@ -45,26 +46,32 @@ DECLINED_CARD = "4000 0000 0000 0002"
 
 @dataclass
 class Session:
-    """The browser contexts of one test, with every uncaught page error they raise."""
+    """The browser contexts of one test, with every uncaught page error they raise.
+
+    axe-core runs on every page after each load and on every open page when the
+    test ends; any violation fails the test (``tests/web/axe.py``).
+    """
 
     browser: Browser
     live: Live
     contexts: list[BrowserContext] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    axe: AxeWatch = field(default_factory=AxeWatch)
 
-    async def context(self) -> BrowserContext:
+    async def context(self, *, locale: str = "en-US", timezone_id: str = "Europe/Oslo") -> BrowserContext:
         # One context per person: separate windows, as on two machines in a call.
-        ctx = await self.browser.new_context(locale="en-US", timezone_id="Europe/Oslo")
+        ctx = await self.browser.new_context(locale=locale, timezone_id=timezone_id)
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.on("page", self._watch)
+        await self.axe.attach(ctx)
         self.contexts.append(ctx)
         return ctx
 
     def _watch(self, page: Page) -> None:
         page.on("pageerror", lambda exc: self.page_errors.append(f"{page.url}: {exc}"))
 
-    async def panel(self, url: str) -> tuple[BrowserContext, Page]:
-        ctx = await self.context()
+    async def panel(self, url: str, *, locale: str = "en-US") -> tuple[BrowserContext, Page]:
+        ctx = await self.context(locale=locale)
         page = await ctx.new_page()
         await page.goto(url)
         await expect_connected(page)
@@ -73,9 +80,18 @@ class Session:
     def assert_no_page_errors(self) -> None:
         assert self.page_errors == [], self.page_errors
 
+    async def check_accessibility(self) -> None:
+        """axe on every open page now; fails with the list of every violation found so far."""
+        await self.axe.finish(self.contexts)
+        if self.axe.violations:
+            pytest.fail(self.axe.report(), pytrace=False)
+
     async def close(self) -> None:
-        for ctx in self.contexts:
-            await ctx.close()
+        try:
+            await self.axe.finish(self.contexts)
+        finally:
+            for ctx in self.contexts:
+                await ctx.close()
 
 
 @pytest.fixture
@@ -96,11 +112,14 @@ async def session(live: Live, browser: Browser) -> AsyncIterator[Session]:
     async with live.http.get(live.url + "/static/vendor/socket.io.min.js") as resp:
         if resp.status != 200:
             pytest.fail("static/vendor/socket.io.min.js is missing: `make setup` copies it from npm")
+    require_axe()
     s = Session(browser=browser, live=live)
     try:
         yield s
     finally:
         await s.close()
+    if s.axe.violations:
+        pytest.fail(s.axe.report(), pytrace=False)
 
 
 # ---------- Helpers ----------
@@ -188,7 +207,9 @@ async def test_pay_in_the_browser(live: Live, session: Session) -> None:
     await checkout.wait_for_url(re.compile(r"/checkout/return\?"))
     await expect(checkout.locator("[data-outcome]")).to_have_attribute("data-outcome", "paid")
     await expect(checkout.get_by_role("heading", name="Payment received")).to_be_visible()
-    await expect(checkout.locator(".details")).to_contain_text(request_id)
+    # The receipt's short number, never the request's 35-character id.
+    await expect(checkout.locator(".details")).to_contain_text(re.compile(r"CP-\d{4}-\d{6}"))
+    await expect(checkout.locator(".details")).not_to_contain_text(request_id)
     # Pay now opened this window from a script, so its Close button can close it.
     close = checkout.get_by_role("button", name="Close this window")
     await expect(close).to_be_visible()
@@ -210,7 +231,8 @@ async def test_pay_in_the_browser(live: Live, session: Session) -> None:
     confirmation = patient.get_by_test_id("confirmation")
     await expect(confirmation).to_be_visible()
     await expect(confirmation).to_contain_text("NOK 450.00")
-    await expect(confirmation).to_contain_text(request_id)
+    await expect(confirmation).to_contain_text(re.compile(r"CP-\d{4}-\d{6}"))
+    await expect(confirmation).not_to_contain_text(request_id)
     await expect(request_item(patient, request_id)).to_have_attribute("data-status", "paid")
     await expect(patient.get_by_role("button", name=re.compile(r"^Pay now"))).to_have_count(0)
 
@@ -334,10 +356,10 @@ async def test_demo_page(live: Live, session: Session) -> None:
 
 async def test_panels_label_and_act_on_statuses_from_their_config(session: Session, live: Live) -> None:
     """In bokmål: labels, Cancel, Pay now, Send as SMS/invoice and the consult's end follow the
-    statuses the page's config gives the scripts."""
+    statuses the page's config gives the scripts (Norwegian browsers: the panels follow the browser)."""
     consult = await live.consult(language="nb")
-    _, clinician = await session.panel(consult["clinician"]["join_url"])
-    _, patient = await session.panel(consult["patients"][0]["join_url"])
+    _, clinician = await session.panel(consult["clinician"]["join_url"], locale="nb-NO")
+    _, patient = await session.panel(consult["patients"][0]["join_url"], locale="nb-NO")
 
     await clinician.get_by_label("Beløp").fill("450")
     await clinician.get_by_label("Beskrivelse").fill("Konsultasjon")

@@ -41,7 +41,7 @@ async def test_medipay_account_green_check_then_cash_desk(live: Live, session: S
     await page.get_by_label("Status").select_option("open")
     await page.get_by_role("button", name="Show").click()
     await expect(cards.get_by_role("rowheader")).to_have_count(1)
-    await expect(cards.get_by_test_id("card-status")).to_contain_text("Åpen")
+    await expect(cards.get_by_test_id("card-status")).to_contain_text("Open")
     await cards.get_by_role("link", name="Sigrid Vik").click()
 
     await expect(page.get_by_role("heading", name="Bill card: Sigrid Vik")).to_be_visible()

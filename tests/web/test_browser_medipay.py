@@ -45,7 +45,7 @@ async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
     cards = clinician.locator("[data-role=card-list] > li")
     await expect(cards).to_have_count(1)
     await expect(cards).to_have_attribute("data-status", "open_exported")
-    await expect(cards.locator("[data-role=card-status]")).to_have_text("Åpen og eksportert")
+    await expect(cards.locator("[data-role=card-status]")).to_have_text("Open and exported")
     card_id = await cards.get_attribute("data-card-id")
     assert card_id
     # The request in the call was taken over, so the patient cannot also pay it there.

@@ -71,6 +71,10 @@ async def test_enums_and_query_parameters_are_the_codes(live: Live) -> None:
     assert answer("getBillCard")["properties"]["status"]["enum"] == list(STATUSES)
     assert answer("getPaymentRequest")["properties"]["status"]["enum"] == list(REQUEST_STATUSES)
     assert answer("refundPaymentRequest")["properties"]["source"]["enum"] == list(SOURCES)
+    # The receipt and the credit note: a short number and a link, null until issued.
+    for op_id, name in (("getPaymentRequest", "receipt"), ("refundPaymentRequest", "credit_note")):
+        document = answer(op_id)["properties"][name]
+        assert document["type"] == ["object", "null"] and set(document["properties"]) == {"number", "url"}
     assert query("settlementReport") == SETTLEMENT_PARAMS
     assert query("medipayEarningsReport") == EARNINGS_PARAMS
     # The reports refuse a parameter they do not know, so the document lists all they take.

@@ -21,7 +21,7 @@ MINIMUM_AMOUNT = {"usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad"
                   "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50, "pln": 200,
                   "ron": 200, "sek": 300, "sgd": 50, "thb": 1000}
 COUNTRY_CURRENCY = {"NO": "nok", "SE": "sek", "DK": "dkk", "US": "usd", "GB": "gbp",
-                    "DE": "eur", "FI": "eur", "FR": "eur", "NL": "eur"}
+                    "DE": "eur", "FI": "eur", "FR": "eur", "NL": "eur", "AU": "aud", "NZ": "nzd"}
 
 
 def format_amount(minor: int, currency: str) -> str:

@@ -27,7 +27,8 @@ function buildItem(id) {
     el("span", { className: "status", "data-role": "status" }),
     el("span", { "data-role": "patient" }),
     el("span", { "data-role": "time" }),
-    el("span", { "data-role": "refund" })
+    el("span", { "data-role": "refund" }),
+    el("a", { "data-role": "receipt", target: "_blank", rel: "noopener", hidden: true })
   ]);
   // Why it is not paid (yet), in words: a decline, the page left or timed out.
   const problem = el("p", { className: "request__note", "data-role": "problem", hidden: true });
@@ -65,6 +66,16 @@ function fillItem(li, r) {
   li.querySelector("[data-role=refund]").textContent = r.refunded_amount
     ? t("Refunded: {amount}", { amount: money(r.refunded_amount, currencyOf(r)) })
     : "";
+
+  const receiptLink = li.querySelector("[data-role=receipt]");
+  if (r.receipt) {
+    receiptLink.href = r.receipt.url;
+    receiptLink.textContent = t("Receipt {number}", { number: r.receipt.number });
+    receiptLink.hidden = false;
+  } else {
+    receiptLink.removeAttribute("href");
+    receiptLink.hidden = true;
+  }
 
   const cancel = li.querySelector("[data-role=cancel]");
   cancel.hidden = !isOpen(r.status);

@@ -1,6 +1,6 @@
 /* Not paid in the call: send what is owed on to MediPay, once the clinician has
    seen exactly what the patient will be asked, and show its bill cards. */
-import { statuses, t } from "../panel/config.js";
+import { cardLabel, statuses, t } from "../panel/config.js";
 import { hideDialog, returnFocus, showDialog } from "../panel/dialogs.js";
 import { $, announce, el, showNotice } from "../panel/dom.js";
 import { money } from "../panel/format.js";
@@ -26,7 +26,7 @@ export function renderCards() {
   cardList.textContent = "";
   state.cards.forEach((card) => {
     const meta = el("div", { className: "request__meta" }, [
-      el("span", { className: "status", "data-role": "card-status", text: card.status_label })
+      el("span", { className: "status", "data-role": "card-status", text: cardLabel(card) })
     ]);
     // MediPay's own words on why a person must look at the card.
     const reason = card.medipay && card.medipay.message;
@@ -45,7 +45,7 @@ export function upsertCard(card) {
   state.cards.set(card.id, card);
   renderCards();
   if (before && before.status !== card.status) {
-    announce(t("MediPay: {patient} — {status}", { patient: patientName(card.patient_id), status: card.status_label }));
+    announce(t("MediPay: {patient} — {status}", { patient: patientName(card.patient_id), status: cardLabel(card) }));
   }
 }
 
@@ -110,7 +110,7 @@ function confirmSend() {
     }
     closeDialog();
     upsertCard(ack.card);
-    announce(t("Sent to MediPay: {status}", { status: ack.card.status_label }));
+    announce(t("Sent to MediPay: {status}", { status: cardLabel(ack.card) }));
   });
 }
 

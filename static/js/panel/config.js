@@ -21,7 +21,7 @@ export const locale = lang === "nb" ? "nb-NO" : lang;
 /** The server's statuses: enums by member name, the sets the panels decide by, labels. */
 export const statuses = Object.assign(
   {
-    request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {},
+    request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {}, card_labels: {},
     problem: {}, onward: {}, problem_labels: {}, onward_labels: {}, decline_reasons: {}
   },
   config.statuses || {}
@@ -66,6 +66,12 @@ export function onwardText(r) {
 /** A request's state in words: where its amount went, once it ended unpaid; else its status. */
 export function requestLabel(r) {
   return (!isOpen(r.status) && !isPaid(r.status) && onwardText(r)) || statusLabel(r.status);
+}
+
+/** A bill card's status in the page's language (in bokmål the cash desk's own words). */
+export function cardLabel(card) {
+  const code = card && card.status;
+  return has(statuses.card_labels, code) ? t(statuses.card_labels[code]) : String((card && card.status_label) || code || "");
 }
 
 export function consultEnded(consult) {

@@ -25,7 +25,7 @@ export function amountForInput(minor, currency) {
   let digits = String(Math.max(0, Math.floor(Number(minor) || 0)));
   if (exp === 0) return digits;
   while (digits.length <= exp) digits = "0" + digits;
-  const decimal = config.lang === "en" ? "." : ",";
+  const decimal = String(config.lang).split("-")[0] === "en" ? "." : ",";
   return digits.slice(0, -exp) + decimal + digits.slice(-exp);
 }
 

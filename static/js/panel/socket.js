@@ -13,12 +13,61 @@ function ackError(err, ack) {
   return t("Something went wrong. Please try again.");
 }
 
-/** Emit and wait for the ack; callback(errorMessage|null, ack). */
+// A "busy" ack (the server is past its load bound and did nothing) is retried
+// after the server's hint or an exponential back-off, whichever is longer,
+// jittered so that panels do not come back all at once; at most BUSY_RETRIES times.
+const BUSY_RETRIES = 5;
+const BUSY_BASE_MS = 500;
+const BUSY_CAP_MS = 8000;
+
+function isBusy(err, ack) {
+  return !err && ack && ack.ok === false && ack.error && ack.error.code === "busy";
+}
+
+/** How long to wait before the next try: between half and all of max(hint, back-off). */
+export function busyDelay(attempt, error) {
+  const hint = Number(error && (error.retry_after_ms || (error.retry_after || 0) * 1000)) || 0;
+  const backoff = Math.min(BUSY_CAP_MS, BUSY_BASE_MS * 2 ** attempt);
+  const wait = Math.min(BUSY_CAP_MS, Math.max(hint, backoff));
+  return Math.round(wait / 2 + Math.random() * (wait / 2));
+}
+
+/** The connection line says the server is busy while a request waits to be sent again. */
+function showBusy(delay) {
+  const badge = $("[data-role=connection]");
+  const badgeText = $("[data-role=connection-text]");
+  const message = t("The service is busy. Trying again in {seconds} s…")
+    .replace("{seconds}", String(Math.max(1, Math.ceil(delay / 1000))));
+  if (badge) badge.setAttribute("data-state", "busy");
+  if (badgeText) badgeText.textContent = message;
+  announce(message);
+}
+
+function clearBusy(socket) {
+  const badge = $("[data-role=connection]");
+  if (!badge || badge.getAttribute("data-state") !== "busy") return;
+  const badgeText = $("[data-role=connection-text]");
+  const connected = socket.connected;
+  badge.setAttribute("data-state", connected ? "connected" : "reconnecting");
+  if (badgeText) badgeText.textContent = connected ? t("Connected") : t("Reconnecting…");
+}
+
+/** Emit and wait for the ack; callback(errorMessage|null, ack). A busy server is retried with back-off. */
 export function request(socket, event, payload, callback) {
-  socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, ack) => {
+  let attempt = 0;
+  const send = () => socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, ack) => {
+    if (isBusy(err, ack) && attempt < BUSY_RETRIES) {
+      const delay = busyDelay(attempt, ack.error);
+      attempt += 1;
+      showBusy(delay);
+      setTimeout(send, delay);
+      return;
+    }
+    clearBusy(socket);
     if (err || !ack || ack.ok !== true) callback(ackError(err, ack), ack || null);
     else callback(null, ack);
   });
+  send();
 }
 
 /**
@@ -44,7 +93,7 @@ export function connect(handlers) {
 
   const socket = window.io((config.socket_url || "") + "/consult", {
     path: config.socket_path || "/socket.io/",
-    auth: { token: config.token },
+    auth: { token: config.token, lang: config.lang },
     transports: ["websocket", "polling"]
   });
   let wasConnected = false;

@@ -91,19 +91,30 @@ function fillItem(li, r) {
 }
 
 function receipt(r) {
+  // The receipt's short number, never the request's long id (a screen reader would spell it out).
   const rows = [
     [t("Amount"), amountOf(r)],
     [t("Description"), r.description || ""],
-    [t("Paid at"), formatDateTime(r.paid_at)],
-    [t("Reference"), r.id]
+    [t("Paid at"), formatDateTime(r.paid_at)]
   ];
+  if (r.receipt) rows.push([t("Receipt number"), r.receipt.number]);
   if (r.refunded_amount) {
     rows.push([t("Refunded"), money(r.refunded_amount, r.currency || state.consult.currency)]);
   }
-  return el("dl", { className: "details" }, rows.map((row, i) => el("div", null, [
+  const details = el("dl", { className: "details" }, rows.map((row) => el("div", null, [
     el("dt", { text: row[0] }),
-    el("dd", { text: row[1], className: i === 3 ? "mono" : null })
+    el("dd", { text: row[1] })
   ])));
+  if (!r.receipt) return details;
+  // Opened in a new window: the call goes on in this one.
+  const links = el("p", { className: "receipt-links" }, [
+    el("a", { href: r.receipt.url, target: "_blank", rel: "noopener", "data-role": "receipt-link",
+      text: t("View receipt {number}", { number: r.receipt.number }) }),
+    " · ",
+    el("a", { href: r.receipt.url + "?format=pdf", target: "_blank", rel: "noopener",
+      text: t("Receipt (PDF) {number}", { number: r.receipt.number }) })
+  ]);
+  return el("div", null, [details, links]);
 }
 
 function renderConfirmation(sorted) {
@@ -142,9 +153,10 @@ export function upsert(r) {
     announce(title(r));
   } else if (before && before.status !== r.status) {
     if (isPaid(r.status) && !isPaid(before.status)) {
-      announce(t("Thank you! Your payment has been received.") + " " + t("{amount} for “{description}”. Reference: {reference}.", {
-        amount: amountOf(r), description: r.description || "", reference: r.id
-      }));
+      const what = { amount: amountOf(r), description: r.description || "", reference: r.receipt ? r.receipt.number : "" };
+      announce(t("Thank you! Your payment has been received.") + " " + (r.receipt
+        ? t("{amount} for “{description}”. Reference: {reference}.", what)
+        : t("{amount} for “{description}”", what)));
     } else {
       announce(t("{description}: {status}", { description: r.description || "", status: requestLabel(r) }));
     }

@@ -110,6 +110,9 @@ async def test_patient_chooses_vipps_in_chromium(sandbox: Running):
         pytest.skip("Chromium is not installed")
     from playwright.async_api import async_playwright, expect
 
+    from tests.web.axe import require_axe, violations_on
+
+    require_axe()
     url = await _export(sandbox)
     [sms] = await sandbox.sms("c1")
     assert url in sms["text"]  # the patient follows the SMS link
@@ -117,9 +120,12 @@ async def test_patient_chooses_vipps_in_chromium(sandbox: Running):
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                            args=["--no-sandbox", "--disable-gpu"])
         try:
+            phone = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True,
+                     "locale": "nb-NO"}
+            # axe-core on the page as the patient first sees it (it needs scripts; the patient does not).
+            found = await violations_on(browser, url, **phone)
             # A phone: small screen, touch, Norwegian.
-            ctx = await browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True,
-                                            has_touch=True, locale="nb-NO", java_script_enabled=False)
+            ctx = await browser.new_context(**phone, java_script_enabled=False)
             page = await ctx.new_page()
             await page.goto(url)
             await expect(page.get_by_role("heading", name="Din regning")).to_be_visible()
@@ -136,6 +142,9 @@ async def test_patient_chooses_vipps_in_chromium(sandbox: Running):
             await expect(page.get_by_role("heading", name="Betaling mottatt")).to_be_visible()
             await expect(page.get_by_role("status")).to_contain_text("Vipps")
             await ctx.close()
+            # And once it is paid.
+            found += await violations_on(browser, url, **phone)
+            assert not found, "axe-core found accessibility violations:\n  " + "\n  ".join(found)
         finally:
             await browser.close()
     state = await sandbox.client.get_claim(CREDENTIALS, "c1")

@@ -1,7 +1,7 @@
 """Guard rails: a clinic's maximum per payment request and the amount above which the
 clinician confirms; invitations that an admin revoked.
 
-Revision ID: 0008_h13c
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-03 16:20:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_h13c"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """Payment requests say why a checkout did not end in a payment, and where an unpaid amount went.
 
-Revision ID: 0008_request_outcomes
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03 16:30:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.models
 
-revision: str = "0008_request_outcomes"
-down_revision: str | None = "0007"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

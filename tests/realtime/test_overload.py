@@ -1,0 +1,136 @@
+"""Overload: past its bound a process answers new work "busy" at once, keeps webhooks and health, and recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import func, select
+
+from app.models import Payment, PaymentRequest, StripeEvent
+from app.realtime.overload import LOAD_GATE, LoadGate
+from tests.consults.test_stripe_webhooks import completed_event, open_request, post_event
+from tests.factories import Live
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_gate_counts_lag_and_work_in_flight() -> None:
+    clock = FakeClock()
+    gate = LoadGate(max_lag_ms=200, max_in_flight=2, clock=clock)
+    assert gate.retry_after_ms() is None
+    # A probe due at 100.05 that has not run by 100.5: the loop is 450 ms behind now.
+    gate._next_wake = 100.05  # noqa: SLF001 - the probe's own state, set as the probe would
+    clock.now = 100.5
+    assert abs(gate.lag() - 0.45) < 1e-9
+    assert gate.retry_after_ms() == 900
+    # The probe ran and found the loop on time again.
+    gate._lag, gate._next_wake = 0.001, 100.55  # noqa: SLF001
+    assert gate.retry_after_ms() is None
+    with gate.working(), gate.working():
+        assert gate.in_flight == 2
+        assert gate.refuse() == 400  # at least twice the lag bound
+    assert gate.in_flight == 0 and gate.refused == 1
+    assert gate.retry_after_ms() is None
+    # Work queued behind the database does not show as lag, but the oldest socket event ages.
+    queued = LoadGate(max_lag_ms=200, max_in_flight=0, max_queue_ms=500, clock=clock)
+    with queued.working(event=True):
+        clock.now += 0.2
+        with queued.working(event=True), queued.working():
+            assert queued.retry_after_ms() is None
+            clock.now += 0.4
+            assert abs(queued.oldest_event_age() - 0.6) < 1e-9
+            assert queued.retry_after_ms() == 600
+    assert queued.oldest_event_age() == 0 and queued.retry_after_ms() is None
+    # 0 turns a bound off.
+    off = LoadGate(max_lag_ms=0, max_in_flight=0, clock=clock)
+    off._next_wake = 0.0  # noqa: SLF001
+    with off.working():
+        assert off.retry_after_ms() is None
+
+
+async def _block_the_loop(stop: asyncio.Event, seconds: float) -> None:
+    # The lag of an overloaded process: the loop runs something that does not yield.
+    while not stop.is_set():
+        time.sleep(seconds)  # noqa: ASYNC251 - blocking on purpose
+        await asyncio.sleep(0.001)
+
+
+async def test_under_injected_lag_events_are_answered_busy_at_once_then_admitted(live: Live) -> None:
+    _, clinician, patient = await live.call_pair()
+    gate = live.app[LOAD_GATE]
+    gate.max_lag = 0.2  # the default bound; the tests' settings turn it off (tests/conftest.py)
+    gate.start()  # the probe, which runs only with a lag bound
+    ok = await clinician.call("payment:request", {"amount": 500, "description": "Before"})
+    assert ok["ok"] is True
+
+    stop = asyncio.Event()
+    blocker = asyncio.create_task(_block_the_loop(stop, 0.3))
+    try:
+        await asyncio.sleep(0.7)
+        assert gate.lag() >= gate.max_lag
+        started = time.monotonic()
+        ack = await clinician.call("payment:request", {"amount": 600, "description": "During"})
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        await blocker
+    assert ack["ok"] is False and ack["error"]["code"] == "busy", ack
+    assert ack["error"]["retry_after"] >= 1 and 250 <= ack["error"]["retry_after_ms"] <= 5000
+    assert ack["error"]["message"]  # in the consult's language
+    # Answered within the blocked loop's own pauses, not after a queue.
+    assert took < 1.5
+    # Nothing was stored for the refused request.
+    assert await live.scalar(select(func.count()).select_from(PaymentRequest)
+                             .where(PaymentRequest.description == "During")) == 0
+
+    # Once the lag clears, the same request is admitted.
+    await asyncio.sleep(0.2)
+    assert gate.retry_after_ms() is None
+    again = await clinician.call("payment:request", {"amount": 600, "description": "During"})
+    assert again["ok"] is True
+    await patient.wait_for("payment:requested", lambda d: d["request"]["description"] == "During")
+
+
+async def test_past_the_bound_rest_is_503_webhooks_and_health_still_served(live: Live) -> None:
+    request, session_id, clinician = await open_request(live)
+    account = await live.scalar(select(PaymentRequest.stripe_account_id))
+    gate = live.app[LOAD_GATE]
+    held = [gate.working() for _ in range(gate.max_in_flight)]
+    for hold in held:
+        hold.__enter__()
+    try:
+        status, body = await live.api("GET", "/api/v1/bill-cards")
+        assert status == 503 and body["error"]["code"] == "busy"
+        assert int(body["error"]["retry_after"]) >= 1
+        async with live.http.get(live.url + "/api/v1/bill-cards", headers=live.headers) as resp:
+            assert resp.status == 503 and int(resp.headers["Retry-After"]) >= 1
+        ack = await clinician.call("payment:request", {"amount": 700, "description": "Busy"})
+        assert ack["error"]["code"] == "busy"
+        # Health and readiness keep answering.
+        for path in ("/healthz", "/readyz"):
+            status, _ = await live.api("GET", path)
+            assert status == 200, path
+        # Webhooks are never shed: each delivery (some twice, as Stripe retries) is applied exactly once.
+        event = completed_event("evt_overload_1", request, session_id, account=account)
+        results = await asyncio.gather(*(post_event(live, event) for _ in range(3)))
+        assert [status for status, _ in results] == [200, 200, 200]
+    finally:
+        for hold in held:
+            hold.__exit__(None, None, None)
+    assert await live.scalar(select(func.count()).select_from(Payment)
+                             .where(Payment.payment_request_id == request["id"])) == 1
+    assert await live.scalar(select(func.count()).select_from(StripeEvent)
+                             .where(StripeEvent.id == "evt_overload_1")) == 1
+    assert await live.scalar(select(PaymentRequest.status).where(PaymentRequest.id == request["id"])) == "paid"
+    assert await live.ledger_balanced()
+    # Below the bound again: admitted.
+    status, _ = await live.api("GET", "/api/v1/bill-cards")
+    assert status == 200
+    assert gate.refused >= 3
