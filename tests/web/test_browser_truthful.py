@@ -88,8 +88,9 @@ async def test_declined_card_reaches_the_clinician_with_the_reason(live: Live, s
 
 async def test_declines_are_told_in_the_clinicians_language(live: Live, session: Session) -> None:  # noqa: F811
     consult = await live.consult(language="nb")
-    _, clinician = await session.panel(consult["clinician"]["join_url"])
-    patient_ctx, patient = await session.panel(consult["patients"][0]["join_url"])
+    # Norwegian browsers: the panels follow the browser's language.
+    _, clinician = await session.panel(consult["clinician"]["join_url"], locale="nb-NO")
+    patient_ctx, patient = await session.panel(consult["patients"][0]["join_url"], locale="nb-NO")
     await clinician.get_by_label("Beløp").fill("450")
     await clinician.get_by_role("button", name="Be om betaling").click()
     item = clinician.locator("[data-role=request-list] > li")
