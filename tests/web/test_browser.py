@@ -58,9 +58,11 @@ class Session:
     page_errors: list[str] = field(default_factory=list)
     axe: AxeWatch = field(default_factory=AxeWatch)
 
-    async def context(self, *, locale: str = "en-US", timezone_id: str = "Europe/Oslo") -> BrowserContext:
+    async def context(self, *, locale: str = "en-US", timezone_id: str = "Europe/Oslo",
+                      viewport: dict[str, int] | None = None) -> BrowserContext:
         # One context per person: separate windows, as on two machines in a call.
-        ctx = await self.browser.new_context(locale=locale, timezone_id=timezone_id)
+        options: dict[str, Any] = {"viewport": viewport} if viewport else {}
+        ctx = await self.browser.new_context(locale=locale, timezone_id=timezone_id, **options)
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.on("page", self._watch)
         await self.axe.attach(ctx)

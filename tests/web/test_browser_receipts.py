@@ -62,8 +62,7 @@ async def test_receipt_from_the_panel_and_after_the_call(live: Live, session: Se
     )
 
     # On a phone, in Norwegian, the receipt fits the screen.
-    phone = await session.browser.new_context(viewport={"width": 360, "height": 740}, locale="nb-NO")
-    session.contexts.append(phone)
+    phone = await session.context(viewport={"width": 360, "height": 740}, locale="nb-NO")
     page = await phone.new_page()
     await page.goto(receipt_url + "?lang=nb")
     await expect(page.get_by_role("heading", name=f"Kvittering {number.group(0)}")).to_be_visible()

@@ -11,7 +11,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from medipay_sandbox_support import CREDENTIALS, Running, make_claim
 
-from app.i18n import get_translator
+from integrations.medipay.sandbox.i18n import get_translator
 
 CHROMIUM = "/usr/bin/chromium"
 SANDBOX_DIR = Path(__file__).resolve().parents[3] / "integrations" / "medipay" / "sandbox"
