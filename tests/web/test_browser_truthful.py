@@ -127,6 +127,7 @@ async def test_medipay_hand_off_is_confirmed_first_and_the_patient_is_told_sms(
     await expect(confirm).to_contain_text("asking for NOK 489.00")
     await expect(confirm).to_contain_text("SMS to +4791234567")
     await expect(confirm).to_contain_text("Blood test and follow-up")
+    await session.axe.check(clinician)  # axe on the page with the confirmation open
     assert live.http
     async with live.http.get(f"{live.settings.medipay_base}/_control/sms") as resp:
         before = await resp.json()
