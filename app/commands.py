@@ -161,9 +161,21 @@ class RefundBody(Command):
         return RefundPayment(request_id=request_id, amount=self.amount, idempotency_key=idempotency_key)
 
 
-@command(inputs.BILL_CARD_SEND)
-class SendBillCard(Command):
-    """``bill_card:send``: the card of the request's patient (or the given, or the only patient) to MediPay."""
+@command(inputs.BILL_CARD_PREVIEW)
+class PreviewBillCard(Command):
+    """``bill_card:preview``: what the patient would be asked by SMS if the card were sent now."""
 
     request_id: str | None = None
     patient_id: str | None = None
+
+
+@command(inputs.BILL_CARD_SEND)
+class SendBillCard(Command):
+    """``bill_card:send``: the card of the request's patient (or the given, or the only patient) to MediPay.
+
+    ``expect_total``: the total the clinician confirmed from the preview; the send is refused if it changed.
+    """
+
+    request_id: str | None = None
+    patient_id: str | None = None
+    expect_total: int | None = None

@@ -99,4 +99,6 @@ PANEL_REFUND = Schema(
     fields={"request_id": ID, "amount": REFUND.fields["amount"], "idempotency_key": Text(max_len=255)},
     required=("request_id",),
 )
-BILL_CARD_SEND = Schema(fields={"request_id": ID, "patient_id": HOST_ID})
+BILL_CARD_PREVIEW = Schema(fields={"request_id": ID, "patient_id": HOST_ID})
+# ``expect_total``: the total the clinician confirmed (from ``bill_card:preview``); sent only if it still holds.
+BILL_CARD_SEND = Schema(fields={"request_id": ID, "patient_id": HOST_ID, "expect_total": SHARE})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.billing.statuses import LABELS
+from app.billing.statuses import LABELS, CheckoutProblem, Onward
 from app.billing.transitions import ALLOWED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +83,11 @@ def _table(rule: str) -> list[list[str]]:
 def test_the_status_table_is_the_codes_and_labels_the_code_uses() -> None:
     documented = {row[0]: row[1] for row in _table("s1")}
     assert documented == LABELS
+
+
+def test_the_problem_and_onward_tables_are_the_codes_the_code_uses() -> None:
+    assert [row[0] for row in _table("p12")] == [p.value for p in CheckoutProblem]
+    assert [row[0] for row in _table("p13")] == [o.value for o in Onward]
 
 
 def test_the_transition_table_is_the_one_the_code_enforces() -> None:

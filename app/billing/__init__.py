@@ -13,7 +13,8 @@ Owns the bill card and everything on it:
   that changes the card; :mod:`app.collection.export` empties it.
 - ``serialisers``: every JSON shape the services answer with (payment requests
   with their receipt links, refunds, consults), as frozen views and ``as_json``;
-  ``card_views``: the bill cards' shapes. Here, at the bottom of the domain, so
+  ``card_views``: the bill cards' shapes (the card, the panel's summary, the
+  MediPay hand-off's preview). Here, at the bottom of the domain, so
   every service and transport can reach them.
 
 A card never holds money itself: what was paid is read from the ledger's legs.

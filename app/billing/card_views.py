@@ -1,9 +1,10 @@
-"""The bill cards' JSON shapes: a card with its lines, payments and MediPay state, and the
-summary the clinician's panel hears.
+"""The bill cards' JSON shapes: a card with its lines, payments and MediPay state, the
+summary the clinician's panel hears, and the MediPay hand-off's preview.
 
 The rest of the shapes, and ``as_json`` that turns any of them into JSON, are
 in :mod:`app.billing.serialisers`; these are apart because a card reads its
-lines and payments (``read_card``) rather than one row.
+lines and payments (``read_card``) rather than one row. :class:`CardPreview` is
+what the patient would be asked by SMS before the clinician confirms the hand-off.
 """
 
 from __future__ import annotations
@@ -180,8 +181,34 @@ def card_summary(card: BillCard) -> dict[str, Any]:
     return as_json(CardSummary.from_row(card))
 
 
+
+
+@dataclasses.dataclass(frozen=True)
+class CardPreview:
+    """What the patient would be asked if the card went to MediPay now (by SMS, to ``mobile``)."""
+
+    card_id: str
+    patient_id: str | None
+    amount: int
+    admin_fee: int
+    total: int
+    currency: str
+    channel: str
+    mobile: str | None
+    description: str
+    language: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CardPreviewed:
+    """``bill_card:preview``: nothing is sent; the clinician confirms with ``expect_total``."""
+
+    preview: CardPreview
+
+
 @dataclasses.dataclass(frozen=True)
 class CardSent:
     """``bill_card:send``: the card as the panel sees it, after it went to MediPay."""
 
     card: CardSummary
+

@@ -91,6 +91,15 @@ class StripeRefs:
 
 
 @dataclasses.dataclass(frozen=True)
+class RequestProblem:
+    """Why the latest checkout has not ended in a payment, in a code the panels put in words."""
+
+    code: str
+    detail: str | None
+    at: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class RequestView:
     """A payment request (``GET /api/v1/payment-requests/{id}``, every ``payment:*`` event)."""
 
@@ -108,14 +117,18 @@ class RequestView:
     refunded_amount: int
     failure_reason: str | None
     checkout_expires_at: str | None
+    problem: RequestProblem | None
+    # Where the amount went when it was not paid in the call.
+    onward: str | None
     stripe: StripeRefs
     receipt: DocumentLink | None
 
     @classmethod
     def from_row(cls, r: PaymentRequest, base: str = "") -> Self:
         """The request; ``base`` (the public URL) makes its receipt link absolute."""
+        problem = RequestProblem(code=r.problem, detail=r.problem_detail, at=iso(r.problem_at)) if r.problem else None
         return copy_view(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
-                     checkout_expires_at=iso(r.checkout_expires_at), stripe=copy_view(StripeRefs, r),
+                     checkout_expires_at=iso(r.checkout_expires_at), problem=problem, stripe=copy_view(StripeRefs, r),
                      receipt=document_link_of(r.receipt_reference, r.receipt_token, base))
 
 

@@ -97,6 +97,76 @@ REQUEST_LABELS: dict[RequestStatus, str] = {
 
 
 @unique
+class CheckoutProblem(StrEnum):
+    """Why a request's latest checkout has not (yet) ended in a payment: its ``problem.code``.
+
+    Kept on the request so both panels, and a reload, say what happened in
+    words (docs/rules.md, rule P12).
+    """
+
+    LEFT = "left"  # the patient pressed Cancel and return on Checkout: payable again
+    DECLINED = "declined"  # the card was declined; the page stays open for another card
+    FAILED = "failed"  # a delayed payment failed after the page closed
+    EXPIRED = "expired"  # the payment page timed out unpaid
+
+
+@unique
+class Onward(StrEnum):
+    """Where the amount of a request not paid in the call went: its ``onward`` (rule P13)."""
+
+    MEDIPAY_SMS = "medipay_sms"  # sent to MediPay: the patient gets an SMS to pay
+    MEDIPAY_QUEUE = "medipay_queue"  # the call ended: MediPay's hourly transfer sends the SMS
+    BILL_CARD = "bill_card"  # stays owed on the bill card; the clinic collects it itself
+    NOT_COLLECTED = "not_collected"  # not paid, and nothing is collected
+
+
+# What the panels say of a problem and of an onward amount, by whom reads it:
+# English msgids, translated by the page's i18n block (each is in app/i18n/js_strings.py).
+PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
+    "clinician": {
+        CheckoutProblem.LEFT: "The patient left the payment page without paying. It can be paid again.",
+        CheckoutProblem.DECLINED: "Card declined: {reason}. The patient can try another card.",
+        CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
+        CheckoutProblem.EXPIRED: "The payment page timed out without a payment.",
+    },
+    "patient": {
+        CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
+        CheckoutProblem.DECLINED: "Your card was declined: {reason}. No money was taken. "
+        "You can try another card on the payment page.",
+        CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
+        CheckoutProblem.EXPIRED: "The payment page timed out. No money was taken.",
+    },
+}
+ONWARD_LABELS: dict[str, dict[Onward, str]] = {
+    "clinician": {
+        Onward.MEDIPAY_SMS: "Sent to MediPay: the patient pays by SMS",
+        Onward.MEDIPAY_QUEUE: "Not paid in the call: goes to MediPay for payment by SMS",
+        Onward.BILL_CARD: "Not paid in the call: left on the bill card, no SMS",
+        Onward.NOT_COLLECTED: "Not paid: no collection",
+    },
+    "patient": {
+        Onward.MEDIPAY_SMS: "Sent to you by SMS",
+        Onward.MEDIPAY_QUEUE: "Not paid in the call: you will get an SMS to pay",
+        Onward.BILL_CARD: "Not paid in the call: the clinic will send you the bill",
+        Onward.NOT_COLLECTED: "Not paid: nothing more is asked",
+    },
+}
+# A card issuer's reason (Stripe's ``decline_code``, else its ``code``) in words; others read as the default.
+DECLINE_REASONS: dict[str, str] = {
+    "generic_decline": "the card issuer declined it",
+    "card_declined": "the card issuer declined it",
+    "do_not_honor": "the card issuer declined it",
+    "insufficient_funds": "not enough money on the card",
+    "expired_card": "the card has expired",
+    "incorrect_cvc": "the security code was wrong",
+    "processing_error": "the card could not be processed; trying again may work",
+    "authentication_required": "the card issuer asked for authentication that was not completed",
+    "payment_intent_payment_attempt_failed": "the bank did not complete the payment",
+}
+DEFAULT_DECLINE_REASON = "the card issuer declined it"
+
+
+@unique
 class ConsultStatus(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"

@@ -34,7 +34,7 @@ from app.consults.notifier import Notifier, clinician_room, patient_room
 from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
-from app.models import BillCard, Payment
+from app.models import BillCard, BillCardLine, Consult, Payment
 from integrations.medipay.protocol import Address, Claim, ClaimPatient, ClaimState
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,37 @@ async def notify_card(notifier: Notifier, summary: dict[str, Any]) -> None:
         log.exception("could not emit bill_card:updated for %s", summary.get("id"))
 
 
-def claim_for(card: BillCard, due: int) -> Claim:
+# The languages MediPay writes its SMS and Checkout page in.
+CLAIM_LANGUAGES = ("nb", "en", "sv")
+
+
+async def claim_texts(s: AsyncSession, cards: list[BillCard]) -> dict[str, tuple[str, str | None]]:
+    """Per card, what the patient reads in MediPay's SMS and page, and in which language.
+
+    The description is the clinician's own words: the card's live lines, as they
+    were asked for in the call; the language is the consult's (the patient's).
+    """
+    ids = [c.id for c in cards]
+    words: dict[str, list[str]] = {i: [] for i in ids}
+    for card_id, text in (await s.execute(
+        select(BillCardLine.bill_card_id, BillCardLine.description)
+        .where(BillCardLine.bill_card_id.in_(ids), BillCardLine.voided_at.is_(None))
+        .order_by(BillCardLine.created_at)
+    )).all():
+        if text and text not in words[card_id]:
+            words[card_id].append(text)
+    consults = {c.consult_id for c in cards if c.consult_id}
+    languages = dict((await s.execute(select(Consult.id, Consult.language).where(Consult.id.in_(consults)))).all())
+    out = {}
+    for c in cards:
+        text = ", ".join(words[c.id])
+        description = text if 0 < len(text) <= 200 else (text[:199] + "…" if text else "")
+        language = languages.get(c.consult_id) if c.consult_id else None
+        out[c.id] = (description or f"{c.created_at:%d.%m.%Y}", language if language in CLAIM_LANGUAGES else None)
+    return out
+
+
+def claim_for(card: BillCard, due: int, description: str | None = None, language: str | None = None) -> Claim:
     """The claim that exports ``card``: its id is the claim id, ``due`` what is still unpaid."""
     return Claim(
         id=card.id,
@@ -167,7 +197,8 @@ def claim_for(card: BillCard, due: int) -> Claim:
             address=Address.from_wire(card.address),
         ),
         amount=due,
-        description=f"Consultation {card.created_at:%d.%m.%Y}",
+        description=description or f"{card.created_at:%d.%m.%Y}",
+        language=language,
         admin_fee=card.admin_fee,
         # An invoice made by hand goes as an invoice, whatever the card was queued as.
         mode="invoice" if card.status == "invoice_generated" else "checkout",

@@ -49,7 +49,7 @@ from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import apply_claim, claim_for, notify_card
+from app.collection.claims import apply_claim, claim_for, claim_texts, notify_card
 from app.collection.export_checks import check
 from app.collection.secret_box import SecretBox
 from app.collection.send_now import SendToPayment
@@ -225,6 +225,7 @@ class MediPayExporter(SendToPayment):
             paid = dict((await s.execute(
                 select(Payment.bill_card_id, func.sum(Payment.amount))
                 .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id))).all())
+            texts = await claim_texts(s, list(cards.values()))
             books: dict[str | None, Credentials | None] = {}
             for book_id in {c.book_id for c in cards.values()}:
                 books[book_id] = await credentials_for_book(s, book_id, self.box)
@@ -245,7 +246,7 @@ class MediPayExporter(SendToPayment):
             elif due <= 0:
                 outcomes.append(_Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
             else:
-                sendable.append((job, claim_for(card, due), creds))
+                sendable.append((job, claim_for(card, due, *texts[card.id]), creds))
         return outcomes, sendable
 
     async def _send(self, job: _Job, claim: Claim, creds: Credentials) -> _Outcome:

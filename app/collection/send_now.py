@@ -10,26 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
 from app.billing.card_service import owned_card
 from app.billing.card_views import CardView, read_card
-from app.billing.cards import finish_unpaid, paid_total, reinstate_request_line
+from app.billing.cards import paid_total
 from app.billing.outbox import QUEUEABLE, queue_card
 from app.billing.serialisers import request_view
 from app.billing.transitions import transition
 from app.clock import Clock
+from app.collection import handover
 from app.collection.book_credentials import credentials_for_book
 from app.collection.secret_box import SecretBox
 from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.errors import Conflict
-from app.models import BillCard, PaymentRequest
 
 
 class SendToPayment:
@@ -59,8 +54,7 @@ class SendToPayment:
         async with self.db.write() as s:
             card = await owned_card(s, organisation_id, card_id, lock=True)
             now = self.clock.now()
-            if reinstate is not None:
-                await reinstate_request_line(s, card, reinstate, now)
+            handed = [r for r in [await handover.reinstate(s, card, reinstate, now)] if r] if reinstate else []
             if card.status in ("paid", "invoice_paid"):
                 raise Conflict("card_settled", "The card is paid: there is nothing to send.")
             if card.status not in QUEUEABLE | {"under_work"}:
@@ -71,15 +65,15 @@ class SendToPayment:
                                "The card's book does not export to MediPay, or its MediPay account is not verified.")
             if card.patient_share - await paid_total(s, card.id) <= 0:
                 raise Conflict("nothing_to_collect", "The card has no unpaid patient share to send.")
-            taken_over: list[Any] = []
             if card.status == "under_work":
-                taken_over = await self._take_over_requests(s, card, now)
+                handed += await handover.take_over(s, card, now)
                 await transition(s, card, "open", "sent to payment", now)
             await queue_card(s, card, trigger="send_to_payment", now=now)
             audit.record(s, organisation_id=organisation_id, clinic_id=card.clinic_id, actor_type=actor_type,
                          actor_id=actor_id, action="bill_card.sent_to_payment", subject_type="bill_card",
                          subject_id=card.id, at=now, details=None)
-        for view in taken_over:
+            views = [request_view(r) for r in handed]
+        for view in views:
             await request_changed(self.notifier, view)
         task = asyncio.create_task(self.export_due(card_ids=[card_id]))
         self._kicks.add(task)
@@ -88,20 +82,3 @@ class SendToPayment:
             await asyncio.wait_for(asyncio.shield(task), wait)
         async with self.db.read() as s:
             return await read_card(s, await owned_card(s, organisation_id, card_id))
-
-    @staticmethod
-    async def _take_over_requests(s: AsyncSession, card: BillCard, now: datetime) -> list[dict[str, Any]]:
-        """The call's open requests on this card now go through MediPay: the patient cannot also pay them in the call.
-
-        A checkout already open may be being paid this minute, so that card waits.
-        """
-
-        requests = (await s.scalars(select(PaymentRequest).where(
-            PaymentRequest.bill_card_id == card.id, PaymentRequest.status.in_(("requested", "checkout_open")))
-            .with_for_update())).all()
-        if any(r.status == "checkout_open" for r in requests):
-            raise Conflict("checkout_open", "The patient has the payment page open; wait for it to finish.")
-        for r in requests:
-            await finish_unpaid(s, r, "cancelled", "sent to MediPay", now, keep_line=True)
-        return [request_view(r) for r in requests]
-

@@ -23,6 +23,7 @@ from app.billing.serialisers import (
     consult_view,
     request_view,
 )
+from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult
 from app.consults.notifier import Notifier, request_changed
@@ -144,12 +145,19 @@ class ConsultService:
                 for r in await self._requests(s, consult.id):
                     if r.status == "requested":
                         ended.append(r)
+                kept: set[str] = set()
                 for r in ended:
                     # What a MediPay book collects stays owed; otherwise it ends with the call.
                     card = await s.get(BillCard, r.bill_card_id)
-                    await cards.finish_unpaid(s, r, "expired", "consultation ended", now,
-                                        keep_line=card is not None and card.book_id is not None)
-                await cards.queue_after_call(s, consult, now)
+                    keep = card is not None and card.book_id is not None
+                    await cards.finish_unpaid(s, r, "expired", "consultation ended", now, keep_line=keep)
+                    if keep:
+                        kept.add(r.id)
+                queued = {c.id for c in await cards.queue_after_call(s, consult, now)}
+                for r in ended:
+                    # Each says where its amount went, not just "expired" (docs/rules.md, rule P13).
+                    r.onward = (Onward.MEDIPAY_QUEUE if r.bill_card_id in queued
+                                else Onward.BILL_CARD if r.id in kept else Onward.NOT_COLLECTED)
             view = await self._detail(s, consult)
         for r in ended:
             await request_changed(self.notifier, request_view(r))

@@ -55,6 +55,13 @@ class PaymentRequest(Base):
     # The receipt's short reference and link key, copied from ``receipts`` so every view has them.
     receipt_reference: Mapped[str | None] = mapped_column(String(24))
     receipt_token: Mapped[str | None] = mapped_column(String(64))
+    # Why the latest checkout has not ended in a payment (statuses.CheckoutProblem), the
+    # card issuer's code, and when Stripe said so (an older event never overwrites a newer one).
+    problem: Mapped[str | None] = mapped_column(String(16))
+    problem_detail: Mapped[str | None] = mapped_column(String(60))
+    problem_at: Mapped[datetime | None]
+    # Where an unpaid amount went (statuses.Onward).
+    onward: Mapped[str | None] = mapped_column(String(16))
 
 
 class StripeEvent(Base):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from app.billing.serialisers import request_view
-from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
+from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem, RequestStatus
 from app.clock import Clock
 from app.commands import OpenCheckout
 from app.consults.notifier import Notifier, clinician_room, request_changed
@@ -233,10 +233,54 @@ class Checkout:
                 r.checkout_expires_at = datetime.fromtimestamp(session.expires_at, UTC)
                 r.status = "checkout_open"
                 r.updated_at = now
+                # A new page: what went wrong with an earlier one is over.
+                r.problem = r.problem_detail = r.problem_at = None
             view = request_view(r)
         if changed:
             await request_changed(self.notifier, view)
         return session.url or ""
+
+    async def left_checkout(self, request_id: str) -> PaymentRequest | None:
+        """The patient came back by Checkout's ``cancel_url``: the request is payable again.
+
+        Stripe keeps a session ``open`` after its cancel link until it expires, and
+        lets us expire it at once; we do, so a page left open in a tab cannot be paid
+        later, and the next *Pay now* opens a fresh one. The request is made payable
+        (and the attempt moved on, so the expiry's webhook describes an attempt that
+        is over) *before* Stripe is asked: a webhook that beat our answer would
+        otherwise end the request as expired. Should Stripe say the session was paid
+        after all, it is settled: the return address alone proves nothing (rule P4).
+        """
+        async with self.db.read() as s:
+            r = await s.get(PaymentRequest, request_id)
+        if r is None or r.status != RequestStatus.CHECKOUT_OPEN or not r.checkout_session_id:
+            return await self.refresh(request_id)
+        session_id, now = r.checkout_session_id, self.clock.now()
+        async with self.db.write() as s:
+            r = await locked_request(s, request_id)
+            changed = r.status == RequestStatus.CHECKOUT_OPEN and r.checkout_session_id == session_id
+            if changed:
+                r.status = RequestStatus.REQUESTED
+                r.checkout_attempt += 1
+                r.checkout_session_id = r.checkout_url = r.checkout_expires_at = None
+                r.problem, r.problem_detail, r.problem_at = CheckoutProblem.LEFT, None, now
+                r.updated_at = now
+            view = request_view(r)
+        if not changed:
+            return await self.refresh(request_id)
+        await request_changed(self.notifier, view)
+        try:
+            session = await self.stripe.expire_checkout_session(session_id, account=r.stripe_account_id)
+        except ProviderError:
+            try:  # Stripe refuses to expire a session that is no longer open: ask what it is.
+                session = await self.stripe.retrieve_checkout_session(session_id, account=r.stripe_account_id)
+            except ProviderError as e:
+                log.warning("could not close %s after the patient left it: %s", session_id, e.provider_message)
+                return r
+        if session.status == "complete":
+            await self.settle(session, account=r.stripe_account_id)
+        async with self.db.read() as s:
+            return await s.get(PaymentRequest, request_id)
 
     # -- settlement ------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import cards
 from app.billing.serialisers import request_view
-from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
+from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem
 from app.models import BillCard, PaymentRequest
 from app.receipts.numbering import issue_receipt
 from integrations.stripe.protocol import (
@@ -55,6 +55,7 @@ async def apply_session(
     if session.status == "expired":
         if r.status in REQUEST_OPEN and _current_session(r, session):
             await cards.finish_unpaid(s, r, "expired", "checkout expired", now)
+            r.problem, r.problem_detail, r.problem_at = CheckoutProblem.EXPIRED, None, now
             return "expired", request_view(r)
         return "stale", None
     if session.status == "complete" and r.status == "requested":

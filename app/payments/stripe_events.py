@@ -39,11 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.cards import finish_unpaid
 from app.billing.serialisers import absolute_links, request_view
+from app.billing.statuses import CheckoutProblem
 from app.clock import Clock
 from app.connect import events as account_events
 from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
+from app.payments.declines import intent_failed
 from app.payments.settlement import apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
 from integrations.stripe.protocol import CheckoutSession
@@ -69,6 +71,9 @@ async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | Non
     if r.status not in ("requested", "checkout_open"):
         return "stale", None
     await finish_unpaid(s, r, "failed", "payment failed", now)
+    # The PaymentIntent's own event may already have told why.
+    detail = r.problem_detail if r.problem == CheckoutProblem.DECLINED else None
+    r.problem, r.problem_detail, r.problem_at = CheckoutProblem.FAILED, detail, now
     return "failed", request_view(r)
 
 
@@ -89,6 +94,10 @@ HANDLERS: dict[str, Handler] = {
     "refund.created": refund_event,
     "refund.updated": refund_event,
     "refund.failed": refund_event,
+}
+# Handlers that read the whole event (its ``created``, to keep the newest word).
+EVENT_HANDLERS: dict[str, Handler] = {
+    "payment_intent.payment_failed": intent_failed,
 }
 
 
@@ -119,6 +128,7 @@ class StripeEvents:
         # Stripe always says which mode an event belongs to; one that does not is not applied either.
         mode_matches = event.get("livemode") is self.livemode
         handler = HANDLERS.get(event_type)
+        whole = EVENT_HANDLERS.get(event_type)
         now = self.clock.now()
 
         async def apply(s: AsyncSession) -> Result:
@@ -126,6 +136,8 @@ class StripeEvents:
                 return "duplicate", None
             if not mode_matches:
                 outcome, view = "livemode_mismatch", None
+            elif whole is not None:
+                outcome, view = await whole(s, event, account, now)
             else:
                 outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
             await s.execute(_INSERT_EVENT, {"id": event_id, "type": event_type, "account": account,

@@ -22,7 +22,14 @@ from aiohttp import web
 from app.billing.card_views import CardSummary
 from app.billing.serialisers import as_json
 from app.collection.fallback import MediPayFallback
-from app.commands import CancelRequest, OpenCheckout, RefundPayment, RequestPayment, SendBillCard
+from app.commands import (
+    CancelRequest,
+    OpenCheckout,
+    PreviewBillCard,
+    RefundPayment,
+    RequestPayment,
+    SendBillCard,
+)
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.consults.participant import Participant
 from app.consults.service import ConsultService
@@ -110,6 +117,12 @@ class ConsultNamespace(socketio.AsyncNamespace):
         # Send what the patient did not pay in the call on to MediPay (SMS → card, Vipps or invoice).
         return await self._handle(
             sid, lambda who: self.fallback.send(who, SendBillCard.parse(data, empty=True)), None
+        )
+
+    async def on_bill_card_preview(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # What the patient would be asked by SMS, before anything is sent: the clinician confirms it.
+        return await self._handle(
+            sid, lambda who: self.fallback.preview(who, PreviewBillCard.parse(data, empty=True)), None
         )
 
     async def trigger_event(self, event: str, *args: Any) -> Any:

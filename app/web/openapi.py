@@ -27,7 +27,7 @@ from typing import Any
 
 from app import inputs
 from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
-from app.billing.statuses import REQUEST_STATUSES, STATUSES
+from app.billing.statuses import REQUEST_STATUSES, STATUSES, CheckoutProblem, Onward
 from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema
 
@@ -80,6 +80,8 @@ _DOCUMENT = {
 _REQUEST = _obj(
     **_each(STR, "id", "consult_id", "patient_id"), amount=MINOR, currency=STR, description=STR,
     status=_enum(REQUEST_STATUSES), bill_card_id=STR, created_at=TIME, paid_at=_null(TIME), refunded_amount=INT,
+    problem={**_obj(code=_enum(tuple(CheckoutProblem)), detail=_null(STR), at=TIME), "type": ["object", "null"]},
+    onward={"type": ["string", "null"], "enum": [*Onward, None]},
     stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")), receipt=_DOCUMENT,
 )
 _REFUND = _obj(

@@ -10,12 +10,18 @@ from aiohttp import web
 from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     CARD_LABELS,
+    DECLINE_REASONS,
+    DEFAULT_DECLINE_REASON,
+    ONWARD_LABELS,
+    PROBLEM_LABELS,
     REQUEST_ENDED_UNPAID,
     REQUEST_LABELS,
     REQUEST_OPEN,
     REQUEST_PAID,
     CardStatus,
+    CheckoutProblem,
     ConsultStatus,
+    Onward,
     RequestStatus,
 )
 from app.connect.routing import NO_ACCOUNT, route_for
@@ -67,13 +73,19 @@ def context(lang: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def panel_statuses() -> dict[str, Any]:
+def panel_statuses(role: str = "clinician") -> dict[str, Any]:
     """The statuses as the panels' scripts read them from their config: never copied there.
 
     Each enum by member name (``statuses.request.CHECKOUT_OPEN``), the sets the
-    panels decide by, and the request labels as msgids for the i18n block.
+    panels decide by, and the labels as msgids for the i18n block: the request
+    statuses, and what ``role`` reads of a checkout's problem and of an onward amount.
     """
     return {
+        "problem": {s.name: s.value for s in CheckoutProblem},
+        "onward": {s.name: s.value for s in Onward},
+        "problem_labels": {s.value: PROBLEM_LABELS[role][s] for s in CheckoutProblem},
+        "onward_labels": {s.value: ONWARD_LABELS[role][s] for s in Onward},
+        "decline_reasons": {**DECLINE_REASONS, "": DEFAULT_DECLINE_REASON},
         "request": {s.name: s.value for s in RequestStatus},
         "card": {s.name: s.value for s in CardStatus},
         "consult": {s.name: s.value for s in ConsultStatus},
@@ -147,7 +159,7 @@ async def join(request: web.Request) -> web.StreamResponse:
             can_request=can_request,
             blocked_reason=blocked,
             limits=limits,
-            statuses=panel_statuses(),
+            statuses=panel_statuses(who.role),
             languages=language_links(lang),
         ),
     )
@@ -156,10 +168,18 @@ async def join(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/checkout/return")
 async def checkout_return(request: web.Request) -> web.StreamResponse:
-    """After Stripe Checkout. The outcome comes from our own look-up, never from the URL."""
+    """After Stripe Checkout. The outcome comes from our own look-up, never from the URL.
+
+    Stripe fills in ``session_id`` only on the way back from a payment; without
+    it the patient came by the cancel link, and the request is made payable again.
+    """
     lang = negotiate(request.headers.get("Accept-Language"))
     request_id = request.query.get("request_id", "")
-    pr = await request.app[PAYMENTS].refresh(request_id) if 0 < len(request_id) <= 100 else None
+    payments = request.app[PAYMENTS]
+    pr = None
+    if 0 < len(request_id) <= 100:
+        left = "session_id" not in request.query
+        pr = await (payments.left_checkout(request_id) if left else payments.refresh(request_id))
     outcome = "unknown"
     view = None
     if pr is not None:
@@ -173,7 +193,7 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
             "paid": "paid",
             "refunded": "paid",
             "partially_refunded": "paid",
-            "requested": "pending",
+            "requested": "left" if pr.problem == CheckoutProblem.LEFT else "pending",
             "checkout_open": "pending",
             "cancelled": "cancelled",
             "expired": "expired",

@@ -49,7 +49,11 @@ plus ``"currency": "NOK"`` (MediPay collects in NOK only). Errors are
                      "address"?: {"line1", "postal_code", "city", "country"}},
          "amount": 45000, "currency": "NOK", "admin_fee": true,
          "description": "Consultation", "lines"?: [{"code"?, "description", "amount"}],
-         "mode": "checkout" | "invoice"}
+         "mode": "checkout" | "invoice", "language"?: "nb" | "en" | "sv"}
+
+    ``description`` is what the patient reads in the SMS and on the Checkout
+    page (the clinician's words); ``language`` is the patient's, for the SMS
+    and the page (absent: bokmål).
 
     ``201`` with the new claim. The same id again with the same body answers
     ``200`` with the claim as it is now — no second SMS, no second invoice.
@@ -300,6 +304,7 @@ class Claim:
     mode: ClaimMode = "checkout"
     currency: str = "NOK"
     lines: tuple[ClaimLine, ...] = ()
+    language: str | None = None  # the patient's: the SMS and Checkout page read in it
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -308,6 +313,8 @@ class Claim:
         }
         if self.lines:
             out["lines"] = [line.to_wire() for line in self.lines]
+        if self.language:
+            out["language"] = self.language
         return out
 
 

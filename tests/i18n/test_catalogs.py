@@ -301,6 +301,7 @@ CASES = {
     "patient": ("panel_patient.html", {**PANEL, "consult": {**CONSULT, "patients": PATIENTS[:1]}}),
     "return-paid": ("checkout_return.html", {"outcome": "paid", "request": REQUEST}),
     "return-pending": ("checkout_return.html", {"outcome": "pending", "request": REQUEST}),
+    "return-left": ("checkout_return.html", {"outcome": "left", "request": REQUEST}),
     "return-cancelled": ("checkout_return.html", {"outcome": "cancelled", "request": REQUEST}),
     "return-expired": ("checkout_return.html", {"outcome": "expired", "request": REQUEST}),
     "return-failed": ("checkout_return.html", {"outcome": "failed", "request": REQUEST}),
@@ -385,7 +386,8 @@ def test_patient_panel_contract():
 
 @pytest.mark.parametrize(
     ("outcome", "text"),
-    [("paid", "Betaling mottatt"), ("failed", "Betalingen mislyktes"), ("<bogus>", "Fant ikke")],
+    [("paid", "Betaling mottatt"), ("failed", "Betalingen mislyktes"), ("<bogus>", "Fant ikke"),
+     ("left", "Betalingen ble ikke fullført")],
 )
 def test_checkout_return_shows_the_outcome(outcome, text):
     html = render("checkout_return.html", "nb", {"outcome": outcome, "request": REQUEST})

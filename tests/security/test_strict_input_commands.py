@@ -84,6 +84,7 @@ def test_the_payload_schemas_are_the_ones_the_commands_parse_with() -> None:
     (PaymentService.checkout, commands.OpenCheckout, str),
     (RefundService.refund_in_call, commands.RefundPayment, serialisers.RefundResult),
     (MediPayFallback.send, commands.SendBillCard, card_views.CardSent),
+    (MediPayFallback.preview, commands.PreviewBillCard, card_views.CardPreviewed),
     (ConsultService.create, commands.CreateConsult, serialisers.ConsultView),
 ], ids=lambda x: getattr(x, "__qualname__", ""))
 def test_services_at_the_edges_take_commands_and_return_views(method, takes, returns) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,9 @@ async def test_unpaid_in_the_call_sent_on_to_medipay_and_paid_with_vipps(
     await expect(item).to_have_attribute("data-status", "requested")
 
     await clinician.get_by_role("button", name="Send as SMS/invoice").click()
+    # Nothing goes before the clinician has seen what the patient will be asked, and confirmed it.
+    await clinician.get_by_role("dialog", name="Send to the patient by SMS?").get_by_role(
+        "button", name="Send SMS").click()
     cards = clinician.locator("[data-role=card-list] > li")
     await expect(cards).to_have_count(1)
     await expect(cards).to_have_attribute("data-status", "open_exported")
@@ -79,6 +82,9 @@ async def test_a_cancelled_request_sent_on_from_its_own_button(
     await expect(item).to_have_attribute("data-status", "cancelled")
 
     await onward.focus()
+    await clinician.keyboard.press("Enter")
+    # The confirmation takes focus on its Send button: Enter confirms from the keyboard too.
+    await expect(clinician.get_by_role("button", name="Send SMS")).to_be_focused()
     await clinician.keyboard.press("Enter")
     cards = clinician.locator("[data-role=card-list] > li")
     await expect(cards).to_have_attribute("data-status", "open_exported")

@@ -13,7 +13,9 @@ from app.billing.statuses import (
     REQUEST_OPEN,
     REQUEST_PAID,
     CardStatus,
+    CheckoutProblem,
     ConsultStatus,
+    Onward,
     RequestStatus,
 )
 from tests.factories import Live
@@ -81,7 +83,7 @@ def script_literals(text: str) -> set[str]:
 
 
 def test_no_status_literal_is_left_in_the_scripts():
-    statuses = {s.value for enum in (RequestStatus, CardStatus, ConsultStatus) for s in enum}
+    statuses = {s.value for enum in (RequestStatus, CardStatus, ConsultStatus, CheckoutProblem, Onward) for s in enum}
     # States the server has never sent, once checked for by the scripts.
     statuses |= {"closed", "finished"}
     scripts = sorted(JS_DIR.rglob("*.js"))

@@ -28,8 +28,9 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                           autoescape=jinja2.select_autoescape(default=True))
 
 
-def _lang(request: web.Request, form_lang: str | None = None) -> str:
-    wanted = form_lang or request.query.get("lang")
+def _lang(request: web.Request, form_lang: str | None = None, claim: dict[str, Any] | None = None) -> str:
+    """The language asked for on the page, else the claim's (the patient's), else the browser's."""
+    wanted = form_lang or request.query.get("lang") or (claim or {}).get("language")
     if wanted and wanted in SUPPORTED:
         return wanted
     return negotiate(request.headers.get("Accept-Language"))
@@ -109,7 +110,7 @@ async def show(request: web.Request) -> web.StreamResponse:
     claim = _find(sb, request.match_info["id"], token)
     if claim is None:
         return render(request, sb, None, lang, status=404)
-    return render(request, sb, claim, lang, token=token)
+    return render(request, sb, claim, _lang(request, claim=claim), token=token)
 
 
 async def submit(request: web.Request) -> web.StreamResponse:

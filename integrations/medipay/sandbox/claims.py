@@ -36,7 +36,7 @@ from integrations.medipay.protocol import format_time
 from .context import Sandbox
 from .errors import MediPayError, conflict, not_found, not_open
 from .store import new_id, public
-from .texts import sms_text
+from .texts import SMS_LANGUAGE, sms_text
 from .validation import fingerprint
 
 METHODS = ("card", "vipps", "invoice")
@@ -77,6 +77,7 @@ def _sms(sb: Sandbox, claim: dict[str, Any], kind: str, now: float) -> dict[str,
     local = datetime.fromtimestamp(claim["__deadline"], UTC).astimezone(OSLO)
     due = datetime.fromtimestamp(now, UTC).astimezone(OSLO) + timedelta(days=sb.rules.invoice_due_days)
     text = sms_text(kind, amount=claim["total"], description=claim["description"],
+                    lang=claim.get("language") or SMS_LANGUAGE,
                     url=claim.get("checkout_url") or "", deadline=local.strftime("%d.%m.%Y %H:%M"),
                     due_date=due.strftime("%d.%m.%Y"),
                     method=claim.get("choice") or "invoice")
@@ -158,6 +159,7 @@ def export(sb: Sandbox, owner: str, claim_id: str, body: dict[str, Any]) -> tupl
             "patient": body["patient"], "amount": body["amount"], "admin_fee": body["admin_fee"],
             "admin_fee_amount": fee, "total": body["amount"] + fee, "currency": "NOK",
             "description": body["description"], "lines": body["lines"],
+            "language": body.get("language"),
             "checkout_url": None, "created_at": _iso(now), "updated_at": _iso(now),
             "deadline_at": None, "reminder_at": None, "reminder_sent_at": None, "choice": None,
             "invoice": None, "version": 1, "payments": [], "sms": [],

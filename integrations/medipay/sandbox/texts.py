@@ -2,7 +2,8 @@
 
 The msgids are English and live in the sandbox's own catalogs (i18n.py), so
 the SMS and the page read in Norwegian bokmål, Swedish or English. SMS go out in
-bokmål, as MediPay's do; the page follows the patient's language.
+the claim's ``language`` (bokmål when the claim names none, as MediPay's always
+did); the page follows the same language unless the patient picks another.
 """
 
 from __future__ import annotations

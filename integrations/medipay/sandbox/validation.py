@@ -84,6 +84,9 @@ def address(value: Any) -> dict[str, str] | None:
     return out
 
 
+LANGUAGES = ("nb", "en", "sv")
+
+
 def claim_body(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad_request("body must be a JSON object")
@@ -113,6 +116,12 @@ def claim_body(data: Any) -> dict[str, Any]:
         "mode": mode,
         "lines": lines,
     }
+    # The patient's language, for the SMS and the Checkout page; absent: bokmål, as before.
+    language = data.get("language")
+    if language is not None:
+        if language not in LANGUAGES:
+            raise invalid_claim("language must be nb, en or sv")
+        body["language"] = language
     name = _text(patient.get("name"), "patient.name", required=True, limit=200)
     email = _text(patient.get("email"), "patient.email", limit=254)
     # Checked in the order a case handler would: who, how to reach them, where to send paper.

@@ -119,3 +119,11 @@ def check_card(number: str, exp: str, cvc: str, now: int) -> Card:
             decline_code="test_mode_live_card",
         )
     return Card(digits, brand, month, year)
+
+
+def declined_card(number: str, exp: str) -> Card:
+    """The card of a decline, for its failed charge (its number and expiry already passed the checks)."""
+    digits = re.sub(r"[\s-]", "", number or "")
+    m = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", exp or "")
+    month, year = (int(m.group(1)), int(m.group(2))) if m else (12, 2099)
+    return Card(digits, _brand(digits), month, year + 2000 if year < 100 else year)

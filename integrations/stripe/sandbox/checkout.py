@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import objects
-from .cards import Card, CardError, check_card
+from .cards import Card, CardError, check_card, declined_card
 from .context import Sandbox
 from .errors import StripeError, amount_too_small, invalid_param, missing_param, resource_missing
 from .store import acts_for_owner, new_id
@@ -230,7 +230,12 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
     except StripeError:
         raise CardError("email_invalid", "Your email address is invalid.", param="email") from None
     now = sb.store.now()
-    card = check_card(card_number, exp, cvc, now)
+    try:
+        card = check_card(card_number, exp, cvc, now)
+    except CardError as e:
+        if e.decline_code is not None:  # it reached the card issuer: Stripe records the attempt
+            _declined(sb, session_id, account, e, declined_card(card_number, exp), email, now)
+        raise
     with sb.store.transaction():
         fresh = sb.store.get("checkout.session", session_id)
         if fresh is None or fresh["status"] != "open":
@@ -238,11 +243,7 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
                               code="checkout_session_inactive")
         session = fresh
         pm_id = new_id("pm_")
-        pi = objects.payment_intent(
-            now=now, amount=session["amount_total"], currency=session["currency"],
-            pid=session["__payment_intent_data"], status="processing" if async_outcome
-            else "succeeded", charge_id=None, payment_method=pm_id)
-        session["payment_intent"] = pi["id"]
+        pi = _intent(sb, session, now, "processing" if async_outcome else "succeeded", pm_id)
         session["status"] = "complete"
         session["url"] = None
         session["customer_details"] = {
@@ -269,6 +270,49 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
         sb.webhooks.emit("payment_intent.succeeded", pi, account=account)
         sb.webhooks.emit("checkout.session.completed", session, account=account)
     return session
+
+
+def _intent(sb: Sandbox, session: dict[str, Any], now: int, status: str, pm_id: str) -> dict[str, Any]:
+    """The session's PaymentIntent, made at its first attempt and kept for the next ones."""
+    pi = objects.payment_intent(
+        now=now, amount=session["amount_total"], currency=session["currency"],
+        pid=session["__payment_intent_data"], status=status, charge_id=None, payment_method=pm_id)
+    earlier = sb.store.get("payment_intent", session["payment_intent"]) if session.get("payment_intent") else None
+    if earlier is not None:
+        pi.update(id=earlier["id"], client_secret=earlier["client_secret"], created=earlier["created"])
+    session["payment_intent"] = pi["id"]
+    return pi
+
+
+def _declined(sb: Sandbox, session_id: str, account: str, error: CardError, card: Card,
+              email: str, now: int) -> None:
+    """A decline, as Stripe records it: the session stays open for another card; its
+    PaymentIntent (made now, or kept from an earlier attempt) waits for a new payment method
+    with ``last_payment_error``, and the connected account hears ``charge.failed`` and
+    ``payment_intent.payment_failed``."""
+    with sb.store.transaction():
+        session = sb.store.get("checkout.session", session_id)
+        if session is None or session["status"] != "open":
+            return
+        pm_id = new_id("pm_")
+        pi = _intent(sb, session, now, "requires_payment_method", pm_id)
+        ch = objects.charge(charge_id=new_id("ch_"), now=now, pi=pi, card=card.details(),
+                            email=email, payment_method=pm_id)
+        ch.update(status="failed", paid=False, captured=False, amount_captured=0,
+                  balance_transaction=None, application_fee=None,
+                  failure_code=error.code, failure_message=error.message,
+                  outcome={**ch["outcome"], "network_status": "declined_by_network",
+                           "reason": error.decline_code, "seller_message": "The bank declined the payment.",
+                           "type": "issuer_declined"})
+        pi.update(payment_method=None, latest_charge=ch["id"], last_payment_error={
+            "type": "card_error", "code": error.code, "decline_code": error.decline_code,
+            "message": error.message, "charge": ch["id"], "doc_url": f"https://stripe.com/docs/error-codes/{error.code}",
+            "param": None, "payment_method": {"id": pm_id, "object": "payment_method", "type": "card"}})
+        sb.store.put("charge", ch, account)
+        sb.store.put("payment_intent", pi, account)
+        sb.store.put("checkout.session", session, account)
+        sb.webhooks.emit("charge.failed", ch, account=account)
+        sb.webhooks.emit("payment_intent.payment_failed", pi, account=account)
 
 
 def _charge(sb: Sandbox, pi: dict[str, Any], card: Card, email: str, pm_id: str,

@@ -1,5 +1,5 @@
 /* The clinician's list of payment requests, the running total, and Cancel. */
-import { isEndedUnpaid, isOpen, isPaid, statusLabel, t } from "../panel/config.js";
+import { isEndedUnpaid, isOpen, isPaid, problemText, requestLabel, statuses, t } from "../panel/config.js";
 import { askToConfirm } from "../panel/confirm.js";
 import { $, announce, el, showNotice } from "../panel/dom.js";
 import { formatDateTime, money } from "../panel/format.js";
@@ -30,6 +30,8 @@ function buildItem(id) {
     el("span", { "data-role": "refund" }),
     el("a", { "data-role": "receipt", target: "_blank", rel: "noopener", hidden: true })
   ]);
+  // Why it is not paid (yet), in words: a decline, the page left or timed out.
+  const problem = el("p", { className: "request__note", "data-role": "problem", hidden: true });
   // Their clicks reach one listener on the list (clinician.js).
   const actions = el("div", { className: "request__actions" }, [
     button("cancel", "button button--danger button--small", t("Cancel")),
@@ -40,6 +42,7 @@ function buildItem(id) {
     el("span", { className: "request__desc", "data-role": "description" }),
     el("span", { className: "request__amount", "data-role": "amount" }),
     meta,
+    problem,
     actions
   ]);
 }
@@ -48,11 +51,15 @@ function fillItem(li, r) {
   const ended = state.ended;
   const description = r.description || "";
   li.setAttribute("data-status", r.status);
+  if (r.onward) li.setAttribute("data-onward", r.onward); else li.removeAttribute("data-onward");
   li.querySelector("[data-role=description]").textContent = description;
   li.querySelector("[data-role=amount]").textContent = money(r.amount, currencyOf(r));
   const status = li.querySelector("[data-role=status]");
-  status.textContent = statusLabel(r.status);
+  status.textContent = requestLabel(r);
   status.className = "status status--" + r.status;
+  const problem = li.querySelector("[data-role=problem]");
+  problem.textContent = isPaid(r.status) ? "" : problemText(r);
+  problem.hidden = !problem.textContent;
   li.querySelector("[data-role=patient]").textContent = patientName(r.patient_id);
   const when = r.paid_at || r.created_at;
   li.querySelector("[data-role=time]").textContent = when ? formatDateTime(when) : "";
@@ -82,7 +89,9 @@ function fillItem(li, r) {
   refund.setAttribute("aria-label", t("Refund: {description}", { description: description }));
 
   const onward = li.querySelector("[data-role=send-medipay-item]");
-  onward.hidden = !isEndedUnpaid(r.status) || ended;
+  // Already on its way to MediPay: nothing more to send.
+  const gone = r.onward === statuses.onward.MEDIPAY_SMS || r.onward === statuses.onward.MEDIPAY_QUEUE;
+  onward.hidden = !isEndedUnpaid(r.status) || gone || ended;
   onward.setAttribute("aria-label", t("Send as SMS/invoice: {description}", { description: description }));
 }
 
@@ -107,8 +116,14 @@ export function render() {
 /** Take the server's view of one request and draw it. */
 export function upsert(r) {
   if (!r || !r.id) return;
+  const before = state.requests.get(r.id);
   state.requests.set(r.id, r);
   render();
+  // A decline or a page left reaches the clinician at once, in words.
+  const problem = isPaid(r.status) ? "" : problemText(r);
+  if (before && problem && problem !== problemText(before)) {
+    announce(t("{description}: {status}", { description: r.description || "", status: problem }));
+  }
 }
 
 

@@ -20,7 +20,10 @@ export const locale = lang === "nb" ? "nb-NO" : lang;
 
 /** The server's statuses: enums by member name, the sets the panels decide by, labels. */
 export const statuses = Object.assign(
-  { request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {}, card_labels: {} },
+  {
+    request: {}, card: {}, consult: {}, open: [], paid: [], ended_unpaid: [], labels: {}, card_labels: {},
+    problem: {}, onward: {}, problem_labels: {}, onward_labels: {}, decline_reasons: {}
+  },
   config.statuses || {}
 );
 
@@ -44,6 +47,25 @@ export const isEndedUnpaid = (status) => statuses.ended_unpaid.includes(status);
 
 export function statusLabel(status) {
   return has(statuses.labels, status) ? t(statuses.labels[status]) : String(status || "");
+}
+
+/** What went wrong with a request's latest checkout, in words (this panel's reader's); "" when nothing. */
+export function problemText(r) {
+  const p = r && r.problem;
+  if (!p || !has(statuses.problem_labels, p.code)) return "";
+  const reasons = statuses.decline_reasons;
+  const reason = has(reasons, p.detail || "") ? reasons[p.detail || ""] : reasons[""] || "";
+  return t(statuses.problem_labels[p.code], { reason: t(reason) });
+}
+
+/** Where an amount not paid in the call went, in words; "" when it has not gone anywhere. */
+export function onwardText(r) {
+  return r && r.onward && has(statuses.onward_labels, r.onward) ? t(statuses.onward_labels[r.onward]) : "";
+}
+
+/** A request's state in words: where its amount went, once it ended unpaid; else its status. */
+export function requestLabel(r) {
+  return (!isOpen(r.status) && !isPaid(r.status) && onwardText(r)) || statusLabel(r.status);
 }
 
 /** A bill card's status in the page's language (in bokmål the cash desk's own words). */

@@ -1,5 +1,5 @@
 /* The patient's payment requests (what can be paid first) and the confirmation of what was paid. */
-import { isOpen, isPaid, statuses, statusLabel, t } from "../panel/config.js";
+import { isOpen, isPaid, problemText, requestLabel, statuses, t } from "../panel/config.js";
 import { $, announce, el } from "../panel/dom.js";
 import { formatDateTime, money } from "../panel/format.js";
 import { reconcile, sortRequests } from "../panel/requests.js";
@@ -44,9 +44,12 @@ function note(r, payable) {
   if (payable && state.fallbackLinks[r.id]) {
     return t("Your browser blocked the new window. Use the link to open the payment page.");
   }
+  // A decline, or the page left or timed out: said in words, live.
+  const problem = problemText(r);
   if (r.status === statuses.request.CHECKOUT_OPEN && !state.ended) {
-    return t("The payment page is open in another window. Finish paying there; this panel updates by itself.");
+    return problem || t("The payment page is open in another window. Finish paying there; this panel updates by itself.");
   }
+  if (problem && !isPaid(r.status)) return problem;
   if (r.status === statuses.request.FAILED) return t("The payment did not go through. No money was taken.");
   return "";
 }
@@ -54,11 +57,12 @@ function note(r, payable) {
 function fillItem(li, r) {
   const description = r.description || "";
   li.setAttribute("data-status", r.status);
+  if (r.onward) li.setAttribute("data-onward", r.onward); else li.removeAttribute("data-onward");
   li.querySelector("[data-role=title]").textContent = isOpen(r.status)
     ? title(r)
     : t("{amount} — {description}", { amount: amountOf(r), description: description });
   const status = li.querySelector("[data-role=status]");
-  status.textContent = statusLabel(r.status);
+  status.textContent = requestLabel(r);
   status.className = "status status--" + r.status;
   const when = r.paid_at || r.created_at;
   li.querySelector("[data-role=time]").textContent = when ? formatDateTime(when) : "";
@@ -131,7 +135,9 @@ export function render() {
     .sort((a, b) => (isOpen(b.status) ? 1 : 0) - (isOpen(a.status) ? 1 : 0));
   reconcile(list, sorted, "data-request-id", buildItem, fillItem);
   section.hidden = sorted.length === 0;
-  nothing.hidden = sorted.some((r) => isOpen(r.status));
+  // An amount on its way by SMS is still asked for: "no payment is requested" would not be true.
+  const bySms = [statuses.onward.MEDIPAY_SMS, statuses.onward.MEDIPAY_QUEUE];
+  nothing.hidden = sorted.some((r) => isOpen(r.status) || bySms.includes(r.onward));
   renderConfirmation(sorted);
 }
 
@@ -139,6 +145,7 @@ export function render() {
 export function upsert(r) {
   if (!r || !r.id) return;
   const before = state.requests.get(r.id);
+  const problemBefore = before ? problemText(before) : "";
   state.requests.set(r.id, r);
   if (!isOpen(r.status)) delete state.fallbackLinks[r.id];
   render();
@@ -151,7 +158,11 @@ export function upsert(r) {
         ? t("{amount} for “{description}”. Reference: {reference}.", what)
         : t("{amount} for “{description}”", what)));
     } else {
-      announce(t("{description}: {status}", { description: r.description || "", status: statusLabel(r.status) }));
+      announce(t("{description}: {status}", { description: r.description || "", status: requestLabel(r) }));
     }
+  } else if (before && problemText(r) && problemText(r) !== problemBefore) {
+    announce(problemText(r));
+  } else if (before && r.onward && r.onward !== before.onward) {
+    announce(t("{description}: {status}", { description: r.description || "", status: requestLabel(r) }));
   }
 }

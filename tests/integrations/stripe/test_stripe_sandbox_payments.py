@@ -130,3 +130,32 @@ async def test_refunds_partial_full_and_over(sandbox: Running, client: stripe.St
     assert (await client.v1.refunds.retrieve_async(part.id)).amount == 10000
     await sandbox.receiver.wait_for(lambda r: len(r.events("charge.refunded")) == 2
                                     and len(r.events("refund.created")) == 2)
+
+
+async def test_a_decline_is_recorded_and_reported_as_stripe_does(sandbox: Running, client: stripe.StripeClient):
+    """The issuer's decline keeps the session open, its PaymentIntent waits for another card,
+    and ``charge.failed`` and ``payment_intent.payment_failed`` go out; the next card pays the same intent."""
+    s = await client.v1.checkout.sessions.create_async(session_params(
+        payment_intent_data={"metadata": {"pr": "pr_1"}}))
+    status, _, _ = await _post_form(sandbox, s.url, card_number="4000000000009995")
+    assert status == 402
+    open_ = await client.v1.checkout.sessions.retrieve_async(s.id, {"expand": ["payment_intent"]})
+    assert open_.status == "open" and open_.payment_status == "unpaid"
+    pi = open_.payment_intent
+    assert pi.status == "requires_payment_method" and pi.metadata.to_dict() == {"pr": "pr_1"}
+    error = pi.last_payment_error
+    assert (error.type, error.code, error.decline_code) == ("card_error", "card_declined", "insufficient_funds")
+    charge = await client.v1.charges.retrieve_async(error.charge)
+    assert charge.status == "failed" and not charge.paid and charge.failure_code == "card_declined"
+    await sandbox.receiver.wait_for(
+        lambda r: {e["type"] for e in r.events()} >= {"charge.failed", "payment_intent.payment_failed"})
+    failed = sandbox.receiver.events("payment_intent.payment_failed")[0]["data"]["object"]
+    assert failed["id"] == pi.id and failed["last_payment_error"]["decline_code"] == "insufficient_funds"
+    # A form error Stripe's page catches itself never reaches the issuer: nothing is recorded.
+    status, _, _ = await _post_form(sandbox, s.url, card_number="4242424242424241")
+    assert status == 402 and len(sandbox.receiver.events("payment_intent.payment_failed")) == 1
+
+    status, _, _ = await _post_form(sandbox, s.url)
+    assert status == 303
+    paid = await client.v1.checkout.sessions.retrieve_async(s.id, {"expand": ["payment_intent"]})
+    assert paid.payment_intent.id == pi.id and paid.payment_intent.status == "succeeded"
