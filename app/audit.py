@@ -41,3 +41,36 @@ def record(
             at=at,
         )
     )
+
+
+_INSERT = AuditEvent.__table__.insert()
+
+
+async def write(
+    s: AsyncSession,
+    *,
+    organisation_id: str,
+    clinic_id: str | None,
+    actor_type: str,
+    actor_id: str | None,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """``record``'s row written at once as one ready-built insert, for a hot path that keeps no objects."""
+    await s.execute(
+        _INSERT,
+        {
+            "organisation_id": organisation_id,
+            "clinic_id": clinic_id,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "details": details,
+            "at": at,
+        },
+    )

@@ -35,35 +35,23 @@ _PAYMENT_BY_REFERENCE = select(Payment.__table__.c.id).where(
 )
 _INSERT_PAYMENT = Payment.__table__.insert()
 _INSERT_CARD_EVENT = BillCardEvent.__table__.insert()
+_INSERT_CARD = BillCard.__table__.insert()
+_INSERT_LINE = BillCardLine.__table__.insert()
+_CARD_OF_PATIENT = select(BillCard).where(
+    BillCard.consult_id == bindparam("consult_id"), BillCard.patient_ref == bindparam("patient_ref")
+)
+
+
+async def existing_card(session: AsyncSession, consult_id: str, patient_ref: str) -> BillCard | None:
+    """The consultation's card for this patient, if a request already made one."""
+    return await session.scalar(_CARD_OF_PATIENT, {"consult_id": consult_id, "patient_ref": patient_ref})
 
 
 async def card_for_patient(session: AsyncSession, consult: Consult, patient: ConsultPatient, now: datetime) -> BillCard:
-    card = await session.scalar(
-        select(BillCard).where(BillCard.consult_id == consult.id, BillCard.patient_ref == patient.patient_id)
-    )
+    card = await existing_card(session, consult.id, patient.patient_id)
     if card is not None:
         return card
-    card = BillCard(
-        id=new_id("bc"),
-        organisation_id=consult.organisation_id,
-        clinic_id=consult.clinic_id,
-        consult_id=consult.id,
-        # Whatever the call leaves unpaid is collected through the organisation's MediPay book.
-        book_id=await medipay_book_for(session, consult.organisation_id),
-        patient_ref=patient.patient_id,
-        patient_name=patient.name,
-        patient_email=patient.email,
-        national_id=patient.national_id,
-        mobile=patient.mobile,
-        address=patient.address,
-        status="under_work",
-        currency=consult.currency,
-        patient_share=0,
-        refund_share=0,
-        admin_fee=True,
-        created_at=now,
-        updated_at=now,
-    )
+    card = BillCard(**await _new_card_row(session, consult, patient, 0, now))
     session.add(card)
     session.add(
         BillCardEvent(bill_card_id=card.id, status_from=None, status_to="under_work", reason="created in call", at=now)
@@ -72,23 +60,64 @@ async def card_for_patient(session: AsyncSession, consult: Consult, patient: Con
     return card
 
 
+async def _new_card_row(
+    session: AsyncSession, consult: Consult, patient: ConsultPatient, patient_share: int, now: datetime
+) -> dict[str, object]:
+    return {
+        "id": new_id("bc"),
+        "organisation_id": consult.organisation_id,
+        "clinic_id": consult.clinic_id,
+        "consult_id": consult.id,
+        # Whatever the call leaves unpaid is collected through the organisation's MediPay book.
+        "book_id": await medipay_book_for(session, consult.organisation_id),
+        "patient_ref": patient.patient_id,
+        "patient_name": patient.name,
+        "patient_email": patient.email,
+        "national_id": patient.national_id,
+        "mobile": patient.mobile,
+        "address": patient.address,
+        "status": "under_work",
+        "currency": consult.currency,
+        "patient_share": patient_share,
+        "refund_share": 0,
+        "admin_fee": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def new_card_with_line(
+    session: AsyncSession, consult: Consult, patient: ConsultPatient, request_id: str, description: str,
+    amount: int, now: datetime,
+) -> str:
+    """A new card for the patient's first request, with its line: what ``card_for_patient`` and
+    ``add_request_line`` write for a new card, as three ready-built inserts. Returns the card's id.
+
+    The card is born *under work* owing ``amount`` (nothing is paid on a card made now).
+    """
+    row = await _new_card_row(session, consult, patient, amount, now)
+    await session.execute(_INSERT_CARD, row)
+    await session.execute(
+        _INSERT_CARD_EVENT,
+        {"bill_card_id": row["id"], "status_from": None, "status_to": "under_work", "reason": "created in call",
+         "at": now},
+    )
+    await session.execute(_INSERT_LINE, _line_row(str(row["id"]), request_id, description, amount, now))
+    return str(row["id"])
+
+
+def _line_row(card_id: str, request_id: str, description: str, amount: int, now: datetime) -> dict[str, object]:
+    return {"id": new_id("bcl"), "bill_card_id": card_id, "payment_request_id": request_id, "code": "CALL",
+            "description": description, "patient_amount": amount, "refund_amount": 0, "voided_at": None,
+            "created_at": now}
+
+
 async def add_request_line(
     session: AsyncSession, card: BillCard, request_id: str, description: str, amount: int, now: datetime,
     *, new_card: bool = False,
 ) -> None:
     """Add the request's line to the card; ``new_card``: made in this transaction, so nothing is paid on it yet."""
-    session.add(
-        BillCardLine(
-            id=new_id("bcl"),
-            bill_card_id=card.id,
-            payment_request_id=request_id,
-            code="CALL",
-            description=description,
-            patient_amount=amount,
-            refund_amount=0,
-            created_at=now,
-        )
-    )
+    session.add(BillCardLine(**_line_row(card.id, request_id, description, amount, now)))
     card.patient_share += amount
     card.updated_at = now
     paid = 0 if new_card else await paid_total(session, card.id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,11 +26,11 @@ from app.clock import Clock
 from app.commands import CancelRequest, RequestPayment
 from app.connect.routing import application_fee, route_for
 from app.consults.notifier import Notifier, request_changed
-from app.consults.participant import Participant, active_consult, patient_in, require_role
+from app.consults.participant import Participant, require_role
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound
 from app.ids import new_id
-from app.models import Clinic, PaymentRequest
+from app.models import Clinic, Consult, ConsultPatient, PaymentRequest
 from app.payments.amount_limits import check_amount, limits_view
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
@@ -87,9 +87,11 @@ class PaymentService(Checkout):
 
         try:
             async with self.db.write() as s:
-                consult = await active_consult(s, who.consult.id, now)
-                # Locked: removing an account takes this lock too, so no request slips onto it.
-                clinic = await s.get(Clinic, consult.clinic_id, with_for_update=True)
+                # One statement: the consult, its clinic (locked: removing an account takes this
+                # lock too, so no request slips onto it) and the patient, re-checked below.
+                consult, clinic, patient = await _in_call(s, who.consult.id, patient_id)
+                if consult is None or consult.status != "active" or consult.expires_at <= now:
+                    raise Conflict("consult_ended", "The consultation has ended.")
                 if clinic is None:
                     raise Conflict("no_stripe_account", NO_ACCOUNT)
                 # The clinic's guard rails (docs/api.md, payment:request): before anything is written.
@@ -97,13 +99,21 @@ class PaymentService(Checkout):
                 route = await route_for(s, clinic, consult.clinician_id)
                 if route.account is None:
                     raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
-                patient = await patient_in(s, consult.id, patient_id)
+                if patient is None:
+                    raise Invalid("unknown_patient", "Unknown patient.")
                 existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
                 if existing is not None:
                     return RequestView.from_row(existing)
-                card = await cards.card_for_patient(s, consult, patient, now)
+                # Written as ready-built inserts in order (card, request, line, audit): no objects
+                # for the session to track and flush.
+                request_id = new_id("pr")
+                card = await cards.existing_card(s, consult.id, patient.patient_id)
+                if card is None:
+                    card_id = await cards.new_card_with_line(s, consult, patient, request_id, description, amount, now)
+                else:
+                    card_id = card.id
                 r = PaymentRequest(
-                    id=new_id("pr"),
+                    id=request_id,
                     consult_id=consult.id,
                     clinic_id=consult.clinic_id,
                     patient_id=patient.patient_id,
@@ -112,7 +122,7 @@ class PaymentService(Checkout):
                     description=description,
                     status="requested",
                     idempotency_key=idem,
-                    bill_card_id=card.id,
+                    bill_card_id=card_id,
                     created_at=now,
                     updated_at=now,
                     stripe_account_id=route.account,
@@ -120,9 +130,12 @@ class PaymentService(Checkout):
                     refunded_amount=0,
                     checkout_attempt=0,
                 )
-                s.add(r)
-                await cards.add_request_line(s, card, r.id, description, amount, now, new_card=card in s.new)
-                _audit(s, _Actor.of(who), r, "payment.requested", now, amount=amount, patient_id=r.patient_id)
+                await s.execute(_INSERT_REQUEST, {c: getattr(r, c) for c in _REQUEST_COLUMNS})
+                if card is not None:
+                    await cards.add_request_line(s, card, request_id, description, amount, now)
+                actor = _Actor.of(who)
+                await audit.write(s, **_audit_fields(actor, r, "payment.requested", now, amount=amount,
+                                                     patient_id=r.patient_id))
                 view = RequestView.from_row(r)
         except IntegrityError:
             # Two identical keys raced (PostgreSQL): the other one won; return it.
@@ -233,6 +246,46 @@ class PaymentService(Checkout):
         return len(due)
 
 
+_INSERT_REQUEST = PaymentRequest.__table__.insert()
+_REQUEST_COLUMNS = tuple(c.name for c in PaymentRequest.__table__.columns)
+
+
+def _in_call_statement(by_patient: bool) -> Select[tuple[Consult, Clinic, ConsultPatient]]:
+    """The consult, its clinic (row-locked) and the patient (``by_patient``) or its patients (at most 2 rows)."""
+    on = ConsultPatient.consult_id == Consult.id
+    if by_patient:
+        on = and_(on, ConsultPatient.patient_id == bindparam("patient_id"))
+    return (
+        select(Consult, Clinic, ConsultPatient)
+        .join(Clinic, Clinic.id == Consult.clinic_id)
+        .outerjoin(ConsultPatient, on)
+        .where(Consult.id == bindparam("consult_id"))
+        .limit(2)
+        .with_for_update(of=Clinic)
+    )
+
+
+_IN_CALL_BY_PATIENT = _in_call_statement(True)
+_IN_CALL_ONLY_PATIENT = _in_call_statement(False)
+
+
+async def _in_call(
+    s: AsyncSession, consult_id: str, patient_id: Any
+) -> tuple[Consult | None, Clinic | None, ConsultPatient | None]:
+    """What a request needs, in one statement: the consult, its clinic, locked, and the patient
+    (``patient_in``'s rule: the one named, or the only one when none is named; else None)."""
+    if patient_id is None:
+        rows = (await s.execute(_IN_CALL_ONLY_PATIENT, {"consult_id": consult_id})).all()
+    elif isinstance(patient_id, str | int) and not isinstance(patient_id, bool):
+        rows = (await s.execute(_IN_CALL_BY_PATIENT, {"consult_id": consult_id, "patient_id": str(patient_id)})).all()
+    else:
+        rows = (await s.execute(_IN_CALL_BY_PATIENT, {"consult_id": consult_id, "patient_id": None})).all()
+    if not rows:
+        return None, None, None
+    consult, clinic, patient = rows[0]
+    return consult, clinic, patient if len(rows) == 1 else None
+
+
 async def _duplicate(
     s: AsyncSession,
     consult_id: str,
@@ -278,18 +331,21 @@ class _Actor:
 
 
 def _audit(s: AsyncSession, actor: _Actor, r: PaymentRequest, action: str, now: datetime, **details: Any) -> None:
-    audit.record(
-        s,
-        organisation_id=actor.organisation_id,
-        clinic_id=r.clinic_id,
-        actor_type=actor.actor_type,
-        actor_id=actor.actor_id,
-        action=action,
-        subject_type="payment_request",
-        subject_id=r.id,
-        at=now,
-        details={"consult_id": r.consult_id, "currency": r.currency, **details},
-    )
+    audit.record(s, **_audit_fields(actor, r, action, now, **details))
+
+
+def _audit_fields(actor: _Actor, r: PaymentRequest, action: str, now: datetime, **details: Any) -> dict[str, Any]:
+    return {
+        "organisation_id": actor.organisation_id,
+        "clinic_id": r.clinic_id,
+        "actor_type": actor.actor_type,
+        "actor_id": actor.actor_id,
+        "action": action,
+        "subject_type": "payment_request",
+        "subject_id": r.id,
+        "at": now,
+        "details": {"consult_id": r.consult_id, "currency": r.currency, **details},
+    }
 
 
 async def can_take_payments(s: AsyncSession, clinic: Clinic, clinician_ref: str | None) -> bool:
