@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
@@ -179,13 +179,16 @@ def audit_book(
     )
 
 
+# Built once: it runs for every card a call makes.
+_MEDIPAY_BOOKS = (
+    select(Book)
+    .where(Book.organisation_id == bindparam("organisation_id"), Book.active.is_(True),
+           Book.export_format == "medipay")
+    .order_by(Book.created_at, Book.id)
+)
+
+
 async def medipay_book_for(s: AsyncSession, organisation_id: str) -> str | None:
     """The book a card made in a call goes into: the organisation's first active MediPay book."""
-    books = (
-        await s.scalars(
-            select(Book)
-            .where(Book.organisation_id == organisation_id, Book.active.is_(True), Book.export_format == "medipay")
-            .order_by(Book.created_at, Book.id)
-        )
-    ).all()
+    books = (await s.scalars(_MEDIPAY_BOOKS, {"organisation_id": organisation_id})).all()
     return next((b.id for b in books if exports_to_medipay(b)), None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Clinic, ClinicianAccount, StripeAccount
@@ -29,15 +29,20 @@ class Route:
     reason: str | None = None
 
 
+# Built once: it runs on every payment request.
+_CHOSEN = (
+    select(StripeAccount)
+    .join(ClinicianAccount, ClinicianAccount.stripe_account_row_id == StripeAccount.id)
+    .where(ClinicianAccount.clinic_id == bindparam("clinic_id"),
+           ClinicianAccount.clinician_ref == bindparam("clinician_ref"))
+)
+
+
 async def route_for(s: AsyncSession, clinic: Clinic, clinician_ref: str | None) -> Route:
     if not clinic.payment_app_enabled:
         return Route(None, "payment_app_disabled", NO_PAYMENT_APP)
     if clinician_ref:
-        chosen = await s.scalar(
-            select(StripeAccount)
-            .join(ClinicianAccount, ClinicianAccount.stripe_account_row_id == StripeAccount.id)
-            .where(ClinicianAccount.clinic_id == clinic.id, ClinicianAccount.clinician_ref == clinician_ref)
-        )
+        chosen = await s.scalar(_CHOSEN, {"clinic_id": clinic.id, "clinician_ref": clinician_ref})
         if chosen is not None and chosen.status == "enabled" and chosen.charges_enabled:
             return Route(chosen.stripe_account_id)
     if clinic.stripe_account_id and clinic.stripe_charges_enabled:

@@ -296,25 +296,32 @@ async def _duplicate(
     now: datetime,
 ) -> PaymentRequest | None:
     if idem is not None:
-        found = await s.scalar(
-            select(PaymentRequest).where(
-                PaymentRequest.consult_id == consult_id, PaymentRequest.idempotency_key == idem
-            )
-        )
+        found = await s.scalar(_BY_IDEMPOTENCY_KEY, {"consult_id": consult_id, "idem": idem})
         if found is not None:
             return found
     return await s.scalar(
-        select(PaymentRequest)
-        .where(
-            PaymentRequest.consult_id == consult_id,
-            PaymentRequest.patient_id == patient_id,
-            PaymentRequest.amount == amount,
-            PaymentRequest.description == description,
-            PaymentRequest.status.in_(REQUEST_OPEN),
-            PaymentRequest.created_at >= now - DOUBLE_CLICK,
-        )
-        .limit(1)
+        _SAME_CLICK,
+        {"consult_id": consult_id, "patient_id": patient_id, "amount": amount, "description": description,
+         "since": now - DOUBLE_CLICK},
     )
+
+
+# Built once (see journal.py): each runs on every request.
+_BY_IDEMPOTENCY_KEY = select(PaymentRequest).where(
+    PaymentRequest.consult_id == bindparam("consult_id"), PaymentRequest.idempotency_key == bindparam("idem")
+)
+_SAME_CLICK = (
+    select(PaymentRequest)
+    .where(
+        PaymentRequest.consult_id == bindparam("consult_id"),
+        PaymentRequest.patient_id == bindparam("patient_id"),
+        PaymentRequest.amount == bindparam("amount"),
+        PaymentRequest.description == bindparam("description"),
+        PaymentRequest.status.in_(REQUEST_OPEN),
+        PaymentRequest.created_at >= bindparam("since"),
+    )
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
