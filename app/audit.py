@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import AuditEvent
 
 
-def record(
-    s: AsyncSession,
+def row(
     *,
     organisation_id: str,
     clinic_id: str | None,
@@ -27,50 +26,29 @@ def record(
     subject_id: str,
     at: datetime,
     details: dict[str, Any] | None = None,
-) -> None:
-    s.add(
-        AuditEvent(
-            organisation_id=organisation_id,
-            clinic_id=clinic_id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            details=details,
-            at=at,
-        )
-    )
+) -> dict[str, Any]:
+    """One audit entry's columns: the one place that names them, for ``record`` and ``write``."""
+    return {
+        "organisation_id": organisation_id,
+        "clinic_id": clinic_id,
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "details": details,
+        "at": at,
+    }
+
+
+def record(s: AsyncSession, **fields: Any) -> None:
+    """Add the entry (``row``'s keywords) to the session: written with the change it describes."""
+    s.add(AuditEvent(**row(**fields)))
 
 
 _INSERT = AuditEvent.__table__.insert()
 
 
-async def write(
-    s: AsyncSession,
-    *,
-    organisation_id: str,
-    clinic_id: str | None,
-    actor_type: str,
-    actor_id: str | None,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    at: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """``record``'s row written at once as one ready-built insert, for a hot path that keeps no objects."""
-    await s.execute(
-        _INSERT,
-        {
-            "organisation_id": organisation_id,
-            "clinic_id": clinic_id,
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "action": action,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "details": details,
-            "at": at,
-        },
-    )
+async def write(s: AsyncSession, **fields: Any) -> None:
+    """``record``'s entry written at once as one ready-built insert, for a hot path that keeps no objects."""
+    await s.execute(_INSERT, row(**fields))
