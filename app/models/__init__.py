@@ -22,7 +22,7 @@ from app.models.account_tables import (
 from app.models.base import Base, UTCDateTime
 from app.models.billing_tables import BillCard, BillCardEvent, BillCardLine, Book, Payment
 from app.models.collection_tables import MediPayAccount, MediPayEvent, MediPayExport
-from app.models.connect_tables import ClinicianAccount, StripeAccount
+from app.models.connect_tables import ClinicianAccount, StripeAccount, VippsMerchant
 from app.models.consult_tables import Consult, ConsultPatient
 from app.models.ledger_tables import LedgerAccount, LedgerLeg, LedgerTransaction
 from app.models.payment_tables import PaymentRefund, PaymentRequest, StripeEvent
@@ -62,4 +62,5 @@ __all__ = [
     "StripeEvent",
     "UTCDateTime",
     "User",
+    "VippsMerchant",
 ]

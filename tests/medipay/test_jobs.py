@@ -62,6 +62,10 @@ async def test_the_scheduler_runs_every_medipay_job(pipeline: Pipeline) -> None:
 
 async def test_a_daily_job_runs_once_a_day_across_workers_and_restarts(pipeline: Pipeline) -> None:
     db, clock = pipeline.live.app[DB], pipeline.clock
+    # Begin at 06:30 UTC on the next day so that "five hours later" is the same day whenever the suite runs.
+    now = clock.now()
+    next_morning = (now + timedelta(days=1)).replace(hour=6, minute=30, second=0, microsecond=0)
+    clock.advance(seconds=(next_morning - now).total_seconds())
     runs: list[str] = []
 
     def worker(name: str):  # type: ignore[no-untyped-def]
