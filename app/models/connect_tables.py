@@ -67,5 +67,8 @@ class VippsMerchant(Base):
     status: Mapped[str] = mapped_column(String(16), default="unverified")
     verified_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The ePayment webhook registered for this merchant (Vipps' Webhooks API) and its signing secret.
+    webhook_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

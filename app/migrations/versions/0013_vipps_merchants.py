@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("verified_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("webhook_id", sa.String(length=64), nullable=True),
+        sa.Column("webhook_secret_encrypted", sa.Text(), nullable=True),
         sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["clinic_id"], ["clinics.id"]),
