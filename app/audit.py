@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent
+from app.ready import ReadyInsert
 
 
 def row(
@@ -46,9 +48,9 @@ def record(s: AsyncSession, **fields: Any) -> None:
     s.add(AuditEvent(**row(**fields)))
 
 
-_INSERT = AuditEvent.__table__.insert()
+_READY_INSERT = ReadyInsert(AuditEvent.__table__)
 
 
-async def write(s: AsyncSession, **fields: Any) -> None:
-    """``record``'s entry written at once as one ready-built insert, for a hot path that keeps no objects."""
-    await s.execute(_INSERT, row(**fields))
+def write(conn: Connection, **fields: Any) -> None:
+    """``record``'s entry as one insert on the driver, in a transaction of ready statements (app/ready.py)."""
+    _READY_INSERT.run(conn, row(**fields))

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import aiosqlite
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
@@ -152,15 +152,17 @@ def make_engine(url: str) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            # On the driver's cursor: the same BEGIN through exec_driver_sql cost more than a statement.
+            cursor = conn.connection.dbapi_connection.cursor()
             waited, pause = 0.0, 0.002
             while True:
                 try:
-                    conn.exec_driver_sql(f"BEGIN {mode}")
+                    cursor.execute(f"BEGIN {mode}")
                     return
-                except OperationalError as e:
+                except conn.dialect.loaded_dbapi.OperationalError as e:
                     # Another process writes: wait without blocking the loop.
                     if "locked" not in str(e) or waited >= BUSY_WAIT_SECONDS:
-                        raise
+                        raise OperationalError(f"BEGIN {mode}", None, e) from e
                     await_only(asyncio.sleep(pause))
                     waited += pause
                     pause = min(pause * 2, 0.1)
@@ -205,8 +207,30 @@ class Database:
                     await session.rollback()
                     raise
 
+    async def run_read(self, work: Callable[..., T], *args: Any) -> T:
+        """``work`` on a connection of its own, without a session: for a hot path's
+        ready-built statements (``app/ready.py``), which a session's setup would outweigh."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(work, *args)
+
+    async def run_write(self, work: Callable[..., T], *args: Any) -> T:
+        """``work`` in one write transaction on a connection of its own, without a session
+        (``app/ready.py``): like ``write``, committed when it returns, rolled back when it raises."""
+        if self.is_sqlite:
+            async with self._write_lock, self.engine.connect() as conn:
+                return await conn.run_sync(_transaction, "IMMEDIATE", work, *args)
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_transaction, None, work, *args)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _transaction(conn: Connection, sqlite_begin: str | None, work: Callable[..., T], *args: Any) -> T:
+    if sqlite_begin is not None:
+        conn.execution_options(sqlite_begin=sqlite_begin)
+    with conn.begin():
+        return work(conn, *args)
 
 
 Work = Callable[[AsyncSession], Awaitable[T]]
