@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent
-from app.ready import ReadyInsert
+from app.ready import Driver, ReadyInsert
 
 
 def row(
@@ -51,6 +50,6 @@ def record(s: AsyncSession, **fields: Any) -> None:
 _READY_INSERT = ReadyInsert(AuditEvent.__table__)
 
 
-def write(conn: Connection, **fields: Any) -> None:
+def write(conn: Driver, **fields: Any) -> None:
     """``record``'s entry as one insert on the driver, in a transaction of ready statements (app/ready.py)."""
     _READY_INSERT.run(conn, row(**fields))

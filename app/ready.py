@@ -8,7 +8,7 @@ statement compiled once per dialect, with what SQLAlchemy itself would do to
 each parameter and each result column (its bind and result processors: UTC
 datetimes, JSON, booleans) worked out at the same time; running it is one call
 on the DBAPI cursor of a connection that SQLAlchemy's adapter already has in
-a transaction (``Database.run_read`` / ``run_write``). So the SQL is written
+a transaction (``Database.run_read`` / ``run_write``, which hand a ``Driver`` over). So the SQL is written
 once, as Core, for every engine, and each engine gets its own dialect's SQL
 and conversions. A database error surfaces as SQLAlchemy's own exception
 (``IntegrityError`` for a unique key), as from ``Session.execute``.
@@ -24,11 +24,45 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, exc
+from sqlalchemy import Table, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """A pooled connection in a transaction: its DBAPI connection (SQLAlchemy's adapter of the
+    driver), its dialect, and on SQLite the ``sqlite3`` connection itself, whose calls already run
+    in this thread (``app/db.py``, ``InlineSqlite``), so they skip the adapter's layers."""
+
+    dbapi: Any
+    dialect: Dialect
+    native: Any = None
+
+    def execute(self, sql: str, parameters: list[Any]) -> Any:
+        """The statement run; its cursor."""
+        try:
+            if self.native is not None:
+                return self.native.execute(sql, parameters)
+            cursor = self.dbapi.cursor()
+            cursor.execute(sql, parameters)
+            return cursor
+        except self.dialect.loaded_dbapi.Error as e:
+            raise _wrapped(self, sql, parameters, e) from e
+
+    def executemany(self, sql: str, batch: list[list[Any]]) -> None:
+        try:
+            (self.native or self.dbapi.cursor()).executemany(sql, batch)
+        except self.dialect.loaded_dbapi.Error as e:
+            raise _wrapped(self, sql, batch, e) from e
+
+    def commit(self) -> None:
+        try:
+            (self.native or self.dbapi).commit()
+        except self.dialect.loaded_dbapi.Error as e:
+            raise _wrapped(self, "COMMIT", [], e) from e
 
 
 @dataclass(frozen=True)
@@ -36,14 +70,17 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]  # the parameters, in the order the SQL takes them
     fixed: Mapping[str, Any]  # parameters whose value the statement itself carries
-    binds: tuple[Processor, ...]
+    binds: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, conversion) where there is one
     columns: tuple[str, ...]  # the result's, for a SELECT
     results: tuple[Processor, ...]
 
-    def parameters(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        fixed = self.fixed
-        values = [params[n] if n in params else fixed[n] for n in self.names]
-        return tuple(v if p is None else p(v) for v, p in zip(values, self.binds, strict=True))
+    def parameters(self, params: Mapping[str, Any]) -> list[Any]:
+        if self.fixed:
+            params = {**self.fixed, **params}
+        values = [params[n] for n in self.names]
+        for i, convert in self.binds:
+            values[i] = convert(values[i])
+        return values
 
     def row(self, values: Sequence[Any]) -> dict[str, Any]:
         return {c: v if p is None else p(v) for c, v, p in zip(self.columns, values, self.results, strict=True)}
@@ -58,7 +95,8 @@ def _compile(statement: Any, dialect: Dialect, column_keys: list[str] | None = N
     fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
     columns = tuple(entry.keyname for entry in compiled._result_columns)
     results = tuple(entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns)
-    return _Compiled(compiled.string, names, fixed, tuple(processors.get(n) for n in names), columns, results)
+    binds = tuple((i, processors[n]) for i, n in enumerate(names) if processors.get(n) is not None)
+    return _Compiled(compiled.string, names, fixed, binds, columns, results)
 
 
 class Ready:
@@ -74,19 +112,19 @@ class Ready:
             compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
         return compiled
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def rows(self, conn: Driver, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         compiled = self._for(conn.dialect)
-        cursor = _execute(conn, compiled.sql, compiled.parameters(params))
+        cursor = conn.execute(compiled.sql, compiled.parameters(params))
         return [compiled.row(values) for values in cursor.fetchall()]
 
-    def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    def first(self, conn: Driver, params: Mapping[str, Any]) -> dict[str, Any] | None:
         compiled = self._for(conn.dialect)
-        values = _execute(conn, compiled.sql, compiled.parameters(params)).fetchone()
+        values = conn.execute(compiled.sql, compiled.parameters(params)).fetchone()
         return None if values is None else compiled.row(values)
 
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
+    def run(self, conn: Driver, params: Mapping[str, Any]) -> None:
         compiled = self._for(conn.dialect)
-        _execute(conn, compiled.sql, compiled.parameters(params))
+        conn.execute(compiled.sql, compiled.parameters(params))
 
 
 class ReadyInsert:
@@ -114,32 +152,19 @@ class ReadyInsert:
             found = self._by_shape[(dialect.name, keys)] = (compiled, defaults)
         return found
 
-    def run(self, conn: Connection, row: Mapping[str, Any]) -> None:
+    def run(self, conn: Driver, row: Mapping[str, Any]) -> None:
         compiled, defaults = self._for(conn.dialect, tuple(row))
-        _execute(conn, compiled.sql, compiled.parameters({**defaults, **row}))
+        conn.execute(compiled.sql, compiled.parameters({**defaults, **row}))
 
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def run_many(self, conn: Driver, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows of the same columns, in one ``executemany``."""
         if not rows:
             return
         compiled, defaults = self._for(conn.dialect, tuple(rows[0]))
-        batch = [compiled.parameters({**defaults, **row}) for row in rows]
-        try:
-            conn.connection.dbapi_connection.cursor().executemany(compiled.sql, batch)  # type: ignore[union-attr]
-        except conn.dialect.loaded_dbapi.Error as e:
-            raise _wrapped(conn, compiled.sql, batch, e) from e
+        conn.executemany(compiled.sql, [compiled.parameters({**defaults, **row}) for row in rows])
 
 
-def _execute(conn: Connection, sql: str, parameters: tuple[Any, ...]) -> Any:
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, parameters)
-    except conn.dialect.loaded_dbapi.Error as e:
-        raise _wrapped(conn, sql, parameters, e) from e
-    return cursor
-
-
-def _wrapped(conn: Connection, sql: str, parameters: Any, error: Exception) -> exc.DBAPIError:
+def _wrapped(conn: Driver, sql: str, parameters: Any, error: Exception) -> exc.DBAPIError:
     """The driver's error as SQLAlchemy raises it from any other statement (IntegrityError, …)."""
     return exc.DBAPIError.instance(sql, parameters, error, conn.dialect.loaded_dbapi.Error,
                                    dialect=conn.dialect)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.books import medipay_book_for
@@ -25,7 +25,7 @@ from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
 from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment, PaymentRequest
-from app.ready import Ready, ReadyInsert
+from app.ready import Driver, Ready, ReadyInsert
 
 # Built once, on the tables (see journal.py): each runs once per settlement.
 # The session flushes pending objects before any statement it executes, so
@@ -318,14 +318,14 @@ _READY_CARD_SHARE = Ready(
 )
 
 
-def write_new_card(conn: Connection, card: Mapping[str, Any], now: datetime) -> None:
+def write_new_card(conn: Driver, card: Mapping[str, Any], now: datetime) -> None:
     """A card made by a request (``call_card_row``), born *under work*, and its first status event."""
     _READY_CARD.run(conn, card)
     _READY_CARD_EVENT.run(conn, {"bill_card_id": card["id"], "status_from": None, "status_to": "under_work",
                                  "reason": "created in call", "at": now})
 
 
-def write_share_added(conn: Connection, card_id: str, status: str, patient_share: int, paid: int, amount: int,
+def write_share_added(conn: Driver, card_id: str, status: str, patient_share: int, paid: int, amount: int,
                       now: datetime) -> None:
     """A request's ``amount`` added to an existing card owing ``patient_share`` with ``paid`` paid on it:
     the share, and the status (with its event) as ``add_request_line`` derives it."""
@@ -336,6 +336,6 @@ def write_share_added(conn: Connection, card_id: str, status: str, patient_share
                                      "reason": "payment requested", "at": now})
 
 
-def write_request_line(conn: Connection, card_id: str, request_id: str, description: str, amount: int,
+def write_request_line(conn: Driver, card_id: str, request_id: str, description: str, amount: int,
                        now: datetime) -> None:
     _READY_LINE.run(conn, _line_row(card_id, request_id, description, amount, now))

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from app import audit
 from app.billing import cards
@@ -39,7 +39,7 @@ from app.errors import Conflict, Invalid
 from app.ids import new_id
 from app.models import BillCard, Book, Clinic, Consult, ConsultPatient, Payment, PaymentRequest
 from app.payments.amount_limits import check_amount
-from app.ready import Ready, ReadyInsert
+from app.ready import Driver, Ready, ReadyInsert
 
 # A second identical request within this window is the same click twice.
 DOUBLE_CLICK = timedelta(seconds=10)
@@ -60,7 +60,7 @@ class Ask:
     now: datetime
 
 
-def store(conn: Connection, ask: Ask) -> tuple[SimpleNamespace, bool]:
+def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
     """The request's row, and whether it is new (False: the same request already stored)."""
     call = _in_call(conn, ask)
     if call is None or call.status != "active" or call.expires_at <= ask.now:
@@ -111,7 +111,7 @@ def store(conn: Connection, ask: Ask) -> tuple[SimpleNamespace, bool]:
     return SimpleNamespace(**row), True
 
 
-def _in_call(conn: Connection, ask: Ask) -> SimpleNamespace | None:
+def _in_call(conn: Driver, ask: Ask) -> SimpleNamespace | None:
     """The consult, its clinic (locked) and the patient: the one named, or the only one when none is
     named (``patient_in``'s rule); ``patient_id`` None when there is no such patient."""
     patient_id = ask.patient_id
