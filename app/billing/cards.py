@@ -38,8 +38,6 @@ _PAYMENT_BY_REFERENCE = select(Payment.__table__.c.id).where(
 )
 _INSERT_PAYMENT = Payment.__table__.insert()
 _INSERT_CARD_EVENT = BillCardEvent.__table__.insert()
-_INSERT_CARD = BillCard.__table__.insert()
-_INSERT_LINE = BillCardLine.__table__.insert()
 _CARD_OF_PATIENT = select(BillCard).where(
     BillCard.consult_id == bindparam("consult_id"), BillCard.patient_ref == bindparam("patient_ref")
 )
@@ -93,26 +91,6 @@ def call_card_row(consult: Any, patient: Any, book_id: str | None, patient_share
         "created_at": now,
         "updated_at": now,
     }
-
-
-async def new_card_with_line(
-    session: AsyncSession, consult: Consult, patient: ConsultPatient, request_id: str, description: str,
-    amount: int, now: datetime,
-) -> str:
-    """A new card for the patient's first request, with its line: what ``card_for_patient`` and
-    ``add_request_line`` write for a new card, as three ready-built inserts. Returns the card's id.
-
-    The card is born *under work* owing ``amount`` (nothing is paid on a card made now).
-    """
-    row = await _new_card_row(session, consult, patient, amount, now)
-    await session.execute(_INSERT_CARD, row)
-    await session.execute(
-        _INSERT_CARD_EVENT,
-        {"bill_card_id": row["id"], "status_from": None, "status_to": "under_work", "reason": "created in call",
-         "at": now},
-    )
-    await session.execute(_INSERT_LINE, _line_row(str(row["id"]), request_id, description, amount, now))
-    return str(row["id"])
 
 
 def _line_row(card_id: str, request_id: str, description: str, amount: int, now: datetime) -> dict[str, object]:
@@ -304,7 +282,7 @@ async def finish_unpaid(
 
 
 # -- a payment request's card, written on the driver (app/ready.py) ------------------------------
-# What ``new_card_with_line`` and ``add_request_line`` write, for the request path's transaction.
+# What ``card_for_patient`` and ``add_request_line`` write, for the request path's transaction.
 
 _READY_CARD = ReadyInsert(BillCard.__table__)
 _READY_CARD_EVENT = ReadyInsert(BillCardEvent.__table__)
