@@ -1,4 +1,4 @@
-"""Ready-built statements run on the driver's cursor, for the hot paths.
+"""Ready-built statements run on the driver, for the hot paths.
 
 Executing a statement through SQLAlchemy costs 60–90 µs of Python each time
 (the execution context, the compiled-cache look-up, the result object, ORM
@@ -6,16 +6,17 @@ rows), while SQLite needs 4 µs for a primary-key ``SELECT`` and the driver's
 cursor about 10 µs (docs/performance.md, P1). A ``Ready`` statement is a Core
 statement compiled once per dialect, with what SQLAlchemy itself would do to
 each parameter and each result column (its bind and result processors: UTC
-datetimes, JSON, booleans) worked out at the same time; running it is one call
-on the DBAPI cursor of a connection that SQLAlchemy's adapter already has in
-a transaction (``Database.run_read`` / ``run_write``, which hand a ``Driver`` over). So the SQL is written
-once, as Core, for every engine, and each engine gets its own dialect's SQL
-and conversions. A database error surfaces as SQLAlchemy's own exception
-(``IntegrityError`` for a unique key), as from ``Session.execute``.
+datetimes, JSON, booleans) worked out at the same time; running it is one
+call on the driver of a pooled connection (a ``Driver``, handed over by
+``Database.run_read`` / ``run_write``). So the SQL is written once, as Core,
+for every engine, and each engine gets its own dialect's SQL and conversions.
+A database error surfaces as SQLAlchemy's own exception (``IntegrityError``
+for a unique key), as from ``Session.execute``.
 
 What it does not do: Python-side column defaults that are not plain values,
-``RETURNING``, and ORM objects. Rows come back as dicts keyed by the selected
-columns' names (use ``label`` where two tables share one).
+expanding ``IN ()`` parameters, results of ``RETURNING``, and ORM objects.
+Rows come back as dicts keyed by the selected columns' names (use ``label``
+where two tables share one).
 """
 
 from __future__ import annotations
@@ -104,12 +105,12 @@ class Ready:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[tuple[str, str], _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._by_dialect.get(dialect.name)
+        compiled = self._by_dialect.get((dialect.name, dialect.driver))
         if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+            compiled = self._by_dialect[(dialect.name, dialect.driver)] = _compile(self.statement, dialect)
         return compiled
 
     def rows(self, conn: Driver, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -136,10 +137,10 @@ class ReadyInsert:
 
     def __init__(self, table: Table) -> None:
         self.table = table
-        self._by_shape: dict[tuple[str, tuple[str, ...]], tuple[_Compiled, dict[str, Any]]] = {}
+        self._by_shape: dict[tuple[str, str, tuple[str, ...]], tuple[_Compiled, dict[str, Any]]] = {}
 
     def _for(self, dialect: Dialect, keys: tuple[str, ...]) -> tuple[_Compiled, dict[str, Any]]:
-        found = self._by_shape.get((dialect.name, keys))
+        found = self._by_shape.get((dialect.name, dialect.driver, keys))
         if found is None:
             defaults: dict[str, Any] = {}
             for column in self.table.columns:
@@ -149,7 +150,7 @@ class ReadyInsert:
                     raise ValueError(f"{self.table.name}.{column.key} needs a value: its default is not plain")
                 defaults[column.key] = column.default.arg  # type: ignore[attr-defined]
             compiled = _compile(self.table.insert(), dialect, [*keys, *defaults])
-            found = self._by_shape[(dialect.name, keys)] = (compiled, defaults)
+            found = self._by_shape[(dialect.name, dialect.driver, keys)] = (compiled, defaults)
         return found
 
     def run(self, conn: Driver, row: Mapping[str, Any]) -> None:

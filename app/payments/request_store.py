@@ -74,6 +74,8 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         "organisation_id": call.organisation_id, "patient_ref": call.patient_id, "idem": ask.idempotency_key,
         "amount": ask.amount, "description": ask.description, "since": ask.now - DOUBLE_CLICK,
     })
+    if not seen:  # the consult went while the lock was awaited
+        raise Conflict("consult_ended", "The consultation has ended.")
     route = route_of(call, seen[0]["chosen_account"])
     if route.account is None:
         raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
