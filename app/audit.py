@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent
+from app.ready import Driver, ReadyInsert
 
 
 def row(
@@ -46,9 +47,9 @@ def record(s: AsyncSession, **fields: Any) -> None:
     s.add(AuditEvent(**row(**fields)))
 
 
-_INSERT = AuditEvent.__table__.insert()
+_READY_INSERT = ReadyInsert(AuditEvent.__table__)
 
 
-async def write(s: AsyncSession, **fields: Any) -> None:
-    """``record``'s entry written at once as one ready-built insert, for a hot path that keeps no objects."""
-    await s.execute(_INSERT, row(**fields))
+def write(conn: Driver, **fields: Any) -> None:
+    """``record``'s entry as one insert on the driver, in a transaction of ready statements (app/ready.py)."""
+    _READY_INSERT.run(conn, row(**fields))

@@ -290,8 +290,10 @@ async function storm() {
 
 const modes = { push, sockets, webhooks, overload, storm };
 modes[config.mode]().then((result) => {
-  if (result !== null) console.log(JSON.stringify(result));
-  process.exit(0);
+  // Exit only once the result is written: a pipe takes 64 KiB at a time, and exiting
+  // straight after console.log cut a long series off there.
+  if (result === null) process.exit(0);
+  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(0));
 }).catch((e) => {
   console.error(String(e && e.stack || e));
   process.exit(1);

@@ -11,9 +11,11 @@ a payment is registered the charge (receivable/revenue) and the payment
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.books import medipay_book_for
@@ -23,6 +25,7 @@ from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
 from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment, PaymentRequest
+from app.ready import Driver, Ready, ReadyInsert
 
 # Built once, on the tables (see journal.py): each runs once per settlement.
 # The session flushes pending objects before any statement it executes, so
@@ -35,8 +38,6 @@ _PAYMENT_BY_REFERENCE = select(Payment.__table__.c.id).where(
 )
 _INSERT_PAYMENT = Payment.__table__.insert()
 _INSERT_CARD_EVENT = BillCardEvent.__table__.insert()
-_INSERT_CARD = BillCard.__table__.insert()
-_INSERT_LINE = BillCardLine.__table__.insert()
 _CARD_OF_PATIENT = select(BillCard).where(
     BillCard.consult_id == bindparam("consult_id"), BillCard.patient_ref == bindparam("patient_ref")
 )
@@ -63,13 +64,19 @@ async def card_for_patient(session: AsyncSession, consult: Consult, patient: Con
 async def _new_card_row(
     session: AsyncSession, consult: Consult, patient: ConsultPatient, patient_share: int, now: datetime
 ) -> dict[str, object]:
+    # Whatever the call leaves unpaid is collected through the organisation's MediPay book.
+    book_id = await medipay_book_for(session, consult.organisation_id)
+    return call_card_row(consult, patient, book_id, patient_share, now)
+
+
+def call_card_row(consult: Any, patient: Any, book_id: str | None, patient_share: int, now: datetime) -> dict[str, Any]:
+    """A new card's columns for a patient of a consult (objects, or rows, with their columns' names)."""
     return {
         "id": new_id("bc"),
         "organisation_id": consult.organisation_id,
         "clinic_id": consult.clinic_id,
         "consult_id": consult.id,
-        # Whatever the call leaves unpaid is collected through the organisation's MediPay book.
-        "book_id": await medipay_book_for(session, consult.organisation_id),
+        "book_id": book_id,
         "patient_ref": patient.patient_id,
         "patient_name": patient.name,
         "patient_email": patient.email,
@@ -84,26 +91,6 @@ async def _new_card_row(
         "created_at": now,
         "updated_at": now,
     }
-
-
-async def new_card_with_line(
-    session: AsyncSession, consult: Consult, patient: ConsultPatient, request_id: str, description: str,
-    amount: int, now: datetime,
-) -> str:
-    """A new card for the patient's first request, with its line: what ``card_for_patient`` and
-    ``add_request_line`` write for a new card, as three ready-built inserts. Returns the card's id.
-
-    The card is born *under work* owing ``amount`` (nothing is paid on a card made now).
-    """
-    row = await _new_card_row(session, consult, patient, amount, now)
-    await session.execute(_INSERT_CARD, row)
-    await session.execute(
-        _INSERT_CARD_EVENT,
-        {"bill_card_id": row["id"], "status_from": None, "status_to": "under_work", "reason": "created in call",
-         "at": now},
-    )
-    await session.execute(_INSERT_LINE, _line_row(str(row["id"]), request_id, description, amount, now))
-    return str(row["id"])
 
 
 def _line_row(card_id: str, request_id: str, description: str, amount: int, now: datetime) -> dict[str, object]:
@@ -168,9 +155,13 @@ async def paid_total(session: AsyncSession, card_id: str) -> int:
 
 
 def _derived_status(card: BillCard, paid: int) -> str:
-    if card.status not in ("under_work", "paid"):
-        return card.status  # the MediPay pipeline owns the card from here
-    return "paid" if paid > 0 and paid >= card.patient_share else "under_work"
+    return derived_status(card.status, card.patient_share, paid)
+
+
+def derived_status(status: str, patient_share: int, paid: int) -> str:
+    if status not in ("under_work", "paid"):
+        return status  # the MediPay pipeline owns the card from here
+    return "paid" if paid > 0 and paid >= patient_share else "under_work"
 
 
 async def set_status(session: AsyncSession, card: BillCard, status: str, reason: str, now: datetime) -> None:
@@ -288,3 +279,41 @@ async def finish_unpaid(
     card = await s.get(BillCard, r.bill_card_id)
     if card is not None and not keep_line:
         await void_request_line(s, card, r.id, f"request {status}", now)
+
+
+# -- a payment request's card, written on the driver (app/ready.py) ------------------------------
+# What ``card_for_patient`` and ``add_request_line`` write, for the request path's transaction.
+
+_READY_CARD = ReadyInsert(BillCard.__table__)
+_READY_CARD_EVENT = ReadyInsert(BillCardEvent.__table__)
+_READY_LINE = ReadyInsert(BillCardLine.__table__)
+_cards = BillCard.__table__.c
+_READY_CARD_SHARE = Ready(
+    update(BillCard.__table__)
+    .where(_cards.id == bindparam("card_id"))
+    .values(patient_share=_cards.patient_share + bindparam("amount"), status=bindparam("new_status"),
+            updated_at=bindparam("now"))
+)
+
+
+def write_new_card(conn: Driver, card: Mapping[str, Any], now: datetime) -> None:
+    """A card made by a request (``call_card_row``), born *under work*, and its first status event."""
+    _READY_CARD.run(conn, card)
+    _READY_CARD_EVENT.run(conn, {"bill_card_id": card["id"], "status_from": None, "status_to": "under_work",
+                                 "reason": "created in call", "at": now})
+
+
+def write_share_added(conn: Driver, card_id: str, status: str, patient_share: int, paid: int, amount: int,
+                      now: datetime) -> None:
+    """A request's ``amount`` added to an existing card owing ``patient_share`` with ``paid`` paid on it:
+    the share, and the status (with its event) as ``add_request_line`` derives it."""
+    new_status = derived_status(status, patient_share + amount, paid)
+    _READY_CARD_SHARE.run(conn, {"card_id": card_id, "amount": amount, "new_status": new_status, "now": now})
+    if new_status != status:
+        _READY_CARD_EVENT.run(conn, {"bill_card_id": card_id, "status_from": status, "status_to": new_status,
+                                     "reason": "payment requested", "at": now})
+
+
+def write_request_line(conn: Driver, card_id: str, request_id: str, description: str, amount: int,
+                       now: datetime) -> None:
+    _READY_LINE.run(conn, _line_row(card_id, request_id, description, amount, now))

@@ -10,8 +10,9 @@ otherwise nowhere, and the clinician is told so before typing an amount.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Clinic, ClinicianAccount, StripeAccount
@@ -41,13 +42,38 @@ _CHOSEN = (
 async def route_for(s: AsyncSession, clinic: Clinic, clinician_ref: str | None) -> Route:
     if not clinic.payment_app_enabled:
         return Route(None, "payment_app_disabled", NO_PAYMENT_APP)
+    chosen = None
     if clinician_ref:
-        chosen = await s.scalar(_CHOSEN, {"clinic_id": clinic.id, "clinician_ref": clinician_ref})
-        if chosen is not None and chosen.status == "enabled" and chosen.charges_enabled:
-            return Route(chosen.stripe_account_id)
+        account = await s.scalar(_CHOSEN, {"clinic_id": clinic.id, "clinician_ref": clinician_ref})
+        if account is not None and account.status == "enabled" and account.charges_enabled:
+            chosen = account.stripe_account_id
+    return route_of(clinic, chosen)
+
+
+def route_of(clinic: Any, chosen: str | None) -> Route:
+    """The route, given the clinician's chosen account if it can take payments (``chosen_account``).
+
+    ``clinic`` is the clinic, or a row with its columns' names."""
+    if not clinic.payment_app_enabled:
+        return Route(None, "payment_app_disabled", NO_PAYMENT_APP)
+    if chosen:
+        return Route(chosen)
     if clinic.stripe_account_id and clinic.stripe_charges_enabled:
         return Route(clinic.stripe_account_id)
     return Route(None, "no_stripe_account", NO_ACCOUNT)
+
+
+def chosen_account(clinic_id: ColumnElement[Any], clinician_ref: ColumnElement[Any]) -> ScalarSelect[Any]:
+    """``route_for``'s chosen account in SQL, for a statement that reads it with other things:
+    the Stripe account id chosen for the clinician, if it can take payments; else NULL."""
+    return (
+        select(StripeAccount.stripe_account_id)
+        .join(ClinicianAccount, ClinicianAccount.stripe_account_row_id == StripeAccount.id)
+        .where(ClinicianAccount.clinic_id == clinic_id, ClinicianAccount.clinician_ref == clinician_ref,
+               StripeAccount.status == "enabled", StripeAccount.charges_enabled.is_(True))
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def application_fee(amount: int, basis_points: int, fixed: int) -> int:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app import validation as v
 from app.billing import cards
@@ -27,7 +27,7 @@ from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult
 from app.consults.notifier import Notifier, request_changed
-from app.consults.participant import Participant
+from app.consults.participant import ConsultRow, Participant
 from app.consults.tokens import JoinClaims, TokenSigner
 from app.db import Database
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
@@ -35,6 +35,7 @@ from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRefund, PaymentRequest
 from app.money import MoneyError, normalise_currency
+from app.ready import Ready
 from app.schema import clean_text
 
 MAX_PATIENTS = 20
@@ -170,8 +171,9 @@ class ConsultService:
         """The person a join token names, if the token is good and the consult still runs."""
         now = self.clock.now()
         claims = self.signer.verify(token, now=now)
-        async with self.db.read() as s:
-            return _in_call(claims, await s.get(Consult, claims.consult_id), now)
+        # Every socket event asks this: a ready statement on the driver, no session (app/ready.py).
+        row = await self.db.run_read(_CONSULT.first, {"id": claims.consult_id})
+        return _in_call(claims, None if row is None else ConsultRow(**row), now)
 
     async def after_end(self, token: object) -> AfterEnd | None:
         """What a join link shows once its consult has ended: the person's paid requests.
@@ -300,7 +302,10 @@ def _allowed_currency(clinic: Clinic, given: Any) -> str:
     return currency
 
 
-def _in_call(claims: JoinClaims, consult: Consult | None, now: Any) -> Participant:
+_CONSULT = Ready(select(Consult.__table__).where(Consult.__table__.c.id == bindparam("id")))
+
+
+def _in_call(claims: JoinClaims, consult: Consult | ConsultRow | None, now: Any) -> Participant:
     if consult is None:
         raise Unauthenticated("bad_token", "The join link is invalid or has expired.")
     if consult.status != "active" or consult.expires_at <= now:

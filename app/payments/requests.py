@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,16 +24,16 @@ from app.billing.serialisers import RequestView, absolute_links, as_json
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
 from app.clock import Clock
 from app.commands import CancelRequest, RequestPayment
-from app.connect.routing import application_fee, route_for
+from app.connect.routing import route_for
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant, require_role
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound
-from app.ids import new_id
-from app.models import Clinic, Consult, ConsultPatient, PaymentRequest
-from app.payments.amount_limits import check_amount, limits_view
+from app.models import Clinic, PaymentRequest
+from app.payments.amount_limits import limits_view
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
+from app.payments.request_store import Ask, store
 from app.payments.settlement import apply_session, locked_request
 from app.schema import clean_text
 from integrations.stripe.protocol import (
@@ -43,11 +43,6 @@ from integrations.stripe.protocol import (
 )
 
 log = logging.getLogger(__name__)
-
-# A second identical request within this window is the same click twice.
-DOUBLE_CLICK = timedelta(seconds=10)
-NO_ACCOUNT = "The clinic cannot take payments yet: no Stripe account is linked."
-
 
 class PaymentService(Checkout):
     def __init__(
@@ -82,61 +77,11 @@ class PaymentService(Checkout):
         idem = cmd.idempotency_key
         if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
             raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
-        patient_id = cmd.patient_id
-        now = self.clock.now()
-
+        ask = Ask(consult_id=who.consult.id, patient_id=cmd.patient_id, amount=amount, description=description,
+                  idempotency_key=idem, confirmed=cmd.confirmed, actor_type=who.role, actor_id=who.id,
+                  now=self.clock.now())
         try:
-            async with self.db.write() as s:
-                # One statement: the consult, its clinic (locked: removing an account takes this
-                # lock too, so no request slips onto it) and the patient, re-checked below.
-                consult, clinic, patient = await _in_call(s, who.consult.id, patient_id)
-                if consult is None or consult.status != "active" or consult.expires_at <= now:
-                    raise Conflict("consult_ended", "The consultation has ended.")
-                if clinic is None:
-                    raise Conflict("no_stripe_account", NO_ACCOUNT)
-                # The clinic's guard rails (docs/api.md, payment:request): before anything is written.
-                check_amount(clinic, amount, cmd.confirmed)
-                route = await route_for(s, clinic, consult.clinician_id)
-                if route.account is None:
-                    raise Conflict(route.code or "no_stripe_account", route.reason or NO_ACCOUNT)
-                if patient is None:
-                    raise Invalid("unknown_patient", "Unknown patient.")
-                existing = await _duplicate(s, consult.id, patient.patient_id, amount, description, idem, now)
-                if existing is not None:
-                    return RequestView.from_row(existing)
-                # Written as ready-built inserts in order (card, request, line, audit): no objects
-                # for the session to track and flush.
-                request_id = new_id("pr")
-                card = await cards.existing_card(s, consult.id, patient.patient_id)
-                if card is None:
-                    card_id = await cards.new_card_with_line(s, consult, patient, request_id, description, amount, now)
-                else:
-                    card_id = card.id
-                r = PaymentRequest(
-                    id=request_id,
-                    consult_id=consult.id,
-                    clinic_id=consult.clinic_id,
-                    patient_id=patient.patient_id,
-                    amount=amount,
-                    currency=consult.currency,
-                    description=description,
-                    status="requested",
-                    idempotency_key=idem,
-                    bill_card_id=card_id,
-                    created_at=now,
-                    updated_at=now,
-                    stripe_account_id=route.account,
-                    application_fee_amount=application_fee(amount, clinic.fee_basis_points, clinic.fee_fixed),
-                    refunded_amount=0,
-                    checkout_attempt=0,
-                )
-                await s.execute(_INSERT_REQUEST, {c: getattr(r, c) for c in _REQUEST_COLUMNS})
-                if card is not None:
-                    await cards.add_request_line(s, card, request_id, description, amount, now)
-                actor = _Actor.of(who)
-                await audit.write(s, **_audit_fields(actor, r, "payment.requested", now, amount=amount,
-                                                     patient_id=r.patient_id))
-                view = RequestView.from_row(r)
+            row, new = await self.db.run_write(store, ask)
         except IntegrityError:
             # Two identical keys raced (PostgreSQL): the other one won; return it.
             async with self.db.read() as s:
@@ -148,6 +93,9 @@ class PaymentService(Checkout):
             if found is None:
                 raise
             return RequestView.from_row(found)
+        view = RequestView.from_row(row)  # type: ignore[arg-type]
+        if not new:
+            return view
         await request_changed(self.notifier, as_json(view), new=True)
         return view
 
@@ -244,84 +192,6 @@ class PaymentService(Checkout):
         for request_id in due:
             await self.refresh(request_id)
         return len(due)
-
-
-_INSERT_REQUEST = PaymentRequest.__table__.insert()
-_REQUEST_COLUMNS = tuple(c.name for c in PaymentRequest.__table__.columns)
-
-
-def _in_call_statement(by_patient: bool) -> Select[tuple[Consult, Clinic, ConsultPatient]]:
-    """The consult, its clinic (row-locked) and the patient (``by_patient``) or its patients (at most 2 rows)."""
-    on = ConsultPatient.consult_id == Consult.id
-    if by_patient:
-        on = and_(on, ConsultPatient.patient_id == bindparam("patient_id"))
-    return (
-        select(Consult, Clinic, ConsultPatient)
-        .join(Clinic, Clinic.id == Consult.clinic_id)
-        .outerjoin(ConsultPatient, on)
-        .where(Consult.id == bindparam("consult_id"))
-        .limit(2)
-        .with_for_update(of=Clinic)
-    )
-
-
-_IN_CALL_BY_PATIENT = _in_call_statement(True)
-_IN_CALL_ONLY_PATIENT = _in_call_statement(False)
-
-
-async def _in_call(
-    s: AsyncSession, consult_id: str, patient_id: Any
-) -> tuple[Consult | None, Clinic | None, ConsultPatient | None]:
-    """What a request needs, in one statement: the consult, its clinic, locked, and the patient
-    (``patient_in``'s rule: the one named, or the only one when none is named; else None)."""
-    if patient_id is None:
-        rows = (await s.execute(_IN_CALL_ONLY_PATIENT, {"consult_id": consult_id})).all()
-    elif isinstance(patient_id, str | int) and not isinstance(patient_id, bool):
-        rows = (await s.execute(_IN_CALL_BY_PATIENT, {"consult_id": consult_id, "patient_id": str(patient_id)})).all()
-    else:
-        rows = (await s.execute(_IN_CALL_BY_PATIENT, {"consult_id": consult_id, "patient_id": None})).all()
-    if not rows:
-        return None, None, None
-    consult, clinic, patient = rows[0]
-    return consult, clinic, patient if len(rows) == 1 else None
-
-
-async def _duplicate(
-    s: AsyncSession,
-    consult_id: str,
-    patient_id: str,
-    amount: int,
-    description: str,
-    idem: str | None,
-    now: datetime,
-) -> PaymentRequest | None:
-    if idem is not None:
-        found = await s.scalar(_BY_IDEMPOTENCY_KEY, {"consult_id": consult_id, "idem": idem})
-        if found is not None:
-            return found
-    return await s.scalar(
-        _SAME_CLICK,
-        {"consult_id": consult_id, "patient_id": patient_id, "amount": amount, "description": description,
-         "since": now - DOUBLE_CLICK},
-    )
-
-
-# Built once (see journal.py): each runs on every request.
-_BY_IDEMPOTENCY_KEY = select(PaymentRequest).where(
-    PaymentRequest.consult_id == bindparam("consult_id"), PaymentRequest.idempotency_key == bindparam("idem")
-)
-_SAME_CLICK = (
-    select(PaymentRequest)
-    .where(
-        PaymentRequest.consult_id == bindparam("consult_id"),
-        PaymentRequest.patient_id == bindparam("patient_id"),
-        PaymentRequest.amount == bindparam("amount"),
-        PaymentRequest.description == bindparam("description"),
-        PaymentRequest.status.in_(REQUEST_OPEN),
-        PaymentRequest.created_at >= bindparam("since"),
-    )
-    .limit(1)
-)
 
 
 @dataclass(frozen=True)
