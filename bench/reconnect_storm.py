@@ -58,7 +58,7 @@ async def main() -> None:
     p.add_argument("--sockets", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args()
-    harness.raise_open_files(args.sockets * 2 + 1000)
+    harness.raise_open_files(args.sockets + 2000)  # each process holds one side of every socket
     with harness.workdir() as tmp:
         relay = await measure_relay(tmp, args.sockets, args.rounds)
         app, rss = await measure_app(tmp, args.sockets, args.rounds)

@@ -132,13 +132,16 @@ class ConsultNamespace(socketio.AsyncNamespace):
         sid = args[0] if args else ""
         lang = await self._lang(sid)
         gate = self._app[LOAD_GATE]
+        # Each handler's events are measured apart (what one costs, how fast they finish); the
+        # names a client makes up share one entry, so they cannot grow the gate's table.
+        kind = event if self._handles(event) else ""
         # Past the load bound a new event is answered at once, not queued behind the backlog.
-        retry_ms = gate.refuse()
+        retry_ms = gate.refuse(kind)
         if retry_ms is not None:
             busy = _error("busy", "The service is busy. Please try again in a moment.", lang)
             busy["error"].update(retry_after=retry_after_seconds(retry_ms), retry_after_ms=retry_ms)
             return busy
-        with gate.working(event=True):
+        with gate.working(event=kind):
             return await self._dispatch(event, sid, lang, args)
 
     async def _dispatch(self, event: ClientEvent, sid: str, lang: str, args: tuple[Any, ...]) -> Any:
@@ -153,11 +156,15 @@ class ConsultNamespace(socketio.AsyncNamespace):
             return _error("reserved_event", "Unknown event.", lang)
         # python-socketio maps "payment:request" to on_payment:request; route the
         # contract's colon names to the handlers, and answer unknown events.
-        name = event.replace(":", "_")
-        if hasattr(self, f"on_{name}") and name.isidentifier():
-            return await super().trigger_event(name, *args)
+        if self._handles(event):
+            return await super().trigger_event(event.replace(":", "_"), *args)
         log.info("unknown event %s from %s", loggable(event), sid)
         return _error("unknown_event", "Unknown event.", lang)
+
+    def _handles(self, event: str) -> bool:
+        """Whether a client's event has a handler (the contract's colon names; never a reserved one)."""
+        name = event.replace(":", "_")
+        return event not in RESERVED_EVENTS and name.isidentifier() and hasattr(self, f"on_{name}")
 
     async def _lang(self, sid: str) -> str:
         """The language of the socket's consult (saved at connect), for acks refused before a handler runs."""
