@@ -36,6 +36,7 @@ from app.consults.service import ConsultService
 from app.errors import DomainError
 from app.i18n import error_message, get_translator, negotiate, negotiate_locale
 from app.keys import CONSULTS, PAYMENTS, REFUNDS, SERVICES
+from app.payments.amount_limits import limits_view
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.realtime.limits import RateLimiter, loggable
@@ -82,7 +83,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
             else:
                 await self.enter_room(sid, patient_room(claims.consult_id, claims.participant_id))
             # The consult still running, its state and its cards in one read: a reconnect storm makes thousands.
-            who, state, bill_cards = await self.consults.join(claims)
+            who, state, bill_cards, clinic = await self.consults.join(claims)
         except DomainError as e:
             # No consult to take the language from: the panel's own, if it sent one.
             raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
@@ -94,7 +95,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
         state["cards"] = [as_json(CardSummary.from_row(card)) for card in bill_cards]
         if who.role == "clinician":
             # The clinic's maximum and confirmation threshold: the panel asks before it sends.
-            state["limits"] = await self.payments.limits(who)
+            state["limits"] = limits_view(clinic)
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
