@@ -11,6 +11,7 @@ event is dropped silently and no input crashes a handler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import is_dataclass
@@ -46,6 +47,8 @@ from app.realtime.server import ClientEvent
 log = logging.getLogger(__name__)
 # Names python-socketio gives the server's own events; never accepted from a client.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "message"})
+# Connects reading their consult's state at once; the pool holds 100 connections (app/db.py).
+JOIN_CONCURRENCY = 16
 
 
 class ConsultNamespace(socketio.AsyncNamespace):
@@ -54,6 +57,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
         # The services are made at start-up, after the namespace is registered.
         self._app = app
         self.limiter = RateLimiter(rate_per_second=2.0, burst=10)
+        self._joins = asyncio.Semaphore(JOIN_CONCURRENCY)
 
     @property
     def consults(self) -> ConsultService:
@@ -82,11 +86,20 @@ class ConsultNamespace(socketio.AsyncNamespace):
                 await self.enter_room(sid, clinician_room(claims.consult_id))
             else:
                 await self.enter_room(sid, patient_room(claims.consult_id, claims.participant_id))
-            # The consult still running, its state and its cards in one read: a reconnect storm makes thousands.
-            who, state, bill_cards, clinic = await self.consults.join(claims)
+            # The consult still running, its state and its cards in one read: a reconnect storm makes
+            # thousands, which take their turn here rather than every pooled connection (and then
+            # time out waiting for one, 30 s later, with requests and webhooks waiting behind them).
+            async with self._joins:
+                who, state, bill_cards, clinic = await self.consults.join(claims)
         except DomainError as e:
             # No consult to take the language from: the panel's own, if it sent one.
             raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
+        except Exception:
+            # Never a connect left without an answer: the panel hears it failed and may try again.
+            log.exception("connect failed for %s", sid)
+            raise ConnectionRefusedError(
+                get_translator(socket_lang(auth, "nb")).gettext("Something went wrong. Please try again.")
+            ) from None
         # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
         await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
                                       "lang": socket_lang(auth, who.consult.language)})
