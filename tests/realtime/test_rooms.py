@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import socketio
 
 from app.consults.notifier import NAMESPACE, clinician_room, consult_room, patient_room
 from app.factory import SIO
+from app.keys import CONSULTS
 from app.realtime.rooms import IndexedManager
 from tests.factories import Live
+from tests.realtime.test_consult_namespace import refused
 
 
 def _manager(cls: type[Any]) -> Any:
@@ -97,3 +101,29 @@ async def test_sockets_of_a_call_keep_their_rooms_and_leave_nothing_behind(live:
             break
         await asyncio.sleep(0.01)
     assert manager.rooms == {} and manager._rooms_of == {}  # noqa: SLF001
+
+
+async def test_a_connect_that_fails_unexpectedly_is_refused_and_leaves_its_rooms(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consult = await live.consult()
+    service = live.app[CONSULTS]
+
+    async def database_gone(claims: Any) -> Any:
+        raise RuntimeError("no connection to be had")
+
+    monkeypatch.setattr(service, "join", database_gone)
+    # Refused at once, not left waiting for the client's 5 s to pass; and nothing of it stays in the rooms.
+    started = time.monotonic()
+    assert await refused(live, {"token": consult["clinician"]["token"], "lang": "en"})
+    assert time.monotonic() - started < 2.5
+    manager = live.app[SIO].manager  # type: ignore[attr-defined]
+    for _ in range(200):
+        if not manager.rooms:
+            break
+        await asyncio.sleep(0.01)
+    assert manager.rooms == {} and manager._rooms_of == {}  # noqa: SLF001
+    monkeypatch.undo()
+    # Once the reads work again, the same person connects.
+    peer = await live.peer(consult["clinician"]["token"])
+    await peer.wait_for("consult:state")
