@@ -1,8 +1,8 @@
 """The load gate: how far behind this process is, and whether it takes new work.
 
 A process that accepts more work than it can do queues it without bound, and
-then every clinician waits, not only the excess. The gate measures two things
-cheaply and refuses *new* work at once when either is past its bound:
+then every clinician waits, not only the excess. The gate measures these things
+cheaply and refuses *new* work at once when any is past its bound:
 
 - **event-loop lag**: a probe task sleeps ``interval`` seconds and notes how
   late it woke. A probe that is overdue now counts as lag already (the loop
