@@ -265,24 +265,41 @@ function connectWaiting(url, token, waitEvent) {
     if (waitEvent) socket.once(waitEvent, () => resolve(socket));
     else socket.once("connect", () => resolve(socket));
     socket.once("connect_error", (e) => reject(e));
+    // Closed by the server before it was back (e.g. a ping not answered in time): not back.
+    socket.once("disconnect", (reason) => { socket.close(); reject(new Error(`disconnected: ${reason}`)); });
   });
+}
+
+// Settles with the socket, or null when it failed or was not back by the round's deadline.
+function backBy(promise, deadline) {
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve("late"), Math.max(0, deadline - now())); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 async function storm() {
   const rounds = [];
   for (let round = 0; round < (config.rounds || 2); round++) {
     const t0 = now();
+    const deadline = t0 + (config.round_timeout_seconds || 600) * 1000;
     const done = [];
+    const opened = [];
     let failed = 0;
-    const list = await Promise.all(config.tokens.map((token) =>
-      connectWaiting(config.url, token, config.wait_event).then((s) => { done.push(now() - t0); return s; },
-        () => { failed += 1; return null; })));
+    let late = 0;
+    const list = await Promise.all(config.tokens.map((token) => {
+      const attempt = connectWaiting(config.url, token, config.wait_event);
+      opened.push(attempt);
+      return backBy(attempt.then((s) => { done.push(now() - t0); return s; }, () => { failed += 1; return null; }),
+        deadline).then((s) => { if (s === "late") { late += 1; return null; } return s; });
+    }));
     const seconds = (now() - t0) / 1000;
     done.sort((a, b) => a - b);
-    rounds.push({ round, sockets: config.tokens.length, back: done.length, failed,
+    rounds.push({ round, sockets: config.tokens.length, back: done.length, failed, not_back_in_time: late,
                   seconds: Math.round(seconds * 1000) / 1000, p50_ms: percentile(done, 50),
                   p99_ms: percentile(done, 99) });
     for (const s of list) if (s) s.disconnect();
+    // Those still on their way are given up.
+    for (const attempt of opened) attempt.then((s) => s.disconnect(), () => {});
     await new Promise((r) => setTimeout(r, (config.pause_seconds || 2) * 1000));
   }
   return { rounds };

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import threading
 import tomllib
 from importlib.metadata import version
@@ -25,6 +26,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 import socketio
+import socketio.base_manager
 from packaging.requirements import Requirement
 from sqlalchemy import text
 
@@ -141,3 +143,19 @@ async def _client_ids() -> set[int]:
         return {int(c["id"]) for c in await client.client_list()}
     finally:
         await client.aclose()
+
+
+def test_python_socketio_still_keeps_rooms_as_app_realtime_rooms_indexes_them() -> None:
+    # app/realtime/rooms.py overrides these methods and replaces the pending lists.
+    manager = socketio.AsyncManager()
+    assert {"rooms", "callbacks", "pending_connect", "pending_disconnect"} <= set(vars(manager))
+    assert manager.pending_connect == {} and manager.pending_disconnect == {}
+    for name, parameters in {"basic_enter_room": ["self", "sid", "namespace", "room", "eio_sid"],
+                             "basic_leave_room": ["self", "sid", "namespace", "room"],
+                             "basic_disconnect": ["self", "sid", "namespace", "kwargs"],
+                             "get_rooms": ["self", "sid", "namespace"]}.items():
+        assert list(inspect.signature(getattr(socketio.AsyncManager, name)).parameters) == parameters, name
+    # The pending lists are only appended to, searched, emptied one by one and counted.
+    source = inspect.getsource(socketio.base_manager.BaseManager)
+    uses = set(re.findall(r"self\.pending_(?:dis)?connect\[namespace\]\.(\w+)", source))
+    assert uses == {"append", "remove"}, uses

@@ -220,12 +220,14 @@ class ConsultService:
         """What a join token says, checked (signature, expiry) without the database."""
         return self.signer.verify(token, now=self.clock.now())
 
-    async def join(self, claims: JoinClaims) -> tuple[Participant, ConsultState, list[BillCard]]:
-        """A (re)connect: the consult still running, the ``consult:state`` and the bill cards of ``claims``.
+    async def join(self, claims: JoinClaims) -> tuple[Participant, ConsultState, list[BillCard], Clinic | None]:
+        """A (re)connect: the consult still running, the ``consult:state`` and the bill cards of ``claims``,
+        and for a clinician the clinic (its amount limits go to the panel).
 
-        One read on one connection (the consult, its patients, requests and cards: four
-        primary-key or indexed lookups), where ``participant``, ``state`` and the cards took
-        three connections and five statements; a reconnect storm makes thousands at once.
+        One read on one connection (the consult, its patients, requests and cards, and the
+        clinic: primary-key or indexed lookups), where ``participant``, ``state``, the cards
+        and the limits took four connections and six statements; a reconnect storm makes
+        thousands at once.
         """
         now = self.clock.now()
         async with self.db.read() as s:
@@ -236,7 +238,8 @@ class ConsultService:
             if who.role != "clinician":
                 query = query.where(BillCard.patient_ref == who.id)
             bill_cards = list(await s.scalars(query))
-        return who, self._state_view(who, who.consult, patients, requests), bill_cards
+            clinic = await s.get(Clinic, who.consult.clinic_id) if who.role == "clinician" else None
+        return who, self._state_view(who, who.consult, patients, requests), bill_cards, clinic
 
     def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
                     requests: list[PaymentRequest]) -> ConsultState:

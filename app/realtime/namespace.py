@@ -11,6 +11,7 @@ event is dropped silently and no input crashes a handler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import is_dataclass
@@ -36,6 +37,7 @@ from app.consults.service import ConsultService
 from app.errors import DomainError
 from app.i18n import error_message, get_translator, negotiate, negotiate_locale
 from app.keys import CONSULTS, PAYMENTS, REFUNDS, SERVICES
+from app.payments.amount_limits import limits_view
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.realtime.limits import RateLimiter, loggable
@@ -45,6 +47,8 @@ from app.realtime.server import ClientEvent
 log = logging.getLogger(__name__)
 # Names python-socketio gives the server's own events; never accepted from a client.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "message"})
+# Connects reading their consult's state at once; the pool holds 100 connections (app/db.py).
+JOIN_CONCURRENCY = 16
 
 
 class ConsultNamespace(socketio.AsyncNamespace):
@@ -53,6 +57,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
         # The services are made at start-up, after the namespace is registered.
         self._app = app
         self.limiter = RateLimiter(rate_per_second=2.0, burst=10)
+        self._joins = asyncio.Semaphore(JOIN_CONCURRENCY)
 
     @property
     def consults(self) -> ConsultService:
@@ -81,11 +86,20 @@ class ConsultNamespace(socketio.AsyncNamespace):
                 await self.enter_room(sid, clinician_room(claims.consult_id))
             else:
                 await self.enter_room(sid, patient_room(claims.consult_id, claims.participant_id))
-            # The consult still running, its state and its cards in one read: a reconnect storm makes thousands.
-            who, state, bill_cards = await self.consults.join(claims)
+            # The consult still running, its state and its cards in one read: a reconnect storm makes
+            # thousands, which take their turn here rather than every pooled connection (and then
+            # time out waiting for one, 30 s later, with requests and webhooks waiting behind them).
+            async with self._joins:
+                who, state, bill_cards, clinic = await self.consults.join(claims)
         except DomainError as e:
             # No consult to take the language from: the panel's own, if it sent one.
             raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
+        except Exception:
+            # Never a connect left without an answer: the panel hears it failed and may try again.
+            log.exception("connect failed for %s", sid)
+            raise ConnectionRefusedError(
+                get_translator(socket_lang(auth, "nb")).gettext("Something went wrong. Please try again.")
+            ) from None
         # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
         await self.save_session(sid, {"token": token, "role": who.role, "id": who.id, "consult_id": who.consult.id,
                                       "lang": socket_lang(auth, who.consult.language)})
@@ -94,7 +108,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
         state["cards"] = [as_json(CardSummary.from_row(card)) for card in bill_cards]
         if who.role == "clinician":
             # The clinic's maximum and confirmation threshold: the panel asks before it sends.
-            state["limits"] = await self.payments.limits(who)
+            state["limits"] = limits_view(clinic)
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
@@ -132,13 +146,16 @@ class ConsultNamespace(socketio.AsyncNamespace):
         sid = args[0] if args else ""
         lang = await self._lang(sid)
         gate = self._app[LOAD_GATE]
+        # Each handler's events are measured apart (what one costs, how fast they finish); the
+        # names a client makes up share one entry, so they cannot grow the gate's table.
+        kind = event if self._handles(event) else ""
         # Past the load bound a new event is answered at once, not queued behind the backlog.
-        retry_ms = gate.refuse()
+        retry_ms = gate.refuse(kind)
         if retry_ms is not None:
             busy = _error("busy", "The service is busy. Please try again in a moment.", lang)
             busy["error"].update(retry_after=retry_after_seconds(retry_ms), retry_after_ms=retry_ms)
             return busy
-        with gate.working(event=True):
+        with gate.working(event=kind):
             return await self._dispatch(event, sid, lang, args)
 
     async def _dispatch(self, event: ClientEvent, sid: str, lang: str, args: tuple[Any, ...]) -> Any:
@@ -153,11 +170,15 @@ class ConsultNamespace(socketio.AsyncNamespace):
             return _error("reserved_event", "Unknown event.", lang)
         # python-socketio maps "payment:request" to on_payment:request; route the
         # contract's colon names to the handlers, and answer unknown events.
-        name = event.replace(":", "_")
-        if hasattr(self, f"on_{name}") and name.isidentifier():
-            return await super().trigger_event(name, *args)
+        if self._handles(event):
+            return await super().trigger_event(event.replace(":", "_"), *args)
         log.info("unknown event %s from %s", loggable(event), sid)
         return _error("unknown_event", "Unknown event.", lang)
+
+    def _handles(self, event: str) -> bool:
+        """Whether a client's event has a handler (the contract's colon names; never a reserved one)."""
+        name = event.replace(":", "_")
+        return event not in RESERVED_EVENTS and name.isidentifier() and hasattr(self, f"on_{name}")
 
     async def _lang(self, sid: str) -> str:
         """The language of the socket's consult (saved at connect), for acks refused before a handler runs."""

@@ -10,6 +10,7 @@ import socketio
 from aiohttp import hdrs, web
 
 from app.consults.notifier import NAMESPACE, consult_room
+from app.realtime.rooms import IndexedManager, IndexedRedisManager
 
 SOCKETIO_PATH = "/socket.io/"
 
@@ -39,7 +40,8 @@ class Server(socketio.AsyncServer):
 def make_server(
     *, redis_url: str | None, channel: str = "consultpay", cors_origins: Any = None
 ) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(redis_url, channel=channel) if redis_url else None
+    # Rooms indexed by socket: a disconnect costs the same with 10 sockets or 10,000 (app/realtime/rooms.py).
+    manager = IndexedRedisManager(redis_url, channel=channel) if redis_url else IndexedManager()
     return Server(
         async_mode="aiohttp",
         client_manager=manager,

@@ -7,6 +7,8 @@ import time
 
 from sqlalchemy import func, select
 
+from app.db import Database
+from app.keys import DB
 from app.models import Payment, PaymentRequest, StripeEvent
 from app.realtime.overload import LOAD_GATE, LoadGate
 from tests.consults.test_stripe_webhooks import completed_event, open_request, post_event
@@ -134,3 +136,127 @@ async def test_past_the_bound_rest_is_503_webhooks_and_health_still_served(live:
     status, _ = await live.api("GET", "/api/v1/bill-cards")
     assert status == 200
     assert gate.refused >= 3
+
+
+def test_a_new_event_is_refused_when_those_of_its_kind_ahead_would_make_it_wait_past_the_bound() -> None:
+    clock = FakeClock()
+    gate = LoadGate(max_lag_ms=0, max_in_flight=0, max_queue_ms=300, clock=clock)
+    kind = "payment:request"
+    # Nothing measured yet, nothing in flight: admitted, and nothing predicted.
+    assert gate.predicted_wait(kind) == 0 and gate.refuse(kind) is None
+    # Alone, one takes 50 ms.
+    with gate.working(event=kind):
+        clock.now += 0.05
+    # One writer: a burst arrives at once and each finishes 100 ms after the one before.
+    admitted = []
+    while gate.refuse(kind) is None:
+        hold = gate.working(event=kind)
+        hold.__enter__()
+        admitted.append(hold)
+    # In flight n, the next waits (n + 1) × 50 ms less its own 50 ms: refused once that passes 300 ms.
+    assert len(admitted) == 7
+    assert abs(gate.predicted_wait(kind) - 0.35) < 1e-9
+    refused = gate.refuse(kind)
+    assert refused is not None and 340 <= refused <= 5000
+    # Another kind has no queue of its own: admitted (the oldest event is young yet).
+    assert gate.refuse("payment:cancel") is None
+    # Nothing finishes for 150 ms: the interval is at least that long now, before any is done.
+    clock.now += 0.15
+    assert abs(gate.predicted_wait(kind) - (8 * 0.15 - 0.05)) < 1e-9
+    for hold in admitted:
+        clock.now += 0.1
+        hold.__exit__(None, None, None)
+    # Done one per 100 ms (the first after 150 ms): the measured interval moved from 50 ms towards that.
+    interval = gate._kinds[kind].interval  # noqa: SLF001 - the measurement itself
+    assert interval is not None and 0.09 < interval < 0.11
+    # With 100 ms between two done, fewer are let in at once than before.
+    again = []
+    while gate.refuse(kind) is None:
+        hold = gate.working(event=kind)
+        hold.__enter__()
+        again.append(hold)
+    assert 1 < len(again) < len(admitted)
+    for hold in again:
+        hold.__exit__(None, None, None)
+    # After an idle spell the first is admitted at once: the gap is not counted as the interval.
+    clock.now += 60
+    assert gate.refuse(kind) is None
+    with gate.working(event=kind):
+        clock.now += 0.05
+    assert gate._kinds[kind].interval < 0.11  # noqa: SLF001
+    # 0 turns the bound off.
+    off = LoadGate(max_lag_ms=0, max_in_flight=0, max_queue_ms=0, clock=clock)
+    held = [off.working(event=kind) for _ in range(50)]
+    for hold in held:
+        hold.__enter__()
+    assert off.refuse(kind) is None
+    for hold in held:
+        hold.__exit__(None, None, None)
+
+
+async def _another_writer(db: Database, stop: asyncio.Event, hold: float) -> None:
+    # Someone else's writes keep SQLite's one writer busy: each request waits its turn behind one.
+    while not stop.is_set():
+        async with db.write():
+            await asyncio.sleep(hold)
+        await asyncio.sleep(0)
+
+
+async def _timed(peer: object, description: str) -> tuple[str, dict, float]:
+    started = time.monotonic()
+    ack = await peer.call("payment:request", {"amount": 500, "description": description})  # type: ignore[attr-defined]
+    return description, ack, time.monotonic() - started
+
+
+async def test_a_burst_behind_a_busy_writer_admits_what_it_can_do_within_the_bound_and_loses_nothing(
+    live: Live,
+) -> None:
+    gate = live.app[LOAD_GATE]
+    gate.max_age = 0.3  # the default queue bound; the tests' settings turn it off (tests/conftest.py)
+    calls = [await live.call_pair() for _ in range(8)]
+    request, session_id, _ = await open_request(live)  # paid by a webhook in the middle of the burst
+    account = await live.scalar(select(PaymentRequest.stripe_account_id))
+    stop = asyncio.Event()
+    writer = asyncio.create_task(_another_writer(live.app[DB], stop, 0.15))
+    try:
+        # The gate learns what a request costs now: one at a time, each behind one of the other's writes.
+        for i in range(3):
+            _, ack, _ = await _timed(calls[0][1], f"Learn {i}")
+            assert ack["ok"] is True, ack
+        # 24 requests at once from 8 clinicians (each within its own rate limit), and Stripe's webhook.
+        burst = asyncio.gather(*(_timed(clinician, f"Burst {n}-{i}")
+                                 for n, (_, clinician, _) in enumerate(calls) for i in range(3)))
+        hook = post_event(live, completed_event("evt_burst_1", request, session_id, account=account))
+        answers, (hook_status, _) = await asyncio.gather(burst, hook)
+    finally:
+        stop.set()
+        await writer
+    accepted = [(d, took) for d, ack, took in answers if ack["ok"] is True]
+    busy = [d for d, ack, _ in answers if ack["ok"] is False]
+    assert all(ack["error"]["code"] == "busy" for _, ack, _ in answers if ack["ok"] is False), answers
+    # Every request got its answer at once or its request done, well within 2 s; without the
+    # bound all 24 would queue and the last would wait 24 × 150 ms.
+    assert max(took for _, _, took in answers) < 2.0
+    # What was admitted waited at most about the bound (300 ms) behind the others, plus its own turn.
+    assert accepted and max(took for _, took in accepted) < 1.0, accepted
+    assert len(busy) >= 8, answers
+    # Each accepted request is stored once and pushed to its patient; a refused one left nothing behind.
+    stored = {d for (d,) in await live.rows(select(PaymentRequest.description)
+                                            .where(PaymentRequest.description.like("Burst %")))}
+    assert stored == {d for d, _ in accepted}
+    # The webhook was not refused, and settled once.
+    assert hook_status == 200
+    assert await live.scalar(select(PaymentRequest.status).where(PaymentRequest.id == request["id"])) == "paid"
+    assert await live.scalar(select(func.count()).select_from(Payment)
+                             .where(Payment.payment_request_id == request["id"])) == 1
+    # Sent again once the burst is over (as the panels do after their back-off), every refused one is done.
+    by_description = {f"Burst {n}-{i}": clinician for n, (_, clinician, _) in enumerate(calls) for i in range(3)}
+    for description in busy:
+        _, ack, _ = await _timed(by_description[description], description)
+        assert ack["ok"] is True, ack
+    for n, (_, _, patient) in enumerate(calls):
+        for i in range(3):
+            await patient.wait_for("payment:requested", lambda d, w=f"Burst {n}-{i}": d["request"]["description"] == w)
+    assert await live.scalar(select(func.count()).select_from(PaymentRequest)
+                             .where(PaymentRequest.description.like("Burst %"))) == 24
+    assert await live.ledger_balanced()
