@@ -64,10 +64,12 @@ SETTLED = frozenset({CardStatus.PAID, CardStatus.INVOICE_PAID})
 
 @unique
 class RequestStatus(StrEnum):
-    """A payment request's status (in-call, Stripe)."""
+    """A payment request's status (in-call: Stripe Checkout, or Vipps where ``checkout_open`` is the
+    payment waiting in the patient's Vipps app and ``authorized`` reserved there, not yet captured)."""
 
     REQUESTED = "requested"
     CHECKOUT_OPEN = "checkout_open"
+    AUTHORIZED = "authorized"
     PAID = "paid"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
@@ -77,7 +79,7 @@ class RequestStatus(StrEnum):
 
 
 REQUEST_STATUSES = tuple(RequestStatus)
-REQUEST_OPEN = frozenset({RequestStatus.REQUESTED, RequestStatus.CHECKOUT_OPEN})
+REQUEST_OPEN = frozenset({RequestStatus.REQUESTED, RequestStatus.CHECKOUT_OPEN, RequestStatus.AUTHORIZED})
 REQUEST_PAID = frozenset({RequestStatus.PAID, RequestStatus.REFUNDED, RequestStatus.PARTIALLY_REFUNDED})
 # Ended without being paid: their bill-card lines are void.
 REQUEST_ENDED_UNPAID = frozenset({RequestStatus.CANCELLED, RequestStatus.EXPIRED, RequestStatus.FAILED})
@@ -87,6 +89,7 @@ REQUEST_ENDED_UNPAID = frozenset({RequestStatus.CANCELLED, RequestStatus.EXPIRED
 REQUEST_LABELS: dict[RequestStatus, str] = {
     RequestStatus.REQUESTED: "Requested",
     RequestStatus.CHECKOUT_OPEN: "Checkout open",
+    RequestStatus.AUTHORIZED: "Authorised",
     RequestStatus.PAID: "Paid",
     RequestStatus.CANCELLED: "Cancelled",
     RequestStatus.EXPIRED: "Expired",
@@ -108,6 +111,7 @@ class CheckoutProblem(StrEnum):
     DECLINED = "declined"  # the card was declined; the page stays open for another card
     FAILED = "failed"  # a delayed payment failed after the page closed
     EXPIRED = "expired"  # the payment page timed out unpaid
+    REJECTED = "rejected"  # the patient rejected the payment in Vipps: payable again
 
 
 @unique
@@ -128,6 +132,7 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.DECLINED: "Card declined: {reason}. The patient can try another card.",
         CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
         CheckoutProblem.EXPIRED: "The payment page timed out without a payment.",
+        CheckoutProblem.REJECTED: "The patient rejected the payment in Vipps. It can be paid again.",
     },
     "patient": {
         CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
@@ -135,6 +140,8 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         "You can try another card on the payment page.",
         CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
         CheckoutProblem.EXPIRED: "The payment page timed out. No money was taken.",
+        CheckoutProblem.REJECTED: "You rejected the payment in Vipps. No money was taken. "
+        "You can pay again when you are ready.",
     },
 }
 ONWARD_LABELS: dict[str, dict[Onward, str]] = {
