@@ -36,6 +36,7 @@ from app.jobs.scheduler import Job
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.payments.stripe_events import StripeEvents
+from app.payments.vipps import VippsPayments
 from integrations.medipay.client import MediPayHTTPClient
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.client import StripeSDKGateway
@@ -64,6 +65,7 @@ class Services:
     medipay_accounts: MediPayAccounts
     medipay_exporter: MediPayExporter
     medipay_callbacks: MediPayCallbacks
+    vipps_payments: VippsPayments
     fallback: MediPayFallback = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,11 +101,12 @@ class Services:
             "export-queue": self.medipay_exporter.export_due,
             "retry-not-exported": self.medipay_exporter.retry_not_exported,
             "sync-medipay": self.medipay_callbacks.sync,
+            "vipps-poll": self.vipps_payments.poll,
         }
         return runs[name]
 
 
-JOB_NAMES = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests")
+JOB_NAMES = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests", "vipps-poll")
 
 
 @contextlib.asynccontextmanager
@@ -151,6 +154,8 @@ async def open_services(
         )
         # Its in-flight exports use the gateway: closed before it (the stack runs backwards).
         stack.push_async_callback(exporter.close)
+        vipps_payments = VippsPayments(db, client=vipps, box=SecretBox(settings.secret_key), notifier=notifier,
+                                       clock=clock, public_url=settings.public_url)
         yield Services(
             settings=settings,
             clock=clock,
@@ -176,15 +181,18 @@ async def open_services(
                 clock=clock,
                 public_url=settings.public_url,
                 checkout_ttl_seconds=settings.checkout_ttl_seconds,
+                vipps=vipps_payments,
             ),
             stripe_events=StripeEvents(
                 db, notifier=notifier, clock=clock, livemode=settings.stripe_livemode, public_url=settings.public_url
             ),
             stripe_accounts=StripeAccounts(db, stripe=stripe, clock=clock, public_url=settings.public_url),
-            refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock, public_url=settings.public_url),
+            refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock, public_url=settings.public_url,
+                                  vipps=vipps_payments),
             medipay_accounts=MediPayAccounts(db, gateway=medipay, clock=clock, box=SecretBox(settings.secret_key)),
             medipay_exporter=exporter,
             medipay_callbacks=MediPayCallbacks(
                 db, gateway=medipay, clock=clock, notifier=notifier, secret_key=settings.secret_key
             ),
+            vipps_payments=vipps_payments,
         )

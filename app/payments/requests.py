@@ -242,7 +242,8 @@ class PaymentService(Checkout, VippsChoice):
             await self.settle(session, account=r.stripe_account_id)
 
     async def expire_due(self) -> int:
-        """The ``expire-requests`` job: bring overdue checkouts in line with Stripe."""
+        """The ``expire-requests`` job: bring overdue checkouts in line with Stripe, and every Vipps
+        payment not finished in line with Vipps (its poll, the fallback to its webhooks)."""
         now = self.clock.now()
         async with self.db.read() as s:
             due = list(
@@ -257,7 +258,7 @@ class PaymentService(Checkout, VippsChoice):
             )
         for request_id in due:
             await self.refresh(request_id)
-        return len(due)
+        return len(due) + (await self.vipps.poll() if self.vipps is not None else 0)
 
 
 _INSERT_REQUEST = PaymentRequest.__table__.insert()

@@ -8,14 +8,24 @@ method the request has.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from app.jobs.scheduler import Job
 from app.models import PaymentRefund, PaymentRequest
+from app.payments.checkout import CheckoutSession
 from app.payments.provider import Method
 
-if TYPE_CHECKING:
-    from app.payments.requests import PaymentService
+
+class PaymentService(Protocol):
+    """The Checkout side of ``app.payments.requests.PaymentService`` this adapter drives."""
+
+    async def _lost_session(self, r: PaymentRequest) -> str | None: ...
+
+    async def _close(self, r: PaymentRequest, session_id: str, known: CheckoutSession | None = None) -> None: ...
+
+    async def refresh_session(self, r: PaymentRequest) -> None: ...
+
+    async def expire_due(self) -> int: ...
 
 
 class StripeProvider:

@@ -7,8 +7,9 @@ that reference, so a retry after a lost answer returns what Vipps made; then
 change our rows under the request's row lock and tell the call.
 
 Vipps' word reaches us two ways, and both end in ``sync``: its signed webhooks
-(``app/web/webhooks.py``) and the ``vipps-poll`` job, which asks about every
-payment not finished, as Vipps recommends. ``sync`` reads the payment
+(``app/web/webhooks.py``) and the poll (``poll``, run by the ``expire-requests``
+job and by ``run-job vipps-poll``), which asks about every payment not finished,
+as Vipps recommends. ``sync`` reads the payment
 (``GET /epayment/v1/payments/{reference}``, the authority), captures an
 authorised payment at once (the service is delivered in the call) with a fixed
 key, retried with the same key after a timeout, and settles a captured one
@@ -19,12 +20,12 @@ Management API, best effort, retried by the same job.
 from __future__ import annotations
 
 import logging
+
 from sqlalchemy import or_, select
 
 from app.billing.serialisers import VippsOpened, absolute_links, request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, RequestStatus
 from app.clock import Clock
-from app.collection.secret_box import SecretBox
 from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.errors import Conflict, Unavailable
@@ -33,7 +34,7 @@ from app.models import PaymentRefund, PaymentRequest, VippsMerchant
 from app.payments import vipps_settlement as settle
 from app.payments.provider import Method
 from app.payments.settlement import locked_request
-from app.payments.vipps_merchant import keys_of, merchant_by_msn, offered_merchant
+from app.payments.vipps_merchant import SecretBox, keys_of, merchant_by_msn, offered_merchant
 from integrations.vipps.client import VippsClient
 from integrations.vipps.protocol import (
     NewPayment,
@@ -48,7 +49,6 @@ from integrations.vipps.protocol import (
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 10.0
 # An outage is tried again at once with the same Idempotency-Key, then left to the poll.
 TRIES = 2
 
@@ -170,7 +170,8 @@ class VippsPayments:
         await self._tell(view)
 
     def jobs(self) -> list[Job]:
-        return [Job("vipps-poll", POLL_SECONDS, self.poll)]
+        # Polled by the ``expire-requests`` job (``PaymentService.expire_due``), every 30 seconds.
+        return []
 
     # -- Vipps' word: webhooks and the poll ------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.serialisers import VippsOpened, request_view
-from app.billing.statuses import RequestStatus
+from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, RequestStatus
 from app.commands import PayWithVipps
 from app.consults.notifier import request_changed
 from app.consults.participant import Participant, require_role
@@ -31,9 +31,7 @@ class VippsChoice:
     async def pay_with_vipps(self, who: Participant, cmd: PayWithVipps, *, return_url: str = "") -> VippsOpened:
         require_role(who, "patient")
         r = await self._load(who, cmd.request_id)  # type: ignore[attr-defined]
-        from app.payments.checkout import _check_payable
-
-        _check_payable(r)
+        _payable(r)
         if self.vipps is None or not await self.vipps.offered(r.clinic_id):
             raise Conflict("vipps_not_offered", "This clinic does not take Vipps payments.")
         flow, phone = await self._vipps_flow(r, cmd)
@@ -81,9 +79,7 @@ class VippsChoice:
         now = self.clock.now()  # type: ignore[attr-defined]
         async with self.db.write() as s:  # type: ignore[attr-defined]
             row = await locked_request(s, r.id)
-            from app.payments.checkout import _check_payable
-
-            _check_payable(row)
+            _payable(row)
             row.method = Method.CARD
             row.status = RequestStatus.REQUESTED
             row.checkout_url = None
@@ -99,3 +95,10 @@ async def _known_mobile(s: AsyncSession, r: PaymentRequest) -> str | None:
         return msisdn(patient.mobile) if patient is not None else None
     except Invalid:
         return None
+
+
+def _payable(r: PaymentRequest) -> None:
+    if r.status in REQUEST_PAID:
+        raise Conflict("already_paid", "This request has already been paid.")
+    if r.status not in REQUEST_OPEN:
+        raise Conflict("not_payable", "This request is no longer payable.")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.collection.secret_box import SecretBox, SecretUnreadable
 from app.errors import Invalid
 from app.models import VippsMerchant
 from integrations.vipps.protocol import VippsKeys
@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 
 # An MSISDN as Vipps takes it: country code and number, digits only ("4791234567").
 _MSISDN = re.compile(r"[1-9][0-9]{9,14}")
+
+
+class SecretBox(Protocol):
+    """What opens a sealed secret (``app.collection.secret_box.SecretBox``, handed in by the wiring);
+    a secret it cannot open raises a ``ValueError``."""
+
+    def reveal(self, sealed: str) -> str: ...
 
 
 def usable(m: VippsMerchant | None) -> bool:
@@ -45,7 +52,7 @@ def keys_of(box: SecretBox, m: VippsMerchant) -> VippsKeys | None:
         return VippsKeys(client_id=m.client_id, client_secret=box.reveal(m.client_secret_encrypted),
                          subscription_key=box.reveal(m.subscription_key_encrypted),
                          merchant_serial_number=m.merchant_serial_number)
-    except SecretUnreadable:
+    except ValueError:
         log.error("the Vipps keys of merchant %s cannot be opened with this SECRET_KEY", m.merchant_serial_number)
         return None
 
@@ -55,7 +62,7 @@ def webhook_secret(box: SecretBox, m: VippsMerchant) -> str | None:
         return None
     try:
         return box.reveal(m.webhook_secret_encrypted)
-    except SecretUnreadable:
+    except ValueError:
         return None
 
 
