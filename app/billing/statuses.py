@@ -169,6 +169,8 @@ DECLINE_REASONS: dict[str, str] = {
     "processing_error": "the card could not be processed; trying again may work",
     "authentication_required": "the card issuer asked for authentication that was not completed",
     "payment_intent_payment_attempt_failed": "the bank did not complete the payment",
+    # Vipps: the payment was stopped (TERMINATED) before the patient approved it.
+    "terminated": "the payment was stopped in Vipps",
 }
 DEFAULT_DECLINE_REASON = "the card issuer declined it"
 

@@ -65,6 +65,7 @@ export function onwardText(r) {
 
 /** A request's state in words: where its amount went, once it ended unpaid; else its status. */
 export function requestLabel(r) {
+  if (r.method === "vipps" && r.status === statuses.request.CHECKOUT_OPEN) return t("Waiting in Vipps");
   return (!isOpen(r.status) && !isPaid(r.status) && onwardText(r)) || statusLabel(r.status);
 }
 
