@@ -19,6 +19,7 @@ Management API, best effort, retried by the same job.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from sqlalchemy import or_, select
@@ -54,8 +55,16 @@ TRIES = 2
 
 
 def reference_for(request_id: str, attempt: int) -> str:
-    """The payment's ``reference`` at Vipps (``^[a-zA-Z0-9-]{8,64}$``), one per attempt."""
-    return f"consultpay-{request_id.replace('_', '-')}-{attempt}"
+    """The payment's ``reference`` at Vipps (letters, digits and ``-``, 8 to 50 long, so that it is also a
+    valid order id for the receipt), one per attempt: ``cp-{24 hex digits of the request id}-{attempt}``,
+    short enough that every Idempotency-Key made from it (``{reference}-capture``, …) stays within
+    Vipps' 50 characters."""
+    return f"cp-{request_id.rsplit('_', 1)[-1][:24]}-{attempt}"
+
+
+def refund_key(reference: str, refund_id: str) -> str:
+    """The Idempotency-Key of one refund row: the same row retried is the same refund at Vipps."""
+    return f"{reference}-refund-{hashlib.sha256(refund_id.encode()).hexdigest()[:10]}"
 
 
 class VippsPayments:
@@ -160,7 +169,7 @@ class VippsPayments:
             raise Conflict("refund_refused", "The clinic's Vipps merchant cannot make this refund now.")
         reference = r.vipps_reference
         payment = await self._retried(lambda: self._client.refund(
-            keys, reference, row.amount, r.currency, idempotency_key=f"{reference}-refund-{row.id}"), "refund")
+            keys, reference, row.amount, r.currency, idempotency_key=refund_key(reference, row.id)), "refund")
         async with self.db.write() as s:
             r = await locked_request(s, r.id)
             found = await s.get(PaymentRefund, row.id, with_for_update=True)
