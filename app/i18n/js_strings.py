@@ -139,8 +139,8 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Authorised"),
     N_("Waiting in Vipps"),
     N_("Pay with Vipps"),
-    N_("Pay by card"),
-    N_("Pay by card: {amount} — {description}"),
+    N_("Pay now by card"),
+    N_("Pay now by card: {amount} — {description}"),
     N_("Pay with Vipps: {amount} — {description}"),
     N_("QR code for paying with Vipps"),
     N_("Mobile number for Vipps"),
@@ -156,4 +156,5 @@ JS_STRINGS: tuple[str, ...] = (
     N_("The patient rejected the payment in Vipps. It can be paid again."),
     N_("You rejected the payment in Vipps. No money was taken. You can pay again when you are ready."),
     N_("the payment was stopped in Vipps"),
+    N_("Show a QR code instead"),
 )

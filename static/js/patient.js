@@ -9,7 +9,7 @@ import "./panel/language.js";
 import { startCheckout } from "./patient/checkout.js";
 import { list, render, upsert } from "./patient/list.js";
 import { state } from "./patient/state.js";
-import { pushToPhone, startVipps } from "./patient/vipps.js";
+import { pushToPhone, showQr, startVipps } from "./patient/vipps.js";
 
 const endedNotice = $("[data-role=ended]");
 
@@ -24,7 +24,8 @@ function endConsult() {
 onItemAction(list, {
   pay: startCheckout,
   vipps: (id, button) => startVipps(id, button, render),
-  "vipps-push": (id, button) => pushToPhone(id, button, render)
+  "vipps-push": (id, button) => pushToPhone(id, button, render),
+  "vipps-show-qr": (id, button) => showQr(id, button, render)
 });
 render();
 

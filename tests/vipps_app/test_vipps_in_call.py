@@ -3,13 +3,15 @@ signed webhooks → capture → the ledger and the bill card; and what goes wron
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 
 from app.keys import DB, PAYMENTS, SERVICES
 from app.ledger import journal
 from app.models import BillCard, BillCardLine, LedgerTransaction, Payment
 from tests.factories import PATIENT, Live
-from tests.vipps_app.support import control, eventually, phone_answer, request_row, take_vipps
+from tests.vipps_app.support import TOKEN_FIELD, control, eventually, phone_answer, request_row, take_vipps
 
 
 async def _vipps_request(live: Live, amount: int = 45000, **consult: object):  # type: ignore[no-untyped-def]
@@ -221,3 +223,102 @@ async def test_refunds_partial_then_full_go_back_through_vipps(live: Live) -> No
     mine = [p for p in (await control(live, "GET", "/payments"))["payments"]
             if p["reference"] == ack["vipps"]["reference"]]
     assert mine[0]["aggregate"]["refunded"] == 45000
+
+
+async def test_bad_input_gets_a_clear_error_and_changes_nothing(live: Live) -> None:
+    clinician, patient, request = await _vipps_request(live)
+    for payload, code in (
+        ({"request_id": request["id"], "flow": "FAX"}, "invalid_flow"),
+        ({"request_id": request["id"], "phone": "not a number"}, "invalid_phone"),
+        ({"request_id": request["id"], "phone": "+47 12"}, "invalid_phone"),
+        ({"request_id": request["id"], "amount": 1}, "unknown_field"),
+        ({}, "missing_field"),
+        ({"request_id": "pr_nope"}, "request_not_found"),
+        ("oops", None),
+    ):
+        ack = await patient.call("payment:vipps", payload)
+        assert ack["ok"] is False, (payload, ack)
+        assert code is None or ack["error"]["code"] == code, (payload, ack)
+    # Only the patient pays.
+    ack = await clinician.call("payment:vipps", {"request_id": request["id"]})
+    assert ack["error"]["code"] == "forbidden_role"
+    row = await request_row(live, request["id"])
+    assert (row.status, row.method, row.vipps_reference) == ("requested", "card", None)
+
+
+async def test_a_clinic_with_vipps_switched_off_is_not_offered(live: Live) -> None:
+    await take_vipps(live, enabled=False)
+    _, clinician, patient = await live.call_pair()
+    request = (await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"}))["request"]
+    ack = await patient.call("payment:vipps", {"request_id": request["id"]})
+    assert ack["error"]["code"] == "vipps_not_offered"
+    assert (await request_row(live, request["id"])).method == "card"
+    # The panel offers only the card.
+    assert live.http
+    async with live.http.get(f"{live.url}/join/{(await live.consult())['patients'][0]['token']}") as resp:
+        assert '"vipps": false' in await resp.text()
+
+
+async def test_a_forged_or_unknown_webhook_is_refused_and_changes_nothing(live: Live) -> None:
+    clinician, patient, request = await _vipps_request(live)
+    ack = await patient.call("payment:vipps", {"request_id": request["id"]})
+    row = await request_row(live, request["id"])
+    body = json.dumps({"msn": row.vipps_msn, "reference": ack["vipps"]["reference"], "pspReference": "1",
+                       "name": "CAPTURED", "amount": {"currency": "NOK", "value": 45000},
+                       "timestamp": "2026-12-03T10:00:00Z", "success": True})
+    headers = {"x-ms-date": "Thu, 03 Dec 2026 10:00:00 GMT", "x-ms-content-sha256": "AAAA",
+               "Authorization": "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=AAAA"}
+    status, answer = await live.api("POST", "/webhooks/vipps", raw=body.encode(), headers=headers)
+    assert status == 401 and answer["error"]["code"] == "invalid_signature"
+    status, _ = await live.api("POST", "/webhooks/vipps", raw=b'{"msn": "999999"}', headers=headers)
+    assert status == 401
+    status, _ = await live.api("POST", "/webhooks/vipps", raw=b"not json", headers=headers)
+    assert status == 400
+    assert (await request_row(live, request["id"])).status == "checkout_open"
+    assert await live.scalar(select(Payment.id)) is None
+
+
+async def test_pay_by_card_after_choosing_vipps_cancels_the_vipps_payment(live: Live) -> None:
+    clinician, patient, request = await _vipps_request(live)
+    vipps = await patient.call("payment:vipps", {"request_id": request["id"]})
+    card = await patient.call("payment:checkout", {"request_id": request["id"]})
+    assert card["ok"], card
+    states = {p["reference"]: p["state"] for p in (await control(live, "GET", "/payments"))["payments"]}
+    assert states[vipps["vipps"]["reference"]] == "TERMINATED"
+    row = await request_row(live, request["id"])
+    assert (row.method, row.status) == ("card", "checkout_open")
+    # And back to Vipps: the Checkout page is closed first, the late expiry of it is stale.
+    again = await patient.call("payment:vipps", {"request_id": request["id"]})
+    assert again["ok"], again
+    await phone_answer(live, "approve")
+    await clinician.wait_for("payment:received", timeout=10)
+    assert await live.rows(select(Payment.method)) == [("vipps",)]
+
+
+async def test_the_clinician_cancels_a_payment_waiting_in_vipps(live: Live) -> None:
+    clinician, patient, request = await _vipps_request(live)
+    vipps = await patient.call("payment:vipps", {"request_id": request["id"]})
+    ack = await clinician.call("payment:cancel", {"request_id": request["id"]})
+    assert ack["ok"] and ack["request"]["status"] == "cancelled"
+    states = {p["reference"]: p["state"] for p in (await control(live, "GET", "/payments"))["payments"]}
+    assert states[vipps["vipps"]["reference"]] == "TERMINATED"
+    assert await live.scalar(select(Payment.id)) is None
+
+
+async def test_on_a_phone_the_vipps_app_opens_and_comes_back_to_the_call(live: Live) -> None:
+    await take_vipps(live)
+    consult, clinician, patient = await live.call_pair()
+    request = (await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"}))["request"]
+    ack = await patient.call("payment:vipps", {"request_id": request["id"], "flow": "NATIVE_REDIRECT"})
+    assert ack["ok"] and ack["vipps"]["flow"] == "NATIVE_REDIRECT" and ack["vipps"]["url"]
+    assert live.http
+    async with live.http.get(ack["vipps"]["url"]) as resp:
+        assert resp.status == 200
+        token = TOKEN_FIELD.search(await resp.text())
+    assert token
+    async with live.http.post(f"{live.url}/_sandbox/vipps/pay", allow_redirects=False,
+                              data={"token": token.group(1), "action": "approve", "from": "landing"}) as resp:
+        assert resp.status == 303
+        # Back to the patient's own panel in the call.
+        assert resp.headers["Location"] == consult["patients"][0]["join_url"]
+    await clinician.wait_for("payment:received", timeout=10)

@@ -28,11 +28,11 @@ function buildItem(id) {
     ]),
     el("p", { className: "request__note", "data-role": "note", hidden: true }),
     el("div", { className: "request__actions" }, [
-      // With Vipps offered the patient chooses: *Pay with Vipps* or *Pay by card*.
+      // With Vipps offered the patient chooses: *Pay with Vipps* or *Pay now by card*.
       vippsOffered ? el("button", { type: "button", className: "button button--vipps", "data-role": "vipps",
         text: t("Pay with Vipps") }) : null,
       el("button", { type: "button", className: vippsOffered ? "button button--secondary" : "button button--primary",
-        "data-role": "pay", text: vippsOffered ? t("Pay by card") : t("Pay now") }),
+        "data-role": "pay", text: vippsOffered ? t("Pay now by card") : t("Pay now") }),
       el("a", {
         className: "button button--secondary",
         "data-role": "checkout-link",
@@ -86,7 +86,7 @@ function fillItem(li, r) {
   pay.hidden = !payable;
   pay.disabled = !payable || busy;
   const what = { amount: amountOf(r), description: description };
-  pay.setAttribute("aria-label", vippsOffered ? t("Pay by card: {amount} — {description}", what)
+  pay.setAttribute("aria-label", vippsOffered ? t("Pay now by card: {amount} — {description}", what)
     : t("Pay now: {amount} — {description}", what));
   if (busy) pay.setAttribute("aria-busy", "true"); else pay.removeAttribute("aria-busy");
   const vipps = li.querySelector("[data-role=vipps]");

@@ -20,6 +20,8 @@ export function buildVipps(id) {
     el("p", { className: "vipps__text", "data-role": "vipps-text", "aria-live": "polite" }),
     el("img", { className: "vipps__qr", "data-role": "vipps-qr", hidden: true, width: 200, height: 200,
       alt: t("QR code for paying with Vipps") }),
+    el("button", { type: "button", className: "button button--ghost button--small", "data-role": "vipps-show-qr",
+      hidden: true, text: t("Show a QR code instead") }),
     el("div", { className: "vipps__phone", "data-role": "vipps-phone-form", hidden: true }, [
       el("label", { for: phoneId, text: t("Mobile number for Vipps") }),
       el("input", { id: phoneId, type: "tel", autocomplete: "tel", inputmode: "tel", "data-role": "vipps-phone" }),
@@ -41,6 +43,7 @@ export function fillVipps(li, r) {
   qr.hidden = !isQr;
   if (isQr && qr.getAttribute("src") !== v.url) qr.setAttribute("src", v.url);
   li.querySelector("[data-role=vipps-phone-form]").hidden = v.flow !== "QR";
+  li.querySelector("[data-role=vipps-show-qr]").hidden = v.flow !== "PUSH_MESSAGE";
   li.querySelector("[data-role=vipps-text]").textContent = v.flow === "QR"
     ? t("Scan the QR code with your phone's camera to pay in Vipps. No code reader? Enter your mobile number and we send the payment to your Vipps app.")
     : t("The payment is waiting in Vipps on your phone. Open Vipps and approve it; this panel updates by itself.");
@@ -80,6 +83,11 @@ export function startVipps(id, button, render) {
   const payload = { request_id: id };
   if (onPhone()) payload.flow = "NATIVE_REDIRECT";
   send(id, button, payload, render);
+}
+
+/** *Show a QR code instead*, under a push: the phone with that number is not at hand. */
+export function showQr(id, button, render) {
+  send(id, button, { request_id: id, flow: "QR" }, render);
 }
 
 /** *Send to my phone*, under the QR code: a push to the number typed. */
