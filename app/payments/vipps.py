@@ -96,7 +96,11 @@ class VippsPayments:
         keys = keys_of(self.box, merchant) if merchant is not None and self.client is not None else None
         if merchant is None or keys is None:
             raise Conflict("vipps_not_offered", "This clinic does not take Vipps payments.")
-        r = await self._new_attempt(r.id, r.checkout_attempt, flow, merchant)
+        if not (r.method == Method.VIPPS and r.status == RequestStatus.REQUESTED and r.vipps_reference
+                and r.vipps_flow == flow and r.problem is None and r.vipps_msn == merchant.merchant_serial_number):
+            r = await self._new_attempt(r.id, r.checkout_attempt, flow, merchant)
+        # Otherwise an attempt is stored whose answer never came: it is sent again as it was, and
+        # its Idempotency-Key returns the payment Vipps made (never a second one for the patient to approve).
         assert r.vipps_reference is not None
         new = NewPayment(reference=r.vipps_reference, amount=r.amount, currency=r.currency,
                          description=r.description, user_flow=flow, phone_number=phone,

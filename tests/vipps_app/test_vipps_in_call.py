@@ -322,3 +322,23 @@ async def test_on_a_phone_the_vipps_app_opens_and_comes_back_to_the_call(live: L
         # Back to the patient's own panel in the call.
         assert resp.headers["Location"] == consult["patients"][0]["join_url"]
     await clinician.wait_for("payment:received", timeout=10)
+
+
+async def test_a_lost_answer_to_the_payment_is_sent_again_with_its_key_not_made_twice(live: Live) -> None:
+    clinician, patient, request = await _vipps_request(live)
+    # Vipps makes the payment but both answers are lost (the call is tried twice with the same key).
+    await control(live, "POST", "/faults", {"kind": "error_after_commit", "next": 2,
+                                            "path": "/epayment/v1/payments"})
+    lost = await patient.call("payment:vipps", {"request_id": request["id"]})
+    assert lost["ok"] is False and lost["error"]["code"] == "vipps_unavailable"
+    row = await request_row(live, request["id"])
+    assert (row.status, row.method) == ("requested", "vipps")
+
+    again = await patient.call("payment:vipps", {"request_id": request["id"]})
+    assert again["ok"], again
+    assert again["vipps"]["reference"] == row.vipps_reference
+    made = [p for p in (await control(live, "GET", "/payments"))["payments"]
+            if p["reference"].startswith(row.vipps_reference.rsplit("-", 1)[0])]
+    assert len(made) == 1
+    await phone_answer(live, "approve")
+    await clinician.wait_for("payment:received", timeout=10)
