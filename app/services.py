@@ -40,6 +40,7 @@ from integrations.medipay.client import MediPayHTTPClient
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import StripeGateway
+from integrations.vipps.client import VippsClient
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Services:
     db: Database
     stripe: StripeGateway
     medipay: MediPayGateway
+    vipps: VippsClient
     notifier: Notifier
     organisations: Organisations
     admin_sessions: AdminSessions
@@ -112,6 +114,7 @@ async def open_services(
     clock: Clock | None = None,
     stripe: StripeGateway | None = None,
     medipay: MediPayGateway | None = None,
+    vipps: VippsClient | None = None,
 ) -> AsyncIterator[Services]:
     """Open the database and the gateways, make the services, yield them; close on the way out."""
     clock = clock or SystemClock()
@@ -133,6 +136,10 @@ async def open_services(
             client = MediPayHTTPClient(settings.medipay_base, callback_secret=settings.medipay_callback_secret)
             stack.push_async_callback(client.close)
             medipay = client
+        if vipps is None:
+            # Every clinic is its own Vipps merchant: one client, the keys handed in per call.
+            vipps = VippsClient(settings.vipps_base)
+            stack.push_async_callback(vipps.close)
         exporter = MediPayExporter(
             db,
             gateway=medipay,
@@ -150,6 +157,7 @@ async def open_services(
             db=db,
             stripe=stripe,
             medipay=medipay,
+            vipps=vipps,
             notifier=notifier,
             organisations=Organisations(db, clock=clock),
             admin_sessions=AdminSessions(db, clock=clock),
