@@ -14,10 +14,9 @@ from aiohttp import web
 
 from app.admin.auth import AdminUser, flash, load_clinic_for, render, require, translator
 from app.admin.confirm import confirm_page, confirmed
-from app.collection.secret_box import SecretBox
 from app.connect.vipps_merchants import MerchantView, VippsMerchants
 from app.errors import DomainError, Invalid, NotFound, Unavailable
-from app.keys import CLOCK, DB, SERVICES
+from app.keys import SERVICES
 from app.models import Clinic
 
 routes = web.RouteTableDef()
@@ -27,10 +26,7 @@ FIELDS = ("merchant_serial_number", "client_id", "client_secret", "subscription_
 
 
 def merchants(request: web.Request) -> VippsMerchants:
-    services = request.app[SERVICES]
-    settings = services.settings
-    return VippsMerchants(request.app[DB], vipps=services.vipps, clock=request.app[CLOCK],
-                          box=SecretBox(settings.secret_key), public_url=settings.public_url)
+    return request.app[SERVICES].vipps_merchants
 
 
 def _page(clinic_id: str) -> str:
