@@ -247,7 +247,8 @@ class VippsMerchants:
             raise Unavailable("vipps_unavailable", UNAVAILABLE) from e
         except ProviderError as e:
             raise Invalid("vipps_keys_refused", "Vipps did not accept the keys. Check the merchant serial number, "
-                          "client id, client secret and subscription key, and try again.", field="client_secret", vipps_message=_said(e)) from e
+                          "client id, client secret and subscription key, and try again.", field="client_secret",
+                          vipps_message=_said(e)) from e
         try:
             return await self.vipps.register_webhook(keys, self.webhook_url)
         except ProviderUnavailable as e:
