@@ -186,6 +186,7 @@ async def _seed(services: Services) -> dict[str, Any]:
     return await demo.seed(
         settings, services.db, services.organisations, services.stripe,
         onboard=lambda a: demo.onboard_in_sandbox(settings, a), medipay_accounts=services.medipay_accounts,
+        vipps_merchants=services.vipps_merchants,
     )
 
 

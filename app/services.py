@@ -27,6 +27,7 @@ from app.collection.medipay_accounts import MediPayAccounts
 from app.collection.secret_box import SecretBox
 from app.config import Settings
 from app.connect.stripe_accounts import StripeAccounts
+from app.connect.vipps_merchants import VippsMerchants
 from app.consults.notifier import Notifier
 from app.consults.service import ConsultService
 from app.consults.tokens import TokenSigner
@@ -66,6 +67,7 @@ class Services:
     medipay_exporter: MediPayExporter
     medipay_callbacks: MediPayCallbacks
     vipps_payments: VippsPayments
+    vipps_merchants: VippsMerchants
     fallback: MediPayFallback = field(init=False)
 
     def __post_init__(self) -> None:
@@ -195,4 +197,6 @@ async def open_services(
                 db, gateway=medipay, clock=clock, notifier=notifier, secret_key=settings.secret_key
             ),
             vipps_payments=vipps_payments,
+            vipps_merchants=VippsMerchants(db, vipps=vipps, clock=clock, box=SecretBox(settings.secret_key),
+                                           public_url=settings.public_url),
         )

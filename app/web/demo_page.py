@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import demo_seed as demo
 from app.commands import CreateConsult
 from app.i18n import negotiate
-from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
+from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SERVICES, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
 from app.models import Consult
 from app.web.pages import context
 
@@ -27,7 +27,7 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     await demo.seed(
         settings, app[DB], app[ORGANISATIONS], app[STRIPE],
         onboard=lambda acct: demo.onboard_in_sandbox(settings, acct, app.get(STRIPE_SANDBOX_APP)),
-        medipay_accounts=app[MEDIPAY_ACCOUNTS],
+        medipay_accounts=app[MEDIPAY_ACCOUNTS], vipps_merchants=app[SERVICES].vipps_merchants,
     )
     consult = await app[CONSULTS].create(
         demo.ORG_ID,
