@@ -66,6 +66,10 @@ async def test_the_patient_pays_with_a_push_and_the_webhook_settles_it(live: Liv
     assert mine[0]["aggregate"]["captured"] == 45000
     row = await eventually(lambda: _receipt_sent(live, request["id"]))
     assert row.vipps_psp_reference
+    # Our receipt says how it was paid.
+    assert live.http
+    async with live.http.get(received["request"]["receipt"]["url"], headers={"Accept-Language": "en"}) as resp:
+        assert resp.status == 200 and "Vipps" in await resp.text()
 
     # The settlement report's payment type `vipps` covers it.
     status, report = await live.api("GET", "/api/v1/reports/settlement?payment_type=vipps")
@@ -340,5 +344,32 @@ async def test_a_lost_answer_to_the_payment_is_sent_again_with_its_key_not_made_
     made = [p for p in (await control(live, "GET", "/payments"))["payments"]
             if p["reference"].startswith(row.vipps_reference.rsplit("-", 1)[0])]
     assert len(made) == 1
+    await phone_answer(live, "approve")
+    await clinician.wait_for("payment:received", timeout=10)
+
+
+async def test_the_demo_call_offers_vipps_with_the_seeded_merchant(live: Live) -> None:
+    """A newcomer on the embedded default: the demo clinic's merchant is the sandbox's demo merchant."""
+    import re
+
+    assert live.http
+    async with live.http.get(f"{live.url}/demo", headers={"Accept-Language": "en"}) as resp:
+        assert resp.status == 200
+        page = await resp.text()
+    phone = re.search(r'href="([^"]+/_sandbox/vipps/phone/\d+)"', page)
+    assert phone, "the demo links the patient's phone"
+    patient_url = re.findall(r'<iframe class="call__frame" src="([^"]+)"', page)[1]
+    async with live.http.get(patient_url.replace("&amp;", "&")) as resp:
+        assert '"vipps": true' in await resp.text()
+
+    token = patient_url.rsplit("/join/", 1)[1].split("?")[0]
+    clinician_url = re.findall(r'<iframe class="call__frame" src="([^"]+)"', page)[0]
+    clinician = await live.peer(clinician_url.rsplit("/join/", 1)[1].split("?")[0])
+    patient = await live.peer(token)
+    await clinician.wait_for("consult:state")
+    ack = await clinician.call("payment:request", {"amount": 45000, "description": "Consultation"})
+    request_id = ack["request"]["id"]
+    pay = await patient.call("payment:vipps", {"request_id": request_id})
+    assert pay["ok"] and pay["vipps"]["flow"] == "PUSH_MESSAGE", pay
     await phone_answer(live, "approve")
     await clinician.wait_for("payment:received", timeout=10)
