@@ -307,8 +307,7 @@ async def queue_after_call(session: AsyncSession, consult: Consult, now: datetim
     )).all():
         still_open = await session.scalar(
             select(PaymentRequest.id).where(PaymentRequest.bill_card_id == card.id,
-                                            PaymentRequest.status.in_(("requested", "checkout_open",
-                                                                                        "authorized")))
+                                            PaymentRequest.status.in_(("requested", "checkout_open")))
         )
         if still_open or card.patient_share - await paid_total(session, card.id) <= 0:
             continue

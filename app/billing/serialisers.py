@@ -101,10 +101,12 @@ class RequestProblem:
 
 @dataclasses.dataclass(frozen=True)
 class VippsRefs:
-    """A request's Vipps payment: its reference at Vipps, the user flow, and the capture's pspReference."""
+    """A request's Vipps payment: its reference at Vipps, the user flow, Vipps' state as last read
+    (``AUTHORIZED``: approved, the capture under way), and the capture's pspReference."""
 
     reference: str
     flow: str | None
+    state: str | None
     psp_reference: str | None
 
 
@@ -157,7 +159,7 @@ class RequestView:
         return copy_view(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
                      checkout_expires_at=iso(r.checkout_expires_at), problem=problem, stripe=copy_view(StripeRefs, r),
                      receipt=document_link_of(r.receipt_reference, r.receipt_token, base), method=r.method or "card",
-                     vipps=VippsRefs(reference=r.vipps_reference, flow=r.vipps_flow,
+                     vipps=VippsRefs(reference=r.vipps_reference, flow=r.vipps_flow, state=r.vipps_state,
                                      psp_reference=r.vipps_psp_reference) if r.vipps_reference else None)
 
 

@@ -64,12 +64,11 @@ SETTLED = frozenset({CardStatus.PAID, CardStatus.INVOICE_PAID})
 
 @unique
 class RequestStatus(StrEnum):
-    """A payment request's status (in-call: Stripe Checkout, or Vipps where ``checkout_open`` is the
-    payment waiting in the patient's Vipps app and ``authorized`` reserved there, not yet captured)."""
+    """A payment request's status (in-call, Stripe; for Vipps ``checkout_open`` is the payment waiting
+    in the patient's Vipps app, approved or not: the request's ``vipps_state`` says which)."""
 
     REQUESTED = "requested"
     CHECKOUT_OPEN = "checkout_open"
-    AUTHORIZED = "authorized"
     PAID = "paid"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
@@ -79,7 +78,7 @@ class RequestStatus(StrEnum):
 
 
 REQUEST_STATUSES = tuple(RequestStatus)
-REQUEST_OPEN = frozenset({RequestStatus.REQUESTED, RequestStatus.CHECKOUT_OPEN, RequestStatus.AUTHORIZED})
+REQUEST_OPEN = frozenset({RequestStatus.REQUESTED, RequestStatus.CHECKOUT_OPEN})
 REQUEST_PAID = frozenset({RequestStatus.PAID, RequestStatus.REFUNDED, RequestStatus.PARTIALLY_REFUNDED})
 # Ended without being paid: their bill-card lines are void.
 REQUEST_ENDED_UNPAID = frozenset({RequestStatus.CANCELLED, RequestStatus.EXPIRED, RequestStatus.FAILED})
@@ -89,7 +88,6 @@ REQUEST_ENDED_UNPAID = frozenset({RequestStatus.CANCELLED, RequestStatus.EXPIRED
 REQUEST_LABELS: dict[RequestStatus, str] = {
     RequestStatus.REQUESTED: "Requested",
     RequestStatus.CHECKOUT_OPEN: "Checkout open",
-    RequestStatus.AUTHORIZED: "Authorised",
     RequestStatus.PAID: "Paid",
     RequestStatus.CANCELLED: "Cancelled",
     RequestStatus.EXPIRED: "Expired",

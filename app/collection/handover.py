@@ -39,7 +39,7 @@ async def take_over(s: AsyncSession, card: BillCard, now: datetime) -> list[Paym
     """The card's open requests now go through MediPay: the patient cannot also pay them in the call."""
     requests = (await s.scalars(select(PaymentRequest).where(
         PaymentRequest.bill_card_id == card.id, PaymentRequest.status.in_(REQUEST_OPEN)).with_for_update())).all()
-    if any(r.status in (RequestStatus.CHECKOUT_OPEN, RequestStatus.AUTHORIZED) for r in requests):
+    if any(r.status == RequestStatus.CHECKOUT_OPEN for r in requests):
         raise Conflict("checkout_open", "The patient has the payment page open; wait for it to finish.")
     for r in requests:
         await finish_unpaid(s, r, RequestStatus.CANCELLED, "sent to MediPay", now, keep_line=True)

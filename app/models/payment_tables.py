@@ -70,6 +70,9 @@ class PaymentRequest(Base):
     vipps_reference: Mapped[str | None] = mapped_column(String(64))
     vipps_psp_reference: Mapped[str | None] = mapped_column(String(64))
     vipps_flow: Mapped[str | None] = mapped_column(String(16))
+    # Vipps' word on the payment as last read: CREATED, AUTHORIZED (approved, capture under way), CAPTURED,
+    # ABORTED, EXPIRED or TERMINATED.
+    vipps_state: Mapped[str | None] = mapped_column(String(16))
     vipps_msn: Mapped[str | None] = mapped_column(String(16))
     vipps_receipt_sent_at: Mapped[datetime | None]
 

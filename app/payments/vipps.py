@@ -89,7 +89,7 @@ class VippsPayments:
         """Start (or show again) the request's Vipps payment in ``flow``."""
         if r.method == Method.VIPPS and r.status == RequestStatus.CHECKOUT_OPEN and r.vipps_flow == flow:
             return _opened(r)  # the same choice twice: the payment already waiting in Vipps
-        if r.method == Method.VIPPS and r.status in (RequestStatus.CHECKOUT_OPEN, RequestStatus.AUTHORIZED):
+        if r.method == Method.VIPPS and r.status == RequestStatus.CHECKOUT_OPEN:
             await self.close(r)  # another flow: the waiting payment is cancelled first
         async with self.db.read() as s:
             merchant = await offered_merchant(s, r.clinic_id)
@@ -113,6 +113,7 @@ class VippsPayments:
             changed = r.vipps_reference == new.reference and r.status == RequestStatus.REQUESTED
             if changed:
                 r.status = RequestStatus.CHECKOUT_OPEN
+                r.vipps_state = r.vipps_state or PaymentState.CREATED
                 r.checkout_url = created.redirect_url
                 r.problem = r.problem_detail = r.problem_at = None
                 r.updated_at = now
@@ -136,7 +137,7 @@ class VippsPayments:
                 r.vipps_reference = reference_for(r.id, r.checkout_attempt)
                 r.vipps_flow = flow
                 r.vipps_msn = merchant.merchant_serial_number
-                r.vipps_psp_reference = None
+                r.vipps_psp_reference = r.vipps_state = None
                 r.status = RequestStatus.REQUESTED
                 r.checkout_session_id = r.checkout_url = r.checkout_expires_at = None
                 r.updated_at = now

@@ -48,6 +48,7 @@ async def settle_captured(s: AsyncSession, r: PaymentRequest, payment: Payment, 
     await cards.register_vipps_payment(s, card, request_id=r.id, amount=r.amount, currency=r.currency,
                                        reference=payment.reference, description=r.description, now=now)
     r.status = RequestStatus.PAID
+    r.vipps_state = "CAPTURED"
     r.paid_at = r.updated_at = now
     r.vipps_psp_reference = payment.psp_reference
     r.problem = r.problem_detail = r.problem_at = None
@@ -57,10 +58,12 @@ async def settle_captured(s: AsyncSession, r: PaymentRequest, payment: Payment, 
 
 
 async def authorised(s: AsyncSession, r: PaymentRequest, now: datetime) -> Outcome:
-    """The patient approved in Vipps: the amount is reserved, the capture comes next."""
-    if r.status not in (RequestStatus.REQUESTED, RequestStatus.CHECKOUT_OPEN):
+    """The patient approved in Vipps: the amount is reserved, the capture comes next (the request stays
+    ``checkout_open``; its ``vipps.state`` says *authorised*)."""
+    if r.status not in REQUEST_OPEN or r.vipps_state == PaymentState.AUTHORIZED:
         return "no_change", None
-    r.status = RequestStatus.AUTHORIZED
+    r.status = RequestStatus.CHECKOUT_OPEN
+    r.vipps_state = PaymentState.AUTHORIZED
     r.problem = r.problem_detail = r.problem_at = None
     r.updated_at = now
     return "authorized", request_view(r)
@@ -75,6 +78,7 @@ async def ended(s: AsyncSession, r: PaymentRequest, state: PaymentState, now: da
     """
     if r.status not in REQUEST_OPEN:
         return "stale", None
+    r.vipps_state = state
     if state == PaymentState.ABORTED:
         r.status = RequestStatus.REQUESTED
         r.problem, r.problem_detail, r.problem_at = CheckoutProblem.REJECTED, None, now

@@ -86,7 +86,8 @@ _REQUEST = _obj(
     onward={"type": ["string", "null"], "enum": [*Onward, None]},
     stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")), receipt=_DOCUMENT,
     method={**_enum(METHODS), "description": "how the patient pays: card (Stripe Checkout) or vipps"},
-    vipps={**_obj(reference=STR, flow=_enum(VIPPS_FLOWS), psp_reference=_null(STR)), "type": ["object", "null"],
+    vipps={**_obj(reference=STR, flow=_enum(VIPPS_FLOWS), state=_null(STR), psp_reference=_null(STR)),
+           "type": ["object", "null"],
            "description": "the Vipps MobilePay payment of the latest attempt; null if never paid with Vipps"},
 )
 _REFUND = _obj(

@@ -198,7 +198,6 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
             "partially_refunded": "paid",
             "requested": "left" if pr.problem == CheckoutProblem.LEFT else "pending",
             "checkout_open": "pending",
-            "authorized": "pending",
             "cancelled": "cancelled",
             "expired": "expired",
             "failed": "failed",

@@ -44,6 +44,10 @@ async def test_the_patient_pays_with_a_push_and_the_webhook_settles_it(live: Liv
 
     await phone_answer(live, "approve")
 
+    # Approved in the app: the clinician sees it authorised, then paid once captured.
+    authorised = await clinician.wait_for("payment:updated", lambda d: (d["request"]["vipps"] or {}).get("state")
+                                          == "AUTHORIZED", timeout=10)
+    assert authorised["request"]["status"] == "checkout_open"
     received = await clinician.wait_for("payment:received", timeout=10)
     assert received["request"]["status"] == "paid" and received["request"]["method"] == "vipps"
     assert received["request"]["receipt"]["number"].startswith("CP-")

@@ -24,6 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("vipps_reference", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("vipps_psp_reference", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("vipps_flow", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("vipps_state", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("vipps_msn", sa.String(length=16), nullable=True))
         batch_op.add_column(
             sa.Column("vipps_receipt_sent_at", app.models.UTCDateTime(timezone=True), nullable=True)
@@ -40,6 +41,7 @@ def downgrade() -> None:
         batch_op.drop_constraint("uq_payment_requests_vipps_reference", type_="unique")
         batch_op.drop_column("vipps_receipt_sent_at")
         batch_op.drop_column("vipps_msn")
+        batch_op.drop_column("vipps_state")
         batch_op.drop_column("vipps_flow")
         batch_op.drop_column("vipps_psp_reference")
         batch_op.drop_column("vipps_reference")

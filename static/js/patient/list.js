@@ -52,7 +52,7 @@ function note(r, payable) {
   }
   // A decline, or the page left or timed out: said in words, live.
   const problem = problemText(r);
-  if (r.method === "vipps" && r.status === statuses.request.AUTHORIZED && !state.ended) {
+  if (r.method === "vipps" && r.vipps && r.vipps.state === "AUTHORIZED" && !state.ended) {
     return t("Approved in Vipps. Completing the payment…");
   }
   if (r.method === "vipps" && r.status === statuses.request.CHECKOUT_OPEN && !state.ended) {
