@@ -12,6 +12,7 @@ import pytest
 
 from integrations.vipps.client import verify_webhook
 from integrations.vipps.protocol import EPAYMENT_EVENTS, SignatureError, VippsProblem
+from integrations.vipps.sandbox import SANDBOX
 from integrations.vipps.sandbox.webhooks import signed_headers
 from tests.vipps.support import Running, new_payment
 
@@ -118,3 +119,17 @@ async def test_duplicates_late_and_failed_deliveries_on_demand(sandbox: Running)
     await sandbox.answer(await sandbox.phone_token(), "reject")
     await rec.wait_for(lambda r: len(r.received) == 3)
     assert rec.names(created.reference) == ["CREATED", "CREATED", "ABORTED"]
+
+
+async def test_a_failed_notification_holds_back_the_payment_s_later_ones(sandbox: Running) -> None:
+    await _register(sandbox)
+    await sandbox.control("POST", "/_control/webhooks", {"fail_next": 3})
+    created = await sandbox.client.create_payment(sandbox.keys, new_payment(), idempotency_key="order")
+    await sandbox.answer(await sandbox.phone_token(), "approve")
+    await sandbox.client.capture(sandbox.keys, created.reference, 49900, "NOK", idempotency_key="order-cap")
+    rec = sandbox.receiver
+    await rec.wait_for(lambda r: len(r.received) == 3)
+    assert rec.names() == ["CREATED", "AUTHORIZED", "CAPTURED"]  # in order, though the first was retried thrice
+    log = (await sandbox.control("GET", "/_control/webhooks"))["deliveries"]
+    assert [len(d["attempts"]) for d in log] == [4, 1, 1]
+    assert sandbox.app[SANDBOX].store.all("line") == []  # every line emptied

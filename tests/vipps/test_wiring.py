@@ -99,3 +99,24 @@ async def test_standalone_keeps_its_payments_across_a_restart(tmp_path: Path) ->
     finally:
         await client.close()
         await _stop(proc)
+
+
+async def test_a_process_without_http_reaches_the_built_in_sandbox_on_the_shared_file(tmp_path: Path) -> None:
+    from app.__main__ import with_services
+    from integrations.vipps.sandbox.store import Store
+
+    settings = make_settings(tmp_path)
+
+    async def create(services) -> str:  # type: ignore[no-untyped-def]
+        assert services.vipps.base_url.startswith("http://127.0.0.1:")  # this process's own port
+        created = await services.vipps.create_payment(DEMO_KEYS, new_payment(UserFlow.WEB_REDIRECT),
+                                                      idempotency_key="worker")
+        assert created.redirect_url and created.redirect_url.startswith(settings.vipps_base)  # the web server's
+        return created.reference
+
+    reference = await with_services(settings, create)
+    store = Store(str(tmp_path / "var" / "vipps-sandbox.db"))
+    try:
+        assert [p["reference"] for p in store.all("payment")] == [reference]
+    finally:
+        store.close()

@@ -2,7 +2,8 @@
 
 A push payment request reaches the phone page (phone-sized, keyboard only, axe
 on every load); the patient approves it with the keyboard, the page shows the
-outcome in their language, and Vipps' API says the payment is authorised.
+outcome in their language, and Vipps' API says the payment is authorised; on
+the landing page a rejection returns the browser to the merchant.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from app.keys import VIPPS
-from integrations.vipps.protocol import PaymentState
+from integrations.vipps.protocol import PaymentState, UserFlow
 from integrations.vipps.sandbox import DEMO_KEYS
 from tests.factories import Live
 from tests.vipps.support import new_payment
@@ -39,5 +40,16 @@ async def test_the_patient_approves_the_push_on_the_phone_page(live: Live, sessi
     await phone.get_by_role("link", name="Norsk bokmål").click()
     await expect(phone.get_by_role("heading", level=1)).to_have_text("Vipps på 4798765432")
     await expect(request.get_by_role("status")).to_have_text("Godkjent. Takk!")
+
+    # On the landing page (a web redirect), rejecting sends the browser back to the merchant's returnUrl.
+    back = f"{live.settings.vipps_base}/phone/4798765432"
+    redirect = await client.create_payment(DEMO_KEYS, new_payment(UserFlow.WEB_REDIRECT, return_url=back),
+                                           idempotency_key="browser-landing")
+    assert redirect.redirect_url
+    await phone.goto(redirect.redirect_url)
+    await expect(phone.get_by_role("heading", level=1)).to_have_text("Pay with Vipps")
+    await phone.get_by_role("button", name="Reject").click()
+    await expect(phone).to_have_url(back)
+    assert (await client.get_payment(DEMO_KEYS, redirect.reference)).state is PaymentState.ABORTED
     await session.check_accessibility()
     session.assert_no_page_errors()

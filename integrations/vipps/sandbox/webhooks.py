@@ -7,11 +7,14 @@ due at once. A background task POSTs due deliveries with ``x-ms-date`` (real
 time: the receiver checks it against its own clock), ``x-ms-content-sha256``
 and ``Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=…``
 over ``POST\\n<path and query>\\n<date>;<host>;<hash>``, and retries a non-2xx,
-a timeout or a refused connection with exponential backoff.
+a timeout or a refused connection with exponential backoff. As Vipps does, a
+payment's notifications to one webhook go in order: while one is being
+retried, the ones after it wait (a ``line`` row per webhook and payment).
 
 The control surface makes delivery misbehave: each event sent ``duplicate``
-times, the next ``late_next`` events held back ``late_seconds`` (later ones
-overtake them), the next ``fail_next`` attempts failing before they leave.
+times, the next ``late_next`` events held back ``late_seconds`` outside the line
+(later ones overtake them), the next ``fail_next`` attempts failing before
+they leave (and holding up the payment's later ones until a retry succeeds).
 """
 
 from __future__ import annotations
@@ -80,12 +83,36 @@ class Webhooks(Sender):
                 for _ in range(max(1, int(cfg["duplicate"]))):
                     at = time.time() + hold
                     delivery = {"id": new_id("dlv_"), "webhook": hook["id"], "url": hook["url"], "event": event,
-                                "type": event_type, "status": "pending", "next_at": at, "attempts": []}
-                    self.store.put("delivery", delivery["id"], delivery, owner=msn, due=at)
+                                "type": event_type, "status": "pending", "next_at": at, "attempts": [],
+                                "line": None if hold else f"{hook['id']}:{event['reference']}"}
+                    self.store.put("delivery", delivery["id"], delivery, owner=msn, due=self._join(delivery, at))
                     queued += 1
         if queued:
             self._wake.set()
         return queued
+
+    def _join(self, delivery: dict[str, Any], at: float) -> float | None:
+        """Its place in its line: due at ``at`` when first, else parked (None) behind the others."""
+        if delivery["line"] is None:
+            return at
+        line = self.store.get("line", delivery["line"]) or {"waiting": []}
+        line["waiting"].append(delivery["id"])
+        self.store.put("line", delivery["line"], line)
+        return at if len(line["waiting"]) == 1 else None
+
+    def _leave(self, delivery: dict[str, Any]) -> None:
+        """A finished delivery lets the next one in its line go."""
+        line = self.store.get("line", delivery["line"]) if delivery.get("line") else None
+        if line is None or delivery["id"] not in line["waiting"]:
+            return
+        line["waiting"].remove(delivery["id"])
+        if not line["waiting"]:
+            self.store.delete("line", delivery["line"])
+            return
+        self.store.put("line", delivery["line"], line)
+        following = self.store.get("delivery", line["waiting"][0])
+        if following is not None:
+            self.store.put("delivery", following["id"], following, owner=following["event"]["msn"], due=time.time())
 
     def log(self, msn: str | None = None) -> list[dict[str, Any]]:
         return self.store.all("delivery", msn)
@@ -142,3 +169,5 @@ class Webhooks(Sender):
             if d is not None:
                 due = kit.settle(d, attempt, ok, cfg)
                 self.store.put("delivery", d["id"], d, owner=d["event"]["msn"], due=due)
+                if due is None:
+                    self._leave(d)
