@@ -86,6 +86,9 @@ def serve(settings: Settings) -> int:
             print(f"  Stripe sandbox: {settings.stripe_sandbox_url}/v1/ (test card 4242 4242 4242 4242)", flush=True)
         if "medipay" in settings.sandboxes:
             print(f"  MediPay sandbox: {settings.medipay_sandbox_url}/", flush=True)
+        if "vipps" in settings.sandboxes:
+            print(f"  Vipps sandbox: {settings.vipps_sandbox_url}/ (a patient's phone: "
+                  f"{settings.vipps_sandbox_url}/phone/4791234567)", flush=True)
         if settings.sandboxes:
             print("  the sandboxes' control surfaces answer callers on this machine only", flush=True)
 
@@ -117,8 +120,8 @@ async def _serve_locally(sandbox: web.Application) -> tuple[web.AppRunner, int]:
 async def with_services(settings: Settings, action: Any) -> Any:
     """Open the services without serving HTTP, run ``action(services)``, close them.
 
-    With the built-in Stripe and MediPay sandboxes, each is served on a free
-    local port for the duration, sharing its state file with the web server's.
+    With the built-in Stripe, MediPay and Vipps sandboxes, each is served on a
+    free local port for the duration, sharing its state file with the web server's.
     """
     from app.services import open_services
 
@@ -163,8 +166,17 @@ async def with_services(settings: Settings, action: Any) -> Any:
         medipay_runner, medipay_port = await _serve_locally(medipay_sandbox)
         medipay = MediPayHTTPClient(f"http://127.0.0.1:{medipay_port}",
                                     callback_secret=settings.medipay_callback_secret)
+    vipps_runner, vipps = None, None
+    if "vipps" in settings.sandboxes and not settings.vipps_api_base:
+        from integrations.vipps.client import VippsClient
+        from integrations.vipps.sandbox import create_sandbox_app as create_vipps_sandbox
+
+        vipps_runner, vipps_port = await _serve_locally(create_vipps_sandbox(
+            public_url=settings.vipps_sandbox_url, data_path=str(settings.data_dir / "vipps-sandbox.db")))
+        vipps = VippsClient(f"http://127.0.0.1:{vipps_port}")
     try:
-        async with open_services(settings, notifier=notifier or NoNotifier(), medipay=medipay) as services:
+        async with open_services(settings, notifier=notifier or NoNotifier(), medipay=medipay,
+                                 vipps=vipps) as services:
             return await action(services)
     finally:
         if manager is not None:
@@ -175,6 +187,10 @@ async def with_services(settings: Settings, action: Any) -> Any:
             await medipay.close()
         if medipay_runner is not None:
             await medipay_runner.cleanup()
+        if vipps is not None:
+            await vipps.close()
+        if vipps_runner is not None:
+            await vipps_runner.cleanup()
         if runner is not None:
             await runner.cleanup()
 
@@ -186,6 +202,7 @@ async def _seed(services: Services) -> dict[str, Any]:
     return await demo.seed(
         settings, services.db, services.organisations, services.stripe,
         onboard=lambda a: demo.onboard_in_sandbox(settings, a), medipay_accounts=services.medipay_accounts,
+        vipps_merchants=services.vipps_merchants,
     )
 
 

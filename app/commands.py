@@ -142,6 +142,15 @@ class OpenCheckout(Command):
     request_id: str
 
 
+@command(inputs.PAYMENT_VIPPS)
+class PayWithVipps(Command):
+    """``payment:vipps``: the patient pays one of their requests with Vipps (push, QR or app switch)."""
+
+    request_id: str
+    flow: str | None = None
+    phone: str | None = None
+
+
 @command(inputs.PANEL_REFUND)
 class RefundPayment(Command):
     """``payment:refund`` from the panel, and ``POST …/refunds`` (request from the path, key from the header)."""

@@ -4,12 +4,13 @@ Nothing reads the environment anywhere else. A bad value stops start-up with
 one line naming the variable (``ConfigError``).
 
 What runs where is decided here. The *embedded default* is no
-``STRIPE_SECRET_KEY``: the built-in Stripe and MediPay sandboxes are mounted
-under ``/_sandbox/`` (each unless STRIPE_API_BASE or MEDIPAY_URL points
-elsewhere) and ``/demo`` is on, so ``make run`` works with nothing set. With a
-real Stripe key nothing demo-only runs unless named: ``SANDBOXES=medipay``
+``STRIPE_SECRET_KEY``: the built-in Stripe, MediPay and Vipps sandboxes are
+mounted under ``/_sandbox/`` (each unless STRIPE_API_BASE, MEDIPAY_URL or
+VIPPS_API_BASE points elsewhere) and ``/demo`` is on: ``make run`` works with
+nothing set. With a real Stripe key nothing demo-only runs unless named: ``SANDBOXES=medipay``
 mounts the MediPay sandbox (the Stripe one never runs beside real Stripe),
-and the app refuses to start while MediPay would otherwise have no address.
+and the app refuses to start while MediPay would otherwise have no address
+(Vipps has one: VIPPS_API_BASE, the mounted sandbox, else Vipps' own API).
 ``DEMO=on|off`` overrides the demo's default; it is refused with a real key.
 """
 
@@ -27,7 +28,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-SANDBOX_NAMES = ("stripe", "medipay")
+SANDBOX_NAMES = ("stripe", "medipay", "vipps")
+VIPPS_PRODUCTION = "https://api.vipps.no"
 _ON = ("on", "true", "yes", "1")
 _OFF = ("off", "false", "no", "0")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -99,24 +101,26 @@ def _persistent_secret(data_dir: Path, name: str, prefix: str = "") -> str:
 
 
 def _sandboxes(text: str | None, *, embedded: bool, stripe_api_base: str | None,
-               medipay_url: str | None) -> frozenset[str]:
+               medipay_url: str | None, vipps_api_base: str | None) -> frozenset[str]:
     """The built-in sandboxes this process serves.
 
     Unset means the embedded default: without STRIPE_SECRET_KEY, each sandbox
-    that nothing else stands in for (STRIPE_API_BASE, MEDIPAY_URL); with a
-    real key, none. Set, it names them: ``stripe,medipay``, or ``none``.
+    that nothing else stands in for (STRIPE_API_BASE, MEDIPAY_URL,
+    VIPPS_API_BASE); with a real key, none. Set, it names them:
+    ``stripe,medipay,vipps``, or ``none``.
     """
     if text is None:
         if not embedded:
             return frozenset()
-        return frozenset(name for name, elsewhere in (("stripe", stripe_api_base), ("medipay", medipay_url))
+        return frozenset(name for name, elsewhere in (("stripe", stripe_api_base), ("medipay", medipay_url),
+                                                      ("vipps", vipps_api_base))
                          if elsewhere is None)
     names = {part.strip().lower() for part in text.split(",") if part.strip()}
     if names == {"none"}:
         return frozenset()
     unknown = names - set(SANDBOX_NAMES)
     if unknown:
-        raise ConfigError(f"SANDBOXES may name {' and '.join(SANDBOX_NAMES)} (comma-separated), or none: {text!r}")
+        raise ConfigError(f"SANDBOXES may name {', '.join(SANDBOX_NAMES)} (comma-separated), or none: {text!r}")
     return frozenset(names)
 
 
@@ -156,6 +160,7 @@ class Settings:
     stripe_api_base: str | None = None
     medipay_url: str | None = None
     medipay_callback_secret: str | None = field(default=None, repr=False)
+    vipps_api_base: str | None = None
     log_level: str = "INFO"
     data_dir: Path = Path("var")
     consult_ttl_seconds: int = 4 * 3600
@@ -167,7 +172,7 @@ class Settings:
     medipay_export_lease_seconds: int = 120
     # How many claims one export run sends at the same time (bounded batching).
     medipay_export_concurrency: int = 16
-    # The built-in sandboxes this process mounts under /_sandbox/ ("stripe", "medipay").
+    # The built-in sandboxes this process mounts under /_sandbox/ ("stripe", "medipay", "vipps").
     sandboxes: frozenset[str] = frozenset(SANDBOX_NAMES)
     # Whether /demo and ``seed-demo`` exist.
     demo: bool = True
@@ -201,6 +206,16 @@ class Settings:
     def medipay_base(self) -> str:
         """Where the MediPay client talks to: MEDIPAY_URL or the built-in sandbox."""
         return self.medipay_url or self.medipay_sandbox_url
+
+    @property
+    def vipps_sandbox_url(self) -> str:
+        return f"{self.public_url}/_sandbox/vipps"
+
+    @property
+    def vipps_base(self) -> str:
+        """Where the Vipps client talks to: VIPPS_API_BASE, the built-in sandbox, or Vipps' production API."""
+        sandbox = self.vipps_sandbox_url if "vipps" in self.sandboxes else VIPPS_PRODUCTION
+        return self.vipps_api_base or sandbox
 
     @property
     def is_sqlite(self) -> bool:
@@ -279,6 +294,9 @@ class Settings:
         medipay_url = get("MEDIPAY_URL")
         if medipay_url:
             medipay_url = _url("MEDIPAY_URL", medipay_url, ("http", "https"))
+        vipps_api_base = get("VIPPS_API_BASE")
+        if vipps_api_base:
+            vipps_api_base = _url("VIPPS_API_BASE", vipps_api_base, ("http", "https"))
 
         secret_key = get("SECRET_KEY")
         embedded = stripe_secret_key is None
@@ -309,7 +327,7 @@ class Settings:
             medipay_callback_secret = _persistent_secret(data_dir, "medipay_callback_secret", "mpsec_")
 
         sandboxes = _sandboxes(get("SANDBOXES"), embedded=embedded, stripe_api_base=stripe_api_base,
-                               medipay_url=medipay_url)
+                               medipay_url=medipay_url, vipps_api_base=vipps_api_base)
         if not embedded and "stripe" in sandboxes:
             # It would sign its made-up events with the real webhook secret.
             raise ConfigError("SANDBOXES may not name stripe when STRIPE_SECRET_KEY is set")
@@ -327,21 +345,16 @@ class Settings:
             # The demo seeds an organisation, an API key and a Stripe account: never on real Stripe.
             raise ConfigError("DEMO must be off when STRIPE_SECRET_KEY is set")
 
-        def seconds(name: str, default: int, low: int, high: int) -> int:
+        def whole(name: str, default: int, low: int, high: int, unit: str = "") -> int:
             text = get(name)
             if text is None:
                 return default
             if not text.isdigit() or not low <= int(text) <= high:
-                raise ConfigError(f"{name} must be a whole number of seconds from {low} to {high}")
+                raise ConfigError(f"{name} must be a whole number{unit} from {low} to {high}")
             return int(text)
 
-        def whole(name: str, default: int, low: int, high: int) -> int:
-            text = get(name)
-            if text is None:
-                return default
-            if not text.isdigit() or not low <= int(text) <= high:
-                raise ConfigError(f"{name} must be a whole number from {low} to {high}")
-            return int(text)
+        def seconds(name: str, default: int, low: int, high: int) -> int:
+            return whole(name, default, low, high, " of seconds")
 
         return cls(
             host=host,
@@ -357,6 +370,7 @@ class Settings:
             stripe_api_base=stripe_api_base,
             medipay_url=medipay_url,
             medipay_callback_secret=medipay_callback_secret,
+            vipps_api_base=vipps_api_base,
             log_level=log_level,
             data_dir=data_dir,
             consult_ttl_seconds=seconds("CONSULT_TTL_SECONDS", 4 * 3600, 300, 7 * 86400),

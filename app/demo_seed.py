@@ -17,8 +17,8 @@ from app.accounts.payment_app import enable_by_system
 from app.config import Settings
 from app.connect import account_status as clinic_accounts
 from app.db import Database
-from app.errors import Unavailable
-from app.models import Book, Clinic, MediPayAccount, Organisation, User
+from app.errors import DomainError, Unavailable
+from app.models import Book, Clinic, MediPayAccount, Organisation, User, VippsMerchant
 from integrations.stripe.protocol import StripeGateway
 
 log = logging.getLogger(__name__)
@@ -45,12 +45,13 @@ def _derived(settings: Settings, purpose: str) -> str:
 
 async def seed(
     settings: Settings, db: Database, orgs: Organisations, stripe: StripeGateway, onboard: Any = None,
-    medipay_accounts: Any = None,
+    medipay_accounts: Any = None, vipps_merchants: Any = None,
 ) -> dict[str, Any]:
     """Create what the demo needs (once) and say how to use it.
 
     ``medipay_accounts`` (``MediPayAccounts``) adds and verifies the MediPay
-    account of the demo's MediPay book. ``onboard(account_id)`` completes the sandbox's onboarding for the demo
+    account of the demo's MediPay book; ``vipps_merchants`` (``VippsMerchants``) the demo
+    clinic's Vipps merchant. ``onboard(account_id)`` completes the sandbox's onboarding for the demo
     account, as a clinic admin would on Stripe's pages.
     """
     async with db.read() as s:
@@ -93,6 +94,7 @@ async def seed(
                 )
             )
     medipay_book_id = await _medipay_book(settings, db, orgs, medipay_accounts)
+    await _vipps_merchant(settings, db, vipps_merchants)
     return {
         "api_key": api_key,
         "organisation_id": ORG_ID,
@@ -127,6 +129,28 @@ async def _medipay_book(settings: Settings, db: Database, orgs: Organisations, a
         except Unavailable:
             log.warning("the MediPay sandbox did not answer; the demo's MediPay account is verified next time")
     return MEDIPAY_BOOK_ID
+
+
+async def _vipps_merchant(settings: Settings, db: Database, merchants: Any) -> None:
+    """The demo clinic's Vipps merchant: the Vipps sandbox's demo merchant, checked and saved until it is active.
+
+    Only when the app talks to the built-in sandbox: a real merchant is added in
+    *Client payments > Vipps* with the keys from the Vipps MobilePay portal.
+    """
+    if merchants is None or "vipps" not in settings.sandboxes or settings.vipps_base != settings.vipps_sandbox_url:
+        return
+    async with db.read() as s:
+        status = await s.scalar(select(VippsMerchant.status).where(VippsMerchant.clinic_id == CLINIC_ID))
+    if status == "active":
+        return
+    from integrations.vipps.sandbox.keys import DEMO_KEYS
+
+    try:
+        await merchants.save(ORG_ID, CLINIC_ID, merchant_serial_number=DEMO_KEYS.merchant_serial_number,
+                             client_id=DEMO_KEYS.client_id, client_secret=DEMO_KEYS.client_secret,
+                             subscription_key=DEMO_KEYS.subscription_key, enabled=True, actor_id=None)
+    except DomainError as e:
+        log.warning("the demo's Vipps merchant was not saved (%s); it is tried again next time", e.message)
 
 
 async def onboard_in_sandbox(settings: Settings, account_id: str, sandbox: web.Application | None = None) -> None:

@@ -39,6 +39,8 @@ from app.keys import (
     STRIPE_ACCOUNTS,
     STRIPE_EVENTS,
     STRIPE_SANDBOX_APP,
+    VIPPS,
+    VIPPS_SANDBOX_APP,
 )
 from app.realtime.namespace import ConsultNamespace
 from app.realtime.overload import LOAD_GATE, LoadGate
@@ -49,6 +51,7 @@ from app.web import demo_page as demo
 from app.web.middleware import errors, load_gate, security_headers
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.protocol import StripeGateway
+from integrations.vipps.client import VippsClient
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +69,10 @@ def create_app(
     run_jobs: bool | None = None,
     sandbox_options: dict[str, Any] | None = None,
     medipay_sandbox_options: dict[str, Any] | None = None,
+    vipps: VippsClient | None = None,
+    vipps_sandbox_options: dict[str, Any] | None = None,
 ) -> web.Application:
-    """The web app. Injected ``stripe``/``medipay``/``clock``/``notifier`` replace the real ones (tests).
+    """The web app. Injected ``stripe``/``medipay``/``vipps``/``clock``/``notifier`` replace the real ones (tests).
 
     ``run_jobs`` defaults to the embedded default's choice: jobs in-process unless
     Redis says several processes share the work (then the worker runs them).
@@ -142,10 +147,24 @@ def create_app(
         )
         app.add_subapp("/_sandbox/medipay", medipay_sandbox)
 
+    if "vipps" in settings.sandboxes:
+        # Without VIPPS_API_BASE the app's Vipps client talks to this sandbox, as it would to Vipps.
+        from integrations.vipps.sandbox import create_sandbox_app as create_vipps_sandbox
+
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        vipps_sandbox = create_vipps_sandbox(
+            public_url=settings.vipps_sandbox_url,
+            data_path=str(settings.data_dir / "vipps-sandbox.db"),
+            **(vipps_sandbox_options or {}),
+        )
+        app.add_subapp("/_sandbox/vipps", vipps_sandbox)
+        app[VIPPS_SANDBOX_APP] = vipps_sandbox
+
     async def services(app: web.Application) -> AsyncIterator[None]:
         # One context for every service: leaving it closes exactly what it opened.
         async with open_services(
-            settings, notifier=notifier or SocketNotifier(sio), clock=app[CLOCK], stripe=stripe, medipay=medipay
+            settings, notifier=notifier or SocketNotifier(sio), clock=app[CLOCK], stripe=stripe, medipay=medipay,
+            vipps=vipps,
         ) as built:
             expose(app, built)
             yield
@@ -175,6 +194,7 @@ def expose(app: web.Application, built: Services) -> None:
     app[DB] = built.db
     app[STRIPE] = built.stripe
     app[MEDIPAY] = built.medipay
+    app[VIPPS] = built.vipps
     app[ORGANISATIONS] = built.organisations
     app[ADMIN_SESSIONS] = built.admin_sessions
     app[CONSULTS] = built.consults

@@ -95,6 +95,18 @@ PAYMENT_REQUEST = Schema(
     },
 )
 REQUEST_REF = Schema(fields={"request_id": ID}, required=("request_id",))
+# payment:vipps: the patient pays a request with Vipps. ``flow`` is the panel's choice (a phone browser
+# sends NATIVE_REDIRECT or WEB_REDIRECT); without one, a push to ``phone`` (else the number the host
+# gave for the patient) or, with no number known, a QR code.
+VIPPS_FLOWS = ("PUSH_MESSAGE", "QR", "WEB_REDIRECT", "NATIVE_REDIRECT")
+PAYMENT_VIPPS = Schema(
+    fields={
+        "request_id": ID,
+        "flow": Text(max_len=16, choices=VIPPS_FLOWS, code="invalid_flow", description="Vipps' userFlow"),
+        "phone": Text(max_len=32, code="invalid_phone", description="the patient's mobile, e.g. +4791234567"),
+    },
+    required=("request_id",),
+)
 PANEL_REFUND = Schema(
     fields={"request_id": ID, "amount": REFUND.fields["amount"], "idempotency_key": Text(max_len=255)},
     required=("request_id",),

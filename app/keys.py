@@ -20,6 +20,7 @@ from app.payments.stripe_events import StripeEvents
 from app.services import Services
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.protocol import StripeGateway
+from integrations.vipps.client import VippsClient
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -39,3 +40,5 @@ MEDIPAY_CALLBACKS = web.AppKey("medipay_callbacks", MediPayCallbacks)
 SERVICES = web.AppKey("services", Services)
 # The built-in Stripe sandbox, when this process serves it.
 STRIPE_SANDBOX_APP = web.AppKey("stripe_sandbox_app", web.Application)
+VIPPS = web.AppKey("vipps", VippsClient)
+VIPPS_SANDBOX_APP = web.AppKey("vipps_sandbox_app", web.Application)

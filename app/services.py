@@ -27,6 +27,7 @@ from app.collection.medipay_accounts import MediPayAccounts
 from app.collection.secret_box import SecretBox
 from app.config import Settings
 from app.connect.stripe_accounts import StripeAccounts
+from app.connect.vipps_merchants import VippsMerchants
 from app.consults.notifier import Notifier
 from app.consults.service import ConsultService
 from app.consults.tokens import TokenSigner
@@ -36,10 +37,12 @@ from app.jobs.scheduler import Job
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.payments.stripe_events import StripeEvents
+from app.payments.vipps import VippsPayments
 from integrations.medipay.client import MediPayHTTPClient
 from integrations.medipay.protocol import MediPayGateway
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import StripeGateway
+from integrations.vipps.client import VippsClient
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Services:
     db: Database
     stripe: StripeGateway
     medipay: MediPayGateway
+    vipps: VippsClient
     notifier: Notifier
     organisations: Organisations
     admin_sessions: AdminSessions
@@ -62,6 +66,8 @@ class Services:
     medipay_accounts: MediPayAccounts
     medipay_exporter: MediPayExporter
     medipay_callbacks: MediPayCallbacks
+    vipps_payments: VippsPayments
+    vipps_merchants: VippsMerchants
     fallback: MediPayFallback = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,11 +103,12 @@ class Services:
             "export-queue": self.medipay_exporter.export_due,
             "retry-not-exported": self.medipay_exporter.retry_not_exported,
             "sync-medipay": self.medipay_callbacks.sync,
+            "vipps-poll": self.vipps_payments.poll,
         }
         return runs[name]
 
 
-JOB_NAMES = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests")
+JOB_NAMES = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests", "vipps-poll")
 
 
 @contextlib.asynccontextmanager
@@ -112,6 +119,7 @@ async def open_services(
     clock: Clock | None = None,
     stripe: StripeGateway | None = None,
     medipay: MediPayGateway | None = None,
+    vipps: VippsClient | None = None,
 ) -> AsyncIterator[Services]:
     """Open the database and the gateways, make the services, yield them; close on the way out."""
     clock = clock or SystemClock()
@@ -133,6 +141,10 @@ async def open_services(
             client = MediPayHTTPClient(settings.medipay_base, callback_secret=settings.medipay_callback_secret)
             stack.push_async_callback(client.close)
             medipay = client
+        if vipps is None:
+            # Every clinic is its own Vipps merchant: one client, the keys handed in per call.
+            vipps = VippsClient(settings.vipps_base)
+            stack.push_async_callback(vipps.close)
         exporter = MediPayExporter(
             db,
             gateway=medipay,
@@ -144,12 +156,15 @@ async def open_services(
         )
         # Its in-flight exports use the gateway: closed before it (the stack runs backwards).
         stack.push_async_callback(exporter.close)
+        vipps_payments = VippsPayments(db, client=vipps, box=SecretBox(settings.secret_key), notifier=notifier,
+                                       clock=clock, public_url=settings.public_url)
         yield Services(
             settings=settings,
             clock=clock,
             db=db,
             stripe=stripe,
             medipay=medipay,
+            vipps=vipps,
             notifier=notifier,
             organisations=Organisations(db, clock=clock),
             admin_sessions=AdminSessions(db, clock=clock),
@@ -168,15 +183,20 @@ async def open_services(
                 clock=clock,
                 public_url=settings.public_url,
                 checkout_ttl_seconds=settings.checkout_ttl_seconds,
+                vipps=vipps_payments,
             ),
             stripe_events=StripeEvents(
                 db, notifier=notifier, clock=clock, livemode=settings.stripe_livemode, public_url=settings.public_url
             ),
             stripe_accounts=StripeAccounts(db, stripe=stripe, clock=clock, public_url=settings.public_url),
-            refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock, public_url=settings.public_url),
+            refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock, public_url=settings.public_url,
+                                  vipps=vipps_payments),
             medipay_accounts=MediPayAccounts(db, gateway=medipay, clock=clock, box=SecretBox(settings.secret_key)),
             medipay_exporter=exporter,
             medipay_callbacks=MediPayCallbacks(
                 db, gateway=medipay, clock=clock, notifier=notifier, secret_key=settings.secret_key
             ),
+            vipps_payments=vipps_payments,
+            vipps_merchants=VippsMerchants(db, vipps=vipps, clock=clock, box=SecretBox(settings.secret_key),
+                                           public_url=settings.public_url),
         )

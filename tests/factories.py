@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from app.config import Settings
-from app.keys import DB, MEDIPAY_ACCOUNTS
+from app.keys import DB, MEDIPAY_ACCOUNTS, SERVICES
 
 PATIENT = {
     "id": "p-1",
@@ -119,7 +119,7 @@ class Live:
         self.demo = await demo.seed(
             self.settings, self.app[DB], self.app[ORGANISATIONS], self.app[STRIPE],
             onboard=lambda a: onboard_in_sandbox(self.settings, a),
-            medipay_accounts=self.app[MEDIPAY_ACCOUNTS],
+            medipay_accounts=self.app[MEDIPAY_ACCOUNTS], vipps_merchants=self.app[SERVICES].vipps_merchants,
         )
 
     async def close(self) -> None:

@@ -57,6 +57,12 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "user.sign_in_failed": ("Sign-in failed", "A sign-in as %(subject)s failed"),
     "user.signed_in": ("Signed in", "%(who)s signed in"),
     "user.signed_out": ("Signed out", "%(who)s signed out"),
+    "vipps_merchant.saved": ("Vipps keys saved",
+                             "%(who)s saved the Vipps keys of merchant %(msn)s after Vipps accepted them"),
+    "vipps_merchant.verified": ("Vipps keys checked", "%(who)s had Vipps check the keys of merchant %(msn)s"),
+    "vipps_merchant.enabled": ("Vipps turned on", "%(who)s turned Vipps on for the clinic"),
+    "vipps_merchant.disabled": ("Vipps turned off", "%(who)s turned Vipps off for the clinic"),
+    "vipps_merchant.removed": ("Vipps removed", "%(who)s removed Vipps merchant %(msn)s from the clinic"),
 }
 ACTORS = {"api": "The accounting system", "stripe": "Stripe", "system": "ConsultPay", "medipay": "MediPay"}
 
@@ -94,6 +100,7 @@ def sentence(event: AuditEvent, t: Translator, users: Mapping[str, str], clinici
     values["subject"] = users.get(event.subject_id, "") if event.subject_type == "user" else ""
     values["name"] = str(details.get("name") or "")
     values["label"] = str(details.get("label") or "")
+    values["msn"] = str(details.get("merchant_serial_number") or "")
     total = details.get("refunded_amount")
     if isinstance(total, int) and not isinstance(total, bool) and isinstance(currency, str):
         values["total"] = format_money(total, currency, t.lang)

@@ -21,6 +21,7 @@ from babel.dates import format_date
 
 from app.admin.auth import AdminUser, flash, lang_of, load_clinic_for, render, require, translator
 from app.admin.confirm import confirm_page, confirmed
+from app.admin.vipps_settings import merchants
 from app.connect.requirements import STATES
 from app.errors import Conflict, DomainError, Invalid
 from app.i18n import format_money, to_minor
@@ -103,6 +104,7 @@ async def client_payments(request: web.Request) -> web.StreamResponse:
             fee_percent=_percent(clinic.fee_basis_points),
             limits=limits_view(clinic),
             major=_typed(clinic.currency, lang_of(request)),
+            vipps=await merchants(request).get(clinic.id),
         ),
     )
 

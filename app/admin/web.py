@@ -8,7 +8,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.admin import audit_page, clinics, dashboard, export_settings, signin, users
+from app.admin import audit_page, clinics, dashboard, export_settings, signin, users, vipps_settings
 from app.admin import cash_desk_pages as cash_desk
 from app.admin import receipts_page as receipts
 from app.admin import report_pages as reports
@@ -27,6 +27,7 @@ TABLES: tuple[web.RouteTableDef, ...] = (
     reports.routes,
     export_settings.routes,
     receipts.routes,
+    vipps_settings.routes,
 )
 
 

@@ -241,6 +241,49 @@ async def register_stripe_payment(
     return True
 
 
+async def register_vipps_payment(
+    session: AsyncSession,
+    card: BillCard,
+    *,
+    request_id: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    description: str,
+    now: datetime,
+) -> bool:
+    """Register an in-call Vipps payment (its ``reference`` at Vipps) on the card and post it.
+
+    False if already registered: the payment's ``(method, reference)`` and the journal's
+    ``vipps:settle:{reference}`` are unique, so a webhook and a poll racing count it once.
+    """
+    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "vipps", "reference": reference})
+    if existing:
+        return False
+    await session.execute(
+        _INSERT_PAYMENT,
+        {"id": new_id("pay"), "bill_card_id": card.id, "organisation_id": card.organisation_id,
+         "payment_request_id": request_id, "method": "vipps", "amount": amount, "currency": currency,
+         "reference": reference, "registered_at": now},
+    )
+    await journal.post(
+        session,
+        clinic_id=card.clinic_id,
+        kind="in_call_payment",
+        reference=f"vipps:settle:{reference}",
+        description=description,
+        currency=currency,
+        bill_card_id=card.id,
+        at=now,
+        # The charge for the consultation, and the patient paying it with Vipps.
+        legs=[Leg("patient_receivable", amount), Leg("patient_revenue", -amount),
+              Leg("vipps_clearing", amount), Leg("patient_receivable", -amount)],
+    )
+    paid = await paid_total(session, card.id)
+    await set_status(session, card, _derived_status(card, paid), "paid in call (Vipps)", now)
+    return True
+
+
 async def queue_after_call(session: AsyncSession, consult: Consult, now: datetime) -> list[BillCard]:
     """The call ended: its cards with an unpaid patient share join the hourly transfer to MediPay.
 

@@ -128,6 +128,32 @@ class RequestProblem:
 
 
 @dataclasses.dataclass(frozen=True)
+class VippsRefs:
+    """A request's Vipps payment: its reference at Vipps, the user flow, Vipps' state as last read
+    (``AUTHORIZED``: approved, the capture under way), and the capture's pspReference."""
+
+    reference: str
+    flow: str | None
+    state: str | None
+    psp_reference: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class VippsOpened:
+    """``payment:vipps``'s answer: what the patient's panel shows for a payment waiting in Vipps.
+
+    ``flow`` says what ``url`` is: nothing to open for ``PUSH_MESSAGE`` (the phone rings),
+    the QR code's image for ``QR``, the page or app to go to for the redirect flows.
+    """
+
+    request_id: str
+    status: str
+    flow: str
+    url: str | None
+    reference: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RequestView:
     """A payment request (``GET /api/v1/payment-requests/{id}``, every ``payment:*`` event)."""
 
@@ -150,6 +176,9 @@ class RequestView:
     onward: str | None
     stripe: StripeRefs
     receipt: DocumentLink | None
+    # How the patient pays: ``card`` (Stripe Checkout) or ``vipps``; and the Vipps payment, if any.
+    method: str
+    vipps: VippsRefs | None
 
     @classmethod
     def from_row(cls, r: PaymentRequest, base: str = "") -> Self:
@@ -157,7 +186,9 @@ class RequestView:
         problem = RequestProblem(code=r.problem, detail=r.problem_detail, at=iso(r.problem_at)) if r.problem else None
         return copy_view(cls, r, created_at=iso(r.created_at), updated_at=iso(r.updated_at), paid_at=iso(r.paid_at),
                      checkout_expires_at=iso(r.checkout_expires_at), problem=problem, stripe=copy_view(StripeRefs, r),
-                     receipt=document_link_of(r.receipt_reference, r.receipt_token, base))
+                     receipt=document_link_of(r.receipt_reference, r.receipt_token, base), method=r.method or "card",
+                     vipps=VippsRefs(reference=r.vipps_reference, flow=r.vipps_flow, state=r.vipps_state,
+                                     psp_reference=r.vipps_psp_reference) if r.vipps_reference else None)
 
 
 def request_view(r: PaymentRequest, base: str = "") -> dict[str, Any]:

@@ -64,7 +64,8 @@ SETTLED = frozenset({CardStatus.PAID, CardStatus.INVOICE_PAID})
 
 @unique
 class RequestStatus(StrEnum):
-    """A payment request's status (in-call, Stripe)."""
+    """A payment request's status (in-call, Stripe; for Vipps ``checkout_open`` is the payment waiting
+    in the patient's Vipps app, approved or not: the request's ``vipps_state`` says which)."""
 
     REQUESTED = "requested"
     CHECKOUT_OPEN = "checkout_open"
@@ -108,6 +109,7 @@ class CheckoutProblem(StrEnum):
     DECLINED = "declined"  # the card was declined; the page stays open for another card
     FAILED = "failed"  # a delayed payment failed after the page closed
     EXPIRED = "expired"  # the payment page timed out unpaid
+    REJECTED = "rejected"  # the patient rejected the payment in Vipps: payable again
 
 
 @unique
@@ -128,6 +130,7 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.DECLINED: "Card declined: {reason}. The patient can try another card.",
         CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
         CheckoutProblem.EXPIRED: "The payment page timed out without a payment.",
+        CheckoutProblem.REJECTED: "The patient rejected the payment in Vipps. It can be paid again.",
     },
     "patient": {
         CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
@@ -135,6 +138,8 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         "You can try another card on the payment page.",
         CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
         CheckoutProblem.EXPIRED: "The payment page timed out. No money was taken.",
+        CheckoutProblem.REJECTED: "You rejected the payment in Vipps. No money was taken. "
+        "You can pay again when you are ready.",
     },
 }
 ONWARD_LABELS: dict[str, dict[Onward, str]] = {
@@ -162,6 +167,8 @@ DECLINE_REASONS: dict[str, str] = {
     "processing_error": "the card could not be processed; trying again may work",
     "authentication_required": "the card issuer asked for authentication that was not completed",
     "payment_intent_payment_attempt_failed": "the bank did not complete the payment",
+    # Vipps: the payment was stopped (TERMINATED) before the patient approved it.
+    "terminated": "the payment was stopped in Vipps",
 }
 DEFAULT_DECLINE_REASON = "the card issuer declined it"
 

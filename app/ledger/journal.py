@@ -20,6 +20,7 @@ Design (after hordak's ``models/core.py``, but stricter):
 Chart of accounts, per clinic and currency:
 
     stripe_clearing     asset     money held for the clinic at Stripe
+    vipps_clearing      asset     money Vipps MobilePay captured for the clinic (paid out to it by Vipps)
     medipay_clearing    asset     money MediPay collected (or took over) for the clinic
     patient_receivable  asset     what patients owe on bill cards
     patient_revenue     income    patient shares earned
@@ -47,6 +48,7 @@ from app.models import LedgerAccount, LedgerLeg, LedgerTransaction
 
 CHART: dict[str, tuple[str, str]] = {
     "stripe_clearing": ("asset", "Stripe balance (clearing)"),
+    "vipps_clearing": ("asset", "Vipps MobilePay settlements (clearing)"),
     "medipay_clearing": ("asset", "MediPay settlements (clearing)"),
     "patient_receivable": ("asset", "Patient receivables"),
     "patient_revenue": ("income", "Patient share revenue"),

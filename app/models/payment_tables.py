@@ -29,6 +29,7 @@ class PaymentRequest(Base):
             name="ck_payment_requests_refunded",
         ),
         Index("ix_payment_requests_status_expiry", "status", "checkout_expires_at"),
+        UniqueConstraint("vipps_reference", name="uq_payment_requests_vipps_reference"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     consult_id: Mapped[str] = mapped_column(ForeignKey("consults.id"), index=True)
@@ -62,6 +63,18 @@ class PaymentRequest(Base):
     problem_at: Mapped[datetime | None]
     # Where an unpaid amount went (statuses.Onward).
     onward: Mapped[str | None] = mapped_column(String(16))
+    # How the patient pays (app.payments.provider.Method): ``card`` (Stripe Checkout) or ``vipps``.
+    method: Mapped[str] = mapped_column(String(8), default="card", server_default="card")
+    # The Vipps payment of the current attempt (its ``reference``, unique), the ``pspReference`` of
+    # its capture, the user flow, the merchant it was made on, and when its receipt reached Vipps.
+    vipps_reference: Mapped[str | None] = mapped_column(String(64))
+    vipps_psp_reference: Mapped[str | None] = mapped_column(String(64))
+    vipps_flow: Mapped[str | None] = mapped_column(String(16))
+    # Vipps' word on the payment as last read: CREATED, AUTHORIZED (approved, capture under way), CAPTURED,
+    # ABORTED, EXPIRED or TERMINATED.
+    vipps_state: Mapped[str | None] = mapped_column(String(16))
+    vipps_msn: Mapped[str | None] = mapped_column(String(16))
+    vipps_receipt_sent_at: Mapped[datetime | None]
 
 
 class StripeEvent(Base):
@@ -93,3 +106,5 @@ class PaymentRefund(Base):
     # Its credit note's short reference and link key (``receipts``), once posted.
     credit_note_reference: Mapped[str | None] = mapped_column(String(24))
     credit_note_token: Mapped[str | None] = mapped_column(String(64))
+    # A refund made through Vipps: the ``pspReference`` of its refund operation, once Vipps answered.
+    vipps_psp_reference: Mapped[str | None] = mapped_column(String(64))

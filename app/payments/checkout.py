@@ -71,6 +71,9 @@ class Checkout:
         if r.patient_id != who.id:
             raise NotFound("request_not_found", "Unknown payment request.")
         _check_payable(r)
+        if r.method == "vipps":
+            # *Pay by card* after choosing Vipps: the payment waiting in Vipps is cancelled first.
+            r = await self.leave_vipps(r)  # type: ignore[attr-defined]
         now = self.clock.now()
         if r.checkout_session_id and r.checkout_url and r.checkout_expires_at:
             if r.checkout_expires_at - now > CHECKOUT_MARGIN:

@@ -9,7 +9,9 @@ posts its own, reversing transaction:
 
 and registers a ``payments`` row with method ``stripe_refund``, a negative
 amount and the Stripe refund id as reference, so the card's payment list shows
-it and its paid total nets out. Both the payment's ``(method, reference)`` and
+it and its paid total nets out. A refund through Vipps is the same out of
+``vipps_clearing``: a ``vipps_refund`` row and the journal reference
+``vipps:refund:{refund row}``. Both the payment's ``(method, reference)`` and
 the journal's ``stripe:refund:{refund}`` reference are unique: the same refund
 can never be counted twice, however many webhooks report it.
 
@@ -36,6 +38,7 @@ from app.ledger.journal import Leg
 from app.models import BillCard, Payment
 
 REFUND_METHOD = "stripe_refund"
+VIPPS_REFUND_METHOD = "vipps_refund"
 REFUND_FAILED_METHOD = "stripe_refund_failed"
 
 
@@ -98,6 +101,31 @@ async def post_refund_failed(
     return True
 
 
+async def post_vipps_refund(
+    session: AsyncSession,
+    card: BillCard,
+    *,
+    request_id: str,
+    refund_id: str,
+    amount: int,
+    currency: str,
+    description: str,
+    now: datetime,
+) -> bool:
+    """Register a refund made through Vipps (our refund row's id is its reference) and post its reversal
+    out of ``vipps_clearing``. False if already posted."""
+    if amount <= 0:
+        raise ValueError("a refund moves a positive amount")
+    if await _registered(session, VIPPS_REFUND_METHOD, refund_id):
+        return False
+    await _register(
+        session, card, request_id=request_id, method=VIPPS_REFUND_METHOD, amount=amount, currency=currency,
+        reference=refund_id, kind="in_call_refund", journal_reference=f"vipps:refund:{refund_id}",
+        description=f"Refund: {description}", now=now, clearing="vipps_clearing",
+    )
+    return True
+
+
 async def _register(
     session: AsyncSession,
     card: BillCard,
@@ -111,6 +139,7 @@ async def _register(
     journal_reference: str,
     description: str,
     now: datetime,
+    clearing: str = "stripe_clearing",
 ) -> None:
     """One refund movement: ``amount`` > 0 gives money back to the patient, < 0 takes it back."""
     session.add(
@@ -135,7 +164,7 @@ async def _register(
         currency=currency,
         bill_card_id=card.id,
         at=now,
-        legs=[Leg("patient_revenue", amount), Leg("stripe_clearing", -amount)],
+        legs=[Leg("patient_revenue", amount), Leg(clearing, -amount)],
     )
     card.updated_at = now
     await session.flush()

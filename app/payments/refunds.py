@@ -7,7 +7,8 @@ Order of work for our own refunds:
    A second click with the same key finds this row instead of making another.
 2. Call Stripe (outside any transaction) on the request's connected account,
    with the idempotency key ``consultpay:{request}:refund:{row}``: a retried
-   call returns the same refund, never a second one.
+   call returns the same refund, never a second one. A request paid with Vipps
+   is refunded through its provider (``app.payments.vipps``) the same way.
 3. Under the row lock again, settle what Stripe said: post the reversal in the
    ledger, raise ``refunded_amount``, move the status to ``partially_refunded``
    or ``refunded``, record it in the audit trail. Then tell the call.
@@ -33,9 +34,10 @@ from app.commands import RefundPayment
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant
 from app.db import Database
-from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from app.ids import new_id
 from app.models import Consult, PaymentRefund, PaymentRequest
+from app.payments.provider import InCallProvider, Method
 from app.payments.stripe_refunds import REFUNDABLE, apply_refund
 from integrations.stripe.protocol import (
     AccessRefused,
@@ -88,9 +90,11 @@ def _key(request_id: str, key: str | None) -> str | None:
 
 class RefundService:
     def __init__(
-        self, db: Database, *, stripe: StripeGateway, notifier: Notifier, clock: Clock, public_url: str = ""
+        self, db: Database, *, stripe: StripeGateway, notifier: Notifier, clock: Clock, public_url: str = "",
+        vipps: InCallProvider | None = None,
     ) -> None:
         self.db = db
+        self.vipps = vipps
         self.public_url = public_url
         self.stripe = stripe
         self.notifier = notifier
@@ -129,12 +133,21 @@ class RefundService:
         assert source in SOURCES
         key = _key(request_id, idempotency_key)
         row = await self._reserve(request_id, amount, key, actor, source, scope)
-        if row.stripe_refund_id:
-            # Stripe already answered for this key: the same refund, not another one.
+        if row.stripe_refund_id or row.vipps_psp_reference:
+            # The provider already answered for this key: the same refund, not another one.
             return await self._views(row.id)
         async with self.db.read() as s:
             r = await s.get(PaymentRequest, request_id)
-        assert r is not None and r.payment_intent_id
+        assert r is not None
+        if r.method == Method.VIPPS and self.vipps is not None:
+            # Through Vipps, with the key ``{reference}-refund-{row}``: a retry is the same refund.
+            try:
+                await self.vipps.refund(r, row)
+            except DomainError:
+                await self._give_up(row.id)
+                raise
+            return await self._views(row.id)
+        assert r.payment_intent_id
         try:
             stripe_refund = await self.stripe.create_refund(
                 account=r.stripe_account_id,
@@ -174,7 +187,7 @@ class RefundService:
                             found.status = "pending"
                             found.updated_at = now
                         return found
-                if r.status not in REFUNDABLE or not r.payment_intent_id:
+                if r.status not in REFUNDABLE or not (r.payment_intent_id or r.method == Method.VIPPS):
                     if r.status == "refunded":
                         raise Conflict("not_refundable", "This payment has already been refunded in full.")
                     raise Conflict("not_refundable", "Only a paid payment can be refunded.")
@@ -262,6 +275,7 @@ async def _in_flight(s: AsyncSession, request_id: str) -> int:
             PaymentRefund.payment_request_id == request_id,
             PaymentRefund.status == "pending",
             PaymentRefund.stripe_refund_id.is_(None),
+            PaymentRefund.vipps_psp_reference.is_(None),
         )
     )
     return int(total or 0)

@@ -102,6 +102,7 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         "bill_card_id": card_id, "created_at": now, "updated_at": now, "stripe_account_id": route.account,
         "application_fee_amount": application_fee(amount, call.fee_basis_points, call.fee_fixed),
         "refunded_amount": 0, "checkout_attempt": 0,
+        "method": "card",  # until the patient chooses Vipps (app.payments.vipps)
     }
     _INSERT_REQUEST.run(conn, row)
     cards.write_request_line(conn, card_id, request_id, ask.description, amount, now)

@@ -33,8 +33,12 @@ from app.models import Clinic, PaymentRequest
 from app.payments.amount_limits import limits_view
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
+from app.payments.provider import InCallProvider, Method
 from app.payments.request_store import Ask, store
 from app.payments.settlement import apply_session, locked_request
+from app.payments.stripe_provider import StripeProvider
+from app.payments.vipps import VippsPayments
+from app.payments.vipps_choice import VippsChoice
 from app.schema import clean_text
 from integrations.stripe.protocol import (
     CheckoutSession,
@@ -44,7 +48,8 @@ from integrations.stripe.protocol import (
 
 log = logging.getLogger(__name__)
 
-class PaymentService(Checkout):
+
+class PaymentService(Checkout, VippsChoice):
     def __init__(
         self,
         db: Database,
@@ -54,6 +59,7 @@ class PaymentService(Checkout):
         clock: Clock,
         public_url: str,
         checkout_ttl_seconds: int,
+        vipps: VippsPayments | None = None,
     ) -> None:
         self.db = db
         self.stripe = stripe
@@ -61,6 +67,12 @@ class PaymentService(Checkout):
         self.clock = clock
         self.public_url = public_url
         self.checkout_ttl = timedelta(seconds=checkout_ttl_seconds)
+        self.vipps = vipps
+        self.card = StripeProvider(self)
+
+    def provider(self, r: PaymentRequest) -> InCallProvider:
+        """The provider of the request's method (``app.payments.provider``)."""
+        return self.vipps if r.method == Method.VIPPS and self.vipps is not None else self.card
 
     # -- clinician -----------------------------------------------------------------------------
 
@@ -124,10 +136,8 @@ class PaymentService(Checkout):
             raise Conflict("already_paid", "This request has already been paid.")
         if r.status not in REQUEST_OPEN:
             raise Conflict("not_cancellable", "This request can no longer be cancelled.")
-        # Close the door at Stripe first, so the patient cannot pay a cancelled request.
-        session_id = r.checkout_session_id or await self._lost_session(r)
-        if session_id:
-            await self._close(r, session_id)
+        # Close the door at the provider first, so the patient cannot pay a cancelled request.
+        await self.provider(r).close(r)
         now = self.clock.now()
         async with self.db.write() as s:
             r = await locked_request(s, r.id)
@@ -157,26 +167,30 @@ class PaymentService(Checkout):
         return outcome
 
     async def refresh(self, request_id: str) -> PaymentRequest | None:
-        """Ask Stripe about a request's session, settle what it says, and return the request."""
+        """Ask the provider about a request, settle what it says, and return the request."""
         async with self.db.read() as s:
             r = await s.get(PaymentRequest, request_id)
         if r is None:
             return None
-        if r.checkout_session_id and r.status in REQUEST_OPEN:
-            try:
-                session = await self.stripe.retrieve_checkout_session(
-                    r.checkout_session_id, account=r.stripe_account_id
-                )
-            except ProviderError as e:
-                log.warning("could not look up %s: %s", r.checkout_session_id, e.provider_message)
-            else:
-                await self.settle(session, account=r.stripe_account_id)
-                async with self.db.read() as s:
-                    r = await s.get(PaymentRequest, request_id)
+        if r.status in REQUEST_OPEN:
+            await self.provider(r).refresh(r)
+            async with self.db.read() as s:
+                r = await s.get(PaymentRequest, request_id)
         return r
 
+    async def refresh_session(self, r: PaymentRequest) -> None:
+        """Ask Stripe about a request's session and settle what it says."""
+        assert r.checkout_session_id
+        try:
+            session = await self.stripe.retrieve_checkout_session(r.checkout_session_id, account=r.stripe_account_id)
+        except ProviderError as e:
+            log.warning("could not look up %s: %s", r.checkout_session_id, e.provider_message)
+        else:
+            await self.settle(session, account=r.stripe_account_id)
+
     async def expire_due(self) -> int:
-        """The ``expire-requests`` job: bring overdue checkouts in line with Stripe."""
+        """The ``expire-requests`` job: bring overdue checkouts in line with Stripe, and every Vipps
+        payment not finished in line with Vipps (its poll, the fallback to its webhooks)."""
         now = self.clock.now()
         async with self.db.read() as s:
             due = list(
@@ -191,7 +205,7 @@ class PaymentService(Checkout):
             )
         for request_id in due:
             await self.refresh(request_id)
-        return len(due)
+        return len(due) + (await self.vipps.poll() if self.vipps is not None else 0)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from app.collection.fallback import MediPayFallback
 from app.commands import (
     CancelRequest,
     OpenCheckout,
+    PayWithVipps,
     PreviewBillCard,
     RefundPayment,
     RequestPayment,
@@ -122,6 +123,16 @@ class ConsultNamespace(socketio.AsyncNamespace):
 
     async def on_payment_checkout(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         return await self._handle(sid, lambda who: self.payments.checkout(who, OpenCheckout.parse(data)), "url")
+
+    async def on_payment_vipps(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # The patient pays with Vipps; answers {"ok": true, "vipps": {request_id, status, flow, url, reference}}.
+        async def pay(who: Participant) -> Any:
+            token = (await self.get_session(sid)).get("token")
+            # Vipps sends a phone browser back to the patient's own panel in the call.
+            back = f"{self._app[SERVICES].settings.public_url}/join/{token}"
+            return await self.payments.pay_with_vipps(who, PayWithVipps.parse(data), return_url=back)
+
+        return await self._handle(sid, pay, "vipps")
 
     async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Answers {"ok": true, "refund": {…}, "request": {…}}.

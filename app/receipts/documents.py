@@ -25,7 +25,7 @@ RETENTION_YEARS = 5
 
 # The label of the seller's registration number, by country.
 _REGISTRATION_LABELS = {"NO": "Organisation number", "AU": "ABN"}
-_METHOD_LABELS = {"card": "Card"}
+_METHOD_LABELS = {"card": "Card", "vipps": "Vipps"}
 
 
 @dataclass(frozen=True)

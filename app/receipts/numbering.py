@@ -37,6 +37,7 @@ from app.regions import country_for_currency
 REFERENCE_PREFIX = "CP"
 # Payments in the call are taken by Stripe Checkout; the patient pays by card.
 METHOD_CARD = "card"
+METHOD_VIPPS = "vipps"
 
 _COUNTERS = ReceiptCounter.__table__
 
@@ -90,7 +91,8 @@ async def _issue(
         amount=amount,
         currency=r.currency,
         description=r.description,
-        method=METHOD_CARD,
+        # How it was paid: the request's method (card through Stripe, or Vipps).
+        method=METHOD_VIPPS if r.method == METHOD_VIPPS else METHOD_CARD,
         seller_name=(clinic.legal_name or clinic.name)[:200],
         seller_registration_number=clinic.registration_number,
         seller_country=clinic_country(clinic),

@@ -8,12 +8,21 @@ from sqlalchemy import select
 
 from app import demo_seed as demo
 from app.commands import CreateConsult
+from app.config import Settings
 from app.i18n import negotiate
-from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
+from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SERVICES, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
 from app.models import Consult
 from app.web.pages import context
 
 routes = web.RouteTableDef()
+
+
+def _vipps_phone(settings: Settings) -> str | None:
+    """The Vipps sandbox's phone page of the demo patient's number, when the demo talks to the sandbox."""
+    if "vipps" not in settings.sandboxes or settings.vipps_base != settings.vipps_sandbox_url:
+        return None
+    digits = "".join(c for c in str(demo.PATIENT["mobile"]) if c.isdigit())
+    return f"{settings.vipps_sandbox_url}/phone/{digits}"
 
 
 @routes.get("/demo")
@@ -27,7 +36,7 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     await demo.seed(
         settings, app[DB], app[ORGANISATIONS], app[STRIPE],
         onboard=lambda acct: demo.onboard_in_sandbox(settings, acct, app.get(STRIPE_SANDBOX_APP)),
-        medipay_accounts=app[MEDIPAY_ACCOUNTS],
+        medipay_accounts=app[MEDIPAY_ACCOUNTS], vipps_merchants=app[SERVICES].vipps_merchants,
     )
     consult = await app[CONSULTS].create(
         demo.ORG_ID,
@@ -51,6 +60,7 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
             patient_url=consult.patients[0].join_url + suffix,
             consult_id=consult.id,
             api_docs_url="/api/v1/openapi.json",
+            vipps_phone_url=_vipps_phone(settings),
         ),
     )
     response.headers["Cache-Control"] = "no-store"

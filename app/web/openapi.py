@@ -28,6 +28,8 @@ from typing import Any
 from app import inputs
 from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
 from app.billing.statuses import REQUEST_STATUSES, STATUSES, CheckoutProblem, Onward
+from app.inputs import VIPPS_FLOWS
+from app.payments.provider import METHODS
 from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema
 
@@ -83,6 +85,10 @@ _REQUEST = _obj(
     problem={**_obj(code=_enum(tuple(CheckoutProblem)), detail=_null(STR), at=TIME), "type": ["object", "null"]},
     onward={"type": ["string", "null"], "enum": [*Onward, None]},
     stripe=_obj(**_each(_null(STR), "checkout_session_id", "payment_intent_id")), receipt=_DOCUMENT,
+    method={**_enum(METHODS), "description": "how the patient pays: card (Stripe Checkout) or vipps"},
+    vipps={**_obj(reference=STR, flow=_enum(VIPPS_FLOWS), state=_null(STR), psp_reference=_null(STR)),
+           "type": ["object", "null"],
+           "description": "the Vipps MobilePay payment of the latest attempt; null if never paid with Vipps"},
 )
 _REFUND = _obj(
     id=STR, payment_request_id=STR, amount=MINOR, currency=STR, status=_enum(REFUND_STATUSES),

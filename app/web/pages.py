@@ -29,7 +29,7 @@ from app.errors import DomainError
 from app.i18n import SUPPORTED, get_translator, negotiate, negotiate_locale
 from app.i18n import format_money as _format_money
 from app.i18n.js_strings import JS_STRINGS
-from app.keys import CONSULTS, DB, PAYMENTS, SETTINGS
+from app.keys import CONSULTS, DB, PAYMENTS, SERVICES, SETTINGS
 from app.models import Clinic
 from app.payments.amount_limits import limits_view
 
@@ -137,6 +137,8 @@ async def join(request: web.Request) -> web.StreamResponse:
     lang = panel_lang(request, who.consult.language)
     state = await request.app[CONSULTS].state(who)
     can_request, blocked, limits = True, None, None
+    # The patient chooses Vipps or card when the clinic takes Vipps (an active merchant, switched on).
+    vipps = who.role == "patient" and await request.app[SERVICES].vipps_payments.offered(who.consult.clinic_id)
     if who.role == "clinician":
         # Told before typing an amount, not after: the same routing the request itself uses.
         async with request.app[DB].read() as s:
@@ -161,6 +163,7 @@ async def join(request: web.Request) -> web.StreamResponse:
             limits=limits,
             statuses=panel_statuses(who.role),
             languages=language_links(lang),
+            vipps=vipps,
         ),
     )
     return _frame_headers(request, response)

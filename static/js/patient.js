@@ -1,5 +1,5 @@
 /* Patient panel: see payment requests, pay on the hosted checkout page in a
-   new window (the call goes on), and see the confirmation live. The parts are
+   new window or with Vipps (the call goes on), and see the confirmation live. The parts are
    modules in patient/ on the shared ones in panel/; this wires them to the socket. */
 import { t } from "./panel/config.js";
 import { $, announce } from "./panel/dom.js";
@@ -9,6 +9,7 @@ import "./panel/language.js";
 import { startCheckout } from "./patient/checkout.js";
 import { list, render, upsert } from "./patient/list.js";
 import { state } from "./patient/state.js";
+import { pushToPhone, showQr, startVipps } from "./patient/vipps.js";
 
 const endedNotice = $("[data-role=ended]");
 
@@ -20,7 +21,12 @@ function endConsult() {
   announce(t("The consultation has ended."));
 }
 
-onItemAction(list, { pay: startCheckout });
+onItemAction(list, {
+  pay: startCheckout,
+  vipps: (id, button) => startVipps(id, button, render),
+  "vipps-push": (id, button) => pushToPhone(id, button, render),
+  "vipps-show-qr": (id, button) => showQr(id, button, render)
+});
 render();
 
 state.socket = connect({

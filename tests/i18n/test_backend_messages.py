@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 USER_FACING = ["app/payments/requests.py", "app/payments/checkout.py", "app/payments/settlement.py",
                "app/consults/participant.py", "app/consults/tokens.py", "app/realtime/namespace.py",
                "app/consults/service.py", "app/payments/refunds.py", "app/connect/stripe_accounts.py",
-               "app/connect/linking.py",
+               "app/connect/linking.py", "app/connect/vipps_merchants.py", "app/admin/vipps_settings.py",
                "app/admin/client_payments.py", "app/payments/minimums.py", "app/payments/amount_limits.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
                "app/collection/export_checks.py", "app/collection/export.py", "app/collection/send_now.py",

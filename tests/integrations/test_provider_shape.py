@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 INTEGRATIONS = ROOT / "integrations"
 # The modules the app reads provider errors from.
 PROVIDER_MODULES = ("integrations.stripe.protocol", "integrations.stripe.client",
-                    "integrations.medipay.protocol", "integrations.medipay.client")
+                    "integrations.medipay.protocol", "integrations.medipay.client",
+                    "integrations.vipps.protocol", "integrations.vipps.client")
 SECRET = "mpsec_shape_secret"
 
 

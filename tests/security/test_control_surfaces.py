@@ -17,6 +17,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from integrations.medipay.sandbox import create_sandbox_app as create_medipay_sandbox
 from integrations.stripe.sandbox import create_sandbox_app as create_stripe_sandbox
+from integrations.vipps.sandbox import create_sandbox_app as create_vipps_sandbox
 from tests.security.support import serving, settings_for
 
 CONTROL = [
@@ -27,6 +28,9 @@ CONTROL = [
     ("GET", "/_sandbox/stripe/_control/events"),
     ("POST", "/_sandbox/stripe/_control/webhooks"),
     ("POST", "/_sandbox/stripe/_control/accounts/acct_missing/deauthorize"),
+    ("GET", "/_sandbox/vipps/_control/payments"),  # patients' phone numbers and every merchant's payments
+    ("POST", "/_sandbox/vipps/_control/merchants"),
+    ("POST", "/_sandbox/vipps/_control/payments/123456/missing-ref/approve"),
 ]
 
 
@@ -62,6 +66,7 @@ def _peer(address: str) -> mock.Mock:
      "/_control/claims"),
     (lambda: create_stripe_sandbox(public_url="http://x", webhook_url=None, webhook_secret="whsec_x"),
      "/_control/events"),
+    (lambda: create_vipps_sandbox(public_url="http://x"), "/_control/payments"),
 ])
 async def test_control_handlers_refuse_a_remote_peer(make, path: str) -> None:  # type: ignore[no-untyped-def]
     app: web.Application = make()

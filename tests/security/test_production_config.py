@@ -19,7 +19,7 @@ def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     environment = {**os.environ, "DATA_DIR": str(tmp_path / "var"),
                    "DATABASE_URL": f"sqlite:///{tmp_path / 'cp.db'}", "LOG_LEVEL": "WARNING",
                    "PYTHONPATH": str(ROOT), **env}
-    for name in ("MEDIPAY_URL", "SANDBOXES", "DEMO", "STRIPE_API_BASE"):
+    for name in ("MEDIPAY_URL", "SANDBOXES", "DEMO", "STRIPE_API_BASE", "VIPPS_API_BASE"):
         if name not in env:
             environment.pop(name, None)
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=tmp_path, env=environment,
@@ -50,7 +50,7 @@ def test_demo_only_parts_are_refused_beside_real_stripe(tmp_path: Path, env: dic
 
 def test_the_embedded_default_keeps_sandboxes_and_demo(tmp_path: Path) -> None:
     embedded = settings_for(tmp_path)
-    assert embedded.sandboxes == {"stripe", "medipay"} and embedded.demo
+    assert embedded.sandboxes == {"stripe", "medipay", "vipps"} and embedded.demo
     off = settings_for(tmp_path, DEMO="off")
     assert not off.demo
     with pytest.raises(ConfigError, match="MEDIPAY_URL"):

@@ -65,6 +65,10 @@ export function onwardText(r) {
 
 /** A request's state in words: where its amount went, once it ended unpaid; else its status. */
 export function requestLabel(r) {
+  if (r.method === "vipps" && r.status === statuses.request.CHECKOUT_OPEN) {
+    // Approved in the app, the capture under way; else still waiting for the patient in Vipps.
+    return r.vipps && r.vipps.state === "AUTHORIZED" ? t("Authorised") : t("Waiting in Vipps");
+  }
   return (!isOpen(r.status) && !isPaid(r.status) && onwardText(r)) || statusLabel(r.status);
 }
 

@@ -4,6 +4,7 @@ import { $, announce, el } from "../panel/dom.js";
 import { formatDateTime, money } from "../panel/format.js";
 import { reconcile, sortRequests } from "../panel/requests.js";
 import { amountOf, state } from "./state.js";
+import { buildVipps, fillVipps, offered as vippsOffered } from "./vipps.js";
 
 const list = $("[data-role=request-list]");
 const section = $("[data-role=requests-section]");
@@ -27,7 +28,11 @@ function buildItem(id) {
     ]),
     el("p", { className: "request__note", "data-role": "note", hidden: true }),
     el("div", { className: "request__actions" }, [
-      el("button", { type: "button", className: "button button--primary", "data-role": "pay", text: t("Pay now") }),
+      // With Vipps offered the patient chooses: *Pay with Vipps* or *Pay now by card*.
+      vippsOffered ? el("button", { type: "button", className: "button button--vipps", "data-role": "vipps",
+        text: t("Pay with Vipps") }) : null,
+      el("button", { type: "button", className: vippsOffered ? "button button--secondary" : "button button--primary",
+        "data-role": "pay", text: vippsOffered ? t("Pay now by card") : t("Pay now") }),
       el("a", {
         className: "button button--secondary",
         "data-role": "checkout-link",
@@ -36,7 +41,8 @@ function buildItem(id) {
         hidden: true,
         text: t("Open the payment page")
       })
-    ])
+    ]),
+    vippsOffered ? buildVipps(id) : null
   ]);
 }
 
@@ -46,6 +52,13 @@ function note(r, payable) {
   }
   // A decline, or the page left or timed out: said in words, live.
   const problem = problemText(r);
+  if (r.method === "vipps" && r.vipps && r.vipps.state === "AUTHORIZED" && !state.ended) {
+    return t("Approved in Vipps. Completing the payment…");
+  }
+  if (r.method === "vipps" && r.status === statuses.request.CHECKOUT_OPEN && !state.ended) {
+    // The Vipps part of the item says what to do while this panel knows the flow.
+    return state.vipps[r.id] ? "" : t("The payment is waiting in Vipps on your phone. Open Vipps and approve it; this panel updates by itself.");
+  }
   if (r.status === statuses.request.CHECKOUT_OPEN && !state.ended) {
     return problem || t("The payment page is open in another window. Finish paying there; this panel updates by itself.");
   }
@@ -72,8 +85,17 @@ function fillItem(li, r) {
   const pay = li.querySelector("[data-role=pay]");
   pay.hidden = !payable;
   pay.disabled = !payable || busy;
-  pay.setAttribute("aria-label", t("Pay now: {amount} — {description}", { amount: amountOf(r), description: description }));
+  const what = { amount: amountOf(r), description: description };
+  pay.setAttribute("aria-label", vippsOffered ? t("Pay now by card: {amount} — {description}", what)
+    : t("Pay now: {amount} — {description}", what));
   if (busy) pay.setAttribute("aria-busy", "true"); else pay.removeAttribute("aria-busy");
+  const vipps = li.querySelector("[data-role=vipps]");
+  if (vipps) {
+    vipps.hidden = !payable;
+    vipps.disabled = !payable || busy;
+    vipps.setAttribute("aria-label", t("Pay with Vipps: {amount} — {description}", what));
+    fillVipps(li, r);
+  }
 
   const link = li.querySelector("[data-role=checkout-link]");
   if (payable && state.fallbackLinks[r.id]) {
@@ -147,7 +169,10 @@ export function upsert(r) {
   const before = state.requests.get(r.id);
   const problemBefore = before ? problemText(before) : "";
   state.requests.set(r.id, r);
-  if (!isOpen(r.status)) delete state.fallbackLinks[r.id];
+  if (!isOpen(r.status)) {
+    delete state.fallbackLinks[r.id];
+    delete state.vipps[r.id];
+  }
   render();
   if (!before && isOpen(r.status)) {
     announce(title(r));

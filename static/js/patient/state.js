@@ -8,7 +8,8 @@ export const state = {
   socket: null,
   requests: new Map(),
   busy: {}, // request id → true while the checkout ack is awaited
-  fallbackLinks: {} // request id → checkout url when the new window was blocked
+  fallbackLinks: {}, // request id → checkout url when the new window was blocked
+  vipps: {} // request id → the last answer to payment:vipps (flow, QR image or app link)
 };
 
 export function amountOf(r) {

@@ -1,0 +1,1 @@
+"""Vipps MobilePay: the ePayment, Access Token, Webhooks and Order Management APIs, and a sandbox."""
