@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.card_views import card_summary
+from app.billing.cards import status_events_batched
 from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.billing.transitions import transition
 from app.clock import Clock
@@ -168,22 +169,26 @@ class MediPayExporter(SendToPayment):
         expired = and_(MediPayExport.status == "sending", MediPayExport.lease_until < self.clock.now())
         pending = and_(MediPayExport.status == "pending", MediPayExport.available_at <= now)
         async with self.db.write() as s:
-            rows = list((await s.scalars(self._due(expired, only, self.batch))).all())
+            rows = list((await s.execute(self._due(expired, only, self.batch))).all())
             if len(rows) < self.batch:
-                rows += (await s.scalars(self._due(pending, only, self.batch - len(rows)))).all()
+                rows += (await s.execute(self._due(pending, only, self.batch - len(rows)))).all()
+            if not rows:
+                return []
+            # The batch's leases in one statement: the rows are not needed as objects.
             stamp = self.clock.now()
-            for row in rows:
-                row.status = "sending"
-                row.lease_owner = self.owner
-                row.lease_until = stamp + self.lease
-                row.attempts += 1
-                row.updated_at = stamp
-            return [_Job(r.id, r.bill_card_id, r.mode, r.attempts) for r in rows]
+            await s.execute(
+                update(MediPayExport)
+                .where(MediPayExport.id.in_([r.id for r in rows]))
+                .values(status="sending", lease_owner=self.owner, lease_until=stamp + self.lease,
+                        attempts=MediPayExport.attempts + 1, updated_at=stamp)
+                .execution_options(synchronize_session=False)
+            )
+            return [_Job(r.id, r.bill_card_id, r.mode, r.attempts + 1) for r in rows]
 
     def _due(self, due: Any, only: list[str] | None, limit: int) -> Any:
         """The rows matching ``due`` that may go now, oldest due first (locked, skipping locked ones, on PostgreSQL)."""
         query = (
-            select(MediPayExport)
+            select(MediPayExport.id, MediPayExport.bill_card_id, MediPayExport.mode, MediPayExport.attempts)
             .join(BillCard, BillCard.id == MediPayExport.bill_card_id)
             .join(Clinic, Clinic.id == BillCard.clinic_id)
             .where(due)
@@ -296,19 +301,20 @@ class MediPayExporter(SendToPayment):
                 card_q, row_q = card_q.with_for_update(), row_q.with_for_update()
             cards = {c.id: c for c in (await s.scalars(card_q)).all()}
             rows = {r.id: r for r in (await s.scalars(row_q)).all()}
-            for outcome in outcomes:
-                summary = await self._apply_one(s, outcome, cards[outcome.job.card_id], rows[outcome.job.export_id])
-                if summary is not None:
-                    summaries.append(summary)
+            async with status_events_batched(s):
+                for outcome in outcomes:
+                    card = cards[outcome.job.card_id]
+                    if await self._apply_one(s, outcome, card, rows[outcome.job.export_id]) and card.consult_id:
+                        # Only a card from a call has a panel to tell (notify_card).
+                        summaries.append(card_summary(card))
         return summaries
 
-    async def _apply_one(
-        self, s: AsyncSession, o: _Outcome, card: BillCard, row: MediPayExport
-    ) -> dict[str, Any] | None:
+    async def _apply_one(self, s: AsyncSession, o: _Outcome, card: BillCard, row: MediPayExport) -> bool:
+        """Apply one answer; True when the card changed in a way its call's panel should hear of."""
         job, now = o.job, self.clock.now()
         if o.kind == "finish":
             _close_row(row, o.finish_status, o.message or None, now)
-            return None
+            return False
         if o.kind == "retry":
             assert o.error is not None
             if row.status == "sending":
@@ -318,7 +324,7 @@ class MediPayExporter(SendToPayment):
                 row.lease_until = None
                 row.last_error = f"{o.error.code}: {o.error.message}"[:500]
                 row.updated_at = now
-            return None
+            return False
         if o.kind == "exported":
             assert o.state is not None
             if card.exported_at is None:
@@ -326,7 +332,7 @@ class MediPayExporter(SendToPayment):
                 card.exported_patient_share = o.state.amount
             changed = await apply_claim(s, card, o.state, now, source="export")
             _close_row(row, "sent", None, now)
-            return card_summary(card) if changed else None
+            return changed
         # not exported: the checks failed, or MediPay refused the patient's data
         if card.status in QUEUEABLE:
             if card.status == "open":
@@ -336,7 +342,7 @@ class MediPayExporter(SendToPayment):
             card.next_retry_at = now + RETRY_EVERY
             card.updated_at = now
         _close_row(row, "refused", f"{o.reason_code}: {o.message}", now)
-        return card_summary(card)
+        return True
 
 
 def _close_row(row: MediPayExport, status: str, error: str | None, now: datetime) -> None:
