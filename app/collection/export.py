@@ -358,7 +358,9 @@ _ROWS = MediPayExport.__table__
 # A row another worker finished after our lease ran out stays as that worker left it.
 _FINISH_ROW = (
     _ROWS.update()
-    .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status.not_in(("sent", "refused", "failed")))
+    # (three comparisons, not NOT IN: a list parameter cannot be sent many rows at a time)
+    .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status != "sent", _ROWS.c.status != "refused",
+           _ROWS.c.status != "failed")
     .values(status=bindparam("to_status"), lease_owner=None, lease_until=None, last_error=bindparam("error"),
             finished_at=bindparam("at"), updated_at=bindparam("at"))
 )
