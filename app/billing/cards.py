@@ -11,7 +11,8 @@ a payment is registered the charge (receivable/revenue) and the payment
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -168,7 +169,10 @@ async def set_status(session: AsyncSession, card: BillCard, status: str, reason:
     if status == card.status:
         return
     event = {"bill_card_id": card.id, "status_from": card.status, "status_to": status, "reason": reason, "at": now}
-    if card in session.new:
+    batch = session.info.get(_EVENT_BATCH)
+    if batch is not None and card not in session.new:
+        batch.append(event)  # written with the others at the end of the block (status_events_batched)
+    elif card in session.new:
         await session.execute(_INSERT_CARD_EVENT, event)  # the card's own row must be written first
     else:
         # A Core statement flushes every pending change first; the event needs none of
@@ -177,6 +181,29 @@ async def set_status(session: AsyncSession, card: BillCard, status: str, reason:
             await session.execute(_INSERT_CARD_EVENT, event)
     card.status = status
     card.updated_at = now
+
+
+_EVENT_BATCH = "bill_card_events"
+
+
+@asynccontextmanager
+async def status_events_batched(session: AsyncSession) -> AsyncIterator[None]:
+    """The status events ``set_status`` writes inside the block, in one statement at its end.
+
+    For a batch of cards changed in one transaction (the MediPay exporter's
+    answers): one insert of many rows instead of one per card, in the order
+    they were made. A card made in the same transaction still has its event
+    written at once, after the card. Nothing is written if the block fails.
+    """
+    batch: list[dict[str, object]] = []
+    session.info[_EVENT_BATCH] = batch
+    try:
+        yield
+    finally:
+        session.info.pop(_EVENT_BATCH, None)
+    if batch:
+        with session.no_autoflush:  # the events need none of the pending changes
+            await session.execute(_INSERT_CARD_EVENT, batch)
 
 
 async def register_stripe_payment(

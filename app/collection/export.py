@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.card_views import card_summary
+from app.billing.cards import status_events_batched
 from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
 from app.billing.transitions import transition
 from app.clock import Clock
@@ -168,22 +169,26 @@ class MediPayExporter(SendToPayment):
         expired = and_(MediPayExport.status == "sending", MediPayExport.lease_until < self.clock.now())
         pending = and_(MediPayExport.status == "pending", MediPayExport.available_at <= now)
         async with self.db.write() as s:
-            rows = list((await s.scalars(self._due(expired, only, self.batch))).all())
+            rows = list((await s.execute(self._due(expired, only, self.batch))).all())
             if len(rows) < self.batch:
-                rows += (await s.scalars(self._due(pending, only, self.batch - len(rows)))).all()
+                rows += (await s.execute(self._due(pending, only, self.batch - len(rows)))).all()
+            if not rows:
+                return []
+            # The batch's leases in one statement: the rows are not needed as objects.
             stamp = self.clock.now()
-            for row in rows:
-                row.status = "sending"
-                row.lease_owner = self.owner
-                row.lease_until = stamp + self.lease
-                row.attempts += 1
-                row.updated_at = stamp
-            return [_Job(r.id, r.bill_card_id, r.mode, r.attempts) for r in rows]
+            await s.execute(
+                update(MediPayExport)
+                .where(MediPayExport.id.in_([r.id for r in rows]))
+                .values(status="sending", lease_owner=self.owner, lease_until=stamp + self.lease,
+                        attempts=MediPayExport.attempts + 1, updated_at=stamp)
+                .execution_options(synchronize_session=False)
+            )
+            return [_Job(r.id, r.bill_card_id, r.mode, r.attempts + 1) for r in rows]
 
     def _due(self, due: Any, only: list[str] | None, limit: int) -> Any:
         """The rows matching ``due`` that may go now, oldest due first (locked, skipping locked ones, on PostgreSQL)."""
         query = (
-            select(MediPayExport)
+            select(MediPayExport.id, MediPayExport.bill_card_id, MediPayExport.mode, MediPayExport.attempts)
             .join(BillCard, BillCard.id == MediPayExport.bill_card_id)
             .join(Clinic, Clinic.id == BillCard.clinic_id)
             .where(due)
@@ -288,45 +293,55 @@ class MediPayExporter(SendToPayment):
 
     async def _apply_chunk(self, outcomes: list[_Outcome]) -> list[dict[str, Any]]:
         summaries: list[dict[str, Any]] = []
+        finished: list[dict[str, Any]] = []
+        retried: list[dict[str, Any]] = []
         async with self.db.write() as s:
-            # The chunk's cards and rows in two queries (locked on PostgreSQL), not two per card.
+            # The chunk's cards in one query and its rows' locks in another (PostgreSQL), not two per card.
             card_q = select(BillCard).where(BillCard.id.in_([o.job.card_id for o in outcomes]))
-            row_q = select(MediPayExport).where(MediPayExport.id.in_([o.job.export_id for o in outcomes]))
             if not self.db.is_sqlite:
-                card_q, row_q = card_q.with_for_update(), row_q.with_for_update()
+                card_q = card_q.with_for_update()
             cards = {c.id: c for c in (await s.scalars(card_q)).all()}
-            rows = {r.id: r for r in (await s.scalars(row_q)).all()}
-            for outcome in outcomes:
-                summary = await self._apply_one(s, outcome, cards[outcome.job.card_id], rows[outcome.job.export_id])
-                if summary is not None:
-                    summaries.append(summary)
+            if not self.db.is_sqlite:  # the cards first, then the rows, as before
+                await s.execute(select(MediPayExport.id).with_for_update()
+                                .where(MediPayExport.id.in_([o.job.export_id for o in outcomes])))
+            async with status_events_batched(s):
+                for outcome in outcomes:
+                    card = cards[outcome.job.card_id]
+                    if await self._apply_one(s, outcome, card, finished, retried) and card.consult_id:
+                        # Only a card from a call has a panel to tell (notify_card).
+                        summaries.append(card_summary(card))
+            # The rows as plain UPDATEs of many rows each: nothing here needs them as objects.
+            if finished:
+                await s.execute(_FINISH_ROW, finished)
+            if retried:
+                await s.execute(_RETRY_ROW, retried)
         return summaries
 
     async def _apply_one(
-        self, s: AsyncSession, o: _Outcome, card: BillCard, row: MediPayExport
-    ) -> dict[str, Any] | None:
+        self, s: AsyncSession, o: _Outcome, card: BillCard, finished: list[dict[str, Any]],
+        retried: list[dict[str, Any]],
+    ) -> bool:
+        """Apply one answer to its card, and add its row's ending to ``finished`` or ``retried``.
+
+        True when the card changed in a way its call's panel should hear of.
+        """
         job, now = o.job, self.clock.now()
         if o.kind == "finish":
-            _close_row(row, o.finish_status, o.message or None, now)
-            return None
+            finished.append(_finish(job, o.finish_status, o.message or None, now))
+            return False
         if o.kind == "retry":
             assert o.error is not None
-            if row.status == "sending":
-                row.status = "pending"
-                row.available_at = now + backoff(job.attempts)
-                row.lease_owner = None
-                row.lease_until = None
-                row.last_error = f"{o.error.code}: {o.error.message}"[:500]
-                row.updated_at = now
-            return None
+            retried.append({"row_id": job.export_id, "due": now + backoff(job.attempts), "at": now,
+                            "error": f"{o.error.code}: {o.error.message}"[:500]})
+            return False
         if o.kind == "exported":
             assert o.state is not None
             if card.exported_at is None:
                 card.exported_at = now
                 card.exported_patient_share = o.state.amount
             changed = await apply_claim(s, card, o.state, now, source="export")
-            _close_row(row, "sent", None, now)
-            return card_summary(card) if changed else None
+            finished.append(_finish(job, "sent", None, now))
+            return changed
         # not exported: the checks failed, or MediPay refused the patient's data
         if card.status in QUEUEABLE:
             if card.status == "open":
@@ -335,19 +350,31 @@ class MediPayExporter(SendToPayment):
             card.medipay_message = o.message[:500]
             card.next_retry_at = now + RETRY_EVERY
             card.updated_at = now
-        _close_row(row, "refused", f"{o.reason_code}: {o.message}", now)
-        return card_summary(card)
+        finished.append(_finish(job, "refused", f"{o.reason_code}: {o.message}", now))
+        return True
 
 
-def _close_row(row: MediPayExport, status: str, error: str | None, now: datetime) -> None:
-    if row.status in ("sent", "refused", "failed"):
-        return  # another worker finished it after our lease ran out
-    row.status = status
-    row.lease_owner = None
-    row.lease_until = None
-    row.last_error = error[:500] if error else None
-    row.finished_at = now
-    row.updated_at = now
+_ROWS = MediPayExport.__table__
+# A row another worker finished after our lease ran out stays as that worker left it.
+_FINISH_ROW = (
+    _ROWS.update()
+    # (three comparisons, not NOT IN: a list parameter cannot be sent many rows at a time)
+    .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status != "sent", _ROWS.c.status != "refused",
+           _ROWS.c.status != "failed")
+    .values(status=bindparam("to_status"), lease_owner=None, lease_until=None, last_error=bindparam("error"),
+            finished_at=bindparam("at"), updated_at=bindparam("at"))
+)
+# Sent again later, unless it is no longer out (finished meanwhile).
+_RETRY_ROW = (
+    _ROWS.update()
+    .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status == "sending")
+    .values(status="pending", available_at=bindparam("due"), lease_owner=None, lease_until=None,
+            last_error=bindparam("error"), updated_at=bindparam("at"))
+)
+
+
+def _finish(job: _Job, status: str, error: str | None, now: datetime) -> dict[str, Any]:
+    return {"row_id": job.export_id, "to_status": status, "error": error[:500] if error else None, "at": now}
 
 
 @dataclass(frozen=True)

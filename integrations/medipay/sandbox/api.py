@@ -159,7 +159,10 @@ async def account(request: web.Request, sb: Sandbox, owner: str) -> tuple[int, d
 async def put_claim(request: web.Request, sb: Sandbox, owner: str) -> tuple[int, dict[str, Any]]:
     claim_id = _claim_id(request)
     body = claim_body(await _json(request))
-    status, claim = claims.export(sb, owner, claim_id, body)
+    # Stored in a savepoint of the claims arriving together, answered once they are committed.
+    with sb.store.grouped() as committed:
+        status, claim = claims.export(sb, owner, claim_id, body)
+    await committed
     return status, claims.view(claim)
 
 
