@@ -30,7 +30,6 @@ from app.consults.participant import Participant, require_role
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Clinic, PaymentRequest
-from app.payments.amount_limits import limits_view
 from app.payments.checkout import Checkout
 from app.payments.minimums import check_minimum
 from app.payments.provider import InCallProvider, Method
@@ -150,11 +149,6 @@ class PaymentService(Checkout, VippsChoice):
             view = RequestView.from_row(r)
         await request_changed(self.notifier, as_json(view))
         return view
-
-    async def limits(self, who: Participant) -> dict[str, int]:
-        """The clinic's guard rails, for the clinician's panel to ask before it sends."""
-        async with self.db.read() as s:
-            return limits_view(await s.get(Clinic, who.consult.clinic_id))
 
     # -- Stripe's word -------------------------------------------------------------------------
 
