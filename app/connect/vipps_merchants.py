@@ -26,11 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.billing.statuses import REQUEST_OPEN
 from app.clock import Clock
 from app.db import Database
 from app.errors import Conflict, Invalid, NotFound, Unavailable
 from app.ids import new_id
-from app.models import Clinic, VippsMerchant
+from app.models import Clinic, PaymentRequest, VippsMerchant
 from integrations.errors import AccessRefused, ProviderError, ProviderUnavailable
 from integrations.vipps.client import VippsClient
 from integrations.vipps.protocol import VippsKeys, Webhook
@@ -149,6 +150,8 @@ class VippsMerchants:
             await self._clinic(s, organisation_id, clinic_id)
             old = await s.scalar(select(VippsMerchant).where(VippsMerchant.clinic_id == clinic_id))
             await self._msn_free(s, clinic_id, msn)
+            if old is not None and old.merchant_serial_number != msn:
+                await _none_waiting(s, old)
         old_keys: VippsKeys | None = None
         if old is not None:
             try:
@@ -224,6 +227,7 @@ class VippsMerchants:
         async with self.db.read() as s:
             await self._clinic(s, organisation_id, clinic_id)
             row = await self._row(s, clinic_id)
+            await _none_waiting(s, row)
         if row.webhook_id:
             try:
                 await self.vipps.delete_webhook(_keys_of(row, self.box), row.webhook_id)
@@ -234,7 +238,10 @@ class VippsMerchants:
                 # Keys revoked or unreadable, or the webhook already gone: nothing more to do at Vipps.
                 log.warning("vipps webhook %s of clinic %s not deleted: %s", row.webhook_id, clinic_id, e)
         async with self.db.write() as s:
+            # The clinic's row lock orders this against a patient choosing Vipps meanwhile.
+            await self._clinic(s, organisation_id, clinic_id, lock=True)
             row = await self._row(s, clinic_id, lock=True)
+            await _none_waiting(s, row)
             self._audit(s, row, "vipps_merchant.removed", actor_id, self.clock.now(), {})
             await s.delete(row)
 
@@ -268,6 +275,8 @@ class VippsMerchants:
             await self._clinic(s, organisation_id, clinic_id, lock=True)
             await self._msn_free(s, clinic_id, keys.merchant_serial_number)
             row = await s.scalar(select(VippsMerchant).where(VippsMerchant.clinic_id == clinic_id))
+            if row is not None and row.merchant_serial_number != keys.merchant_serial_number:
+                await _none_waiting(s, row)
             now = self.clock.now()
             if row is None:
                 row = VippsMerchant(id=new_id("vmr"), organisation_id=organisation_id, clinic_id=clinic_id,
@@ -350,3 +359,17 @@ async def vipps_merchant_by_msn(session: AsyncSession, msn: str, box: Box) -> tu
         return row, box.reveal(row.webhook_secret_encrypted)
     except ValueError:
         return None
+
+
+async def _none_waiting(s: AsyncSession, row: VippsMerchant) -> None:
+    """Refuse to forget a merchant while a payment is waiting in Vipps with it: its answer could not
+    be verified or settled without the merchant's keys and webhook secret."""
+    waiting = list(await s.scalars(
+        select(PaymentRequest.id).where(PaymentRequest.clinic_id == row.clinic_id,
+                                        PaymentRequest.vipps_msn == row.merchant_serial_number,
+                                        PaymentRequest.method == "vipps",
+                                        PaymentRequest.status.in_(REQUEST_OPEN)).limit(20)))
+    if waiting:
+        raise Conflict("vipps_payments_waiting",
+                       "Payments are waiting in Vipps with this merchant. Let them finish or cancel them first.",
+                       requests=waiting)

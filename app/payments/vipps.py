@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import segno
 from sqlalchemy import or_, select
 
 from app.billing.serialisers import VippsOpened, absolute_links, request_view
@@ -338,6 +339,15 @@ class VippsPayments:
 
 
 def _opened(r: PaymentRequest) -> VippsOpened:
-    return VippsOpened(request_id=r.id, status=r.status, flow=r.vipps_flow or "", url=r.checkout_url,
+    url = r.checkout_url
+    if url and r.vipps_flow == UserFlow.QR:
+        url = qr_image(url)
+    return VippsOpened(request_id=r.id, status=r.status, flow=r.vipps_flow or "", url=url,
                        reference=r.vipps_reference or "")
+
+
+def qr_image(target: str) -> str:
+    """The QR code for ``target`` (what Vipps answered with ``qrFormat`` TEXT/TARGETURL), drawn here
+    as an SVG ``data:`` URL: the patient's panel loads no image from another site."""
+    return segno.make(target, error="m").svg_data_uri(scale=4, border=2)
 

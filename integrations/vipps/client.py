@@ -178,7 +178,7 @@ class VippsClient:
         if new.return_url:
             payload["returnUrl"] = new.return_url
         if new.user_flow is UserFlow.QR:
-            payload["qrFormat"] = {"format": "IMAGE/SVG+XML"}
+            payload["qrFormat"] = {"format": new.qr_format}
         body = await self._call("POST", "/epayment/v1/payments", keys, payload=payload,
                                 idempotency_key=idempotency_key)
         try:

@@ -107,12 +107,16 @@ class NewPayment:
     user_flow: UserFlow
     return_url: str | None
     phone_number: str | None = None  # MSISDN, e.g. "4791234567"
+    # For the QR flow, what ``redirectUrl`` is (``qrFormat.format``): the code's target URL, for the
+    # caller to draw the code itself, or a link to an image of it on Vipps' servers.
+    qr_format: str = "TEXT/TARGETURL"
 
 
 @dataclass(frozen=True)
 class CreatedPayment:
     reference: str
-    redirect_url: str | None  # the landing page; the QR image for the QR flow; None for a push
+    # The landing page; for the QR flow the code's target (TEXT/TARGETURL) or its image; None for a push.
+    redirect_url: str | None
 
 
 @dataclass(frozen=True)

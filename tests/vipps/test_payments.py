@@ -46,7 +46,12 @@ async def test_each_user_flow_is_created_as_vipps_creates_it(sandbox: Running) -
     for flow in (UserFlow.WEB_REDIRECT, UserFlow.NATIVE_REDIRECT):
         created = await client.create_payment(keys, new_payment(flow), idempotency_key=str(flow))
         assert created.redirect_url and created.redirect_url.startswith(f"{sandbox.url}/landing?token=")
-    qr = await client.create_payment(keys, new_payment(UserFlow.QR), idempotency_key="q")
+    # The QR flow answers with the code's target by default (the caller draws it) ...
+    target = await client.create_payment(keys, new_payment(UserFlow.QR), idempotency_key="q")
+    assert target.redirect_url and target.redirect_url.startswith(f"{sandbox.url}/landing?token=")
+    # ... or with a link to its image, when asked for one.
+    image = dataclasses.replace(new_payment(UserFlow.QR), qr_format="IMAGE/SVG+XML")
+    qr = await client.create_payment(keys, image, idempotency_key="q-image")
     assert qr.redirect_url and qr.redirect_url.startswith(f"{sandbox.url}/qr?token=")
     async with sandbox.http.get(qr.redirect_url) as resp:
         assert resp.status == 200 and resp.content_type == "image/svg+xml"

@@ -45,9 +45,9 @@ async def test_services_vipps_reaches_the_mounted_sandbox(tmp_path: Path) -> Non
         client = live.app[VIPPS]
         assert client is live.app[SERVICES].vipps and client.base_url == live.settings.vipps_base
         created = await client.create_payment(DEMO_KEYS, new_payment(UserFlow.QR), idempotency_key="wired")
-        assert created.redirect_url and created.redirect_url.startswith(f"{live.url}/_sandbox/vipps/qr?token=")
+        assert created.redirect_url and created.redirect_url.startswith(f"{live.url}/_sandbox/vipps/landing?token=")
         assert live.http
-        landing = created.redirect_url.replace("/qr?", "/landing?")
+        landing = created.redirect_url
         async with live.http.get(landing, headers={"Accept-Language": "en"}) as resp:
             assert resp.status == 200 and "Pay with Vipps" in await resp.text()
         token = created.redirect_url.split("token=", 1)[1]

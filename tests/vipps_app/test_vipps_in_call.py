@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.keys import DB, PAYMENTS, SERVICES
 from app.ledger import journal
 from app.models import BillCard, BillCardLine, LedgerTransaction, Payment
+from app.payments.vipps import qr_image
 from tests.factories import PATIENT, Live
 from tests.vipps_app.support import TOKEN_FIELD, control, eventually, phone_answer, request_row, take_vipps
 
@@ -93,14 +94,19 @@ async def test_no_number_known_gives_a_qr_code(live: Live) -> None:
 
     ack = await patient.call("payment:vipps", {"request_id": request["id"]})
     assert ack["ok"], ack
-    assert ack["vipps"]["flow"] == "QR" and ack["vipps"]["url"]
-    assert live.http
-    async with live.http.get(ack["vipps"]["url"]) as resp:
-        assert resp.status == 200 and resp.content_type == "image/svg+xml"
-
-    # The phone scans the code and approves on the landing page.
+    assert ack["vipps"]["flow"] == "QR"
+    # The code is drawn here from the target Vipps gave (qrFormat TEXT/TARGETURL): an SVG data URL,
+    # so the panel loads no image from Vipps' servers, and the code says the payment's landing page.
     reference = ack["vipps"]["reference"]
     row = await request_row(live, request["id"])
+    assert row.checkout_url.startswith(f"{live.settings.vipps_base}/landing?token=")
+    assert ack["vipps"]["url"].startswith("data:image/svg+xml")
+    assert ack["vipps"]["url"] == qr_image(row.checkout_url)
+    assert live.http
+    async with live.http.get(row.checkout_url, headers={"Accept-Language": "en"}) as resp:
+        assert resp.status == 200 and "Pay with Vipps" in await resp.text()
+
+    # The phone scans the code and approves on the landing page.
     await control(live, "POST", f"/payments/{row.vipps_msn}/{reference}/approve")
     await clinician.wait_for("payment:received", timeout=10)
     assert await live.rows(select(Payment.method, Payment.amount)) == [("vipps", 45000)]

@@ -44,7 +44,7 @@ def create(sb: Sandbox, msn: str, body: dict[str, Any], idempotency_key: str) ->
         "msn": msn, "reference": body["reference"], "pspReference": str(uuid.uuid4()),
         "amount": body["amount"], "state": "CREATED", "userFlow": flow,
         "phoneNumber": (body.get("customer") or {}).get("phoneNumber"), "returnUrl": body.get("returnUrl"),
-        "paymentDescription": body.get("paymentDescription") or "",
+        "paymentDescription": body.get("paymentDescription") or "", "qrFormat": body.get("qrFormat"),
         "aggregate": {"authorized": 0, "captured": 0, "refunded": 0, "cancelled": 0},
         "created": stamp(now), "receipt": None, "opened": None,
         "__token": secrets.token_urlsafe(24), "__events": [],
@@ -59,6 +59,8 @@ def create(sb: Sandbox, msn: str, body: dict[str, Any], idempotency_key: str) ->
 def redirect_url(sb: Sandbox, payment: dict[str, Any]) -> str | None:
     flow = payment["userFlow"]
     if flow == "QR":
+        if (payment.get("qrFormat") or {}).get("format") == "TEXT/TARGETURL":
+            return landing_url(sb, payment)  # what the code says: the caller draws it
         return f"{sb.public_url}/qr?token={payment['__token']}"
     if flow in ("WEB_REDIRECT", "NATIVE_REDIRECT"):
         return landing_url(sb, payment)

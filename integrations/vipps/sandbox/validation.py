@@ -13,7 +13,7 @@ from integrations.vipps.protocol import EPAYMENT_EVENTS
 
 from .errors import invalid
 
-REFERENCE = re.compile(r"^[a-zA-Z0-9-]{8,50}$")
+REFERENCE = re.compile(r"^[a-zA-Z0-9-]{8,64}$")
 MSISDN = re.compile(r"^\d{10,15}$")
 CURRENCIES = ("NOK", "DKK", "EUR")
 USER_FLOWS = ("PUSH_MESSAGE", "NATIVE_REDIRECT", "WEB_REDIRECT", "QR")
@@ -40,7 +40,7 @@ def amount(value: Any, name: str) -> dict[str, Any]:
 
 def reference(value: Any, name: str = "reference") -> str:
     if not isinstance(value, str) or not REFERENCE.match(value):
-        raise invalid(name, "Must be 8 to 50 characters of a-z, A-Z, 0-9 and -")
+        raise invalid(name, "Must be 8 to 64 characters of a-z, A-Z, 0-9 and -")
     return value
 
 
