@@ -346,7 +346,8 @@ async def _in_driver_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, 
         send("RELEASE piece")
         return False, e
     finally:
-        s.expunge_all()
+        if s.identity_map or s.new:
+            s.expunge_all()
 
 
 def sent(connection: AsyncConnection, sql: str, parameters: Any, many: bool = False) -> None:
