@@ -144,3 +144,36 @@ def told_view(view: dict[str, Any]) -> dict[str, Any]:
                                                            "created_at", "updated_at", "paid_at", "stripe",
                                                            "receipt", "checkout_expires_at")},
             "stripe": sorted(view["stripe"]), "receipt": sorted(view["receipt"])}
+
+
+async def test_a_settlement_failing_half_way_at_the_driver_leaves_nothing_and_is_retried(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payment, legs and transaction are written, then it fails: the webhook gets a 500 and its
+    savepoint takes them back (the others in its transaction would commit); Stripe's retry settles it."""
+    ready = spy_on_ready_path(monkeypatch)
+    first, first_session, _ = await open_request(live)
+    account = await live.scalar(select(PaymentRequest.stripe_account_id))
+    assert (await post_event(live, completed_event("evt_half_0", first, first_session, account=account)))[0] == 200
+    assert ready == ["fallback"]  # the clinic's first payment makes its ledger accounts, the session's way
+    request, session_id, _ = await open_request(live)
+
+    def fails(*_args: Any) -> str:
+        raise RuntimeError("failed after the ledger's rows were written")
+
+    monkeypatch.setattr(settle_ready.cards, "derived_status", fails)
+    delivery = completed_event("evt_half_1", request, session_id, account=account)
+    status, _ = await post_event(live, delivery)
+    assert status == 500
+    assert await live.rows(select(Payment.id).where(Payment.payment_request_id == request["id"])) == []
+    assert await live.rows(select(LedgerTransaction.id).where(
+        LedgerTransaction.reference == f"stripe:settle:{session_id}")) == []
+    assert await live.scalar(select(PaymentRequest.status).where(PaymentRequest.id == request["id"])) \
+        == "checkout_open"
+
+    monkeypatch.undo()
+    ready = spy_on_ready_path(monkeypatch)
+    status, body = await post_event(live, delivery)
+    assert (status, body["outcome"]) == (200, "settled") and ready == ["settled"]
+    assert len(await live.rows(select(Payment.id).where(Payment.payment_request_id == request["id"]))) == 1
+    assert await live.ledger_balanced()
