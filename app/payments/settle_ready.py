@@ -144,7 +144,9 @@ async def settle_paid(
         await rows.run(_INSERT_CARD_EVENT, {"bill_card_id": r.bill_card_id, "status_from": card_status,
                                             "status_to": status, "reason": cards.PAID_IN_CALL, "at": now})
         await rows.run(_CARD_STATUS, {"card_id": r.bill_card_id, "new_status": status, "at": now})
-    number = (await rows.first(_NEXT_NUMBER, {"org": seller.organisation_id}) or (0,))[0]
+    numbered = await rows.first(_NEXT_NUMBER, {"org": seller.organisation_id})
+    assert numbered is not None  # an upsert's RETURNING always gives the row
+    number = numbered[0]
     receipt = receipt_row(seller, number, kind="receipt", request_id=r.id, amount=r.amount, currency=r.currency,
                           description=r.description, language=language or "nb", now=now)
     await rows.run(_INSERT_RECEIPT, receipt)
