@@ -31,7 +31,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.files import private_sqlite_file
@@ -284,20 +284,24 @@ class GroupCommit:
     def __init__(self, db: Database, *, max_batch: int = 16) -> None:
         self.db = db
         self.max_batch = max_batch
-        self._pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Work[Any], asyncio.Future[Any], bool]] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], *, ready: bool = False) -> T:
         """Run ``work`` in a write transaction; its result once that transaction has committed.
 
         Not from inside a write transaction of this process: on SQLite the
-        batch waits for the write lock that transaction holds.
+        batch waits for the write lock that transaction holds. ``ready``: the
+        work writes through ready statements at the driver (``app/prepared.py``)
+        and does anything through the session's objects inside a
+        ``begin_nested()`` of its own; its savepoint is then taken at the driver
+        too, which skips SQLAlchemy's (see ``_in_driver_savepoint``).
         """
         if not self.db.is_sqlite:
             async with self.db.write() as s:
                 return await work(s)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
+        self._pending.append((work, future, ready))
         if self._runner is None:
             self._runner = asyncio.create_task(self._drain())
         return await future
@@ -317,27 +321,27 @@ class GroupCommit:
 
     async def _commit_next(self) -> None:
         """One transaction for what waits once the write lock is ours."""
-        batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        batch: list[tuple[Work[Any], asyncio.Future[Any], bool]] = []
         outcomes: list[tuple[bool, Any]] = []
         try:
             async with self.db.write() as s:
                 # Taken only now: whatever queued while the lock was busy joins.
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
-                for work, _future in batch:
-                    outcomes.append(await _in_savepoint(s, work))
+                for work, _future, ready in batch:
+                    outcomes.append(await (_in_driver_savepoint if ready else _in_savepoint)(s, work))
         except BaseException as e:
             # Nothing of this batch was committed: every caller hears so.
             if not batch:  # the transaction did not even begin
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
-            for _work, future in batch:
+            for _work, future, _ready in batch:
                 if not future.done():
                     future.set_exception(e)
             if not isinstance(e, Exception):
                 raise
             return
-        for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_work, future, _ready), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue  # the caller went away; its work is committed all the same
             if ok:
@@ -362,6 +366,59 @@ async def _in_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
         return False, e
     finally:
         s.expunge_all()
+
+
+async def _in_driver_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
+    """``_in_savepoint`` for ready work, with ``SAVEPOINT`` and ``RELEASE`` sent straight to ``sqlite3``
+    (SQLAlchemy's cost more Python than a settlement's statements there). Ready work keeps what it does
+    through the session's objects in a ``begin_nested()`` of its own, so a failed flush rolls back to
+    that and leaves the session's transaction usable; anything left unflushed is flushed here."""
+    connection, raw = await sqlite_connection(s)
+    if raw is None:
+        return await _in_savepoint(s, work)
+
+    def send(sql: str) -> None:
+        sent(connection, sql, ())
+        raw.execute(sql).close()
+
+    send("SAVEPOINT piece")
+    try:
+        value = await work(s)
+        if s.new or s.dirty or s.deleted:
+            await s.flush()
+        send("RELEASE piece")
+        return True, value
+    except Exception as e:
+        send("ROLLBACK TO piece")
+        send("RELEASE piece")
+        return False, e
+    finally:
+        if s.identity_map or s.new:
+            s.expunge_all()
+
+
+def sent(connection: AsyncConnection, sql: str, parameters: Any, many: bool = False) -> None:
+    """Tell ``before_cursor_execute`` listeners (statement counts, tracing) of a statement sent to the driver."""
+    sync = connection.sync_connection
+    if sync is not None and sync.dispatch.before_cursor_execute:
+        sync.dispatch.before_cursor_execute(sync, None, sql, parameters, None, many)
+
+
+_KEPT = "db.connection"
+
+
+async def sqlite_connection(s: AsyncSession) -> tuple[AsyncConnection, sqlite3.Connection | None]:
+    """The session's connection, and under it ``sqlite3``'s when statements run inline (else None);
+    kept in ``s.info`` for the transaction (asking the session costs more than a statement there)."""
+    transaction = s.sync_session.get_transaction()
+    kept = s.info.get(_KEPT)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        return kept[1], kept[2]
+    connection = await s.connection()
+    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    raw = driver._connection if isinstance(driver, InlineSqlite) else None
+    s.info[_KEPT] = (s.sync_session.get_transaction(), connection, raw)
+    return connection, raw
 
 
 def alembic_config(database_url: str) -> Config:

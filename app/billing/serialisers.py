@@ -33,7 +33,8 @@ def as_json(view: Any) -> dict[str, Any]:
     """A view (nested views, lists of views) as the JSON object it stands for, fields in order.
 
     What ``dataclasses.asdict`` makes, without its deep copy of every string and number (a
-    fifth of a payment request's time in process, docs/performance.md, P1)."""
+    fifth of a payment request's time in process, docs/performance.md, P1; a settlement's view
+    is built for every webhook)."""
     return _plain(view)  # type: ignore[no-any-return]
 
 
