@@ -31,11 +31,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.files import private_sqlite_file
-from app.ready import Driver
+from app.ready import Driver, in_driver_savepoint
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -292,10 +292,10 @@ class GroupCommit:
 
         Not from inside a write transaction of this process: on SQLite the
         batch waits for the write lock that transaction holds. ``ready``: the
-        work writes through ready statements at the driver (``app/prepared.py``)
+        work writes through ready statements at the driver (``app/ready.py``)
         and does anything through the session's objects inside a
         ``begin_nested()`` of its own; its savepoint is then taken at the driver
-        too, which skips SQLAlchemy's (see ``_in_driver_savepoint``).
+        too, which skips SQLAlchemy's (see ``in_driver_savepoint``).
         """
         if not self.db.is_sqlite:
             async with self.db.write() as s:
@@ -329,7 +329,7 @@ class GroupCommit:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
                 for work, _future, ready in batch:
-                    outcomes.append(await (_in_driver_savepoint if ready else _in_savepoint)(s, work))
+                    outcomes.append(await (in_driver_savepoint if ready else _in_savepoint)(s, work))
         except BaseException as e:
             # Nothing of this batch was committed: every caller hears so.
             if not batch:  # the transaction did not even begin
@@ -366,59 +366,6 @@ async def _in_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
         return False, e
     finally:
         s.expunge_all()
-
-
-async def _in_driver_savepoint(s: AsyncSession, work: Work[Any]) -> tuple[bool, Any]:
-    """``_in_savepoint`` for ready work, with ``SAVEPOINT`` and ``RELEASE`` sent straight to ``sqlite3``
-    (SQLAlchemy's cost more Python than a settlement's statements there). Ready work keeps what it does
-    through the session's objects in a ``begin_nested()`` of its own, so a failed flush rolls back to
-    that and leaves the session's transaction usable; anything left unflushed is flushed here."""
-    connection, raw = await sqlite_connection(s)
-    if raw is None:
-        return await _in_savepoint(s, work)
-
-    def send(sql: str) -> None:
-        sent(connection, sql, ())
-        raw.execute(sql).close()
-
-    send("SAVEPOINT piece")
-    try:
-        value = await work(s)
-        if s.new or s.dirty or s.deleted:
-            await s.flush()
-        send("RELEASE piece")
-        return True, value
-    except Exception as e:
-        send("ROLLBACK TO piece")
-        send("RELEASE piece")
-        return False, e
-    finally:
-        if s.identity_map or s.new:
-            s.expunge_all()
-
-
-def sent(connection: AsyncConnection, sql: str, parameters: Any, many: bool = False) -> None:
-    """Tell ``before_cursor_execute`` listeners (statement counts, tracing) of a statement sent to the driver."""
-    sync = connection.sync_connection
-    if sync is not None and sync.dispatch.before_cursor_execute:
-        sync.dispatch.before_cursor_execute(sync, None, sql, parameters, None, many)
-
-
-_KEPT = "db.connection"
-
-
-async def sqlite_connection(s: AsyncSession) -> tuple[AsyncConnection, sqlite3.Connection | None]:
-    """The session's connection, and under it ``sqlite3``'s when statements run inline (else None);
-    kept in ``s.info`` for the transaction (asking the session costs more than a statement there)."""
-    transaction = s.sync_session.get_transaction()
-    kept = s.info.get(_KEPT)
-    if kept is not None and transaction is not None and kept[0] is transaction:
-        return kept[1], kept[2]
-    connection = await s.connection()
-    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    raw = driver._connection if isinstance(driver, InlineSqlite) else None
-    s.info[_KEPT] = (s.sync_session.get_transaction(), connection, raw)
-    return connection, raw
 
 
 def alembic_config(database_url: str) -> Config:

@@ -8,7 +8,7 @@ Then the same signed events go straight to ``StripeEvents.handle``,
 counts the SQL statements sent (``before_cursor_execute``, which statements
 sent to the driver directly report too) and the write transactions committed. Beside
 it, on a fresh database, one primary-key ``SELECT`` timed three ways: raw
-``sqlite3``, a ready statement at the driver (``app/prepared.py``), a
+``sqlite3``, a ready statement at the driver (``app/ready.py``), a
 ready-built Core statement through the app's async session, and
 ``AsyncSession.get``; that is where a settlement's time goes. ``--profile``
 prints the cProfile of the settling (it slows it down). One JSON object out.
@@ -81,12 +81,12 @@ async def settle_all(env: dict[str, str], events: list[dict[str, Any]], concurre
 
 async def statement_costs(data: Path) -> dict[str, float]:
     """Microseconds for one primary-key SELECT: raw sqlite3, a ``Ready`` statement at the driver
-    (``app/prepared.py``), Core through the session, ORM get."""
+    (``app/ready.py``), Core through the session, ORM get."""
     from sqlalchemy import bindparam, select
 
     from app.db import Database, make_engine, migrate
     from app.models import StripeEvent
-    from app.prepared import Ready, Rows
+    from app.ready import Ready, in_session
 
     path = data / "statements.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
@@ -110,10 +110,10 @@ async def statement_costs(data: Path) -> dict[str, float]:
         for i in ids:
             await s.get(StripeEvent, i)
         orm_s = time.perf_counter() - t0
-        rows, at_driver = await Rows.of(s), Ready(ready)
+        at_driver = Ready(ready)
         t0 = time.perf_counter()
         for i in ids:
-            await rows.first(at_driver, {"id": i})
+            await in_session(s, at_driver.first, {"id": i})
         driver_s = time.perf_counter() - t0
     await engine.dispose()
     per = 1e6 / STATEMENT_SAMPLES

@@ -50,7 +50,7 @@ from app.payments.declines import intent_failed
 from app.payments.settle_ready import Fallback, settle_paid
 from app.payments.settlement import PAID_SESSION, apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
-from app.prepared import Ready, Rows
+from app.ready import Ready, ReadyInsert, in_session
 from integrations.stripe.protocol import CheckoutSession
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | Non
 
 
 async def _settled_at_once(
-    rows: Rows, event_id: str, obj: dict[str, Any], account: str | None, now: Any
+    s: AsyncSession, event_id: str, obj: dict[str, Any], account: str | None, now: Any
 ) -> Result | None:
     """A paid session for an open request, in ready statements (``settle_ready``); None: the usual way."""
     session = CheckoutSession.from_stripe(obj)
@@ -89,14 +89,14 @@ async def _settled_at_once(
     if not request_id or session.status != "complete" or session.payment_status not in PAID_SESSION:
         return None
     try:
-        return await settle_paid(rows, event_id, session, request_id, account=account, now=now)
+        return await settle_paid(s, event_id, session, request_id, account=account, now=now)
     except Fallback:
         return None
 
 
 # Built once, on the table: they run for every webhook.
 _EVENT_SEEN = Ready(select(StripeEvent.__table__.c.id).where(StripeEvent.__table__.c.id == bindparam("id")))
-_INSERT_EVENT = Ready(StripeEvent.__table__.insert())
+_INSERT_EVENT = ReadyInsert(StripeEvent.__table__)
 
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _session_event,
@@ -150,14 +150,13 @@ class StripeEvents:
         nested = self.db.is_sqlite
 
         async def apply(s: AsyncSession) -> Result:
-            rows = await Rows.of(s)
-            settled = await _settled_at_once(rows, event_id, obj, account, now) \
+            settled = await _settled_at_once(s, event_id, obj, account, now) \
                 if handler is _session_event and mode_matches else None
             if settled is not None:
                 outcome, view = settled
                 if outcome == "duplicate":
                     return settled
-            elif await rows.first(_EVENT_SEEN, {"id": event_id}) is not None:
+            elif await in_session(s, _EVENT_SEEN.first, {"id": event_id}) is not None:
                 return "duplicate", None
             elif not mode_matches:
                 outcome, view = "livemode_mismatch", None
@@ -168,8 +167,8 @@ class StripeEvents:
                         outcome, view = await whole(s, event, account, now)
                     else:
                         outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
-            await rows.run(_INSERT_EVENT, {"id": event_id, "type": event_type, "account": account,
-                                           "outcome": outcome, "received_at": now})
+            await in_session(s, _INSERT_EVENT.run, {"id": event_id, "type": event_type, "account": account,
+                                                    "outcome": outcome, "received_at": now})
             return outcome, view
 
         try:
