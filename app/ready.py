@@ -50,14 +50,10 @@ class Driver:
     native: Any = None
     connection: Any = None
 
-    def _heard(self, sql: str, parameters: Any, many: bool) -> None:
-        sync = self.connection
-        if sync is not None and sync.dispatch.before_cursor_execute:
-            sync.dispatch.before_cursor_execute(sync, None, sql, parameters, None, many)
-
     def execute(self, sql: str, parameters: list[Any]) -> Any:
         """The statement run; its cursor."""
-        self._heard(sql, parameters, False)
+        if self.connection is not None:
+            _heard(self.connection, sql, parameters, False)
         try:
             if self.native is not None:
                 return self.native.execute(sql, parameters)
@@ -68,7 +64,8 @@ class Driver:
             raise _wrapped(self, sql, parameters, e) from e
 
     def executemany(self, sql: str, batch: list[list[Any]]) -> None:
-        self._heard(sql, batch, True)
+        if self.connection is not None:
+            _heard(self.connection, sql, batch, True)
         try:
             (self.native or self.dbapi.cursor()).executemany(sql, batch)
         except self.dialect.loaded_dbapi.Error as e:
@@ -79,6 +76,12 @@ class Driver:
             (self.native or self.dbapi).commit()
         except self.dialect.loaded_dbapi.Error as e:
             raise _wrapped(self, "COMMIT", [], e) from e
+
+
+def _heard(sync: Any, sql: str, parameters: Any, many: bool) -> None:
+    """Tell a ``Connection``'s ``before_cursor_execute`` listeners of a statement sent to its driver."""
+    if sync.dispatch.before_cursor_execute:
+        sync.dispatch.before_cursor_execute(sync, None, sql, parameters, None, many)
 
 
 @dataclass(frozen=True)
