@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.files import private_sqlite_file
-from app.ready import Driver
+from app.ready import Driver, in_driver_savepoint
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -284,20 +284,24 @@ class GroupCommit:
     def __init__(self, db: Database, *, max_batch: int = 16) -> None:
         self.db = db
         self.max_batch = max_batch
-        self._pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Work[Any], asyncio.Future[Any], bool]] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], *, ready: bool = False) -> T:
         """Run ``work`` in a write transaction; its result once that transaction has committed.
 
         Not from inside a write transaction of this process: on SQLite the
-        batch waits for the write lock that transaction holds.
+        batch waits for the write lock that transaction holds. ``ready``: the
+        work writes through ready statements at the driver (``app/ready.py``)
+        and does anything through the session's objects inside a
+        ``begin_nested()`` of its own; its savepoint is then taken at the driver
+        too, which skips SQLAlchemy's (see ``in_driver_savepoint``).
         """
         if not self.db.is_sqlite:
             async with self.db.write() as s:
                 return await work(s)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
+        self._pending.append((work, future, ready))
         if self._runner is None:
             self._runner = asyncio.create_task(self._drain())
         return await future
@@ -317,27 +321,27 @@ class GroupCommit:
 
     async def _commit_next(self) -> None:
         """One transaction for what waits once the write lock is ours."""
-        batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        batch: list[tuple[Work[Any], asyncio.Future[Any], bool]] = []
         outcomes: list[tuple[bool, Any]] = []
         try:
             async with self.db.write() as s:
                 # Taken only now: whatever queued while the lock was busy joins.
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
-                for work, _future in batch:
-                    outcomes.append(await _in_savepoint(s, work))
+                for work, _future, ready in batch:
+                    outcomes.append(await (in_driver_savepoint if ready else _in_savepoint)(s, work))
         except BaseException as e:
             # Nothing of this batch was committed: every caller hears so.
             if not batch:  # the transaction did not even begin
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
-            for _work, future in batch:
+            for _work, future, _ready in batch:
                 if not future.done():
                     future.set_exception(e)
             if not isinstance(e, Exception):
                 raise
             return
-        for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_work, future, _ready), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue  # the caller went away; its work is committed all the same
             if ok:

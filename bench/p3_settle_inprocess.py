@@ -5,9 +5,11 @@
 Setup (not timed): ``--webhooks`` open payment requests, as in ``bench.p3_webhooks``.
 Then the same signed events go straight to ``StripeEvents.handle``,
 ``--concurrency`` at a time, in one process: no HTTP, no load generator. It
-counts the SQL statements sent and the write transactions committed. Beside
+counts the SQL statements sent (``before_cursor_execute``, which statements
+sent to the driver directly report too) and the write transactions committed. Beside
 it, on a fresh database, one primary-key ``SELECT`` timed three ways: raw
-``sqlite3``, a ready-built Core statement through the app's async session, and
+``sqlite3``, a ready statement at the driver (``app/ready.py``), a
+ready-built Core statement through the app's async session, and
 ``AsyncSession.get``; that is where a settlement's time goes. ``--profile``
 prints the cProfile of the settling (it slows it down). One JSON object out.
 """
@@ -78,11 +80,13 @@ async def settle_all(env: dict[str, str], events: list[dict[str, Any]], concurre
 
 
 async def statement_costs(data: Path) -> dict[str, float]:
-    """Microseconds for one primary-key SELECT: raw sqlite3, Core through the session, ORM get."""
+    """Microseconds for one primary-key SELECT: raw sqlite3, a ``Ready`` statement at the driver
+    (``app/ready.py``), Core through the session, ORM get."""
     from sqlalchemy import bindparam, select
 
     from app.db import Database, make_engine, migrate
     from app.models import StripeEvent
+    from app.ready import Ready, in_session
 
     path = data / "statements.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
@@ -106,9 +110,15 @@ async def statement_costs(data: Path) -> dict[str, float]:
         for i in ids:
             await s.get(StripeEvent, i)
         orm_s = time.perf_counter() - t0
+        at_driver = Ready(ready)
+        t0 = time.perf_counter()
+        for i in ids:
+            await in_session(s, at_driver.first, {"id": i})
+        driver_s = time.perf_counter() - t0
     await engine.dispose()
     per = 1e6 / STATEMENT_SAMPLES
-    return {"raw_sqlite3_us": round(raw_s * per, 1), "core_via_session_us": round(core_s * per, 1),
+    return {"raw_sqlite3_us": round(raw_s * per, 1), "ready_at_driver_us": round(driver_s * per, 1),
+            "core_via_session_us": round(core_s * per, 1),
             "orm_session_get_us": round(orm_s * per, 1)}
 
 

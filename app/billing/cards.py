@@ -160,6 +160,7 @@ def _derived_status(card: BillCard, paid: int) -> str:
 
 
 def derived_status(status: str, patient_share: int, paid: int) -> str:
+    """A card's status once ``paid`` of its ``patient_share`` is paid."""
     if status not in ("under_work", "paid"):
         return status  # the MediPay pipeline owns the card from here
     return "paid" if paid > 0 and paid >= patient_share else "under_work"
@@ -228,19 +229,44 @@ async def register_stripe_payment(
         return False
     # A plain insert: nothing in this transaction needs the row as an object.
     await session.execute(
-        _INSERT_PAYMENT,
-        {
-            "id": new_id("pay"),
-            "bill_card_id": card.id,
-            "organisation_id": card.organisation_id,
-            "payment_request_id": request_id,
-            "method": "stripe",
-            "amount": amount,
-            "currency": currency,
-            "reference": reference,
-            "registered_at": now,
-        },
+        _INSERT_PAYMENT, stripe_payment_row(card.id, card.organisation_id, request_id, amount, currency, reference, now)
     )
+    legs = stripe_payment_legs(amount, application_fee)
+    await journal.post(
+        session,
+        clinic_id=card.clinic_id,
+        kind=STRIPE_PAYMENT_KIND,
+        reference=settle_reference(reference),
+        description=description,
+        currency=currency,
+        bill_card_id=card.id,
+        at=now,
+        legs=legs,
+    )
+    paid = await paid_total(session, card.id)
+    await set_status(session, card, _derived_status(card, paid), PAID_IN_CALL, now)
+    return True
+
+
+STRIPE_PAYMENT_KIND = "in_call_payment"
+PAID_IN_CALL = "paid in call (Stripe)"
+
+
+def settle_reference(session_id: str) -> str:
+    """The journal reference of a Checkout Session's payment: unique, so it is posted once."""
+    return f"stripe:settle:{session_id}"
+
+
+def stripe_payment_row(card_id: str, organisation_id: str, request_id: str, amount: int, currency: str,
+                       reference: str, now: datetime) -> dict[str, object]:
+    """The ``payments`` row of an in-call payment through Stripe (``reference``: the Checkout Session)."""
+    return {"id": new_id("pay"), "bill_card_id": card_id, "organisation_id": organisation_id,
+            "payment_request_id": request_id, "method": "stripe", "amount": amount, "currency": currency,
+            "reference": reference, "registered_at": now}
+
+
+def stripe_payment_legs(amount: int, application_fee: int) -> list[Leg]:
+    """The journal legs of an in-call payment through Stripe, less the platform's fee."""
     legs = [
         # The charge for the consultation…
         Leg("patient_receivable", amount),
@@ -252,20 +278,7 @@ async def register_stripe_payment(
     if application_fee > 0:
         # …less the platform's fee, which never reaches the clinic's balance.
         legs += [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)]
-    await journal.post(
-        session,
-        clinic_id=card.clinic_id,
-        kind="in_call_payment",
-        reference=f"stripe:settle:{reference}",
-        description=description,
-        currency=currency,
-        bill_card_id=card.id,
-        at=now,
-        legs=legs,
-    )
-    paid = await paid_total(session, card.id)
-    await set_status(session, card, _derived_status(card, paid), "paid in call (Stripe)", now)
-    return True
+    return legs
 
 
 async def register_vipps_payment(

@@ -121,38 +121,37 @@ async def post(
     Raises ``UnbalancedError`` before touching the database when the legs do
     not balance; the database would refuse it anyway.
     """
+    check(legs, reference)
+    txn_id = new_id("txn")
+    accounts = await account_ids(session, clinic_id, {leg.account for leg in legs}, currency)
+    # Order matters: legs first, then the transaction row that the database
+    # checks against them.
+    await session.execute(_INSERT_LEGS, leg_rows(txn_id, legs, accounts, currency))
+    await session.execute(
+        _INSERT_TRANSACTION, transaction_row(txn_id, clinic_id, kind, reference, description, bill_card_id, at)
+    )
+    return txn_id
+
+
+def check(legs: Sequence[Leg], reference: str) -> None:
+    """Refuse legs that do not balance, or that move nothing, before the database is asked."""
     if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
         raise UnbalancedError(f"legs of {reference} do not balance")
     if any(leg.amount == 0 or isinstance(leg.amount, bool) for leg in legs):
         raise UnbalancedError("a leg of zero moves nothing")
-    txn_id = new_id("txn")
-    accounts = await account_ids(session, clinic_id, {leg.account for leg in legs}, currency)
-    rows = [
-        {
-            "id": new_id("leg"),
-            "transaction_id": txn_id,
-            "account_id": accounts[leg.account],
-            "amount": leg.amount,
-            "currency": currency,
-        }
-        for leg in legs
-    ]
-    # Order matters: legs first, then the transaction row that the database
-    # checks against them.
-    await session.execute(_INSERT_LEGS, rows)
-    await session.execute(
-        _INSERT_TRANSACTION,
-        {
-            "id": txn_id,
-            "clinic_id": clinic_id,
-            "kind": kind,
-            "reference": reference,
-            "description": description,
-            "bill_card_id": bill_card_id,
-            "created_at": at,
-        },
-    )
-    return txn_id
+
+
+def leg_rows(txn_id: str, legs: Sequence[Leg], accounts: dict[str, str], currency: str) -> list[dict[str, object]]:
+    """The rows of a transaction's legs, for ``LedgerLeg.__table__`` (written before the transaction)."""
+    return [{"id": new_id("leg"), "transaction_id": txn_id, "account_id": accounts[leg.account],
+             "amount": leg.amount, "currency": currency} for leg in legs]
+
+
+def transaction_row(txn_id: str, clinic_id: str, kind: str, reference: str, description: str,
+                    bill_card_id: str | None, at: datetime) -> dict[str, object]:
+    """The transaction's row, written after its legs: the database checks them against it."""
+    return {"id": txn_id, "clinic_id": clinic_id, "kind": kind, "reference": reference,
+            "description": description, "bill_card_id": bill_card_id, "created_at": at}
 
 
 async def balances(session: AsyncSession, clinic_id: str) -> dict[tuple[str, str], int]:

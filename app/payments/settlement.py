@@ -26,6 +26,9 @@ from integrations.stripe.protocol import (
 
 log = logging.getLogger(__name__)
 
+# A complete session with one of these has been paid (or needed no payment).
+PAID_SESSION = frozenset({"paid", "no_payment_required"})
+
 # Built once: a settlement reads its request this way for every webhook.
 _REQUEST_FOR_UPDATE = select(PaymentRequest).where(PaymentRequest.id == bindparam("id")).with_for_update()
 
@@ -50,7 +53,7 @@ async def apply_session(
     if (r.stripe_account_id or None) != (account or None):
         log.error("session %s for %s came from account %s, not %s", session.id, r.id, account, r.stripe_account_id)
         return "wrong_account", None
-    if session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
+    if session.status == "complete" and session.payment_status in PAID_SESSION:
         return await _settle_paid(s, r, session, now)
     if session.status == "expired":
         if r.status in REQUEST_OPEN and _current_session(r, session):

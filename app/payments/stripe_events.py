@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -46,8 +47,10 @@ from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
 from app.payments.declines import intent_failed
-from app.payments.settlement import apply_session
+from app.payments.settle_ready import Fallback, settle_paid
+from app.payments.settlement import PAID_SESSION, apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
+from app.ready import Ready, ReadyInsert, in_session
 from integrations.stripe.protocol import CheckoutSession
 
 log = logging.getLogger(__name__)
@@ -77,9 +80,23 @@ async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | Non
     return "failed", request_view(r)
 
 
+async def _settled_at_once(
+    s: AsyncSession, event_id: str, obj: dict[str, Any], account: str | None, now: Any
+) -> Result | None:
+    """A paid session for an open request, in ready statements (``settle_ready``); None: the usual way."""
+    session = CheckoutSession.from_stripe(obj)
+    request_id = session.metadata.get("payment_request_id") or session.client_reference_id
+    if not request_id or session.status != "complete" or session.payment_status not in PAID_SESSION:
+        return None
+    try:
+        return await settle_paid(s, event_id, session, request_id, account=account, now=now)
+    except Fallback:
+        return None
+
+
 # Built once, on the table: they run for every webhook.
-_EVENT_SEEN = select(StripeEvent.__table__.c.id).where(StripeEvent.__table__.c.id == bindparam("id"))
-_INSERT_EVENT = StripeEvent.__table__.insert()
+_EVENT_SEEN = Ready(select(StripeEvent.__table__.c.id).where(StripeEvent.__table__.c.id == bindparam("id")))
+_INSERT_EVENT = ReadyInsert(StripeEvent.__table__)
 
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _session_event,
@@ -130,24 +147,34 @@ class StripeEvents:
         handler = HANDLERS.get(event_type)
         whole = EVENT_HANDLERS.get(event_type)
         now = self.clock.now()
+        nested = self.db.is_sqlite
 
         async def apply(s: AsyncSession) -> Result:
-            if await s.scalar(_EVENT_SEEN, {"id": event_id}) is not None:
+            settled = await _settled_at_once(s, event_id, obj, account, now) \
+                if handler is _session_event and mode_matches else None
+            if settled is not None:
+                outcome, view = settled
+                if outcome == "duplicate":
+                    return settled
+            elif await in_session(s, _EVENT_SEEN.first, {"id": event_id}) is not None:
                 return "duplicate", None
-            if not mode_matches:
+            elif not mode_matches:
                 outcome, view = "livemode_mismatch", None
-            elif whole is not None:
-                outcome, view = await whole(s, event, account, now)
             else:
-                outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
-            await s.execute(_INSERT_EVENT, {"id": event_id, "type": event_type, "account": account,
-                                            "outcome": outcome, "received_at": now})
+                # Through the session's objects: in a savepoint of their own (GroupCommit.run, ``ready``).
+                async with s.begin_nested() if nested else nullcontext():
+                    if whole is not None:
+                        outcome, view = await whole(s, event, account, now)
+                    else:
+                        outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
+            await in_session(s, _INSERT_EVENT.run, {"id": event_id, "type": event_type, "account": account,
+                                                    "outcome": outcome, "received_at": now})
             return outcome, view
 
         try:
             # Settled together with the webhooks that arrive alongside it; this
             # returns once the transaction holding it has committed.
-            outcome, view = await self.db.group.run(apply)
+            outcome, view = await self.db.group.run(apply, ready=True)
         except IntegrityError:
             # The same event, delivered concurrently, got there first.
             return "duplicate"

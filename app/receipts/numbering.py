@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +70,52 @@ async def next_number(s: AsyncSession, organisation_id: str) -> int:
     return number
 
 
+def receipt_row(
+    clinic: Any, number: int, *, kind: str, request_id: str, amount: int, currency: str, description: str,
+    language: str, now: datetime, refund_id: str | None = None, original_id: str | None = None,
+    method: str = METHOD_CARD,
+) -> dict[str, Any]:
+    """A document's row, numbered ``number``, the seller's details copied from ``clinic``.
+
+    ``clinic``: the ``Clinic``, or anything with its ``id``, ``organisation_id``, ``name``,
+    ``legal_name``, ``registration_number``, ``currency`` and ``time_zone``.
+    """
+    return {
+        "id": new_id("rcp"),
+        "organisation_id": clinic.organisation_id,
+        "clinic_id": clinic.id,
+        "number": number,
+        "reference": reference(number, now, clinic_zone(clinic)),
+        "kind": kind,
+        "payment_request_id": request_id,
+        "refund_id": refund_id,
+        "original_receipt_id": original_id,
+        "token": secrets.token_urlsafe(32),
+        "amount": amount,
+        "currency": currency,
+        "description": description,
+        "method": method,  # how it was paid: card (through Stripe) or Vipps
+        "seller_name": (clinic.legal_name or clinic.name)[:200],
+        "seller_registration_number": clinic.registration_number,
+        "seller_country": clinic_country(clinic),
+        "language": language,
+        "issued_at": now,
+    }
+
+
+def next_number_upsert(dialect: str) -> Any:
+    """One statement for the organisation's next number (``:org``, its id), returning it.
+
+    The counter is made at one or moved on by one, under its row lock (PostgreSQL
+    holds it to the end of the transaction); a rollback gives the number back.
+    """
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(_COUNTERS).values(organisation_id=bindparam("org"), last_number=1)
+    return stmt.on_conflict_do_update(
+        index_elements=["organisation_id"], set_={"last_number": _COUNTERS.c.last_number + 1}
+    ).returning(_COUNTERS.c.last_number)
+
+
 async def _issue(
     s: AsyncSession, r: PaymentRequest, *, kind: str, amount: int, now: datetime,
     refund_id: str | None = None, original_id: str | None = None,
@@ -77,28 +124,11 @@ async def _issue(
     consult = await s.get(Consult, r.consult_id)
     assert clinic is not None
     number = await next_number(s, clinic.organisation_id)
-    receipt = Receipt(
-        id=new_id("rcp"),
-        organisation_id=clinic.organisation_id,
-        clinic_id=clinic.id,
-        number=number,
-        reference=reference(number, now, clinic_zone(clinic)),
-        kind=kind,
-        payment_request_id=r.id,
-        refund_id=refund_id,
-        original_receipt_id=original_id,
-        token=secrets.token_urlsafe(32),
-        amount=amount,
-        currency=r.currency,
-        description=r.description,
-        # How it was paid: the request's method (card through Stripe, or Vipps).
-        method=METHOD_VIPPS if r.method == METHOD_VIPPS else METHOD_CARD,
-        seller_name=(clinic.legal_name or clinic.name)[:200],
-        seller_registration_number=clinic.registration_number,
-        seller_country=clinic_country(clinic),
-        language=consult.language if consult is not None else "nb",
-        issued_at=now,
-    )
+    receipt = Receipt(**receipt_row(
+        clinic, number, kind=kind, request_id=r.id, amount=amount, currency=r.currency, description=r.description,
+        language=consult.language if consult is not None else "nb", now=now, refund_id=refund_id,
+        original_id=original_id, method=METHOD_VIPPS if r.method == METHOD_VIPPS else METHOD_CARD,
+    ))
     s.add(receipt)
     await s.flush()
     return receipt
