@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,12 @@ from tests.admin.factories import make_clinic, make_user, signed_in
 from tests.admin.test_payments_page import plain
 from tests.consults.test_refunds import paid_request
 from tests.factories import Live
+
+
+def local_day(when: datetime) -> date:
+    """The day ``when`` falls on in the demo clinic's zone, the zone the reports count days in
+    (23:30 UTC is already the next day in Oslo)."""
+    return when.astimezone(ZoneInfo("Europe/Oslo")).date()
 
 SETTLEMENT = "/api/v1/reports/settlement"
 EARNINGS = "/api/v1/reports/medipay-earnings"
@@ -73,7 +80,7 @@ async def test_settlement_report_over_rest(live: Live) -> None:
         assert body["cards_count"] == len(body["cards"])
         return {row["card_id"] for row in body["cards"]}
 
-    day = ids["now"].date()
+    day = local_day(ids["now"])
     assert await cards("exported=true") == {ids["a"], ids["b"], ids["c"]}
     assert await cards("exported=false") == {ids["d"], ids["e"]}
     assert await cards(f"exported=true&from={day}&to={day}") == {ids["a"], ids["b"], ids["c"]}
@@ -107,7 +114,7 @@ async def test_medipay_earnings_over_rest(live: Live) -> None:
                                    "medipay_cost_percent", "medipay_cost", "net")} == {
         "cards": 2, "patient_share": 75000, "admin_fees": 7800, "total": 82800, "medipay_cost_per_card": 700,
         "medipay_cost_percent": 2111, "medipay_cost": 2811, "net": 79989}
-    day = ids["now"].date()
+    day = local_day(ids["now"])
     status, none = await live.api("GET", f"{EARNINGS}?from={day - timedelta(days=3)}&to={day - timedelta(days=1)}")
     assert status == 200 and none["cards"] == 0 and none["medipay_cost"] == 0
     assert live.http
