@@ -141,3 +141,38 @@ async def test_sandbox_storm_settles_once(live: Live) -> None:
     assert await live.scalar(select(func.count(LedgerTransaction.id))) == 3
     assert await live.scalar(select(func.sum(Payment.amount))) == 10000 + 10001 + 10002
     assert await live.scalar(select(func.count(LedgerLeg.id))) >= 6
+
+
+async def test_webhooks_for_many_payments_arriving_while_the_database_is_busy_each_settle_once(live: Live) -> None:
+    """Three approved payments, their AUTHORIZED and CAPTURED webhooks twice each, all arriving while a
+    write transaction holds the database: none is acknowledged before its settlement is committed, and
+    each payment is settled once."""
+    keys = await take_vipps(live)
+    await control(live, "POST", "/webhooks", {"fail_next": 100_000})
+    secret = await live.app[SERVICES].vipps_payments.webhook_secret(keys.merchant_serial_number)
+    assert secret
+    _, clinician, patient = await live.call_pair()
+    requests: dict[str, str] = {}
+    for n in range(3):
+        ack = await clinician.call("payment:request", {"amount": 20000 + n, "description": f"Item {n}"})
+        pay = await patient.call("payment:vipps", {"request_id": ack["request"]["id"]})
+        assert pay["ok"], pay
+        requests[ack["request"]["id"]] = pay["vipps"]["reference"]
+        await phone_answer(live, "approve")
+    deliveries = [event(keys.merchant_serial_number, reference, name, 0)
+                  for reference in requests.values() for name in ("AUTHORIZED", "CAPTURED") * 2]
+    random.Random(3).shuffle(deliveries)
+
+    db = live.app[DB]
+    async with db.write():
+        posts = [asyncio.create_task(post_signed(live, d, secret)) for d in deliveries]
+        await asyncio.sleep(0.5)
+        assert not any(p.done() for p in posts), "nothing may be acknowledged while its write waits"
+    results = await asyncio.gather(*posts)
+    assert all(status == 200 for status, _ in results), results
+    for (request_id, reference), amount in zip(requests.items(), (20000, 20001, 20002), strict=True):
+        assert await captures_at_vipps(live, keys, reference) == ["CAPTURED"]
+        await settled_once(live, request_id, amount)
+    assert await live.scalar(select(func.count(LedgerTransaction.id))) == 3
+    await asyncio.sleep(0.2)
+    assert len(clinician.named("payment:received")) == 3
