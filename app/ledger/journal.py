@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -89,10 +91,23 @@ async def account_id(session: AsyncSession, clinic_id: str, code: str, currency:
     if found:
         return found
     kind, name = CHART[code]
-    new = LedgerAccount(id=new_id("acc"), clinic_id=clinic_id, code=code, name=name, kind=kind, currency=currency)
-    session.add(new)
-    await session.flush()
-    return new.id
+    # Made on first use. Two transactions that first use it at once (the clinic's first payments,
+    # settled concurrently on PostgreSQL) must not fail: the second waits for the first's row and uses it.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(LedgerAccount)
+        .values(id=new_id("acc"), clinic_id=clinic_id, code=code, name=name, kind=kind, currency=currency)
+        .on_conflict_do_nothing(index_elements=["clinic_id", "code", "currency"])
+    )
+    made = await session.scalar(
+        select(LedgerAccount.id).where(
+            LedgerAccount.clinic_id == clinic_id,
+            LedgerAccount.code == code,
+            LedgerAccount.currency == currency,
+        )
+    )
+    assert made is not None
+    return made
 
 
 async def account_ids(session: AsyncSession, clinic_id: str, codes: set[str], currency: str) -> dict[str, str]:

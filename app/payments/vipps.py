@@ -26,7 +26,7 @@ import segno
 from sqlalchemy import or_, select
 
 from app.billing.serialisers import VippsOpened, absolute_links, request_view
-from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, RequestStatus
+from app.billing.statuses import REQUEST_ENDED_UNPAID, REQUEST_OPEN, REQUEST_PAID, RequestStatus
 from app.clock import Clock
 from app.consults.notifier import Notifier, request_changed
 from app.db import Database
@@ -245,13 +245,20 @@ class VippsPayments:
         return webhook_secret(self.box, merchant) if merchant is not None else None
 
     async def poll(self) -> int:
-        """The ``vipps-poll`` job: every payment not finished, and every receipt Vipps has not had."""
+        """The ``vipps-poll`` job: every payment not finished, every receipt Vipps has not had, and every
+        payment of a request that ended unpaid while Vipps had not said its last word (approved after the
+        request ended, it is released there, never settled)."""
+        vipps = (PaymentRequest.method == Method.VIPPS) & PaymentRequest.vipps_reference.is_not(None)
         async with self.db.read() as s:
             due = list(await s.scalars(select(PaymentRequest.id).where(
-                PaymentRequest.method == Method.VIPPS, PaymentRequest.vipps_reference.is_not(None),
+                vipps,
                 or_(PaymentRequest.status.in_(REQUEST_OPEN) & (PaymentRequest.status != RequestStatus.REQUESTED),
                     PaymentRequest.status.in_(REQUEST_PAID) & PaymentRequest.vipps_receipt_sent_at.is_(None)),
             ).limit(200)))
+            due += list(await s.scalars(select(PaymentRequest.id).where(
+                vipps, PaymentRequest.status.in_(REQUEST_ENDED_UNPAID),
+                or_(PaymentRequest.vipps_state.is_(None), PaymentRequest.vipps_state.not_in(settle.FINAL_STATES)),
+            ).limit(100)))
         for request_id in due:
             await self.sync(request_id)
         return len(due)
@@ -323,13 +330,13 @@ class VippsPayments:
 
     async def _release(self, r: PaymentRequest, keys: VippsKeys, payment: Payment) -> str:
         """An amount reserved for a request that ended meanwhile: give the reservation back."""
-        if payment.aggregate.cancelled:
-            return "released"
-        try:
-            await self._client.cancel(keys, payment.reference, idempotency_key=f"{payment.reference}-cancel")
-        except ProviderError as e:
-            log.warning("could not release %s: %s", payment.reference, e.provider_message)
-            return "release_failed"
+        if not payment.aggregate.cancelled:
+            try:
+                await self._client.cancel(keys, payment.reference, idempotency_key=f"{payment.reference}-cancel")
+            except ProviderError as e:
+                log.warning("could not release %s: %s", payment.reference, e.provider_message)
+                return "release_failed"
+        await self._apply(r.id, payment.reference, lambda s, row, now: settle.released(row))
         return "released"
 
     async def _tell(self, view: dict[str, object] | None) -> None:

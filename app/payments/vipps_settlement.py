@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 Outcome = tuple[str, dict[str, Any] | None]
 
+# Vipps has said its last word on a payment in one of these (TERMINATED also for a reservation we released).
+FINAL_STATES = (PaymentState.ABORTED, PaymentState.EXPIRED, PaymentState.TERMINATED, "CAPTURED")
+
 
 async def settle_captured(s: AsyncSession, r: PaymentRequest, payment: Payment, now: datetime) -> Outcome:
     """Vipps captured the payment: register it on the card, post it, issue the receipt."""
@@ -77,6 +80,8 @@ async def ended(s: AsyncSession, r: PaymentRequest, state: PaymentState, now: da
     that timed out does. ``TERMINATED``: Vipps or the clinic stopped it; it failed.
     """
     if r.status not in REQUEST_OPEN:
+        if r.status not in REQUEST_PAID:
+            r.vipps_state = state  # the request ended first: the poll need not ask about it again
         return "stale", None
     r.vipps_state = state
     if state == PaymentState.ABORTED:
@@ -92,6 +97,13 @@ async def ended(s: AsyncSession, r: PaymentRequest, state: PaymentState, now: da
     await cards.finish_unpaid(s, r, RequestStatus.FAILED, "Vipps payment terminated", now)
     r.problem, r.problem_detail, r.problem_at = CheckoutProblem.FAILED, "terminated", now
     return "terminated", request_view(r)
+
+
+async def released(r: PaymentRequest) -> Outcome:
+    """The reservation of a request that ended unpaid was given back at Vipps: nothing more to ask."""
+    if r.status not in REQUEST_OPEN and r.status not in REQUEST_PAID:
+        r.vipps_state = PaymentState.TERMINATED
+    return "released", None
 
 
 def _status_after_refund(r: PaymentRequest) -> str:
