@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -19,31 +18,10 @@ from aiohttp import web
 
 from integrations.vipps.client import VippsClient, verify_webhook
 from integrations.vipps.protocol import NewPayment, SignatureError, UserFlow, VippsKeys
+from tests.sandbox_support import Clock, bound_socket, serve  # noqa: F401  (the tests take them from here)
 
 PHONE = "4791234567"
 TOKEN_FIELD = re.compile(r'name="token" value="([^"]+)"')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    return runner
 
 
 @dataclass

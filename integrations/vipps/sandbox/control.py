@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from integrations.local_only import local_only
+from integrations.sandbox_kit import faults
 
 from . import payments
 from .api import FAULT_KINDS
@@ -98,32 +99,23 @@ async def advance(request: web.Request) -> web.Response:
     return web.json_response({"now": payments.stamp(now), "expired": payments.fire_due(sb)})
 
 
+def _refuse(field: str, text: str) -> Exception:
+    return invalid(field, text[0].upper() + text[1:])
+
+
 async def add_fault(request: web.Request) -> web.Response:
-    data = await _body(request)
-    if data.get("kind") not in FAULT_KINDS:
-        raise invalid("kind", f"Must be one of {', '.join(FAULT_KINDS)}")
-    count = data.get("next", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
-        raise invalid("next", "Must be a whole number from 1 to 100000")
-    path = data.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise invalid("path", "Must start with /")
-    fault: dict[str, Any] = {"kind": data["kind"], "remaining": count, "path": path}
-    if "seconds" in data:
-        fault["seconds"] = _number(data, "seconds", 600)
-    store = request.app[SANDBOX].store
-    with store.transaction():
-        faults = store.get_meta("faults", []) + [fault]
-        store.set_meta("faults", faults)
-    return web.json_response({"faults": faults})
+    fault = faults.parse(await _body(request), FAULT_KINDS, "/", _refuse)
+    if "seconds" in fault:
+        fault["seconds"] = float(fault["seconds"])
+    return web.json_response({"faults": faults.add(request.app[SANDBOX].store, fault)})
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": request.app[SANDBOX].store.get_meta("faults", [])})
+    return web.json_response({"faults": faults.listed(request.app[SANDBOX].store)})
 
 
 async def clear_faults(request: web.Request) -> web.Response:
-    request.app[SANDBOX].store.set_meta("faults", [])
+    faults.clear(request.app[SANDBOX].store)
     return web.json_response({"faults": []})
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,16 +12,10 @@ import aiohttp
 import stripe
 from aiohttp import web
 
+from tests.sandbox_support import Clock, bound_socket, serve  # noqa: F401  (the tests take them from here)
+
 API_KEY = "sk_test_sandbox123456"
 WEBHOOK_SECRET = "whsec_test_secret"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -64,20 +57,6 @@ class Running:
             return (await resp.json())["events"]
 
 
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    return runner
-
-
 class Clients:
     """Makes SDK clients on the sandbox and closes their HTTP sessions afterwards."""
 
@@ -98,9 +77,6 @@ class Clients:
     async def close(self) -> None:
         for http_client in self._http:
             await http_client.close_async()
-
-
-
 
 
 def session_params(**extra: Any) -> dict[str, Any]:
