@@ -223,49 +223,13 @@ async def register_stripe_payment(
     ``application_fee`` is the platform's fee Stripe took from this direct charge:
     it leaves the clinic's Stripe balance as its own expense leg.
     """
-    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "stripe", "reference": reference})
-    if existing:
-        return False
-    # A plain insert: nothing in this transaction needs the row as an object.
-    await session.execute(
-        _INSERT_PAYMENT,
-        {
-            "id": new_id("pay"),
-            "bill_card_id": card.id,
-            "organisation_id": card.organisation_id,
-            "payment_request_id": request_id,
-            "method": "stripe",
-            "amount": amount,
-            "currency": currency,
-            "reference": reference,
-            "registered_at": now,
-        },
-    )
-    legs = [
-        # The charge for the consultation…
-        Leg("patient_receivable", amount),
-        Leg("patient_revenue", -amount),
-        # …and the patient paying it through Stripe.
-        Leg("stripe_clearing", amount),
-        Leg("patient_receivable", -amount),
-    ]
+    fee: list[Leg] = []
     if application_fee > 0:
-        # …less the platform's fee, which never reaches the clinic's balance.
-        legs += [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)]
-    await journal.post(
-        session,
-        clinic_id=card.clinic_id,
-        kind="in_call_payment",
-        reference=f"stripe:settle:{reference}",
-        description=description,
-        currency=currency,
-        bill_card_id=card.id,
-        at=now,
-        legs=legs,
-    )
-    paid = await paid_total(session, card.id)
-    await set_status(session, card, _derived_status(card, paid), "paid in call (Stripe)", now)
-    return True
+        # The payment less the platform's fee, which never reaches the clinic's balance.
+        fee = [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)]
+    return await _register_in_call(session, card, "stripe", "Stripe", request_id=request_id, amount=amount,
+                                   currency=currency, reference=reference, description=description, now=now,
+                                   fee_legs=fee)
 
 
 async def register_vipps_payment(
@@ -284,30 +248,58 @@ async def register_vipps_payment(
     False if already registered: the payment's ``(method, reference)`` and the journal's
     ``vipps:settle:{reference}`` are unique, so a webhook and a poll racing count it once.
     """
-    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "vipps", "reference": reference})
+    return await _register_in_call(session, card, "vipps", "Vipps", request_id=request_id, amount=amount,
+                                   currency=currency, reference=reference, description=description, now=now)
+
+
+async def _register_in_call(
+    session: AsyncSession,
+    card: BillCard,
+    method: str,
+    label: str,
+    *,
+    request_id: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    description: str,
+    now: datetime,
+    fee_legs: list[Leg] | None = None,
+) -> bool:
+    """A payment made in the call with ``method`` (``stripe``, ``vipps``): its row, and the
+    ``{method}:settle:{reference}`` journal entry through ``{method}_clearing``. False if already registered."""
+    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": method, "reference": reference})
     if existing:
         return False
+    # A plain insert: nothing in this transaction needs the row as an object.
     await session.execute(
         _INSERT_PAYMENT,
         {"id": new_id("pay"), "bill_card_id": card.id, "organisation_id": card.organisation_id,
-         "payment_request_id": request_id, "method": "vipps", "amount": amount, "currency": currency,
+         "payment_request_id": request_id, "method": method, "amount": amount, "currency": currency,
          "reference": reference, "registered_at": now},
     )
+    legs = [
+        # The charge for the consultation…
+        Leg("patient_receivable", amount),
+        Leg("patient_revenue", -amount),
+        # …and the patient paying it through the provider.
+        Leg(f"{method}_clearing", amount),
+        Leg("patient_receivable", -amount),
+        *(fee_legs or []),
+    ]
     await journal.post(
         session,
         clinic_id=card.clinic_id,
         kind="in_call_payment",
-        reference=f"vipps:settle:{reference}",
+        reference=f"{method}:settle:{reference}",
         description=description,
         currency=currency,
         bill_card_id=card.id,
         at=now,
-        # The charge for the consultation, and the patient paying it with Vipps.
-        legs=[Leg("patient_receivable", amount), Leg("patient_revenue", -amount),
-              Leg("vipps_clearing", amount), Leg("patient_receivable", -amount)],
+        legs=legs,
     )
     paid = await paid_total(session, card.id)
-    await set_status(session, card, _derived_status(card, paid), "paid in call (Vipps)", now)
+    await set_status(session, card, _derived_status(card, paid), f"paid in call ({label})", now)
     return True
 
 
