@@ -3,8 +3,11 @@ an aiohttp app served on a real socket bound to a free port."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
@@ -29,3 +32,16 @@ async def serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
     await runner.setup()
     await web.SockSite(runner, sock).start()
     return runner
+
+
+@asynccontextmanager
+async def serving(make_app: Callable[[str], web.Application]) -> AsyncIterator[tuple[str, web.Application]]:
+    """``make_app(its base URL)`` served on a free port while the block runs; yields the URL and the app."""
+    sock = bound_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = make_app(url)
+    runner = await serve(app, sock)
+    try:
+        yield url, app
+    finally:
+        await asyncio.wait_for(runner.cleanup(), 15)  # a stuck shutdown fails the test, not the suite
