@@ -10,16 +10,20 @@ request is answered, stay with the provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+from aiohttp import web
 
 from .store import SqliteStore
 
 Refuse = Callable[[str, str], Exception]
+View = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def parse(data: dict[str, Any], kinds: Sequence[str], default_path: str, refuse: Refuse) -> dict[str, Any]:
+def parse(data: dict[str, Any], kinds: Sequence[str], default_path: str, refuse: Refuse, *,
+          float_seconds: bool = False) -> dict[str, Any]:
     """The fault a control request asks for; ``refuse(field, "must …")`` makes the error raised."""
     if data.get("kind") not in kinds:
         raise refuse("kind", f"must be one of {', '.join(kinds)}")
@@ -34,8 +38,32 @@ def parse(data: dict[str, Any], kinds: Sequence[str], default_path: str, refuse:
         secs = data["seconds"]
         if isinstance(secs, bool) or not isinstance(secs, (int, float)) or not 0 <= secs <= 600:
             raise refuse("seconds", "must be a number from 0 to 600")
-        fault["seconds"] = secs
+        fault["seconds"] = float(secs) if float_seconds else secs
     return fault
+
+
+def control_views(store_of: Callable[[web.Request], SqliteStore],
+                  read_body: Callable[[web.Request], Awaitable[dict[str, Any]]],
+                  kinds: Sequence[str], default_path: str, refuse: Refuse, *,
+                  float_seconds: bool = False) -> tuple[View, View, View]:
+    """The control surface's ``POST``, ``GET`` and ``DELETE /_control/faults``: add one, list, clear all.
+
+    ``read_body`` reads the request's JSON object (or refuses it, in the
+    provider's words); the others are as for ``parse``.
+    """
+
+    async def add_fault(request: web.Request) -> web.Response:
+        fault = parse(await read_body(request), kinds, default_path, refuse, float_seconds=float_seconds)
+        return web.json_response({"faults": add(store_of(request), fault)})
+
+    async def list_faults(request: web.Request) -> web.Response:
+        return web.json_response({"faults": listed(store_of(request))})
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        clear(store_of(request))
+        return web.json_response({"faults": []})
+
+    return add_fault, list_faults, clear_faults
 
 
 def add(store: SqliteStore, fault: dict[str, Any]) -> list[dict[str, Any]]:

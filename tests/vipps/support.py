@@ -3,9 +3,7 @@ a clock the test moves, the control surface, and the phone page driven over HTTP
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from aiohttp import web
 
 from integrations.vipps.client import VippsClient, verify_webhook
 from integrations.vipps.protocol import NewPayment, SignatureError, UserFlow, VippsKeys
-from tests.sandbox_support import Clock, bound_socket, serve  # noqa: F401  (the tests take them from here)
+from tests.sandbox_support import Clock, bound_socket, serve, wait_until  # noqa: F401  (the tests take them from here)
 
 PHONE = "4791234567"
 TOKEN_FIELD = re.compile(r'name="token" value="([^"]+)"')
@@ -37,11 +35,8 @@ class Receiver:
         return [e["name"] for e in self.received if reference is None or e["reference"] == reference]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"webhooks not received in time; got {self.names()}, refused {self.refused}")
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: predicate(self), timeout,
+                         lambda: f"webhooks not received in time; got {self.names()}, refused {self.refused}")
 
     def app(self) -> web.Application:
         async def hook(request: web.Request) -> web.Response:

@@ -120,18 +120,9 @@ async def credit(request: web.Request) -> web.Response:
     return web.json_response({"national_id": nid, "outcome": outcome})
 
 
-async def add_fault(request: web.Request) -> web.Response:
-    fault = faults.parse(await _body(request), FAULT_KINDS, "/v1/", lambda field, text: bad_request(f"{field} {text}"))
-    return web.json_response({"faults": faults.add(request.app[SANDBOX].store, fault)})
-
-
-async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": faults.listed(request.app[SANDBOX].store)})
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    faults.clear(request.app[SANDBOX].store)
-    return web.json_response({"faults": []})
+add_fault, list_faults, clear_faults = faults.control_views(lambda request: request.app[SANDBOX].store,
+                                                          _body, FAULT_KINDS, "/v1/",
+                                                          lambda field, text: bad_request(f"{field} {text}"))
 
 
 async def callback_log(request: web.Request) -> web.Response:

@@ -103,20 +103,9 @@ def _refuse(field: str, text: str) -> Exception:
     return invalid(field, text[0].upper() + text[1:])
 
 
-async def add_fault(request: web.Request) -> web.Response:
-    fault = faults.parse(await _body(request), FAULT_KINDS, "/", _refuse)
-    if "seconds" in fault:
-        fault["seconds"] = float(fault["seconds"])
-    return web.json_response({"faults": faults.add(request.app[SANDBOX].store, fault)})
-
-
-async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": faults.listed(request.app[SANDBOX].store)})
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    faults.clear(request.app[SANDBOX].store)
-    return web.json_response({"faults": []})
+add_fault, list_faults, clear_faults = faults.control_views(lambda request: request.app[SANDBOX].store,
+                                                          _body, FAULT_KINDS, "/", _refuse,
+                                                          float_seconds=True)
 
 
 async def deliveries(request: web.Request) -> web.Response:

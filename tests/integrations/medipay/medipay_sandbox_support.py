@@ -3,8 +3,6 @@ verifies signatures on the raw body, claim bodies, and the control surface."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +20,7 @@ from integrations.medipay.protocol import (
     SignatureError,
     verify_callback,
 )
-from tests.sandbox_support import Clock, bound_socket, serve  # noqa: F401  (the tests take them from here)
+from tests.sandbox_support import Clock, bound_socket, serve, wait_until  # noqa: F401  (the tests take them from here)
 
 CALLBACK_SECRET = "mpsec_test_secret"
 CREDENTIALS = Credentials("clinic-oslo", "medipay-test")
@@ -48,11 +46,8 @@ class Receiver:
         return [e for e in self.received if e["claim"]["id"] == claim_id]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"callbacks not received in time; got {[e['type'] for e in self.received]}")
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: predicate(self), timeout,
+                         lambda: f"callbacks not received in time; got {[e['type'] for e in self.received]}")
 
     def app(self) -> web.Application:
         async def hook(request: web.Request) -> web.Response:

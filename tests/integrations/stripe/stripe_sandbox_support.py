@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +10,7 @@ import aiohttp
 import stripe
 from aiohttp import web
 
-from tests.sandbox_support import Clock, bound_socket, serve  # noqa: F401  (the tests take them from here)
+from tests.sandbox_support import Clock, bound_socket, serve, wait_until  # noqa: F401  (the tests take them from here)
 
 API_KEY = "sk_test_sandbox123456"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -30,12 +28,8 @@ class Receiver:
                 if event_type is None or r["event"]["type"] == event_type]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                types = [e["type"] for e in self.events()]
-                raise AssertionError(f"webhooks not received in time; got {types}")
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: predicate(self), timeout,
+                         lambda: f"webhooks not received in time; got {[e['type'] for e in self.events()]}")
 
 
 @dataclass
