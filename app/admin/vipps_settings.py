@@ -8,7 +8,7 @@ secrets are never shown again, only that they are saved.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -46,6 +46,12 @@ def _message(request: web.Request, error: DomainError) -> str:
         # Vipps' own words (often English), for the admin to quote to Vipps MobilePay's support.
         message += " " + t.gettext("Vipps' answer: {answer}").replace("{answer}", str(said))
     return message
+
+
+async def _back(request: web.Request, clinic: Clinic, message: str, kind: str = "success") -> NoReturn:
+    """Back to the settings page (after a POST), with ``message`` (already translated) on it."""
+    await flash(request, message, kind)
+    raise web.HTTPSeeOther(_page(clinic.id)) from None
 
 
 async def _show(request: web.Request, clinic: Clinic, *, errors: dict[str, str] | None = None,
@@ -90,11 +96,11 @@ async def save_vipps(request: web.Request) -> web.StreamResponse:
         field = str(e.params.get("field") or "vipps")
         return await _show(request, clinic, errors={field: _message(request, e)}, values=values, status=e.status)
     if merchant.enabled:
-        await flash(request, t.gettext("Vipps accepted the keys. They are saved, and patients can pay with Vipps "
-                                       "in the call."))
+        await _back(request, clinic, t.gettext("Vipps accepted the keys. They are saved, and patients can pay "
+                                               "with Vipps in the call."))
     else:
-        await flash(request, t.gettext("Vipps accepted the keys. They are saved; Vipps is off for this clinic."))
-    raise web.HTTPSeeOther(_page(clinic.id))
+        await _back(request, clinic,
+                    t.gettext("Vipps accepted the keys. They are saved; Vipps is off for this clinic."))
 
 
 @routes.post(BASE + "/verify")
@@ -108,13 +114,11 @@ async def verify_vipps(request: web.Request) -> web.StreamResponse:
     except Unavailable as e:
         return await _show(request, clinic, errors={"vipps": _message(request, e)}, status=503)
     except DomainError as e:
-        await flash(request, _message(request, e), "error")
-        raise web.HTTPSeeOther(_page(clinic.id)) from None
+        await _back(request, clinic, _message(request, e), "error")
     if merchant.status == "active":
-        await flash(request, t.gettext("Vipps accepted the keys."))
+        await _back(request, clinic, t.gettext("Vipps accepted the keys."))
     else:
-        await flash(request, t.gettext("Vipps did not accept the saved keys. Enter the keys again."), "error")
-    raise web.HTTPSeeOther(_page(clinic.id))
+        await _back(request, clinic, t.gettext("Vipps did not accept the saved keys. Enter the keys again."), "error")
 
 
 @routes.post(BASE + "/enabled")
@@ -131,13 +135,11 @@ async def switch_vipps(request: web.Request) -> web.StreamResponse:
         merchant = await merchants(request).set_enabled(user.organisation_id, clinic.id, wanted == "yes",
                                                         actor_id=user.id)
     except DomainError as e:
-        await flash(request, _message(request, e), "error")
-        raise web.HTTPSeeOther(_page(clinic.id)) from None
+        await _back(request, clinic, _message(request, e), "error")
     if merchant.enabled:
-        await flash(request, t.gettext("Vipps is on: patients can pay with Vipps in the call."))
+        await _back(request, clinic, t.gettext("Vipps is on: patients can pay with Vipps in the call."))
     else:
-        await flash(request, t.gettext("Vipps is off: patients are not offered Vipps in the call."))
-    raise web.HTTPSeeOther(_page(clinic.id))
+        await _back(request, clinic, t.gettext("Vipps is off: patients are not offered Vipps in the call."))
 
 
 @routes.post(BASE + "/remove")
@@ -166,7 +168,6 @@ async def remove_vipps(request: web.Request) -> web.StreamResponse:
     except Unavailable as e:
         return await _show(request, clinic, errors={"vipps": _message(request, e)}, status=503)
     except DomainError as e:
-        await flash(request, _message(request, e), "error")
-        raise web.HTTPSeeOther(_page(clinic.id)) from None
-    await flash(request, t.gettext("Vipps was removed from the clinic. Patients are not offered Vipps in the call."))
-    raise web.HTTPSeeOther(_page(clinic.id))
+        await _back(request, clinic, _message(request, e), "error")
+    await _back(request, clinic,
+                t.gettext("Vipps was removed from the clinic. Patients are not offered Vipps in the call."))

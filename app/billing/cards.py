@@ -224,31 +224,13 @@ async def register_stripe_payment(
     ``application_fee`` is the platform's fee Stripe took from this direct charge:
     it leaves the clinic's Stripe balance as its own expense leg.
     """
-    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "stripe", "reference": reference})
-    if existing:
-        return False
-    # A plain insert: nothing in this transaction needs the row as an object.
-    await session.execute(
-        _INSERT_PAYMENT, stripe_payment_row(card.id, card.organisation_id, request_id, amount, currency, reference, now)
-    )
-    legs = stripe_payment_legs(amount, application_fee)
-    await journal.post(
-        session,
-        clinic_id=card.clinic_id,
-        kind=STRIPE_PAYMENT_KIND,
-        reference=settle_reference(reference),
-        description=description,
-        currency=currency,
-        bill_card_id=card.id,
-        at=now,
-        legs=legs,
-    )
-    paid = await paid_total(session, card.id)
-    await set_status(session, card, _derived_status(card, paid), PAID_IN_CALL, now)
-    return True
+    return await _register_in_call(session, card, "stripe", "Stripe", request_id=request_id, amount=amount,
+                                   currency=currency, reference=reference, description=description, now=now,
+                                   fee_legs=_fee_legs(application_fee))
 
 
-STRIPE_PAYMENT_KIND = "in_call_payment"
+# The journal entry of an in-call payment, and the reason on the card's status event.
+IN_CALL_PAYMENT_KIND = "in_call_payment"
 PAID_IN_CALL = "paid in call (Stripe)"
 
 
@@ -260,25 +242,30 @@ def settle_reference(session_id: str) -> str:
 def stripe_payment_row(card_id: str, organisation_id: str, request_id: str, amount: int, currency: str,
                        reference: str, now: datetime) -> dict[str, object]:
     """The ``payments`` row of an in-call payment through Stripe (``reference``: the Checkout Session)."""
-    return {"id": new_id("pay"), "bill_card_id": card_id, "organisation_id": organisation_id,
-            "payment_request_id": request_id, "method": "stripe", "amount": amount, "currency": currency,
-            "reference": reference, "registered_at": now}
+    return _payment_row("stripe", card_id, organisation_id, request_id, amount, currency, reference, now)
 
 
 def stripe_payment_legs(amount: int, application_fee: int) -> list[Leg]:
     """The journal legs of an in-call payment through Stripe, less the platform's fee."""
-    legs = [
-        # The charge for the consultation…
-        Leg("patient_receivable", amount),
-        Leg("patient_revenue", -amount),
-        # …and the patient paying it through Stripe.
-        Leg("stripe_clearing", amount),
-        Leg("patient_receivable", -amount),
-    ]
-    if application_fee > 0:
-        # …less the platform's fee, which never reaches the clinic's balance.
-        legs += [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)]
-    return legs
+    return _in_call_legs("stripe", amount, _fee_legs(application_fee))
+
+
+def _fee_legs(application_fee: int) -> list[Leg]:
+    # The platform's fee on a Stripe payment never reaches the clinic's balance.
+    return [Leg("platform_fees", application_fee), Leg("stripe_clearing", -application_fee)] if application_fee else []
+
+
+def _payment_row(method: str, card_id: str, organisation_id: str, request_id: str, amount: int, currency: str,
+                 reference: str, now: datetime) -> dict[str, object]:
+    return {"id": new_id("pay"), "bill_card_id": card_id, "organisation_id": organisation_id,
+            "payment_request_id": request_id, "method": method, "amount": amount, "currency": currency,
+            "reference": reference, "registered_at": now}
+
+
+def _in_call_legs(method: str, amount: int, fee_legs: list[Leg]) -> list[Leg]:
+    """The charge for the consultation, and the patient paying it through ``method``'s clearing account."""
+    return [Leg("patient_receivable", amount), Leg("patient_revenue", -amount),
+            Leg(f"{method}_clearing", amount), Leg("patient_receivable", -amount), *fee_legs]
 
 
 async def register_vipps_payment(
@@ -297,30 +284,28 @@ async def register_vipps_payment(
     False if already registered: the payment's ``(method, reference)`` and the journal's
     ``vipps:settle:{reference}`` are unique, so a webhook and a poll racing count it once.
     """
-    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": "vipps", "reference": reference})
+    return await _register_in_call(session, card, "vipps", "Vipps", request_id=request_id, amount=amount,
+                                   currency=currency, reference=reference, description=description, now=now)
+
+
+async def _register_in_call(
+    session: AsyncSession, card: BillCard, method: str, label: str, *, request_id: str, amount: int, currency: str,
+    reference: str, description: str, now: datetime, fee_legs: list[Leg] | None = None,
+) -> bool:
+    """A payment made in the call with ``method`` (``stripe``, ``vipps``): its row, and the
+    ``{method}:settle:{reference}`` journal entry through ``{method}_clearing``. False if already registered."""
+    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"method": method, "reference": reference})
     if existing:
         return False
-    await session.execute(
-        _INSERT_PAYMENT,
-        {"id": new_id("pay"), "bill_card_id": card.id, "organisation_id": card.organisation_id,
-         "payment_request_id": request_id, "method": "vipps", "amount": amount, "currency": currency,
-         "reference": reference, "registered_at": now},
-    )
-    await journal.post(
-        session,
-        clinic_id=card.clinic_id,
-        kind="in_call_payment",
-        reference=f"vipps:settle:{reference}",
-        description=description,
-        currency=currency,
-        bill_card_id=card.id,
-        at=now,
-        # The charge for the consultation, and the patient paying it with Vipps.
-        legs=[Leg("patient_receivable", amount), Leg("patient_revenue", -amount),
-              Leg("vipps_clearing", amount), Leg("patient_receivable", -amount)],
-    )
+    # A plain insert: nothing in this transaction needs the row as an object.
+    await session.execute(_INSERT_PAYMENT, _payment_row(method, card.id, card.organisation_id, request_id, amount,
+                                                        currency, reference, now))
+    await journal.post(session, clinic_id=card.clinic_id, kind=IN_CALL_PAYMENT_KIND,
+                       reference=f"{method}:settle:{reference}", description=description, currency=currency,
+                       bill_card_id=card.id, at=now,
+                       legs=_in_call_legs(method, amount, fee_legs or []))
     paid = await paid_total(session, card.id)
-    await set_status(session, card, _derived_status(card, paid), "paid in call (Vipps)", now)
+    await set_status(session, card, _derived_status(card, paid), f"paid in call ({label})", now)
     return True
 
 

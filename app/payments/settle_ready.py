@@ -172,4 +172,4 @@ def _register(conn: Driver, r: Any, organisation_id: str, clinic_id: str, sessio
     # Legs first, then the transaction row the database checks them against.
     _INSERT_LEGS.run_many(conn, journal.leg_rows(txn_id, legs, accounts, r.currency))
     _INSERT_TRANSACTION.run(conn, journal.transaction_row(
-        txn_id, clinic_id, cards.STRIPE_PAYMENT_KIND, reference, r.description, r.bill_card_id, now))
+        txn_id, clinic_id, cards.IN_CALL_PAYMENT_KIND, reference, r.description, r.bill_card_id, now))

@@ -1,8 +1,10 @@
-"""What the Stripe and MediPay sandboxes share, so each keeps only its provider's rules.
+"""What the Stripe, MediPay and Vipps sandboxes share, so each keeps only its provider's rules.
 
 - ``store``: the SQLite row store's base — the file made private, WAL when
   shared, one lock, ``BEGIN IMMEDIATE`` transactions, and the sandbox clock
-  (the injected clock plus every control advance) — and ``new_id``/``public``.
+  (the injected clock plus every control advance) — ``RowStore``, the rows by
+  kind, owner and due time the Vipps and MediPay sandboxes keep, and
+  ``new_id``/``public``.
 - ``delivery``: signed events delivered at least once — one POST attempt,
   exponential backoff until ``max_attempts``, and the sender's life cycle
   (start, wake, stop) with its misbehaviour settings kept in the store.

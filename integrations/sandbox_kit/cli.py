@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import socket
 from collections.abc import Callable
@@ -17,6 +18,23 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--public-url", default=None,
                         help="base URL clients reach this server at (default http://HOST:PORT)")
+
+
+def state_arguments(parser: argparse.ArgumentParser, *, tick_help: str) -> None:
+    """The options of a sandbox with a state file and a periodic task (Vipps, MediPay)."""
+    parser.add_argument("--data", default=None,
+                        help="SQLite file for the sandbox's state (shared with other processes, kept across "
+                             "restarts); default in memory")
+    parser.add_argument("--tick", type=float, default=1.0, help=tick_help)
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+
+
+def start(args: argparse.Namespace, make_app: Callable[[str], web.Application],
+          banner: Callable[[web.Application, str], str]) -> None:
+    """Serve until Ctrl-C (see ``serve``); requests are logged only with ``--access-log``, where offered."""
+    if not getattr(args, "access_log", True):
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    run(functools.partial(serve, args, make_app, banner))
 
 
 def run(serve: Callable[[], object]) -> None:

@@ -10,7 +10,11 @@ own queues, signatures and ways to misbehave; this is the part they share:
   ``max_attempts``, or pending again after an exponential backoff
   (``retry_base_s`` doubling up to ``retry_cap_s``);
 - ``Sender``: the background sender's life cycle (start, wake, stop) and its
-  settings, kept in the store so every process on a shared file uses them.
+  settings, kept in the store so every process on a shared file uses them;
+- ``RowSender``: a sender whose deliveries are ``delivery`` rows of a
+  ``RowStore`` with a due time (the Vipps webhooks, the MediPay callbacks):
+  claiming what is due under a lease, the misbehaviour counters
+  (``late_next``, ``fail_next``) and recording an attempt's outcome.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from .store import SqliteStore
+from .store import RowStore, SqliteStore
+
+# The settings a RowSender's control surface may change, all numbers.
+ROW_SENDER_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts", "retry_base_s",
+                      "retry_cap_s", "timeout_s")
 
 
 @dataclass
@@ -159,3 +167,57 @@ class Sender:
 
     async def _run(self) -> None:
         raise NotImplementedError
+
+
+class RowSender(Sender):
+    """A sender whose deliveries are ``delivery`` rows, due when their next attempt is."""
+
+    store: RowStore
+
+    def _owner(self, delivery: dict[str, Any]) -> str:
+        """The ``owner`` a delivery row is written back with."""
+        return ""
+
+    def _finished(self, delivery: dict[str, Any]) -> None:
+        """Called in the recording transaction once a delivery has succeeded or failed for good."""
+
+    def _claim(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Mark up to ``limit`` due deliveries in flight and return them.
+
+        Each holds a lease: should this process die mid-send, the row falls due again after it.
+        """
+        now = time.time()
+        claimed = []
+        with self.store.transaction():
+            for d in self.store.due("delivery", now, limit):
+                d["status"] = "in_flight"
+                self.store.put("delivery", d["id"], d, owner=self._owner(d), due=now + self.defaults.timeout_s + 30)
+                claimed.append(d)
+        return claimed
+
+    def _take_late(self, cfg: Mapping[str, Any]) -> float:
+        """How long to hold back what is queued now: ``late_seconds`` while ``late_next`` lasts, counted down."""
+        if int(cfg["late_next"]) <= 0:
+            return 0.0
+        self.configure({"late_next": int(cfg["late_next"]) - 1})
+        return float(cfg["late_seconds"])
+
+    def _take_failure(self) -> bool:
+        """Whether this attempt is to fail before it leaves (``fail_next``, counted down)."""
+        with self.store.transaction():
+            cfg = self.config()
+            if int(cfg["fail_next"]) <= 0:
+                return False
+            self.configure({"fail_next": int(cfg["fail_next"]) - 1})
+            return True
+
+    def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: Mapping[str, Any]) -> None:
+        """Settle the attempt on the delivery as it is in the store now, and write it back."""
+        with self.store.transaction():
+            d = self.store.get("delivery", delivery_id)
+            if d is None:
+                return
+            due = settle(d, attempt, ok, cfg)
+            self.store.put("delivery", delivery_id, d, owner=self._owner(d), due=due)
+            if due is None:
+                self._finished(d)

@@ -14,6 +14,8 @@ rows, and keep settings with ``get_meta``/``set_meta``.
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import sqlite3
 import string
@@ -99,3 +101,59 @@ class SqliteStore:
 
     def set_meta(self, name: str, value: Any) -> None:
         raise NotImplementedError
+
+
+class RowStore(SqliteStore):
+    """A store whose rows are ``(id, kind, owner, body, seq, …, due)`` in one ``TABLE``.
+
+    The row's id is ``kind:obj_id``; ``seq`` is the order rows were first
+    written and ``due`` when something falls due for a row, or NULL. The
+    subclass owns the schema (``SCHEMA``, run on opening) and ``put``;
+    settings are ``_meta`` rows. A state file's folder is made if missing (a
+    fresh data directory).
+    """
+
+    TABLE: str
+    SCHEMA: tuple[str, ...] = ()
+
+    def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
+        if data_path:
+            os.makedirs(os.path.dirname(os.path.abspath(data_path)), exist_ok=True)
+        super().__init__(data_path, clock)
+
+    def _create(self) -> None:
+        for statement in self.SCHEMA:
+            self._db.execute(statement)
+
+    def put(self, kind: str, obj_id: str, obj: dict[str, Any], *, owner: str = "", due: float | None = None) -> None:
+        raise NotImplementedError
+
+    def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT body FROM {self.TABLE} WHERE id = ?", (kind + ":" + obj_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def all(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
+        """Rows of a kind (an owner's only, if given) in the order they were first written."""
+        sql, args = f"SELECT body FROM {self.TABLE} WHERE kind = ?", [kind]
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def due(self, kind: str, until: float, limit: int = 500) -> list[dict[str, Any]]:
+        """Rows of a kind whose ``due`` is at or before ``until``, earliest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT body FROM {self.TABLE} WHERE kind = ? AND due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?",
+                (kind, until, limit)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        row = self.get("_meta", name)
+        return default if row is None else row["value"]
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self.put("_meta", name, {"value": value})

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from sqlalchemy import select
 
 from app.models import StripeAccount
 from tests.admin.factories import AdminClient
 from tests.factories import Live
+from tests.polling import eventually  # noqa: F401  (the tests take it from here)
 
 
 def page(clinic_id: str) -> str:
@@ -50,17 +47,6 @@ async def link_enabled_account(live: Live, admin: AdminClient, clinic_id: str, l
     row = await live.scalar(select(StripeAccount).where(StripeAccount.label == label))
     assert row is not None and row.status == "enabled"
     return row
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def account_status(live: Live, row_id: str) -> str:

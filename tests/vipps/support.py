@@ -3,10 +3,7 @@ a clock the test moves, the control surface, and the phone page driven over HTTP
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,31 +16,10 @@ from aiohttp import web
 
 from integrations.vipps.client import VippsClient, verify_webhook
 from integrations.vipps.protocol import NewPayment, SignatureError, UserFlow, VippsKeys
+from tests.sandbox_support import Clock, bound_socket, serve, wait_until  # noqa: F401  (the tests take them from here)
 
 PHONE = "4791234567"
 TOKEN_FIELD = re.compile(r'name="token" value="([^"]+)"')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    return runner
 
 
 @dataclass
@@ -59,11 +35,8 @@ class Receiver:
         return [e["name"] for e in self.received if reference is None or e["reference"] == reference]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"webhooks not received in time; got {self.names()}, refused {self.refused}")
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: predicate(self), timeout,
+                         lambda: f"webhooks not received in time; got {self.names()}, refused {self.refused}")
 
     def app(self) -> web.Application:
         async def hook(request: web.Request) -> web.Response:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from app.ids import new_id
 from app.keys import DB, VIPPS
 from app.models import PaymentRequest, VippsMerchant
 from integrations.vipps.protocol import VippsKeys
+from tests import polling
 from tests.factories import Live
 
 PHONE = "4791234567"  # the demo patient's +47 912 34 567
@@ -74,13 +74,6 @@ async def request_row(live: Live, request_id: str) -> PaymentRequest:
     return row
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 8.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 8.0) -> Any:
     """Wait until ``check()`` (awaited) is truthy; its value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+    return await polling.eventually(check, timeout)

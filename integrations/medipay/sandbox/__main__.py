@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import logging
 
 from aiohttp import web
 
@@ -22,19 +21,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callback-url", default=None, help="where signed callbacks are POSTed")
     parser.add_argument("--callback-secret", default=None,
                         help="the secret callbacks are signed with (default: a new one, printed)")
-    parser.add_argument("--data", default=None,
-                        help="SQLite file for the sandbox's state (shared with other processes, "
-                             "kept across restarts); default in memory")
-    parser.add_argument("--tick", type=float, default=1.0, help="seconds between timer checks")
+    cli.state_arguments(parser, tick_help="seconds between timer checks")
     parser.add_argument("--admin-fee", type=int, default=Rules.admin_fee_amount,
                         help="the admin fee in øre (default 3900, NOK 39.00)")
-    parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if not 0 <= args.admin_fee <= 100_000:
         parser.error("--admin-fee must be from 0 to 100000 øre")
-    if not args.access_log:
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    cli.run(functools.partial(cli.serve, args, functools.partial(_app, args), functools.partial(_banner, args)))
+    cli.start(args, functools.partial(_app, args), functools.partial(_banner, args))
 
 
 def _app(args: argparse.Namespace, public_url: str) -> web.Application:

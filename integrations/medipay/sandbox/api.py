@@ -31,11 +31,11 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from integrations.medipay.protocol import parse_time
+from integrations.sandbox_kit import faults
 
 from . import claims
 from .context import SANDBOX, SANDBOX_PASSWORD, Sandbox
@@ -77,23 +77,6 @@ def account_for(login: str, password: str) -> str:
     return login
 
 
-def take_fault(sb: Sandbox, path: str) -> dict[str, Any] | None:
-    # A fault's path is relative to the sandbox, whether it is mounted under a
-    # prefix (built in, /_sandbox/medipay) or served standalone at the root.
-    prefix = urlsplit(sb.public_url).path.rstrip("/")
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix):]
-    store = sb.store
-    with store.transaction():
-        faults = store.get_meta("faults", [])
-        for fault in faults:
-            if path.startswith(fault["path"]):
-                fault["remaining"] -= 1
-                store.set_meta("faults", [f for f in faults if f["remaining"] > 0])
-                return dict(fault)
-    return None
-
-
 def _drop(request: web.Request) -> web.Response:
     if request.transport is not None:
         request.transport.abort()
@@ -104,7 +87,7 @@ def api(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         sb = request.app[SANDBOX]
         try:
-            fault = take_fault(sb, request.path) if sb.store.get_meta("faults") else None
+            fault = faults.take(sb.store, sb.public_url, request.path)
             if fault is not None:
                 kind = fault["kind"]
                 if kind == "timeout":

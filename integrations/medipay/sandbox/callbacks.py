@@ -31,7 +31,7 @@ from typing import Any
 
 from integrations.medipay.protocol import SIGNATURE_HEADER, format_time, sign
 from integrations.sandbox_kit import delivery as kit
-from integrations.sandbox_kit.delivery import Sender, post_attempt
+from integrations.sandbox_kit.delivery import RowSender, post_attempt
 
 from .store import Store, new_id, public
 
@@ -52,11 +52,10 @@ class DeliveryDefaults(kit.DeliveryDefaults):
     timeout_s: float = 10.0
 
 
-CONFIG_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts",
-                  "retry_base_s", "retry_cap_s", "timeout_s")
+CONFIG_NUMBERS = kit.ROW_SENDER_NUMBERS
 
 
-class Callbacks(Sender):
+class Callbacks(RowSender):
     CONFIG_KEY = "callback_config"
     MISBEHAVIOUR = {"duplicate": 1, "reverse": False, "concurrent": False, "late_next": 0,
                     "late_seconds": 0.0, "fail_next": 0}
@@ -77,10 +76,7 @@ class Callbacks(Sender):
             self.store.put("event", event["id"], event, owner=owner)
             if self.url:
                 cfg = self.config()
-                hold = 0.0
-                if int(cfg["late_next"]) > 0:
-                    hold = float(cfg["late_seconds"])
-                    self.configure({"late_next": int(cfg["late_next"]) - 1})
+                hold = self._take_late(cfg)
                 for _ in range(max(1, int(cfg["duplicate"]))):
                     self._queue(event["id"], owner, time.time() + hold)
         self._wake.set()
@@ -139,26 +135,6 @@ class Callbacks(Sender):
                 for delivery in batch:
                     await self._attempt(delivery, cfg)
 
-    def _claim(self, limit: int = 100) -> list[dict[str, Any]]:
-        now = time.time()
-        claimed = []
-        with self.store.transaction():
-            for d in self.store.due("delivery", now, limit):
-                d["status"] = "in_flight"
-                # Lease: if this process dies mid-send, the row falls due again afterwards.
-                lease = now + self.defaults.timeout_s + 30
-                self.store.put("delivery", d["id"], d, due=lease)
-                claimed.append(d)
-        return claimed
-
-    def _take_failure(self) -> bool:
-        with self.store.transaction():
-            cfg = self.config()
-            if int(cfg["fail_next"]) <= 0:
-                return False
-            self.configure({"fail_next": int(cfg["fail_next"]) - 1})
-            return True
-
     async def _attempt(self, delivery: dict[str, Any], cfg: dict[str, Any]) -> None:
         event = self.store.get("event", delivery["event"])
         if event is None or self._session is None or not self.url:
@@ -173,11 +149,3 @@ class Callbacks(Sender):
         else:
             ok = await post_attempt(self._session, self.url, payload, headers, float(cfg["timeout_s"]), attempt)
         self._record(delivery["id"], attempt, ok, cfg)
-
-    def _record(self, delivery_id: str, attempt: dict[str, Any], ok: bool, cfg: dict[str, Any]) -> None:
-        with self.store.transaction():
-            d = self.store.get("delivery", delivery_id)
-            if d is None:
-                return
-            due = kit.settle(d, attempt, ok, cfg)
-            self.store.put("delivery", delivery_id, d, due=due)

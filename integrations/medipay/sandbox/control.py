@@ -27,6 +27,7 @@ from aiohttp import web
 
 from integrations.local_only import local_only
 from integrations.medipay.protocol import format_time
+from integrations.sandbox_kit import faults
 
 from . import claims
 from .api import FAULT_KINDS
@@ -119,37 +120,9 @@ async def credit(request: web.Request) -> web.Response:
     return web.json_response({"national_id": nid, "outcome": outcome})
 
 
-async def add_fault(request: web.Request) -> web.Response:
-    data = await _body(request)
-    kind = data.get("kind")
-    if kind not in FAULT_KINDS:
-        raise bad_request(f"kind must be one of {', '.join(FAULT_KINDS)}")
-    count = data.get("next", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
-        raise bad_request("next must be a whole number from 1 to 100000")
-    path = data.get("path", "/v1/")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise bad_request("path must start with /")
-    fault: dict[str, Any] = {"kind": kind, "remaining": count, "path": path}
-    if "seconds" in data:
-        secs = data["seconds"]
-        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or not 0 <= secs <= 600:
-            raise bad_request("seconds must be a number from 0 to 600")
-        fault["seconds"] = secs
-    store = request.app[SANDBOX].store
-    with store.transaction():
-        faults = store.get_meta("faults", []) + [fault]
-        store.set_meta("faults", faults)
-    return web.json_response({"faults": faults})
-
-
-async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": request.app[SANDBOX].store.get_meta("faults", [])})
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    request.app[SANDBOX].store.set_meta("faults", [])
-    return web.json_response({"faults": []})
+add_fault, list_faults, clear_faults = faults.control_views(lambda request: request.app[SANDBOX].store,
+                                                          _body, FAULT_KINDS, "/v1/",
+                                                          lambda field, text: bad_request(f"{field} {text}"))
 
 
 async def callback_log(request: web.Request) -> web.Response:

@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from integrations.sandbox_kit import store as kit
-from integrations.sandbox_kit.store import SqliteStore, public
+from integrations.sandbox_kit.store import RowStore, public
 
 __all__ = ["Store", "new_id", "public"]
 
@@ -61,17 +60,16 @@ _SCHEMA = (
 )
 
 
-class Store(SqliteStore):
+class Store(RowStore):
+    TABLE = "medipay_objects"
+    SCHEMA = _SCHEMA
+
     def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
-        if data_path:
-            # The state file's folder may not exist yet (a fresh DATA_DIR).
-            os.makedirs(os.path.dirname(os.path.abspath(data_path)), exist_ok=True)
         super().__init__(data_path, clock)
         if data_path:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: 100,000 claims stay hot
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        self._create()
         self._group: asyncio.Future[None] | None = None  # the open group's commit, see grouped()
         self._depth = 0  # blocks open inside that group
 
@@ -147,12 +145,6 @@ class Store(SqliteStore):
                 group.set_result(None)
 
     # rows ----------------------------------------------------------------
-    def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM medipay_objects WHERE id = ?",
-                                   (kind + ":" + obj_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
-
     def put(self, kind: str, obj_id: str, obj: dict[str, Any], *, owner: str = "",
             due: float | None = None, changed: float | None = None) -> None:
         """Insert or replace a row; ``due`` is rewritten on every put (None clears it)."""
@@ -167,24 +159,6 @@ class Store(SqliteStore):
                 " ON CONFLICT(id) DO UPDATE SET body = excluded.body, owner = excluded.owner,"
                 " changed_seq = excluded.changed_seq, changed = excluded.changed, due = excluded.due",
                 (kind + ":" + obj_id, kind, owner, body, when, due))
-
-    def all(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
-        """Rows of a kind in the order they were first written."""
-        sql, args = "SELECT body FROM medipay_objects WHERE kind = ?", [kind]
-        if owner is not None:
-            sql += " AND owner = ?"
-            args.append(owner)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def due(self, kind: str, until: float, limit: int = 500) -> list[dict[str, Any]]:
-        """Rows of a kind whose ``due`` is at or before ``until``, earliest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM medipay_objects WHERE kind = ? AND due IS NOT NULL AND due <= ?"
-                " ORDER BY due LIMIT ?", (kind, until, limit)).fetchall()
-        return [json.loads(r[0]) for r in rows]
 
     def changed_since(self, kind: str, owner: str, since: float, after_seq: int,
                       limit: int) -> list[tuple[int, dict[str, Any]]]:
@@ -201,14 +175,7 @@ class Store(SqliteStore):
             return int(self._db.execute("SELECT COUNT(*) FROM medipay_objects WHERE kind = ?",
                                         (kind,)).fetchone()[0])
 
-    # settings and counters that several processes share ------------------
-    def get_meta(self, name: str, default: Any = None) -> Any:
-        row = self.get("_meta", name)
-        return default if row is None else row["value"]
-
-    def set_meta(self, name: str, value: Any) -> None:
-        self.put("_meta", name, {"value": value})
-
+    # counters that several processes share -------------------------------
     def next_seq(self, name: str) -> int:
         with self.transaction():
             value = int(self.get_meta("seq:" + name, 0)) + 1

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connect-webhook-secret", default=None, help="its signing secret(s), comma-separated")
     parser.add_argument("--data", default=None, help="SQLite file shared with other processes")
     args = parser.parse_args(argv)
-    cli.run(functools.partial(cli.serve, args, functools.partial(_app, args), functools.partial(_banner, args)))
+    cli.start(args, functools.partial(_app, args), functools.partial(_banner, args))
 
 
 def _app(args: argparse.Namespace, public_url: str) -> web.Application:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import logging
 
 from aiohttp import web
 
@@ -18,15 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m integrations.vipps.sandbox",
                                      description="Vipps MobilePay-compatible sandbox server")
     cli.common_arguments(parser)
-    parser.add_argument("--data", default=None,
-                        help="SQLite file for the sandbox's state (shared with other processes, kept across "
-                             "restarts); default in memory")
-    parser.add_argument("--tick", type=float, default=1.0, help="seconds between expiry checks")
-    parser.add_argument("--access-log", action="store_true", help="log every request")
+    cli.state_arguments(parser, tick_help="seconds between expiry checks")
     args = parser.parse_args(argv)
-    if not args.access_log:
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    cli.run(functools.partial(cli.serve, args, functools.partial(_app, args), _banner))
+    cli.start(args, functools.partial(_app, args), _banner)
 
 
 def _app(args: argparse.Namespace, public_url: str) -> web.Application:

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from integrations.sandbox_kit import faults
+
 from .context import SANDBOX, Sandbox
 from .errors import VippsError, conflict, invalid, unauthorized
 from .keys import merchant_by_client, merchant_by_msn, same
@@ -36,22 +38,8 @@ MAX_BODY = 64 * 1024
 View = Callable[[web.Request, Sandbox, str], Awaitable[tuple[int, Any]]]
 
 
-def take_fault(sb: Sandbox, path: str) -> dict[str, Any] | None:
-    prefix = urlsplit(sb.public_url).path.rstrip("/")
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix):]
-    with sb.store.transaction():
-        faults = sb.store.get_meta("faults", [])
-        for fault in faults:
-            if path.startswith(fault["path"]):
-                fault["remaining"] -= 1
-                sb.store.set_meta("faults", [f for f in faults if f["remaining"] > 0])
-                return dict(fault)
-    return None
-
-
 async def _before(request: web.Request, sb: Sandbox) -> dict[str, Any] | None:
-    fault = take_fault(sb, request.path) if sb.store.get_meta("faults") else None
+    fault = faults.take(sb.store, sb.public_url, request.path)
     kind = fault["kind"] if fault else None
     if kind == "timeout":
         await asyncio.sleep(float(fault.get("seconds", 30)))  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from integrations.local_only import local_only
+from integrations.sandbox_kit import faults
 
 from . import payments
 from .api import FAULT_KINDS
@@ -98,33 +99,13 @@ async def advance(request: web.Request) -> web.Response:
     return web.json_response({"now": payments.stamp(now), "expired": payments.fire_due(sb)})
 
 
-async def add_fault(request: web.Request) -> web.Response:
-    data = await _body(request)
-    if data.get("kind") not in FAULT_KINDS:
-        raise invalid("kind", f"Must be one of {', '.join(FAULT_KINDS)}")
-    count = data.get("next", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
-        raise invalid("next", "Must be a whole number from 1 to 100000")
-    path = data.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise invalid("path", "Must start with /")
-    fault: dict[str, Any] = {"kind": data["kind"], "remaining": count, "path": path}
-    if "seconds" in data:
-        fault["seconds"] = _number(data, "seconds", 600)
-    store = request.app[SANDBOX].store
-    with store.transaction():
-        faults = store.get_meta("faults", []) + [fault]
-        store.set_meta("faults", faults)
-    return web.json_response({"faults": faults})
+def _refuse(field: str, text: str) -> Exception:
+    return invalid(field, text[0].upper() + text[1:])
 
 
-async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": request.app[SANDBOX].store.get_meta("faults", [])})
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    request.app[SANDBOX].store.set_meta("faults", [])
-    return web.json_response({"faults": []})
+add_fault, list_faults, clear_faults = faults.control_views(lambda request: request.app[SANDBOX].store,
+                                                          _body, FAULT_KINDS, "/", _refuse,
+                                                          float_seconds=True)
 
 
 async def deliveries(request: web.Request) -> web.Response:

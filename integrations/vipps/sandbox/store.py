@@ -10,11 +10,10 @@ attempt). Keys starting with ``__`` are the sandbox's own and never shown.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
-from integrations.sandbox_kit.store import SqliteStore, new_id, public
+from integrations.sandbox_kit.store import RowStore, new_id, public
 
 __all__ = ["Store", "new_id", "public"]
 
@@ -27,18 +26,13 @@ _SCHEMA = (
 )
 
 
-class Store(SqliteStore):
-    def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
-        if data_path:
-            os.makedirs(os.path.dirname(os.path.abspath(data_path)), exist_ok=True)
-        super().__init__(data_path, clock)
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+class Store(RowStore):
+    TABLE = "vipps_objects"
+    SCHEMA = _SCHEMA
 
-    def get(self, kind: str, obj_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM vipps_objects WHERE id = ?", (kind + ":" + obj_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
+    def __init__(self, data_path: str | None = None, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(data_path, clock)
+        self._create()
 
     def put(self, kind: str, obj_id: str, obj: dict[str, Any], *, owner: str = "", due: float | None = None) -> None:
         """Insert or replace a row; ``due`` is rewritten on every put (None clears it)."""
@@ -52,26 +46,3 @@ class Store(SqliteStore):
     def delete(self, kind: str, obj_id: str) -> bool:
         with self._lock:
             return self._db.execute("DELETE FROM vipps_objects WHERE id = ?", (kind + ":" + obj_id,)).rowcount > 0
-
-    def all(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT body FROM vipps_objects WHERE kind = ?", [kind]
-        if owner is not None:
-            sql += " AND owner = ?"
-            args.append(owner)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def due(self, kind: str, until: float, limit: int = 500) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM vipps_objects WHERE kind = ? AND due IS NOT NULL AND due <= ? ORDER BY due LIMIT ?",
-                (kind, until, limit)).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def get_meta(self, name: str, default: Any = None) -> Any:
-        row = self.get("_meta", name)
-        return default if row is None else row["value"]
-
-    def set_meta(self, name: str, value: Any) -> None:
-        self.put("_meta", name, {"value": value})

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from integrations.sandbox_kit import delivery as kit
-from integrations.sandbox_kit.delivery import Sender, post_attempt
+from integrations.sandbox_kit.delivery import RowSender, post_attempt
 from integrations.vipps.client import authorization_header, content_sha256
 
 from .store import Store, new_id
@@ -36,8 +36,7 @@ from .store import Store, new_id
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Vipps-Webhooks/1.0 (sandbox)"
-CONFIG_NUMBERS = ("duplicate", "late_next", "late_seconds", "fail_next", "max_attempts", "retry_base_s",
-                  "retry_cap_s", "timeout_s")
+CONFIG_NUMBERS = kit.ROW_SENDER_NUMBERS
 
 
 @dataclass
@@ -59,7 +58,7 @@ def signed_headers(secret: str, url: str, body: bytes, when: float) -> dict[str,
                                                   host=parts.netloc, content_hash=content_hash)}
 
 
-class Webhooks(Sender):
+class Webhooks(RowSender):
     CONFIG_KEY = "webhook_config"
     MISBEHAVIOUR = {"duplicate": 1, "late_next": 0, "late_seconds": 0.0, "fail_next": 0}
     TASK_NAME = "vipps-sandbox-webhooks"
@@ -74,11 +73,8 @@ class Webhooks(Sender):
         queued = 0
         with self.store.transaction():
             cfg = self.config()
-            hold = 0.0
             hooks = [h for h in self.store.all("webhook", msn) if event_type in h["events"]]
-            if hooks and int(cfg["late_next"]) > 0:
-                hold = float(cfg["late_seconds"])
-                self.configure({"late_next": int(cfg["late_next"]) - 1})
+            hold = self._take_late(cfg) if hooks else 0.0
             for hook in hooks:
                 for _ in range(max(1, int(cfg["duplicate"]))):
                     at = time.time() + hold
@@ -130,24 +126,11 @@ class Webhooks(Sender):
             for delivery in batch:  # one at a time, oldest first
                 await self._attempt(delivery, cfg)
 
-    def _claim(self, limit: int = 100) -> list[dict[str, Any]]:
-        now = time.time()
-        claimed = []
-        with self.store.transaction():
-            for d in self.store.due("delivery", now, limit):
-                d["status"] = "in_flight"
-                self.store.put("delivery", d["id"], d, owner=d["event"]["msn"],
-                               due=now + self.defaults.timeout_s + 30)  # a lease, should this process die
-                claimed.append(d)
-        return claimed
+    def _owner(self, delivery: dict[str, Any]) -> str:
+        return str(delivery["event"]["msn"])
 
-    def _take_failure(self) -> bool:
-        with self.store.transaction():
-            cfg = self.config()
-            if int(cfg["fail_next"]) <= 0:
-                return False
-            self.configure({"fail_next": int(cfg["fail_next"]) - 1})
-            return True
+    def _finished(self, delivery: dict[str, Any]) -> None:
+        self._leave(delivery)
 
     async def _attempt(self, delivery: dict[str, Any], cfg: dict[str, Any]) -> None:
         hook = self.store.get("webhook", delivery["webhook"])
@@ -164,10 +147,4 @@ class Webhooks(Sender):
             headers = signed_headers(hook["secret"], hook["url"], payload.encode(), time.time())
             assert self._session is not None
             ok = await post_attempt(self._session, hook["url"], payload, headers, float(cfg["timeout_s"]), attempt)
-        with self.store.transaction():
-            d = self.store.get("delivery", delivery["id"])
-            if d is not None:
-                due = kit.settle(d, attempt, ok, cfg)
-                self.store.put("delivery", d["id"], d, owner=d["event"]["msn"], due=due)
-                if due is None:
-                    self._leave(d)
+        self._record(delivery["id"], attempt, ok, cfg)

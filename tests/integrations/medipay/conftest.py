@@ -3,39 +3,38 @@ the app's MediPay HTTP client pointed at the sandbox."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from medipay_sandbox_support import CALLBACK_SECRET, Clock, Receiver, Running, bound_socket, serve
+from aiohttp import web
+from medipay_sandbox_support import CALLBACK_SECRET, Clock, Receiver, Running
 
 from integrations.medipay.client import MediPayHTTPClient
 from integrations.medipay.sandbox import create_sandbox_app
+from tests.sandbox_support import serving
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
-    sock = bound_socket()
-    rec.url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/medipay"
-    runner = await serve(rec.app(), sock)
-    yield rec
-    await asyncio.wait_for(runner.cleanup(), 15)  # a stuck shutdown fails the test, not the suite
+    async with serving(lambda url: rec.app()) as (url, _):
+        rec.url = url + "/webhooks/medipay"
+        yield rec
 
 
 @pytest.fixture
 async def sandbox(receiver: Receiver) -> AsyncIterator[Running]:
     clock = Clock()
-    sock = bound_socket()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_sandbox_app(public_url=url, callback_url=receiver.url, callback_secret=CALLBACK_SECRET,
-                             clock=clock, tick_interval_s=0.05, callback_retry_base_s=0.05,
-                             callback_retry_cap_s=0.2)
-    runner = await serve(app, sock)
-    http = aiohttp.ClientSession()
-    client = MediPayHTTPClient(url, timeout=3)
-    yield Running(url, app, clock, receiver, http, client)
-    await client.close()
-    await http.close()
-    await asyncio.wait_for(runner.cleanup(), 15)  # a stuck shutdown fails the test, not the suite
+
+    def make(url: str) -> web.Application:
+        return create_sandbox_app(public_url=url, callback_url=receiver.url, callback_secret=CALLBACK_SECRET,
+                                  clock=clock, tick_interval_s=0.05, callback_retry_base_s=0.05,
+                                  callback_retry_cap_s=0.2)
+
+    async with serving(make) as (url, app), aiohttp.ClientSession() as http:
+        client = MediPayHTTPClient(url, timeout=3)
+        try:
+            yield Running(url, app, clock, receiver, http, client)
+        finally:
+            await client.close()

@@ -3,9 +3,6 @@ verifies signatures on the raw body, claim bodies, and the control surface."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +20,7 @@ from integrations.medipay.protocol import (
     SignatureError,
     verify_callback,
 )
+from tests.sandbox_support import Clock, bound_socket, serve, wait_until  # noqa: F401  (the tests take them from here)
 
 CALLBACK_SECRET = "mpsec_test_secret"
 CREDENTIALS = Credentials("clinic-oslo", "medipay-test")
@@ -31,14 +29,6 @@ FNR = "15108695088"
 DNR = "55108695071"
 MOBILE = "+4791234567"
 ADDRESS = Address(line1="Storgata 1", postal_code="0155", city="Oslo")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -56,11 +46,8 @@ class Receiver:
         return [e for e in self.received if e["claim"]["id"] == claim_id]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"callbacks not received in time; got {[e['type'] for e in self.received]}")
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: predicate(self), timeout,
+                         lambda: f"callbacks not received in time; got {[e['type'] for e in self.received]}")
 
     def app(self) -> web.Application:
         async def hook(request: web.Request) -> web.Response:
@@ -117,20 +104,6 @@ class Running:
             headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
         async with self.http.request(method, self.url + path, json=json, data=data, headers=headers) as resp:
             return resp.status, await resp.json(content_type=None)
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    return runner
 
 
 def make_claim(claim_id: str, *, amount: int = 45000, mode: str = "checkout", admin_fee: bool = True,

@@ -5,25 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 import integrations.medipay.sandbox as sandbox_package
 from integrations.medipay.sandbox.i18n import LOCALES_DIR, format_money, get_translator, negotiate
 from integrations.medipay.sandbox.texts import sms_text
+from tests.sandbox_support import sandbox_msgids
 
 SANDBOX = Path(sandbox_package.__file__).resolve().parent
 
 
 def _msgids() -> set[str]:
-    found = set()
-    for method, pattern in (("python", "*.py"), ("jinja2", "templates/*.html")):
-        for _file, _line, message, _comments, _context in extract_from_dir(
-            str(SANDBOX), [(pattern, method)], {"jinja2": "jinja2.ext:babel_extract"} if method == "jinja2" else {},
-            keywords={"_": None, "gettext": None, "N_": None},
-        ):
-            found.add(message if isinstance(message, str) else message[0])
-    return found
+    return sandbox_msgids(SANDBOX)
 
 
 @pytest.mark.parametrize("lang", ["nb", "sv"])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,16 +10,10 @@ import aiohttp
 import stripe
 from aiohttp import web
 
+from tests.sandbox_support import Clock, bound_socket, serve, wait_until  # noqa: F401  (the tests take them from here)
+
 API_KEY = "sk_test_sandbox123456"
 WEBHOOK_SECRET = "whsec_test_secret"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -37,12 +28,8 @@ class Receiver:
                 if event_type is None or r["event"]["type"] == event_type]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 5) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                types = [e["type"] for e in self.events()]
-                raise AssertionError(f"webhooks not received in time; got {types}")
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: predicate(self), timeout,
+                         lambda: f"webhooks not received in time; got {[e['type'] for e in self.events()]}")
 
 
 @dataclass
@@ -62,20 +49,6 @@ class Running:
     async def events(self) -> list[dict[str, Any]]:
         async with self.http.get(self.url + "/_control/events") as resp:
             return (await resp.json())["events"]
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: web.Application, sock: socket.socket) -> web.AppRunner:
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    return runner
 
 
 class Clients:
@@ -98,9 +71,6 @@ class Clients:
     async def close(self) -> None:
         for http_client in self._http:
             await http_client.close_async()
-
-
-
 
 
 def session_params(**extra: Any) -> dict[str, Any]:
