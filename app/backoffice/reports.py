@@ -46,7 +46,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, select, text
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -110,21 +110,28 @@ class Reports:
         return where
 
     @staticmethod
-    def _paid_by(q: SettlementQuery, *, per_card: bool) -> list[ColumnElement[bool]]:
+    def _paid_by(scope: Scope, q: SettlementQuery, *, per_card: bool) -> list[ColumnElement[bool]]:
         """``payment_type``: the cards with at least one payment of that method.
 
-        For the sums, a set: the cards with such a payment are one range of ix_payments_method_report,
-        each card once however many such payments it has, each looked up by id; a test per card instead
-        probed the payments for every card of the organisation (3 s of 1,000,000 on SQLite). For cards
-        read in creation order (a page, the CSV's batches), a test per card: the walk stops after one
-        page, where gathering the whole set first took 0.35 s.
+        For the sums, a set: the organisation's cards with such a payment are one range of
+        ix_payments_org_method_card, in card order, each card once however many such payments it has;
+        a test per card instead probed the payments for every card of the organisation (3 s of
+        1,000,000 on SQLite). For cards read in creation order (a page, the CSV's batches), a test per
+        card: the walk stops after one page, where gathering the whole set first took 0.35 s.
         """
         if q.payment_type is None:
             return []
-        paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
         if per_card:
+            paid_so = aliased(Payment)  # not the Payment of the by-type query, which this must not correlate with
             return [exists().where(paid_so.bill_card_id == BillCard.id, paid_so.method == q.payment_type)]
-        return [BillCard.id.in_(select(paid_so.bill_card_id).where(paid_so.method == q.payment_type))]
+        return [BillCard.id.in_(Reports._paid_cards(scope, q))]
+
+    @staticmethod
+    def _paid_cards(scope: Scope, q: SettlementQuery) -> Any:
+        """The ids of the organisation's cards with a payment of ``q.payment_type`` (ix_payments_org_method_card)."""
+        paid_so = aliased(Payment)
+        return select(paid_so.bill_card_id).where(paid_so.organisation_id == scope.organisation_id,
+                                                  paid_so.method == q.payment_type)
 
     @staticmethod
     def _page_query(q: SettlementQuery, where: list[ColumnElement[bool]]) -> Any:
@@ -171,7 +178,7 @@ class Reports:
 
     async def settlement(self, scope: Scope, q: SettlementQuery) -> dict[str, Any]:
         common = await self._settlement_where(scope, q)
-        where = common + self._paid_by(q, per_card=False)
+        where = common + self._paid_by(scope, q, per_card=False)
         # One pass over the cards for their own sums; payments and refunds are summed from
         # their side (each joined to its one card), so no card is counted twice. The queries
         # are independent reads, so they run side by side on their own connections.
@@ -181,10 +188,15 @@ class Reports:
                     .where(and_(*where)).group_by(BillCard.currency).order_by(BillCard.currency))
         by_type_q = (select(Payment.method, Payment.currency, func.count(), func.sum(Payment.amount))
                      .group_by(Payment.method, Payment.currency).order_by(Payment.method, Payment.currency))
+        by_card_set = len(common) == 1 and q.payment_type is not None
         if len(where) == 1:
             # The organisation alone: each payment carries its card's, so no join (ix_payments_org_report).
             # With other filters the cards decide which payments count, and each payment's card is looked up.
             by_type_q = by_type_q.where(Payment.organisation_id == scope.organisation_id)
+        elif by_card_set:
+            # The organisation and a payment type: the payments of the set's cards, found by their card
+            # (ix_payments_report); the set is the organisation's, and a payment's organisation is its card's.
+            by_type_q = by_type_q.where(Payment.bill_card_id.in_(self._paid_cards(scope, q)))
         else:
             by_type_q = by_type_q.join(BillCard, BillCard.id == Payment.bill_card_id).where(and_(*where))
         refunds_q = (select(PaymentRefund.currency, func.sum(PaymentRefund.amount))
@@ -192,17 +204,22 @@ class Reports:
                      .join(BillCard, BillCard.id == PaymentRequest.bill_card_id)
                      .where(PaymentRefund.status == "succeeded", and_(*where)).group_by(PaymentRefund.currency))
 
-        async def fetch(query: Any) -> list[Any]:
+        async def fetch(query: Any, merge: bool = False) -> list[Any]:
             async with self.db.read() as s:
+                if merge and not self.db.is_sqlite:
+                    # PostgreSQL would hash every card (of every organisation) in parallel workers; merging the
+                    # two indexes in card order reads only the organisation's range, on one core (docs/performance.md).
+                    await s.execute(text("SET LOCAL enable_hashjoin = off"))
                 return list((await s.execute(query)).all())
 
         async def page() -> tuple[list[BillCard], list[dict[str, Any]]]:
             async with self.db.read() as s:
-                cards = list((await s.scalars(self._page_query(q, common + self._paid_by(q, per_card=True)))).all())
+                page_q = self._page_query(q, common + self._paid_by(scope, q, per_card=True))
+                cards = list((await s.scalars(page_q)).all())
                 return cards, await self._page_rows(s, cards[: q.limit])
 
         totals, by_type, refund_rows, (cards, rows) = await asyncio.gather(
-            fetch(totals_q), fetch(by_type_q), fetch(refunds_q), page()
+            fetch(totals_q, by_card_set), fetch(by_type_q, by_card_set), fetch(refunds_q), page()
         )
         refunds = {cur: total for cur, total in refund_rows}
         paid: dict[str, int] = {}
@@ -232,7 +249,7 @@ class Reports:
 
         The filters are checked before the first batch: a bad one raises on the first ``anext``.
         """
-        where = await self._settlement_where(scope, q) + self._paid_by(q, per_card=True)
+        where = await self._settlement_where(scope, q) + self._paid_by(scope, q, per_card=True)
         after: tuple[datetime, str] | None = None
         while True:
             query = select(BillCard).where(and_(*where))

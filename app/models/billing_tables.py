@@ -44,6 +44,9 @@ class BillCard(Base):
               "medipay_admin_fee"),
         # What a payment's (card, organisation) foreign key points at.
         Index("ux_bill_cards_id_organisation", "id", "organisation_id", unique=True),
+        # An organisation's cards in id order with their sums: merged with the cards paid by one method.
+        Index("ix_bill_cards_org_id_sums", "organisation_id", "id", "currency", "patient_share", "refund_share",
+              "medipay_admin_fee"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -112,6 +115,8 @@ class Payment(Base):
         Index("ix_payments_method_report", "method", "currency", "bill_card_id", "amount"),
         # The settlement report of a whole organisation, from the payments alone (no join to the cards).
         Index("ix_payments_org_report", "organisation_id", "method", "currency", "amount"),
+        # An organisation's cards with a payment of one method, in card order (the report's payment_type).
+        Index("ix_payments_org_method_card", "organisation_id", "method", "bill_card_id"),
         # The card's organisation, copied: the database refuses a payment whose organisation is not its card's.
         ForeignKeyConstraint(["bill_card_id", "organisation_id"], ["bill_cards.id", "bill_cards.organisation_id"],
                              name="fk_payments_card_organisation"),
