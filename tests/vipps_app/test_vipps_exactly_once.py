@@ -164,7 +164,10 @@ async def test_webhooks_for_many_payments_arriving_while_the_database_is_busy_ea
     random.Random(3).shuffle(deliveries)
 
     db = live.app[DB]
-    async with db.write():
+    async with db.write() as s:
+        # SQLite has one writer, so holding a write transaction is enough; PostgreSQL lets other writers
+        # through, so the requests' rows are locked too, as a settlement locks them.
+        await s.execute(select(PaymentRequest.id).where(PaymentRequest.id.in_(list(requests))).with_for_update())
         posts = [asyncio.create_task(post_signed(live, d, secret)) for d in deliveries]
         await asyncio.sleep(0.5)
         assert not any(p.done() for p in posts), "nothing may be acknowledged while its write waits"
