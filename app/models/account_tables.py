@@ -63,6 +63,12 @@ class Clinic(Base):
     # number (Norway: organisasjonsnummer; Australia: ABN).
     legal_name: Mapped[str | None] = mapped_column(String(200))
     registration_number: Mapped[str | None] = mapped_column(String(32))
+    # The clinic's default payment policy for new consults (app/payments/policies.py):
+    # ``in_call``, ``before_join`` or ``hold``, its amount and words, and an optional no-show fee.
+    payment_policy: Mapped[str] = mapped_column(String(16), default="in_call", server_default="in_call")
+    policy_amount: Mapped[int | None] = mapped_column(BigInteger)
+    policy_description: Mapped[str | None] = mapped_column(String(200))
+    no_show_fee: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class User(Base):

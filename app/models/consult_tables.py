@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     Integer,
     String,
@@ -41,3 +42,13 @@ class ConsultPatient(Base):
     national_id: Mapped[str | None] = mapped_column(String(11))
     mobile: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[dict[str, Any] | None]
+    # This patient's payment policy in the consult (the host's, else the clinic's default), the
+    # request that gates or holds for it, when the patient first joined, and when they were found
+    # not to have come (a no-show is decided once).
+    payment_policy: Mapped[str] = mapped_column(String(16), default="in_call", server_default="in_call")
+    policy_amount: Mapped[int | None] = mapped_column(BigInteger)
+    policy_description: Mapped[str | None] = mapped_column(String(200))
+    no_show_fee: Mapped[int | None] = mapped_column(BigInteger)
+    gate_request_id: Mapped[str | None] = mapped_column(String(40))
+    joined_at: Mapped[datetime | None]
+    no_show_at: Mapped[datetime | None]

@@ -75,6 +75,14 @@ class PaymentRequest(Base):
     vipps_state: Mapped[str | None] = mapped_column(String(16))
     vipps_msn: Mapped[str | None] = mapped_column(String(16))
     vipps_receipt_sent_at: Mapped[datetime | None]
+    # What the request is for (app/payments/policies.py): ``in_call`` (asked for in the call),
+    # ``before_join`` (paid in the waiting room), ``hold`` (a card authorised in the waiting room,
+    # captured up to ``hold_amount`` after the call; ``amount`` is what is captured) or ``no_show``.
+    kind: Mapped[str] = mapped_column(String(12), default="in_call", server_default="in_call")
+    hold_amount: Mapped[int | None] = mapped_column(BigInteger)
+    authorised_at: Mapped[datetime | None]
+    # Stripe's deadline for capturing a hold (the charge's ``capture_before``).
+    capture_before: Mapped[datetime | None]
 
 
 class StripeEvent(Base):
