@@ -14,6 +14,7 @@ from stripe_sandbox_support import API_KEY, WEBHOOK_SECRET, Clients, Running
 
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import (
+    CardRefused,
     NewCheckout,
     PaymentIntent,
     ProviderRefused,
@@ -302,16 +303,19 @@ async def test_capture_and_cancel_replay_on_the_same_key(
     assert _types(sandbox).count("payment_intent.canceled") == 1
 
 
-@pytest.mark.parametrize(("script", "code"), [("card_declined", "card_declined"),
-                                              ("invalid_request", "parameter_invalid_string")])
+@pytest.mark.parametrize(("script", "kind", "code"), [
+    ("charge_expired_for_capture", RequestRefused, "charge_expired_for_capture"),
+    ("card_declined", CardRefused, "card_declined"),
+    ("invalid_request", RequestRefused, "parameter_invalid_string"),
+])
 async def test_a_refused_capture_is_a_provider_refusal(sandbox: Running, gateway: StripeSDKGateway,
-                                                       script: str, code: str) -> None:
+                                                       script: str, kind: type, code: str) -> None:
     pi = await _held(sandbox, gateway)
     await sandbox.control("/_control/fail", {"path_prefix": f"/v1/payment_intents/{pi.id}/capture",
                                              "mode": "error", "error": script})
     with pytest.raises(ProviderRefused) as e:
         await gateway.capture_payment_intent(pi.id, account=None, amount_to_capture=HOLD, idempotency_key="c-" + script)
-    assert not isinstance(e.value, ProviderUnavailable) and e.value.code == code
+    assert isinstance(e.value, kind) and not isinstance(e.value, ProviderUnavailable) and e.value.code == code
     assert (await gateway.retrieve_payment_intent(pi.id, account=None)).status == "requires_capture"
 
 
