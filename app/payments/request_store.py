@@ -103,6 +103,7 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         "application_fee_amount": application_fee(amount, call.fee_basis_points, call.fee_fixed),
         "refunded_amount": 0, "checkout_attempt": 0,
         "method": "card",  # until the patient chooses Vipps (app.payments.vipps)
+        "kind": "in_call",
     }
     _INSERT_REQUEST.run(conn, row)
     cards.write_request_line(conn, card_id, request_id, ask.description, amount, now)
