@@ -217,3 +217,18 @@ async def test_a_group_request_is_one_event_for_the_rate_limit(live: Live) -> No
                                                      "patient_ids": "all"}) for n in range(6)]
     assert all(a["ok"] for a in acks), acks
     assert await written(live) == (18, 3, 18, 18)
+
+
+# On PostgreSQL, where the same click's events really run side by side (they meet at the clinic's row lock).
+
+
+async def test_all_patients_pay_on_postgres(live_pg: Live) -> None:
+    await test_all_patients_each_get_their_own_request_and_pay_it(live_pg)
+
+
+async def test_the_same_key_twice_on_postgres(live_pg: Live) -> None:
+    await test_the_same_key_twice_returns_the_same_set(live_pg)
+
+
+async def test_a_refusal_rolls_back_on_postgres(live_pg: Live, monkeypatch: Any) -> None:
+    await test_a_refusal_for_one_patient_rolls_back_the_others(live_pg, monkeypatch)
