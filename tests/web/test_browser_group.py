@@ -95,7 +95,7 @@ async def test_request_from_all_patients_and_see_each_ones_state(live: Live, ses
     await expect(received).to_be_visible()
     await expect(received).to_contain_text("Per Hansen")
     await received.get_by_role("button", name="OK").click()
-    await expect(per_group).to_have_attribute("data-state", "paid")
+    await expect(per_group).to_have_attribute("data-state", "settled")
     await expect(per_group.locator("[data-role=patient-state]")).to_have_text("Paid: NOK 450.00")
     await expect(kari_group).to_have_attribute("data-state", "waiting")
     await expect(kari_group.locator("[data-role=patient-state]")).to_have_text("Waiting for payment: NOK 450.00")

@@ -114,7 +114,7 @@ function sum(requests) {
   return requests.reduce((total, r) => total + Number(r.amount || 0), 0);
 }
 
-/** One patient's state, live: waiting while anything is open, else paid, else nothing owed. */
+/** One patient's state, live: "waiting" while anything is open, else "settled" (paid), else "nothing". */
 function patientState(requests) {
   const open = requests.filter((r) => isOpen(r.status));
   if (open.length) {
@@ -123,10 +123,10 @@ function patientState(requests) {
   }
   const paid = requests.filter((r) => isPaid(r.status));
   if (paid.length) {
-    return { key: "paid", className: "status--paid",
+    return { key: "settled", className: "status--paid",
       text: t("Paid: {amount}", { amount: money(sum(paid), state.currency) }) };
   }
-  return { key: "none", className: "", text: t("Nothing to pay") };
+  return { key: "nothing", className: "", text: t("Nothing to pay") };
 }
 
 function fillGroup(li, group) {
