@@ -118,12 +118,16 @@ class CreateConsult(Command):
 
 @command(inputs.PAYMENT_REQUEST)
 class RequestPayment(Command):
-    """``payment:request``: the consult is the socket's; currency and patient default to the consult's."""
+    """``payment:request``: the consult is the socket's; currency and patient default to the consult's.
+
+    With ``patient_ids`` it asks several patients of a group consult at once (``patient_id`` then absent)."""
 
     amount: int | None = None
     currency: str | None = None
     description: str | None = None
     patient_id: str | None = None
+    # A group consult's patients (``"all"``, or 1–20 distinct ids): one request each (``request_group``).
+    patient_ids: list[str] | str | None = None
     idempotency_key: str | None = None
     confirmed: bool | None = None
 

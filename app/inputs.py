@@ -10,7 +10,7 @@ currency, a fødselsnummer's check digits, a phone number).
 from __future__ import annotations
 
 from app.i18n import SUPPORTED as LANGUAGES
-from app.schema import Flag, ListOf, Schema, Text, Whole
+from app.schema import Flag, ListOf, ListOrWord, Schema, Text, Whole
 from app.validation import MAX_AMOUNT
 
 MAX_PATIENTS = 20
@@ -89,6 +89,9 @@ PAYMENT_REQUEST = Schema(
         # Required, but the panel's own message says so (the service checks it).
         "description": Text(),
         "patient_id": Text(max_len=200, numbers=True, code="unknown_patient", message="Unknown patient."),
+        # A group consult: one request per patient named, or "all" of them (not with ``patient_id``).
+        "patient_ids": ListOrWord(items=HOST_ID, word="all", min_items=1, max_items=MAX_PATIENTS,
+                                  code="invalid_field"),
         "idempotency_key": ID,
         # Required (true) above the clinic's confirmation threshold; see app/payments/amount_limits.py.
         "confirmed": Flag(),

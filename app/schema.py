@@ -178,6 +178,28 @@ class ListOf(Type):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ListOrWord(ListOf):
+    """A list of distinct items as ``ListOf``, or one word that stands for every one (``"all"``).
+
+    A list that names the same item twice is refused: each item is one thing to act on once."""
+
+    word: str
+
+    def check(self, value: Any, path: str) -> Any:
+        if value == self.word:
+            return value
+        if isinstance(value, str):
+            raise self.fail("invalid_field", "This value must be a list or the word all.", path)
+        items = super().check(value, path)
+        if len(set(items)) != len(items):
+            raise self.fail("invalid_field", "This list names the same item more than once.", path)
+        return items
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "string", "enum": [self.word]}, {**super().json_schema(), "uniqueItems": True}]}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Schema(Type):
     """An object with exactly these fields; ``required`` must be present and not null or blank."""
 

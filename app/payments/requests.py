@@ -31,6 +31,7 @@ from app.db import Database
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Clinic, PaymentRequest
 from app.payments.checkout import Checkout
+from app.payments.group_requests import RequestsMade, store_group
 from app.payments.minimums import check_minimum
 from app.payments.provider import InCallProvider, Method
 from app.payments.request_store import Ask, store
@@ -76,21 +77,8 @@ class PaymentService(Checkout, VippsChoice):
     # -- clinician -----------------------------------------------------------------------------
 
     async def request(self, who: Participant, cmd: RequestPayment) -> RequestView:
-        require_role(who, "clinician")
-        amount = v.amount(cmd.amount)
-        description = clean_text(cmd.description, "description", required=False, max_len=200)
-        if description is None:
-            raise Invalid("invalid_description", "Description is required.")
-        currency = cmd.currency or who.consult.currency
-        if not isinstance(currency, str) or currency.upper() != who.consult.currency:
-            raise Invalid("currency_mismatch", "Currency does not match the consultation.")
-        check_minimum(amount, who.consult.currency)
-        idem = cmd.idempotency_key
-        if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
-            raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
-        ask = Ask(consult_id=who.consult.id, patient_id=cmd.patient_id, amount=amount, description=description,
-                  idempotency_key=idem, confirmed=cmd.confirmed, actor_type=who.role, actor_id=who.id,
-                  now=self.clock.now())
+        ask = self._ask(who, cmd)
+        idem = ask.idempotency_key
         try:
             row, new = await self.db.run_write(store, ask)
         except IntegrityError:
@@ -109,6 +97,44 @@ class PaymentService(Checkout, VippsChoice):
             return view
         await request_changed(self.notifier, as_json(view), new=True)
         return view
+
+    async def request_group(self, who: Participant, cmd: RequestPayment) -> RequestsMade:
+        """``payment:request`` with ``patient_ids``: one request per patient, all or none
+        (``app/payments/group_requests.py``); each patient is told of their own request only."""
+        if cmd.patient_ids is None:
+            return RequestsMade(requests=(await self.request(who, cmd),))
+        if cmd.patient_id is not None:
+            raise Invalid("invalid_field", "Send either one patient or a list of patients, not both.",
+                          field="patient_ids")
+        ask = self._ask(who, cmd)
+        try:
+            made = await self.db.run_write(store_group, ask, cmd.patient_ids)
+        except IntegrityError:
+            # The same keys raced (PostgreSQL): the other transaction made the set; this run finds it.
+            made = await self.db.run_write(store_group, ask, cmd.patient_ids)
+        views = tuple(RequestView.from_row(row) for row, _ in made)  # type: ignore[arg-type]
+        for view, (_, new) in zip(views, made, strict=True):
+            if new:
+                await request_changed(self.notifier, as_json(view), new=True)
+        return RequestsMade(requests=views)
+
+    def _ask(self, who: Participant, cmd: RequestPayment) -> Ask:
+        """The request as sent, checked for everything that needs no database."""
+        require_role(who, "clinician")
+        amount = v.amount(cmd.amount)
+        description = clean_text(cmd.description, "description", required=False, max_len=200)
+        if description is None:
+            raise Invalid("invalid_description", "Description is required.")
+        currency = cmd.currency or who.consult.currency
+        if not isinstance(currency, str) or currency.upper() != who.consult.currency:
+            raise Invalid("currency_mismatch", "Currency does not match the consultation.")
+        check_minimum(amount, who.consult.currency)
+        idem = cmd.idempotency_key
+        if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 100):
+            raise Invalid("invalid_field", "idempotency_key must be a string of at most 100 characters")
+        return Ask(consult_id=who.consult.id, patient_id=cmd.patient_id, amount=amount, description=description,
+                   idempotency_key=idem, confirmed=cmd.confirmed, actor_type=who.role, actor_id=who.id,
+                   now=self.clock.now())
 
     async def cancel(self, who: Participant, cmd: CancelRequest) -> RequestView:
         require_role(who, "clinician")

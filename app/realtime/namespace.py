@@ -116,7 +116,15 @@ class ConsultNamespace(socketio.AsyncNamespace):
         self.limiter.forget(sid)
 
     async def on_payment_request(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and data.get("patient_ids") is not None:
+            # Several patients of a group consult: {"ok": true, "requests": [...]}, and "request" with one.
+            return await self._handle(sid, lambda who: self._request_group(who, data), None)
         return await self._handle(sid, lambda who: self.payments.request(who, RequestPayment.parse(data)), "request")
+
+    async def _request_group(self, who: Participant, data: dict[str, Any]) -> dict[str, Any]:
+        made = [as_json(view) for view in
+                (await self.payments.request_group(who, RequestPayment.parse(data))).requests]
+        return {"requests": made, **({"request": made[0]} if len(made) == 1 else {})}
 
     async def on_payment_cancel(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         return await self._handle(sid, lambda who: self.payments.cancel(who, CancelRequest.parse(data)), "request")

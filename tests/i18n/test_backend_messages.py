@@ -18,7 +18,7 @@ USER_FACING = ["app/payments/requests.py", "app/payments/checkout.py", "app/paym
                "app/admin/client_payments.py", "app/payments/minimums.py", "app/payments/amount_limits.py",
                # MediPay: why a card was not sent, shown in the cash desk and the clinician's panel.
                "app/collection/export_checks.py", "app/collection/export.py", "app/collection/send_now.py",
-               "app/collection/fallback.py", "app/collection/handover.py"]
+               "app/collection/fallback.py", "app/collection/handover.py", "app/payments/group_requests.py"]
 ERRORS = {"BadInput", "Unauthenticated", "Forbidden", "NotFound", "Conflict", "Invalid", "RateLimited",
           "Unavailable", "_error", "Failure"}
 

@@ -358,7 +358,10 @@ def test_clinician_panel_contract():
     assert 'id="i18n"' in html and 'id="config"' in html
     assert '<label for="amount">Beløp</label>' in html
     assert '<label for="description">Beskrivelse</label>' in html
-    assert '<label for="patient">Pasient</label>' in html
+    # A group consult: a checkbox per patient and one for all of them, in a fieldset with its legend.
+    assert '<legend class="choices__legend">Pasienter</legend>' in html
+    assert '<label for="patient-all">Alle pasienter (2)</label>' in html
+    assert 'name="patient_ids" value="p-1"' in html and '<label for="patient-1">' in html
     assert "Be om betaling</button>" in html
     assert 'role="alertdialog"' in html
     assert "Kari &lt;Nordmann&gt;" in html

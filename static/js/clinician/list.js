@@ -95,10 +95,69 @@ function fillItem(li, r) {
   onward.setAttribute("aria-label", t("Send as SMS/invoice: {description}", { description: description }));
 }
 
+/** A group consult: more than one patient, so the list is grouped by patient. */
+function isGroup() {
+  return (state.consult.patients || []).length > 1;
+}
+
+function buildGroup(patientId) {
+  return el("li", { className: "patient-group", "data-patient-group": patientId }, [
+    el("h3", { className: "patient-group__head" }, [
+      el("span", { className: "patient-group__name", "data-role": "patient-name" }),
+      el("span", { className: "status", "data-role": "patient-state" })
+    ]),
+    el("ul", { className: "request-list", "data-role": "patient-requests" })
+  ]);
+}
+
+function sum(requests) {
+  return requests.reduce((total, r) => total + Number(r.amount || 0), 0);
+}
+
+/** One patient's state, live: "waiting" while anything is open, else "settled" (paid), else "nothing". */
+function patientState(requests) {
+  const open = requests.filter((r) => isOpen(r.status));
+  if (open.length) {
+    return { key: "waiting", className: "status--requested",
+      text: t("Waiting for payment: {amount}", { amount: money(sum(open), state.currency) }) };
+  }
+  const paid = requests.filter((r) => isPaid(r.status));
+  if (paid.length) {
+    return { key: "settled", className: "status--paid",
+      text: t("Paid: {amount}", { amount: money(sum(paid), state.currency) }) };
+  }
+  return { key: "nothing", className: "", text: t("Nothing to pay") };
+}
+
+function fillGroup(li, group) {
+  const name = patientName(group.id) || group.id;
+  li.querySelector("[data-role=patient-name]").textContent = name;
+  const now = patientState(group.requests);
+  li.setAttribute("data-state", now.key);
+  const pill = li.querySelector("[data-role=patient-state]");
+  pill.textContent = now.text;
+  pill.className = "status " + now.className;
+  const inner = li.querySelector("[data-role=patient-requests]");
+  inner.setAttribute("aria-label", t("Payment requests: {patient}", { patient: name }));
+  reconcile(inner, group.requests, "data-request-id", buildItem, fillItem);
+}
+
+/** The consult's patients in its order (and any other a request names), each with their requests. */
+function byPatient(sorted) {
+  const ids = (state.consult.patients || []).map((p) => p.id);
+  sorted.forEach((r) => { if (!ids.includes(r.patient_id)) ids.push(r.patient_id); });
+  return ids.map((id) => ({ id: id, requests: sorted.filter((r) => r.patient_id === id) }));
+}
+
 /** Draw the list and the running total of the consult: paid, refunded, what stays. */
 export function render() {
   const sorted = sortRequests(Array.from(state.requests.values()));
-  reconcile(list, sorted, "data-request-id", buildItem, fillItem);
+  if (isGroup()) {
+    // Grouped by patient, each with their name and state, once anything has been requested.
+    reconcile(list, sorted.length ? byPatient(sorted) : [], "data-patient-group", buildGroup, fillGroup);
+  } else {
+    reconcile(list, sorted, "data-request-id", buildItem, fillItem);
+  }
   empty.hidden = sorted.length > 0;
 
   let gross = 0, refunded = 0;

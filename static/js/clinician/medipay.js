@@ -5,7 +5,7 @@ import { hideDialog, returnFocus, showDialog } from "../panel/dialogs.js";
 import { $, announce, el, showNotice } from "../panel/dom.js";
 import { money } from "../panel/format.js";
 import { request } from "../panel/socket.js";
-import { patientSelect } from "./form.js";
+import { chosenPatients } from "./form.js";
 import { patientName, state } from "./state.js";
 
 const sendButton = $("[data-role=send-medipay]");
@@ -117,7 +117,9 @@ function confirmSend() {
 export function initMediPay() {
   sendButton.addEventListener("click", () => {
     const payload = {};
-    if (patientSelect && patientSelect.value) payload.patient_id = patientSelect.value;
+    // In a group consult, the one patient ticked (with none or several the server asks which).
+    const chosen = chosenPatients();
+    if (chosen && chosen.length === 1) payload.patient_id = chosen[0];
     sendToMediPay(payload, sendButton);
   });
   confirmButton.addEventListener("click", confirmSend);
