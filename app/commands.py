@@ -188,3 +188,28 @@ class SendBillCard(Command):
     request_id: str | None = None
     patient_id: str | None = None
     expect_total: int | None = None
+
+
+@command(inputs.PANEL_CAPTURE)
+class CaptureHold(Command):
+    """``payment:capture``: capture ``amount`` (at most the hold) of an authorised card hold."""
+
+    request_id: str
+    amount: int
+    description: str | None = None
+    idempotency_key: str | None = None
+
+
+@command(inputs.REQUEST_REF)
+class ReleaseHold(Command):
+    """``payment:release``: release an authorised card hold without capturing anything."""
+
+    request_id: str
+
+
+@command(inputs.CAPTURE)
+class CaptureBody(Command):
+    """The body of ``POST /api/v1/payment-requests/{id}/capture``."""
+
+    amount: int
+    description: str | None = None

@@ -114,3 +114,18 @@ PANEL_REFUND = Schema(
 BILL_CARD_PREVIEW = Schema(fields={"request_id": ID, "patient_id": HOST_ID})
 # ``expect_total``: the total the clinician confirmed (from ``bill_card:preview``); sent only if it still holds.
 BILL_CARD_SEND = Schema(fields={"request_id": ID, "patient_id": HOST_ID, "expect_total": SHARE})
+
+# Card holds (docs/rules.md, rules H2 and H3): capture up to the hold, or release it.
+# POST /api/v1/payment-requests/{id}/capture; without ``description`` the hold's own.
+CAPTURE = Schema(
+    fields={"amount": Whole(minimum=1, maximum=MAX_AMOUNT, code="invalid_amount",
+                            message="Enter an amount greater than zero.",
+                            description="minor units; at most the hold's amount"),
+            "description": Text(max_len=200)},
+    required=("amount",),
+)
+# payment:capture and payment:release, in the call.
+PANEL_CAPTURE = Schema(
+    fields={"request_id": ID, **CAPTURE.fields, "idempotency_key": ID},
+    required=("request_id", "amount"),
+)

@@ -274,6 +274,23 @@ class JoiningPatient(PatientView):
     join_url: str
 
 
+@dataclasses.dataclass(frozen=True)
+class NoShowView:
+    """A patient who never joined a consult with a no-show fee: what was charged, how, and when decided."""
+
+    fee: int | None
+    request_id: str | None
+    how: str  # hold | bill_card | none
+    at: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientOutcome(PatientView):
+    """A patient in ``GET /api/v1/consults/{id}``: with their no-show, once decided."""
+
+    no_show: NoShowView | None
+
+
 def patient_view_of(p: ConsultPatient, *, full: bool) -> PersonView:
     if not full:
         return PersonView(id=p.patient_id, name=p.name)
@@ -342,6 +359,8 @@ class AfterEnd:
     consult: ConsultView
     role: str
     requests: list[PaidRequest]
+    # The patient's own no-show, if they never joined and a fee was decided.
+    no_show: NoShowView | None = None
 
 
 # -- the clinic's Stripe accounts ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import bindparam, select
 
 from app import validation as v
 from app.billing import cards
+from app.billing.no_show_view import no_show_of
 from app.billing.serialisers import (
     AfterEnd,
     ConsultDetail,
@@ -18,7 +20,10 @@ from app.billing.serialisers import (
     JoiningClinician,
     JoiningPatient,
     Me,
+    NoShowView,
     PaidRequest,
+    PatientOutcome,
+    PatientView,
     RequestView,
     consult_view,
     request_view,
@@ -51,6 +56,8 @@ class ConsultService:
         self.notifier = notifier
         self.public_url = public_url
         self.ttl = timedelta(seconds=ttl_seconds)
+        # Run with the consult's id once the host has ended it (the no-shows: app/payments/no_shows.py).
+        self.ended_hooks: list[Callable[[str], Awaitable[Any]]] = []
 
     # -- REST, on behalf of an organisation ------------------------------------------------
 
@@ -129,9 +136,16 @@ class ConsultService:
             return await self._detail(s, consult)
 
     async def _detail(self, s: Any, consult: Consult) -> ConsultDetail:
-        view = ConsultView.from_row(consult, await self._patients(s, consult.id))
-        requests = [RequestView.from_row(r, self.public_url) for r in await self._requests(s, consult.id)]
-        return ConsultDetail(**view.fields(), payment_requests=requests)
+        patients = await self._patients(s, consult.id)
+        rows = await self._requests(s, consult.id)
+        view = ConsultView.from_row(consult, patients)
+        outcomes = []
+        for p, shown in zip(patients, view.patients, strict=True):
+            no_show = await no_show_of(s, p, rows)
+            outcomes.append(PatientOutcome(**{f.name: getattr(shown, f.name) for f in fields(PatientView)},
+                                           no_show=NoShowView(**no_show) if no_show else None))
+        requests = [RequestView.from_row(r, self.public_url) for r in rows]
+        return ConsultDetail(**{**view.fields(), "patients": outcomes}, payment_requests=requests)
 
     async def end(self, organisation_id: str, consult_id: str) -> ConsultDetail:
         now = self.clock.now()
@@ -163,6 +177,11 @@ class ConsultService:
         for r in ended:
             await request_changed(self.notifier, request_view(r))
         await self.notifier.consult_ended(consult_id, {"consult": consult_view(consult, [], full=False)})
+        if self.ended_hooks:
+            for hook in self.ended_hooks:
+                await hook(consult_id)
+            async with self.db.read() as s:
+                view = await self._detail(s, consult)
         return view
 
     # -- who is in the call ------------------------------------------------------------------
@@ -193,8 +212,10 @@ class ConsultService:
             if consult is None or (consult.status == "active" and consult.expires_at > now):
                 return None
             mine = claims.role == "clinician"
-            requests = [r for r in await self._requests(s, consult.id)
-                        if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
+            every = await self._requests(s, consult.id)
+            requests = [r for r in every if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
+            me = None if mine else await s.get(ConsultPatient, (consult.id, claims.participant_id))
+            no_show = await no_show_of(s, me, every) if me is not None else None
             refunds = list(await s.scalars(
                 select(PaymentRefund)
                 .where(PaymentRefund.payment_request_id.in_([r.id for r in requests]),
@@ -205,6 +226,7 @@ class ConsultService:
             consult=ConsultView.from_row(consult, [], full=False),
             role=claims.role,
             requests=[PaidRequest.from_rows(r, refunds, self.public_url) for r in requests],
+            no_show=NoShowView(**no_show) if no_show else None,
         )
 
     async def state(self, who: Participant) -> ConsultState:
