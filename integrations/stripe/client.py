@@ -21,7 +21,14 @@ from integrations.errors import (
     RequestRefused,
     SignatureError,
 )
-from integrations.stripe.protocol import AccountLink, CheckoutSession, ConnectedAccount, NewCheckout, Refund
+from integrations.stripe.protocol import (
+    AccountLink,
+    CheckoutSession,
+    ConnectedAccount,
+    NewCheckout,
+    PaymentIntent,
+    Refund,
+)
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 # Stripe's Checkout locales that match ours; anything else lets Stripe choose.
@@ -177,6 +184,9 @@ class StripeSDKGateway:
         if new.application_fee_amount > 0:
             # Only on a direct charge: Stripe refuses a fee without a connected account.
             params["payment_intent_data"]["application_fee_amount"] = new.application_fee_amount
+        if new.capture_method == "manual":
+            # A hold: the card is authorised at Checkout and captured (or released) later.
+            params["payment_intent_data"]["capture_method"] = "manual"
         options: dict[str, Any] = {"idempotency_key": new.idempotency_key}
         if new.account:
             options["stripe_account"] = new.account
@@ -265,6 +275,53 @@ class StripeSDKGateway:
         with _mapped_errors():
             refund = await self._client.v1.refunds.retrieve_async(refund_id, options=options)  # type: ignore[arg-type]
         return Refund.from_stripe(refund)
+
+    async def retrieve_payment_intent(self, pi_id: str, *, account: str | None) -> PaymentIntent:
+        """The PaymentIntent with its latest charge expanded (for a hold's ``capture_before``)."""
+        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        with _mapped_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(
+                pi_id, {"expand": ["latest_charge"]}, options)  # type: ignore[arg-type]
+        return PaymentIntent.from_stripe(intent)
+
+    async def capture_payment_intent(
+        self,
+        pi_id: str,
+        *,
+        account: str | None,
+        amount_to_capture: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> PaymentIntent:
+        """Capture ``amount_to_capture`` of a hold; Stripe releases the rest of the authorisation."""
+        params: dict[str, Any] = {"amount_to_capture": amount_to_capture, "expand": ["latest_charge"]}
+        if metadata:
+            params["metadata"] = metadata
+        options: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if account:
+            options["stripe_account"] = account
+        with _mapped_errors():
+            intent = await self._client.v1.payment_intents.capture_async(pi_id, params, options)  # type: ignore[arg-type]
+        return PaymentIntent.from_stripe(intent)
+
+    async def cancel_payment_intent(
+        self,
+        pi_id: str,
+        *,
+        account: str | None,
+        idempotency_key: str,
+        cancellation_reason: str | None = None,
+    ) -> PaymentIntent:
+        """Release a hold: nothing is captured, the whole authorisation goes back to the card."""
+        params: dict[str, Any] = {"expand": ["latest_charge"]}
+        if cancellation_reason:
+            params["cancellation_reason"] = cancellation_reason
+        options: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if account:
+            options["stripe_account"] = account
+        with _mapped_errors():
+            intent = await self._client.v1.payment_intents.cancel_async(pi_id, params, options)  # type: ignore[arg-type]
+        return PaymentIntent.from_stripe(intent)
 
     def verify_webhook(self, payload: bytes, signature: str | None, *, endpoint: str = "account") -> dict[str, Any]:
         """Check ``Stripe-Signature`` against the raw body with the secrets of

@@ -38,8 +38,8 @@ from integrations.errors import (
 
 __all__ = [
     "AccessRefused", "AccountLink", "AccountRefused", "CardRefused", "CheckoutSession", "ConnectedAccount",
-    "NewCheckout", "ProviderError", "ProviderRefused", "ProviderUnavailable", "Refund", "RequestRefused",
-    "RequirementError", "SignatureError", "StripeGateway",
+    "NewCheckout", "PaymentIntent", "ProviderError", "ProviderRefused", "ProviderUnavailable", "Refund",
+    "RequestRefused", "RequirementError", "SignatureError", "StripeGateway",
 ]
 
 
@@ -101,6 +101,9 @@ class NewCheckout:
     locale: str | None = None
     # The platform's fee, taken from a direct charge on ``account`` (0: none).
     application_fee_amount: int = 0
+    # "automatic": the card is charged when paid; "manual": only authorised (a hold), its
+    # PaymentIntent then waits in ``requires_capture`` for a capture or a cancel.
+    capture_method: str = "automatic"
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,77 @@ class Refund:
         )
 
 
+# Stripe's ``cancellation_reason`` for an authorisation it let lapse: "expired" since API
+# version 2025-03-31 (the one the SDK pins is later), "automatic" before.
+LAPSED_REASONS = ("expired", "automatic")
+
+
+def _ref(value: Any) -> str | None:
+    """An expandable field's id, whether Stripe sent the id or the object."""
+    if value is None or isinstance(value, str):
+        return value
+    return _plain(value).get("id")
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    """A Stripe PaymentIntent; for a hold (``capture_method`` manual) what can still be captured.
+
+    ``status`` is Stripe's: ``requires_capture`` (authorised, nothing taken),
+    ``succeeded`` (captured: ``amount_received``), ``canceled`` (released; a lapsed
+    authorisation says ``cancellation_reason`` "expired", "automatic" before API
+    version 2025-03-31), and the earlier ones (``requires_payment_method``, ``processing``).
+    ``capture_before`` is the deadline on the latest charge
+    (``payment_method_details.card.capture_before``), known when ``latest_charge``
+    came expanded.
+    """
+
+    id: str
+    status: str
+    amount: int
+    amount_capturable: int
+    amount_received: int
+    capture_method: str
+    currency: str  # ISO 4217, upper case
+    latest_charge: str | None
+    capture_before: int | None = None
+    cancellation_reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def authorised(self) -> bool:
+        """A hold whose card is authorised and not yet captured or released."""
+        return self.status == "requires_capture"
+
+    @property
+    def lapsed(self) -> bool:
+        """Canceled by Stripe because the authorisation expired before it was captured."""
+        return self.status == "canceled" and self.cancellation_reason in LAPSED_REASONS
+
+    @classmethod
+    def from_stripe(cls, obj: Any) -> PaymentIntent:
+        """From a Stripe ``payment_intent`` (SDK object or plain dict), ``latest_charge`` expanded or not."""
+        get = _plain(obj).get
+        charge = get("latest_charge")
+        deadline = None
+        if charge is not None and not isinstance(charge, str):
+            card = ((_plain(charge).get("payment_method_details") or {}).get("card")) or {}
+            deadline = card.get("capture_before")
+        return cls(
+            id=get("id"),
+            status=str(get("status") or ""),
+            amount=int(get("amount") or 0),
+            amount_capturable=int(get("amount_capturable") or 0),
+            amount_received=int(get("amount_received") or 0),
+            capture_method=str(get("capture_method") or ""),
+            currency=str(get("currency") or "").upper(),
+            latest_charge=_ref(charge),
+            capture_before=int(deadline) if deadline else None,
+            cancellation_reason=get("cancellation_reason"),
+            metadata=dict(get("metadata") or {}),
+        )
+
+
 class StripeGateway(Protocol):
     async def create_account(
         self, *, email: str, country: str, name: str, idempotency_key: str
@@ -244,6 +318,27 @@ class StripeGateway(Protocol):
     ) -> Refund: ...
 
     async def retrieve_refund(self, refund_id: str, *, account: str | None) -> Refund: ...
+
+    async def retrieve_payment_intent(self, pi_id: str, *, account: str | None) -> PaymentIntent: ...
+
+    async def capture_payment_intent(
+        self,
+        pi_id: str,
+        *,
+        account: str | None,
+        amount_to_capture: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> PaymentIntent: ...
+
+    async def cancel_payment_intent(
+        self,
+        pi_id: str,
+        *,
+        account: str | None,
+        idempotency_key: str,
+        cancellation_reason: str | None = None,
+    ) -> PaymentIntent: ...
 
     def verify_webhook(self, payload: bytes, signature: str | None, *, endpoint: str = "account") -> dict[str, Any]: ...
 

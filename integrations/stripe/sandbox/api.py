@@ -1,5 +1,5 @@
-"""The ``/v1`` routes for payments: Checkout Sessions, PaymentIntents, Charges,
-Refunds and Events. Connect's routes live in ``connect.py``."""
+"""The ``/v1`` routes for payments: Checkout Sessions, PaymentIntents (and capturing or
+canceling a hold), Charges, Refunds and Events. Connect's routes live in ``connect.py``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import checkout, refunds
+from . import checkout, intents, refunds
 from .errors import resource_missing
 from .validation import SCALAR, STRINGS, check_known
 from .wire import Call, api, list_objects, render
@@ -71,6 +71,18 @@ def _retrieve(kind: str, param: str):  # type: ignore[no-untyped-def]
     return view
 
 
+def capture_intent(call: Call) -> tuple[int, dict[str, Any]]:
+    pi = intents.capture(call.sb, call.request.match_info["id"], call.account, call.params,
+                         request_id=call.request_id, idempotency_key=call.idempotency_key)
+    return render(call, pi)
+
+
+def cancel_intent(call: Call) -> tuple[int, dict[str, Any]]:
+    pi = intents.cancel(call.sb, call.request.match_info["id"], call.account, call.params,
+                        request_id=call.request_id, idempotency_key=call.idempotency_key)
+    return render(call, pi)
+
+
 def create_refund(call: Call) -> tuple[int, dict[str, Any]]:
     refund = refunds.create_refund(call.sb, call.account, call.params,
                                    request_id=call.request_id,
@@ -100,6 +112,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1/checkout/sessions/{id}/expire", api(expire_session))
     r.add_get("/v1/checkout/sessions/{id}/line_items", api(session_line_items))
     r.add_get("/v1/payment_intents/{id}", api(_retrieve("payment_intent", "intent")))
+    r.add_post("/v1/payment_intents/{id}/capture", api(capture_intent))
+    r.add_post("/v1/payment_intents/{id}/cancel", api(cancel_intent))
     r.add_get("/v1/charges/{id}", api(_retrieve("charge", "charge")))
     r.add_post("/v1/refunds", api(create_refund))
     r.add_get("/v1/refunds", api(list_refunds))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import objects
+from . import intents, objects
 from .cards import Card, CardError, check_card, declined_card
 from .context import Sandbox
 from .errors import StripeError, amount_too_small, invalid_param, missing_param, resource_missing
@@ -200,8 +200,10 @@ def expire(sb: Sandbox, session: dict[str, Any], account: str,
 
 
 def sweep(sb: Sandbox) -> None:
-    """Expire overdue sessions and settle delayed payments whose time has come."""
+    """Expire overdue sessions, settle delayed payments whose time has come, and let
+    authorisations lapse that were not captured by their ``capture_before``."""
     now = sb.store.now()
+    intents.lapse_due(sb)
     for account, session in sb.store.all_with_account("checkout.session"):
         if session["status"] == "open" and session["expires_at"] <= now:
             expire(sb, session, account)
@@ -264,10 +266,13 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
             sb.webhooks.emit("checkout.session.completed", session, account=account)
             return session
         ch = _charge(sb, pi, card, email, pm_id, account)
-        session["payment_status"] = "paid"
+        held = pi["status"] == "requires_capture"
+        # A hold (manual capture) completes the session unpaid: nothing is taken yet.
+        session["payment_status"] = "unpaid" if held else "paid"
         sb.store.put("checkout.session", session, account)
         sb.webhooks.emit("charge.succeeded", ch, account=account)
-        sb.webhooks.emit("payment_intent.succeeded", pi, account=account)
+        sb.webhooks.emit("payment_intent.amount_capturable_updated" if held else "payment_intent.succeeded",
+                         pi, account=account)
         sb.webhooks.emit("checkout.session.completed", session, account=account)
     return session
 
@@ -320,8 +325,11 @@ def _charge(sb: Sandbox, pi: dict[str, Any], card: Card, email: str, pm_id: str,
     ch_id = new_id("ch_")
     ch = objects.charge(charge_id=ch_id, now=sb.store.now(), pi=pi, card=card.details(),
                         email=email, payment_method=pm_id)
-    pi.update(status="succeeded", latest_charge=ch_id, amount_received=pi["amount"],
-              processing=None)
+    if pi["capture_method"] == "manual":
+        intents.authorise(sb, pi, ch, account)
+    else:
+        pi.update(status="succeeded", latest_charge=ch_id, amount_received=pi["amount"],
+                  processing=None)
     sb.store.put("charge", ch, account)
     sb.store.put("payment_intent", pi, account)
     return ch
@@ -337,10 +345,12 @@ def _settle_async(sb: Sandbox, session: dict[str, Any], account: str, job: dict[
             d = session.pop("__card")
             card = Card(job["number"], d["brand"], d["exp_month"], d["exp_year"])
             ch = _charge(sb, pi, card, job["email"], pi["payment_method"], account)
-            session["payment_status"] = "paid"
+            held = pi["status"] == "requires_capture"
+            session["payment_status"] = "unpaid" if held else "paid"
             sb.store.put("checkout.session", session, account)
             sb.webhooks.emit("charge.succeeded", ch, account=account)
-            sb.webhooks.emit("payment_intent.succeeded", pi, account=account)
+            sb.webhooks.emit("payment_intent.amount_capturable_updated" if held else "payment_intent.succeeded",
+                             pi, account=account)
             sb.webhooks.emit("checkout.session.async_payment_succeeded", session, account=account)
         else:
             pi.update(status="requires_payment_method", processing=None, last_payment_error={

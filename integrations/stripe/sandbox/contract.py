@@ -50,6 +50,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/checkout/sessions/{id}/expire"): "checkout.SessionExpireParams",
     ("GET", "/v1/checkout/sessions/{id}/line_items"): "checkout.SessionLineItemListParams",
     ("GET", "/v1/payment_intents/{id}"): "PaymentIntentRetrieveParams",
+    ("POST", "/v1/payment_intents/{id}/capture"): "PaymentIntentCaptureParams",
+    ("POST", "/v1/payment_intents/{id}/cancel"): "PaymentIntentCancelParams",
     ("GET", "/v1/charges/{id}"): "ChargeRetrieveParams",
     ("POST", "/v1/refunds"): "RefundCreateParams",
     ("GET", "/v1/refunds"): "RefundListParams",

@@ -4,7 +4,8 @@ JSON in and out under ``/_control/``: the event and delivery log, webhook
 misbehaviour, injected API failures (outages, lost answers, scripted refusals
 for the next calls on a path, method or account), scripted payments, onboarding,
 accounts in each state Stripe can put them (restricted, under review, rejected,
-…) and disconnected, the platform's Connect switch, and the sandbox clock. It
+…) and disconnected, the platform's Connect switch, a hold's authorisation
+lapsing now, and the sandbox clock. It
 answers callers on the sandbox's own machine only (``integrations.local_only``).
 """
 
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from integrations.local_only import local_only
 
-from . import account_states, checkout, connect
+from . import account_states, checkout, connect, intents
 from .cards import CardError
 from .errors import SCRIPTED, StripeError
 from .keys import SANDBOX
@@ -202,6 +203,23 @@ async def deauthorize(request: web.Request) -> web.Response:
     return web.json_response({"id": request.match_info["id"], "event": event["id"]})
 
 
+async def lapse(request: web.Request) -> web.Response:
+    """A hold's authorisation expires now, as at its ``capture_before``: the PaymentIntent is
+    canceled with ``cancellation_reason`` "expired" (``charge.expired``, ``payment_intent.canceled``)."""
+    sb = request.app[SANDBOX]
+    pi_id = request.match_info["id"]
+    try:
+        with sb.store.scope(None):
+            account = sb.store.account_of(pi_id)
+            if account is None:
+                return _bad(f"No such payment_intent: '{pi_id}'", 404)
+            pi = intents.lapse(sb, pi_id, account)
+    except StripeError as e:
+        return web.json_response(e.body(), status=e.status)
+    return web.json_response({"id": pi["id"], "status": pi["status"],
+                              "cancellation_reason": pi["cancellation_reason"]})
+
+
 async def advance_clock(request: web.Request) -> web.Response:
     data = await _body(request)
     seconds = data.get("seconds")
@@ -225,4 +243,5 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_control/accounts/{id}/deauthorize", local_only(deauthorize))
     r.add_post("/_control/accounts/{id}/state", local_only(account_state))
     r.add_post("/_control/platform", local_only(platform))
+    r.add_post("/_control/payment_intents/{id}/lapse", local_only(lapse))
     r.add_post("/_control/clock/advance", local_only(advance_clock))

@@ -157,7 +157,7 @@ def payment_intent(
         "automatic_payment_methods": None,
         "canceled_at": None,
         "cancellation_reason": None,
-        "capture_method": "automatic_async",
+        "capture_method": pid.get("capture_method") or "automatic_async",
         "client_secret": f"{pi_id}_secret_{new_id('', 25)}",
         "confirmation_method": "automatic",
         "created": now,

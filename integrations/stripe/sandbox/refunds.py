@@ -1,4 +1,4 @@
-"""Refunds: against a charge or a payment intent, never more than remains."""
+"""Refunds: against a charge or a payment intent, never more than remains of what was captured."""
 
 from __future__ import annotations
 
@@ -34,7 +34,12 @@ def create_refund(sb: Sandbox, account: str, params: dict[str, Any], *,
     else:
         raise StripeError(400, "One of `charge` or `payment_intent` is required.",
                           code="parameter_missing", param="charge")
-    remaining = charge["amount"] - charge["amount_refunded"]
+    if not charge["captured"]:
+        raise StripeError(
+            400, f"Charge {charge['id']} has not been captured, so there is nothing to refund. Cancel "
+            "its PaymentIntent to release the authorization.", code="charge_not_refundable", param="charge")
+    # What was captured: all of it, or for a partly captured hold only that part.
+    remaining = charge["amount_captured"] - charge["amount_refunded"]
     if remaining <= 0:
         raise StripeError(400, f"Charge {charge['id']} has already been refunded.",
                           code="charge_already_refunded", param="charge")
@@ -57,7 +62,7 @@ def create_refund(sb: Sandbox, account: str, params: dict[str, Any], *,
         store.put("refund", refund, account)
         previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
         charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
         refunds = charge["refunds"]
         refunds["data"].insert(0, refund)
         store.put("charge", charge, account)
