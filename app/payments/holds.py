@@ -32,7 +32,7 @@ from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem, RequestStatus
 from app.models import BillCard, PaymentRequest
 from app.receipts.numbering import issue_receipt
-from integrations.stripe.protocol import ProviderError
+from integrations.stripe.protocol import LAPSED_REASONS, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ async def apply_hold_intent(s: AsyncSession, r: PaymentRequest, intent: Intent, 
     if intent.status == "succeeded":
         return await settle_capture(s, r, intent, now)
     if intent.status == "canceled":
-        return await mark_released(s, r, now, lapsed=intent.cancellation_reason == "automatic")
+        return await mark_released(s, r, now, lapsed=intent.cancellation_reason in LAPSED_REASONS)
     if intent.status == "requires_capture" and r.status in REQUEST_OPEN and r.checkout_session_id:
         return await authorise(s, r, r.checkout_session_id, intent, now)
     return "no_change", None
