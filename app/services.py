@@ -34,6 +34,7 @@ from app.consults.tokens import TokenSigner
 from app.db import Database, make_engine, migrate
 from app.jobs.leases import once_per
 from app.jobs.scheduler import Job
+from app.payments.policies import PolicyGates
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.payments.stripe_events import StripeEvents
@@ -175,6 +176,7 @@ async def open_services(
                 notifier=notifier,
                 public_url=settings.public_url,
                 ttl_seconds=settings.consult_ttl_seconds,
+                gates=PolicyGates(),
             ),
             payments=PaymentService(
                 db,
