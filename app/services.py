@@ -35,6 +35,7 @@ from app.db import Database, make_engine, migrate
 from app.jobs.leases import once_per
 from app.jobs.scheduler import Job
 from app.payments.no_shows import NoShows
+from app.payments.policies import PolicyGates
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.payments.stripe_events import StripeEvents
@@ -186,6 +187,7 @@ async def open_services(
                 notifier=notifier,
                 public_url=settings.public_url,
                 ttl_seconds=settings.consult_ttl_seconds,
+                gates=PolicyGates(),
             ),
             payments=PaymentService(
                 db,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import fields, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from app import validation as v
 from app.billing import cards
@@ -28,6 +28,7 @@ from app.billing.serialisers import (
     consult_view,
     request_view,
 )
+from app.billing.gates import gates_of
 from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult
@@ -46,10 +47,22 @@ from app.schema import clean_text
 MAX_PATIENTS = 20
 
 
+class Gates(Protocol):
+    """Payment policies, as consults need them (``app/payments/policies.py``, handed in by the wiring)."""
+
+    def resolve(self, clinic: Clinic, currency: str, consult_policy: Any, patient_policies: list[Any]) -> list[Any]:
+        ...
+
+    async def open(self, s: Any, consult: Consult, patients: list[ConsultPatient], *, actor_type: str,
+                   actor_id: str, now: Any) -> list[Any]: ...
+
+
 class ConsultService:
     def __init__(
-        self, db: Database, *, clock: Clock, signer: TokenSigner, notifier: Notifier, public_url: str, ttl_seconds: int
+        self, db: Database, *, clock: Clock, signer: TokenSigner, notifier: Notifier, public_url: str, ttl_seconds: int,
+        gates: Gates,
     ) -> None:
+        self.gates = gates
         self.db = db
         self.clock = clock
         self.signer = signer
@@ -97,6 +110,9 @@ class ConsultService:
             if clinic.organisation_id != organisation_id:
                 raise Forbidden("forbidden", "That clinic belongs to another organisation.")
             currency = _allowed_currency(clinic, cmd.currency)
+            # Each patient's payment policy, checked before anything is written.
+            policies = self.gates.resolve(clinic, currency, cmd.payment_policy,
+                                          [p.payment_policy for p in cmd.patients])
             consult = Consult(
                 id=new_id("con"),
                 organisation_id=organisation_id,
@@ -112,10 +128,15 @@ class ConsultService:
             )
             s.add(consult)
             await s.flush()
-            rows = [ConsultPatient(consult_id=consult.id, **p) for p in patients]
+            rows = [ConsultPatient(consult_id=consult.id, **p, **policy.columns())
+                    for p, policy in zip(patients, policies, strict=True)]
             s.add_all(rows)
+            await s.flush()
+            # The gates' requests, in this transaction: no consult without them.
+            made = await self.gates.open(s, consult, rows, actor_type="api", actor_id=organisation_id,
+                                         now=now)
 
-        view = ConsultView.from_row(consult, rows)
+        view = ConsultView.from_row(consult, rows, gates=gates_of(rows, made))
         clinician = JoiningClinician(**vars(view.clinician), **self._join(consult, "clinician", clinician_id or ""))
         joining = [JoiningPatient(**vars(p), **self._join(consult, "patient", p.id)) for p in view.patients]
         return replace(view, clinician=clinician, patients=joining)
@@ -136,9 +157,8 @@ class ConsultService:
             return await self._detail(s, consult)
 
     async def _detail(self, s: Any, consult: Consult) -> ConsultDetail:
-        patients = await self._patients(s, consult.id)
-        rows = await self._requests(s, consult.id)
-        view = ConsultView.from_row(consult, patients)
+        patients, rows = await self._patients(s, consult.id), await self._requests(s, consult.id)
+        view = ConsultView.from_row(consult, patients, gates=gates_of(patients, rows))
         outcomes = []
         for p, shown in zip(patients, view.patients, strict=True):
             no_show = await no_show_of(s, p, rows)
@@ -261,6 +281,10 @@ class ConsultService:
                 query = query.where(BillCard.patient_ref == who.id)
             bill_cards = list(await s.scalars(query))
             clinic = await s.get(Clinic, who.consult.clinic_id) if who.role == "clinician" else None
+        if who.role == "patient" and any(p.patient_id == who.id and p.joined_at is None for p in patients):
+            # The first time this patient's socket joins: one write, never again on a reconnect.
+            await self.db.run_write(_JOINED.run, {"consult_id": who.consult.id, "patient_id": who.id,
+                                                  "now": now})
         return who, self._state_view(who, who.consult, patients, requests), bill_cards, clinic
 
     def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
@@ -268,10 +292,13 @@ class ConsultService:
         if who.role == "patient":
             patients = [p for p in patients if p.patient_id == who.id]
             requests = [r for r in requests if r.patient_id == who.id]
+        gates = gates_of(patients, requests)
         return ConsultState(
-            consult=ConsultView.from_row(consult, patients, full=False),
+            # The clinician sees each patient's gate; the patient their own, as ``me.gate``.
+            consult=ConsultView.from_row(consult, patients, full=False,
+                                         gates=gates if who.role == "clinician" else None),
             role=who.role,
-            me=Me(id=who.id),
+            me=Me(id=who.id, gate=gates.get(who.id) if who.role == "patient" else None),
             requests=[RequestView.from_row(r, self.public_url) for r in requests],
         )
 
@@ -328,6 +355,13 @@ def _allowed_currency(clinic: Clinic, given: Any) -> str:
 
 
 _CONSULT = Ready(select(Consult.__table__).where(Consult.__table__.c.id == bindparam("id")))
+_patients_table = ConsultPatient.__table__.c
+_JOINED = Ready(
+    update(ConsultPatient.__table__)
+    .where(_patients_table.consult_id == bindparam("consult_id"), _patients_table.patient_id == bindparam("patient_id"),
+           _patients_table.joined_at.is_(None))
+    .values(joined_at=bindparam("now"))
+)
 
 
 def _in_call(claims: JoinClaims, consult: Consult | ConsultRow | None, now: Any) -> Participant:
