@@ -7,16 +7,35 @@ no-show fee says ``hold``; otherwise ``none`` (docs/rules.md, rule H4).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import select
 
+from app.billing.serialisers import PatientView
 from app.billing.statuses import REQUEST_PAID, CheckoutProblem
 from app.models import BillCard, BillCardLine, ConsultPatient, PaymentRequest
 
 # The line a no-show fee makes on a bill card, and the description of the fee (line, capture, receipt).
 NO_SHOW_LINE = "NOSHOW"
 NO_SHOW_DESCRIPTION = "No-show fee"
+
+
+@dataclasses.dataclass(frozen=True)
+class NoShowView:
+    """A patient who never joined a consult with a no-show fee: what was charged, how, and when decided."""
+
+    fee: int | None
+    request_id: str | None
+    how: str  # hold | bill_card | none
+    at: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientOutcome(PatientView):
+    """A patient in ``GET /api/v1/consults/{id}``: with their no-show, once decided."""
+
+    no_show: NoShowView | None
 
 
 async def no_show_of(s: Any, patient: ConsultPatient, requests: list[PaymentRequest]) -> dict[str, Any] | None:

@@ -297,23 +297,6 @@ class JoiningPatient(PatientView):
     join_url: str
 
 
-@dataclasses.dataclass(frozen=True)
-class NoShowView:
-    """A patient who never joined a consult with a no-show fee: what was charged, how, and when decided."""
-
-    fee: int | None
-    request_id: str | None
-    how: str  # hold | bill_card | none
-    at: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class PatientOutcome(PatientView):
-    """A patient in ``GET /api/v1/consults/{id}``: with their no-show, once decided."""
-
-    no_show: NoShowView | None
-
-
 def patient_view_of(p: ConsultPatient, *, full: bool, gates: Mapping[str, Any] | None = None) -> PersonView:
     """``gates`` (each patient's gate, by id): given, the views carry them."""
     if not full:
@@ -389,8 +372,8 @@ class AfterEnd:
     consult: ConsultView
     role: str
     requests: list[PaidRequest]
-    # The patient's own no-show, if they never joined and a fee was decided.
-    no_show: NoShowView | None = None
+    # The patient's own no-show, if they never joined and a fee was decided (``no_show_view.NoShowView``).
+    no_show: Any = None
 
 
 # -- the clinic's Stripe accounts ---------------------------------------------------------------------

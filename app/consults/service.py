@@ -11,7 +11,8 @@ from sqlalchemy import bindparam, select, update
 
 from app import validation as v
 from app.billing import cards
-from app.billing.no_show_view import no_show_of
+from app.billing.gates import gates_of
+from app.billing.no_show_view import NoShowView, PatientOutcome, no_show_of
 from app.billing.serialisers import (
     AfterEnd,
     ConsultDetail,
@@ -20,15 +21,12 @@ from app.billing.serialisers import (
     JoiningClinician,
     JoiningPatient,
     Me,
-    NoShowView,
     PaidRequest,
-    PatientOutcome,
     PatientView,
     RequestView,
     consult_view,
     request_view,
 )
-from app.billing.gates import gates_of
 from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult

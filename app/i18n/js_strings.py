@@ -157,4 +157,15 @@ JS_STRINGS: tuple[str, ...] = (
     N_("You rejected the payment in Vipps. No money was taken. You can pay again when you are ready."),
     N_("the payment was stopped in Vipps"),
     N_("Show a QR code instead"),
+    # Card holds (app.billing.statuses): their statuses and what the panels say of them
+    N_("Card authorised"),
+    N_("Released"),
+    N_("Capturing the payment from the card hold…"),
+    N_("Stripe refused the capture: {reason}. The card is still authorised."),
+    N_("The card hold lapses within a day: capture or release it."),
+    N_("The card hold was released before it lapsed. Nothing was charged."),
+    N_("The clinic is charging your card."),
+    N_("The charge did not go through. Nothing was taken from your card."),
+    N_("Your card is authorised; the clinic will charge it or release it soon."),
+    N_("The hold on your card was released. Nothing was charged."),
 )

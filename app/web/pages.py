@@ -15,6 +15,7 @@ from app.billing.statuses import (
     ONWARD_LABELS,
     PROBLEM_LABELS,
     REQUEST_ENDED_UNPAID,
+    REQUEST_HELD,
     REQUEST_LABELS,
     REQUEST_OPEN,
     REQUEST_PAID,
@@ -92,6 +93,7 @@ def panel_statuses(role: str = "clinician") -> dict[str, Any]:
         "open": sorted(REQUEST_OPEN),
         "paid": sorted(REQUEST_PAID),
         "ended_unpaid": sorted(REQUEST_ENDED_UNPAID),
+        "held": sorted(REQUEST_HELD),
         "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
         "card_labels": {s.value: CARD_LABELS[s] for s in CardStatus},
     }
@@ -130,7 +132,8 @@ async def join(request: web.Request) -> web.StreamResponse:
         if ended is not None:
             response = aiohttp_jinja2.render_template(
                 "consult_ended.html", request,
-                context(ended.consult.language, role=ended.role, requests=ended.requests),
+                context(ended.consult.language, role=ended.role, requests=ended.requests, no_show=ended.no_show,
+                        consult=ended.consult),
             )
             return _frame_headers(request, response)
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
