@@ -25,7 +25,7 @@ from sqlalchemy import or_, select
 from app import audit
 from app import validation as v
 from app.billing.serialisers import RequestView, absolute_links, request_view
-from app.billing.statuses import CheckoutProblem, RequestStatus
+from app.billing.statuses import REQUEST_PAID, CheckoutProblem, RequestStatus
 from app.clock import Clock
 from app.consults.notifier import Notifier, clinician_room, request_changed
 from app.consults.participant import Participant, require_role
@@ -85,7 +85,10 @@ class HoldActions:
         """Capture ``amount`` (at most the hold) of an authorised hold; the rest is released at Stripe."""
         amount = _amount(amount)
         text = clean_text(description, "description", required=False, max_len=200)
-        r = await self._hold(request_id, scope)
+        r = await self._held_request(request_id, scope)
+        if holds.is_hold(r) and r.status in REQUEST_PAID and r.amount == amount:
+            # The same capture asked again after its answer was lost (and a webhook settled it): the same result.
+            return RequestView.from_row(r, self.public_url)
         _check_capturable(r, amount)
         r = await self._reserve_capture(r.id, amount, text, scope)
         return await self._send_capture(r)
@@ -93,7 +96,7 @@ class HoldActions:
     async def release_hold(self, request_id: Any, scope: HoldScope | None, *,
                            problem: str | None = None) -> RequestView:
         """Release an authorised hold without capturing anything: cancelled at Stripe, then ``released``."""
-        r = await self._hold(request_id, scope)
+        r = await self._held_request(request_id, scope)
         _check_releasable(r)
         assert r.payment_intent_id
         try:
@@ -105,14 +108,14 @@ class HoldActions:
         except ProviderError as e:
             # Stripe will not cancel it: it was captured or cancelled meanwhile. Apply what it is.
             log.info("release of %s refused (%s): looking it up", r.id, e.code)
-            intent = await self._look_up(r)
-        outcome, view = await self._apply(r.id, intent, problem=problem, scope=scope)
+            intent = await self._look_up_intent(r)
+        outcome, view = await self._apply_intent(r.id, intent, problem=problem, scope=scope)
         if view is None and outcome not in ("released", "expired"):
             async with self.db.read() as s:
                 r = await s.get(PaymentRequest, r.id)
             if r is not None and r.status == RequestStatus.AUTHORISED:
                 raise Conflict("not_releasable", "This card hold could not be released. Please try again.")
-        return await self._view(r.id if r else request_id)
+        return await self._hold_view(r.id if r else request_id)
 
     # -- the job -----------------------------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class HoldActions:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    async def _hold(self, request_id: Any, scope: HoldScope | None) -> PaymentRequest:
+    async def _held_request(self, request_id: Any, scope: HoldScope | None) -> PaymentRequest:
         """The hold, if ``scope`` may touch it (None: the system's own jobs)."""
         if not isinstance(request_id, str) or not 0 < len(request_id) <= 100:
             raise Invalid("missing_field", "request_id is required", field="request_id")
@@ -211,16 +214,16 @@ class HoldActions:
             # The capture stays stored: the next try (or the watch-holds job) sends the same one.
             raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
         except ProviderRefused as e:
-            intent = await self._look_up(r)
+            intent = await self._look_up_intent(r)
             if intent.status in ("succeeded", "canceled"):
                 # Captured by an earlier try, or cancelled meanwhile: apply what Stripe has.
-                await self._apply(r.id, intent)
-                return await self._view(r.id)
-            await self._refused(r.id, e)
-        await self._apply(r.id, holds.Intent.of(answer))
-        return await self._view(r.id)
+                await self._apply_intent(r.id, intent)
+                return await self._hold_view(r.id)
+            await self._capture_refused(r.id, e)
+        await self._apply_intent(r.id, holds.Intent.of(answer))
+        return await self._hold_view(r.id)
 
-    async def _refused(self, request_id: str, e: ProviderError) -> None:
+    async def _capture_refused(self, request_id: str, e: ProviderError) -> None:
         """Stripe refused the capture: still authorised, the problem saying why, and the caller told."""
         now = self.clock.now()
         async with self.db.write() as s:
@@ -232,7 +235,7 @@ class HoldActions:
         await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         raise Conflict("capture_refused", "Stripe refused the capture: %(reason)s", reason=e.message or e.code)
 
-    async def _look_up(self, r: PaymentRequest) -> holds.Intent:
+    async def _look_up_intent(self, r: PaymentRequest) -> holds.Intent:
         assert r.payment_intent_id
         try:
             return holds.Intent.of(await self.stripe.retrieve_payment_intent(r.payment_intent_id,
@@ -240,7 +243,7 @@ class HoldActions:
         except ProviderError as e:
             raise Unavailable("stripe_unavailable", "Stripe could not be reached. Please try again.") from e
 
-    async def _apply(self, request_id: str, intent: holds.Intent, *, problem: str | None = None,
+    async def _apply_intent(self, request_id: str, intent: holds.Intent, *, problem: str | None = None,
                      scope: HoldScope | None = None) -> tuple[str, dict[str, Any] | None]:
         now = self.clock.now()
         async with self.db.write() as s:
@@ -257,7 +260,7 @@ class HoldActions:
             await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return outcome, view
 
-    async def _view(self, request_id: str) -> RequestView:
+    async def _hold_view(self, request_id: str) -> RequestView:
         async with self.db.read() as s:
             r = await s.get(PaymentRequest, request_id)
         assert r is not None
