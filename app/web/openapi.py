@@ -89,15 +89,27 @@ _REQUEST = _obj(
     vipps={**_obj(reference=STR, flow=_enum(VIPPS_FLOWS), state=_null(STR), psp_reference=_null(STR)),
            "type": ["object", "null"],
            "description": "the Vipps MobilePay payment of the latest attempt; null if never paid with Vipps"},
+    kind={**_enum(("in_call", "before_join", "hold", "no_show")),
+          "description": "what the request is for; a hold is authorised, then captured or released"},
+    hold_amount=_null(INT, description="a hold's authorised amount, minor units (amount: what is captured)"),
+    authorised_at=_null(TIME), capture_before=_null(TIME, description="Stripe's deadline for capturing a hold"),
 )
 _REFUND = _obj(
     id=STR, payment_request_id=STR, amount=MINOR, currency=STR, status=_enum(REFUND_STATUSES),
     source=_enum(REFUND_SOURCES), stripe_refund_id=_null(STR), created_at=TIME, credit_note=_DOCUMENT,
 )
 _PARTICIPANT = _obj(**_each(STR, "id", "token", "join_url"))
+# A patient who never joined, with a no-show fee, once the consult is over (docs/rules.md, rule H4).
+_NO_SHOW = {
+    **_obj(fee=MINOR, request_id=_null(STR), how=_enum(("hold", "bill_card", "none")), at=TIME),
+    "type": ["object", "null"],
+    "description": "hold: captured from the patient's card hold; bill_card: on their MediPay bill card; "
+                   "none: nothing collected",
+}
 _CONSULT = _obj(
     id=STR, clinic_id=STR, status=_enum(CONSULT_STATUSES), expires_at=TIME, clinician=_PARTICIPANT,
-    patients=_array(_PARTICIPANT), payment_requests=_array(_REQUEST),
+    patients=_array(_obj(**_each(STR, "id", "token", "join_url"), no_show=_NO_SHOW)),
+    payment_requests=_array(_REQUEST),
 )
 # Bill cards (the cash desk's *regningskort*), for host and accounting systems.
 _BILL_CARD = _obj(
@@ -177,6 +189,7 @@ _EARNINGS_FILTERS = (
 REQUEST_BODIES: dict[str, Schema] = {
     "createConsult": inputs.CONSULT,
     "refundPaymentRequest": inputs.REFUND,
+    "capturePaymentRequest": inputs.CAPTURE,
     "createBillCard": inputs.BILL_CARD,
     "changeBillCard": inputs.BILL_CARD_CHANGE,
 }
@@ -243,6 +256,25 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST", "/api/v1/payment-requests/{request_id}/refunds", "refundPaymentRequest", 201, _REFUND,
         errors=(409, 503), headers=(_IDEMPOTENCY_KEY,), body_required=False,
         description="Refund a paid request in full (no amount) or in part, on the clinic's Stripe account.",
+    ),
+    Operation(
+        "POST", "/api/v1/payment-requests/{request_id}/capture", "capturePaymentRequest", 200, _REQUEST,
+        errors=(409, 503),
+        description=(
+            "Capture an authorised card hold (kind hold, status authorised), during or after the call: "
+            "amount at most the hold (422 amount_above_hold) and at least Stripe's minimum; Stripe releases "
+            "the rest. The request becomes paid with amount the captured amount. 409 not_capturable, "
+            "capture_refused (Stripe's words; still authorised); 503 stripe_unavailable: send it again, "
+            "the same capture is made once."
+        ),
+    ),
+    Operation(
+        "POST", "/api/v1/payment-requests/{request_id}/release", "releasePaymentRequest", 200, _REQUEST,
+        errors=(409, 503),
+        description=(
+            "Release an authorised card hold without capturing: cancelled at Stripe, the request released, "
+            "nothing charged. 409 not_releasable, capture_in_progress."
+        ),
     ),
     Operation(
         "GET", "/api/v1/bill-cards", "listBillCards", 200, _CARD_PAGE, query=_CARD_FILTERS,
