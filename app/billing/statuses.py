@@ -145,7 +145,7 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.EXPIRED: "The payment page timed out without a payment.",
         CheckoutProblem.REJECTED: "The patient rejected the payment in Vipps. It can be paid again.",
         CheckoutProblem.CAPTURING: "Capturing the payment from the card hold…",
-        CheckoutProblem.CAPTURE_REFUSED: "Stripe refused the capture: {reason}. The card is still authorised.",
+        CheckoutProblem.CAPTURE_REFUSED: "The capture was not accepted: {reason}. The card is still authorised.",
         CheckoutProblem.HOLD_LAPSING: "The card hold lapses within a day: capture or release it.",
         CheckoutProblem.HOLD_LAPSED: "The card hold was released before it lapsed. Nothing was charged.",
     },

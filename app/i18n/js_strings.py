@@ -161,7 +161,7 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Card authorised"),
     N_("Released"),
     N_("Capturing the payment from the card hold…"),
-    N_("Stripe refused the capture: {reason}. The card is still authorised."),
+    N_("The capture was not accepted: {reason}. The card is still authorised."),
     N_("The card hold lapses within a day: capture or release it."),
     N_("The card hold was released before it lapsed. Nothing was charged."),
     N_("The clinic is charging your card."),
