@@ -71,6 +71,11 @@ def _retrieve(kind: str, param: str):  # type: ignore[no-untyped-def]
     return view
 
 
+def retrieve_intent(call: Call) -> tuple[int, dict[str, Any]]:
+    check_known(call.params, GET_SPEC)
+    return render(call, intents.current(call.sb, call.request.match_info["id"], call.account))
+
+
 def capture_intent(call: Call) -> tuple[int, dict[str, Any]]:
     pi = intents.capture(call.sb, call.request.match_info["id"], call.account, call.params,
                          request_id=call.request_id, idempotency_key=call.idempotency_key)
@@ -111,7 +116,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1/checkout/sessions/{id}", api(retrieve_session))
     r.add_post("/v1/checkout/sessions/{id}/expire", api(expire_session))
     r.add_get("/v1/checkout/sessions/{id}/line_items", api(session_line_items))
-    r.add_get("/v1/payment_intents/{id}", api(_retrieve("payment_intent", "intent")))
+    r.add_get("/v1/payment_intents/{id}", api(retrieve_intent))
     r.add_post("/v1/payment_intents/{id}/capture", api(capture_intent))
     r.add_post("/v1/payment_intents/{id}/cancel", api(cancel_intent))
     r.add_get("/v1/charges/{id}", api(_retrieve("charge", "charge")))

@@ -75,6 +75,9 @@ def _form(request: web.Request, session: dict[str, Any], values: dict[str, str],
 
 
 def _closed(session: dict[str, Any]) -> web.Response:
+    if session["status"] == "complete" and session["__payment_intent_data"].get("capture_method") == "manual":
+        return message_page("Card authorised", "Your card has been authorised for this amount; only "
+                            "what the merchant captures will be charged. You can close this page.")
     if session["status"] == "complete":
         return message_page("Already paid", "This payment is complete. You can close this page.")
     return message_page("This checkout has expired",

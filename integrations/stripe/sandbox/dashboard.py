@@ -50,14 +50,28 @@ def create_login_link(call: Call) -> tuple[int, dict[str, Any]]:
                          "url": f"{call.sb.public_url}/express/{token}"})
 
 
-def _row(charge: dict[str, Any]) -> str:
+def _status(charge: dict[str, Any]) -> str:
     refunded = charge.get("amount_refunded") or 0
-    status = "Refunded" if charge.get("refunded") else (
-        "Partially refunded" if refunded else ("Succeeded" if charge.get("paid") else "Failed"))
+    if charge.get("refunded"):
+        return "Refunded"
+    if refunded:
+        return "Partially refunded"
+    if not charge.get("paid"):
+        return "Failed"
+    if not charge.get("captured"):
+        # An authorisation (a hold): waiting for capture, or released (canceled or expired).
+        return "Canceled" if charge.get("__released") else "Uncaptured"
+    return "Succeeded"
+
+
+def _row(charge: dict[str, Any]) -> str:
+    status = _status(charge)
     fee = charge.get("application_fee_amount")
+    # What was taken: for a partly captured hold the captured part, not the authorisation.
+    amount = charge["amount_captured"] if charge.get("captured") else charge["amount"]
     return (
         f"<tr><td>{escape(charge['id'])}</td>"
-        f"<td>{escape(format_amount(charge['amount'], charge['currency']))}</td>"
+        f"<td>{escape(format_amount(amount, charge['currency']))}</td>"
         f"<td>{escape(format_amount(fee, charge['currency'])) if fee else '—'}</td>"
         f"<td>{escape(status)}</td><td>{escape(str(charge.get('description') or ''))}</td></tr>"
     )

@@ -155,6 +155,11 @@ SCRIPTED: dict[str, dict[str, Any]] = {
         "message": "Insufficient funds in Stripe account. In test mode, you can add funds to your "
                    "available balance (bypassing your pending balance) by creating a charge with "
                    "4000 0000 0000 0077 as the card number."},
+    # A capture Stripe refuses because the card network let the authorisation go first.
+    "charge_expired_for_capture": {
+        "status": 400, "type": "invalid_request_error", "code": "charge_expired_for_capture",
+        "message": "The charge cannot be captured as the authorization has expired. Auth and capture "
+                   "charges must be captured within a set number of days (7 by default)."},
     "invalid_request": {
         "status": 400, "type": "invalid_request_error", "code": "parameter_invalid_string",
         "param": "line_items[0][price_data][product_data][name]",

@@ -69,6 +69,17 @@ def _intent(sb: Sandbox, pi_id: str, account: str) -> dict[str, Any]:
     return pi
 
 
+def current(sb: Sandbox, pi_id: str, account: str) -> dict[str, Any]:
+    """The PaymentIntent as Stripe would show it now: a hold whose ``capture_before`` has
+    passed has lapsed, even if the sweep has not come round to it yet."""
+    pi = _intent(sb, pi_id, account)
+    if pi["status"] == "requires_capture":
+        job = sb.store.get("hold_expiry", _expiry_id(pi_id))
+        if job is not None and job["due"] <= sb.store.now():
+            pi = lapse(sb, pi_id, account)
+    return pi
+
+
 def _unexpected_state(pi: dict[str, Any], message: str) -> StripeError:
     """Stripe's refusal of an action the PaymentIntent's status does not allow; the
     error carries the PaymentIntent as it is."""
@@ -100,8 +111,15 @@ def _updated_metadata(current: dict[str, str], given: Any) -> dict[str, str]:
 
 def capture(sb: Sandbox, pi_id: str, account: str, params: dict[str, Any], *,
             request_id: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Capture all of a hold, or ``amount_to_capture`` of it; checked and done as one."""
     check_known(params, CAPTURE_SPEC)
-    pi = _intent(sb, pi_id, account)
+    with sb.store.transaction():  # another process sharing the file waits: no double capture
+        return _capture(sb, pi_id, account, params, request_id, idempotency_key)
+
+
+def _capture(sb: Sandbox, pi_id: str, account: str, params: dict[str, Any],
+             request_id: str | None, idempotency_key: str | None) -> dict[str, Any]:
+    pi = current(sb, pi_id, account)
     if pi["status"] != "requires_capture":
         if pi["status"] == "succeeded":
             raise _unexpected_state(pi, "This PaymentIntent could not be captured because it has already "
@@ -155,8 +173,15 @@ def capture(sb: Sandbox, pi_id: str, account: str, params: dict[str, Any], *,
 
 def cancel(sb: Sandbox, pi_id: str, account: str, params: dict[str, Any], *,
            request_id: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Release a whole hold; checked and done as one."""
     check_known(params, CANCEL_SPEC)
-    pi = _intent(sb, pi_id, account)
+    with sb.store.transaction():
+        return _cancel(sb, pi_id, account, params, request_id, idempotency_key)
+
+
+def _cancel(sb: Sandbox, pi_id: str, account: str, params: dict[str, Any],
+            request_id: str | None, idempotency_key: str | None) -> dict[str, Any]:
+    pi = current(sb, pi_id, account)
     reason = None
     if params.get("cancellation_reason") not in (None, ""):
         reason = one_of(params["cancellation_reason"], CANCEL_REASONS, "cancellation_reason")
@@ -173,18 +198,21 @@ def cancel(sb: Sandbox, pi_id: str, account: str, params: dict[str, Any], *,
                 f"status is requires_capture; it has a status of {pi['status']}. Expire the Checkout "
                 "Session instead.")
     with sb.store.transaction():
-        pi = _release(sb, pi, account, reason)
+        pi = _release(sb, pi, _charge_of(sb, pi, account), account, reason)
         sb.webhooks.emit("payment_intent.canceled", pi, account=account, request_id=request_id,
                          idempotency_key=idempotency_key)
     return pi
 
 
-def _release(sb: Sandbox, pi: dict[str, Any], account: str, reason: str | None) -> dict[str, Any]:
+def _release(sb: Sandbox, pi: dict[str, Any], ch: dict[str, Any], account: str,
+             reason: str | None) -> dict[str, Any]:
     """Cancel a hold: nothing captured, the authorisation goes back to the card. Since API
     version 2025-03-31 this makes no Refund and leaves the Charge's ``amount_refunded``
-    and ``refunded`` as they were."""
+    and ``refunded`` as they were (only the sandbox's dashboard notes it released)."""
     pi.update(status="canceled", canceled_at=sb.store.now(), cancellation_reason=reason,
               amount_capturable=0)
+    ch["__released"] = True
+    sb.store.put("charge", ch, account)
     sb.store.put("payment_intent", pi, account)
     sb.store.delete(_expiry_id(pi["id"]))
     return pi
@@ -200,7 +228,7 @@ def lapse(sb: Sandbox, pi_id: str, account: str) -> dict[str, Any]:
                 pi, f"This PaymentIntent has a status of {pi['status']}; only an uncaptured authorization "
                     "(requires_capture) can expire.")
         ch = _charge_of(sb, pi, account)
-        pi = _release(sb, pi, account, LAPSED_REASON)
+        pi = _release(sb, pi, ch, account, LAPSED_REASON)
         sb.webhooks.emit("charge.expired", ch, account=account)
         sb.webhooks.emit("payment_intent.canceled", pi, account=account)
     return pi

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 import pytest
 import stripe
-from stripe_sandbox_support import API_KEY, WEBHOOK_SECRET, Running
+from stripe_sandbox_support import API_KEY, WEBHOOK_SECRET, Clients, Running
 
 from integrations.stripe.client import StripeSDKGateway
 from integrations.stripe.protocol import (
+    CardRefused,
     NewCheckout,
     PaymentIntent,
     ProviderRefused,
@@ -32,18 +34,19 @@ async def gateway(sandbox: Running) -> AsyncIterator[StripeSDKGateway]:
     await gw.close()
 
 
-def _new(key: str, capture_method: str = "manual") -> NewCheckout:
+def _new(key: str, capture_method: str = "manual", now: float | None = None) -> NewCheckout:
     return NewCheckout(
         account=None, amount=HOLD, currency="NOK", description="Consultation",
         success_url="https://app.example/ok?s={CHECKOUT_SESSION_ID}", cancel_url="https://app.example/cancel",
         reference="pr_hold", metadata={"payment_request_id": "pr_hold"},
-        expires_at=int(time.time()) + 3600, idempotency_key=key, capture_method=capture_method,
+        expires_at=int(now or time.time()) + 3600, idempotency_key=key, capture_method=capture_method,
     )
 
 
 async def _held(sandbox: Running, gateway: StripeSDKGateway, key: str = "k-hold") -> PaymentIntent:
     """A manual-capture session, paid on the hosted page: the card authorised, nothing taken."""
-    session = await gateway.create_checkout_session(_new(key))
+    now = (await sandbox.control("/_control/clock/advance", {"seconds": 0}))["now"]  # the sandbox's time
+    session = await gateway.create_checkout_session(_new(key, now=now))
     form = {"email": "kari@example.no", "card_number": "4242 4242 4242 4242", "exp": "12/34", "cvc": "123"}
     async with sandbox.http.post(session.url, data=form, allow_redirects=False) as resp:
         assert resp.status == 303, await resp.text()
@@ -231,13 +234,26 @@ async def test_the_clock_passing_capture_before_lapses_the_hold(sandbox: Running
                                                                 gateway: StripeSDKGateway) -> None:
     pi = await _held(sandbox, gateway)
     assert pi.capture_before is not None
-    await sandbox.control("/_control/clock/advance", {"seconds": pi.capture_before - sandbox.clock.now - 60})
+    await sandbox.control("/_control/clock/advance", {"seconds": pi.capture_before - sandbox.clock.now - 3600})
     assert (await gateway.retrieve_payment_intent(pi.id, account=None)).status == "requires_capture"
-    await sandbox.control("/_control/clock/advance", {"seconds": 120})
+    other = await _held(sandbox, gateway, key="k-hold-2")
+    await sandbox.control("/_control/clock/advance", {"seconds": 3660})
     lapsed = await gateway.retrieve_payment_intent(pi.id, account=None)
     assert (lapsed.status, lapsed.cancellation_reason, lapsed.lapsed) == ("canceled", "expired", True)
+    # Made a moment later, the second hold is still good (the sweep ran on advancing).
+    assert (await gateway.retrieve_payment_intent(other.id, account=None)).status == "requires_capture"
     await sandbox.receiver.wait_for(lambda r: len(r.events("payment_intent.canceled")) == 1)
     assert _types(sandbox).count("charge.expired") == 1
+
+    # Stripe's clock does not wait for a sweep: a hold read after its deadline has lapsed.
+    sandbox.clock.now += AUTHORISATION_VALID_S
+    with pytest.raises(RequestRefused) as e:
+        await gateway.capture_payment_intent(other.id, account=None, amount_to_capture=HOLD, idempotency_key="late")
+    assert e.value.code == "payment_intent_unexpected_state"
+    late = await gateway.retrieve_payment_intent(other.id, account=None)
+    assert (late.status, late.cancellation_reason) == ("canceled", "expired")
+    await sandbox.receiver.wait_for(lambda r: len(r.events("payment_intent.canceled")) == 2)
+    assert _types(sandbox).count("charge.expired") == 2
 
 
 async def test_a_refund_of_a_partial_capture_is_bounded_by_the_capture(
@@ -287,16 +303,19 @@ async def test_capture_and_cancel_replay_on_the_same_key(
     assert _types(sandbox).count("payment_intent.canceled") == 1
 
 
-@pytest.mark.parametrize(("script", "code"), [("card_declined", "card_declined"),
-                                              ("invalid_request", "parameter_invalid_string")])
+@pytest.mark.parametrize(("script", "kind", "code"), [
+    ("charge_expired_for_capture", RequestRefused, "charge_expired_for_capture"),
+    ("card_declined", CardRefused, "card_declined"),
+    ("invalid_request", RequestRefused, "parameter_invalid_string"),
+])
 async def test_a_refused_capture_is_a_provider_refusal(sandbox: Running, gateway: StripeSDKGateway,
-                                                       script: str, code: str) -> None:
+                                                       script: str, kind: type, code: str) -> None:
     pi = await _held(sandbox, gateway)
     await sandbox.control("/_control/fail", {"path_prefix": f"/v1/payment_intents/{pi.id}/capture",
                                              "mode": "error", "error": script})
     with pytest.raises(ProviderRefused) as e:
         await gateway.capture_payment_intent(pi.id, account=None, amount_to_capture=HOLD, idempotency_key="c-" + script)
-    assert not isinstance(e.value, ProviderUnavailable) and e.value.code == code
+    assert isinstance(e.value, kind) and not isinstance(e.value, ProviderUnavailable) and e.value.code == code
     assert (await gateway.retrieve_payment_intent(pi.id, account=None)).status == "requires_capture"
 
 
@@ -309,3 +328,53 @@ async def test_an_outage_during_capture_is_unavailable(sandbox: Running, gateway
     # Once Stripe is back, the same key captures.
     done = await gateway.capture_payment_intent(pi.id, account=None, amount_to_capture=HOLD, idempotency_key="c-down")
     assert done.status == "succeeded"
+
+
+async def test_a_hold_on_a_connected_account_with_the_platform_fee(
+    sandbox: Running, gateway: StripeSDKGateway, client: stripe.StripeClient, clients: Clients
+) -> None:
+    acct = await gateway.create_account(email="clinic@example.no", country="NO", name="Klinikk",
+                                        idempotency_key="acct-hold")
+    await sandbox.control(f"/_control/accounts/{acct.id}/onboard")
+    new = replace(_new("k-connected"), account=acct.id, application_fee_amount=5000)
+    session = await gateway.create_checkout_session(new)
+    await sandbox.control(f"/_control/checkout/sessions/{session.id}/pay", {"email": "kari@example.no"})
+    paid = await gateway.retrieve_checkout_session(session.id, account=acct.id)
+    assert (paid.status, paid.payment_status) == ("complete", "unpaid")
+    pi_id = paid.payment_intent_id or ""
+    # The hold lives on the clinic's account: the platform's own view of Stripe has no such PaymentIntent.
+    with pytest.raises(RequestRefused) as e:
+        await gateway.retrieve_payment_intent(pi_id, account=None)
+    assert e.value.code == "resource_missing"
+    with pytest.raises(RequestRefused):
+        await gateway.capture_payment_intent(pi_id, account=None, amount_to_capture=3000, idempotency_key="c-p")
+    held = await gateway.retrieve_payment_intent(pi_id, account=acct.id)
+    assert (held.status, held.amount_capturable) == ("requires_capture", HOLD)
+
+    # A capture smaller than the fee: Stripe caps the fee at what was captured.
+    done = await gateway.capture_payment_intent(pi_id, account=acct.id, amount_to_capture=3000,
+                                                idempotency_key="c-a")
+    assert (done.status, done.amount_received) == ("succeeded", 3000)
+    charge = await clients.make(account=acct.id).v1.charges.retrieve_async(done.latest_charge or "")
+    assert (charge.amount_captured, charge.application_fee_amount) == (3000, 3000)
+    await sandbox.receiver.wait_for(lambda r: len(r.events("charge.captured")) == 1)
+    assert sandbox.receiver.events("charge.captured")[0]["account"] == acct.id
+
+
+async def test_the_pages_say_authorised_and_uncaptured(sandbox: Running, gateway: StripeSDKGateway) -> None:
+    acct = await gateway.create_account(email="clinic@example.no", country="NO", name="Klinikk",
+                                        idempotency_key="acct-page")
+    await sandbox.control(f"/_control/accounts/{acct.id}/onboard")
+    holds = []
+    for key in ("k-p1", "k-p2"):
+        session = await gateway.create_checkout_session(replace(_new(key), account=acct.id))
+        await sandbox.control(f"/_control/checkout/sessions/{session.id}/pay", {"email": "kari@example.no"})
+        holds.append((session, (await gateway.retrieve_checkout_session(session.id, account=acct.id))))
+    async with sandbox.http.get(holds[0][0].url or "") as resp:
+        html = await resp.text()
+    assert "Card authorised" in html and "Already paid" not in html
+    await gateway.cancel_payment_intent(holds[1][1].payment_intent_id or "", account=acct.id, idempotency_key="x")
+    url = await gateway.create_login_link(acct.id)
+    async with sandbox.http.get(url) as resp:
+        html = await resp.text()
+    assert "Uncaptured" in html and "Canceled" in html

@@ -41,6 +41,8 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
         "Stripe fills the options of the method types in use (card, three-D Secure automatic); the example has none",
     ("payment_intent", "+", "payment_method_options.card"):
         "as for the Checkout Session: the card's options, since card is the method type",
+    ("charge", "+", "payment_method_details.card.capture_before"):
+        "on an authorised charge (a hold, manual capture) only: when the authorisation expires",
     ("charge", "+", "outcome.risk_level"):
         "Radar sets it on card payments it screens; the generated example leaves out such conditional fields",
     ("charge", "+", "outcome.risk_score"): "as risk_level",
@@ -183,3 +185,28 @@ async def test_no_object_has_a_key_the_pinned_api_version_lacks(sandbox: Running
 
 def test_the_sandbox_claims_the_api_version_the_sdk_pins() -> None:
     assert API_VERSION == stripe.api_version
+
+
+async def test_a_hold_and_its_capture_have_stripes_shapes(sandbox: Running) -> None:
+    """An authorised PaymentIntent and its uncaptured charge, then both after a partial capture."""
+    acct = await call(sandbox, "POST", "/v1/accounts", {"type": "express", "country": "NO"})
+    await sandbox.control(f"/_control/accounts/{acct['id']}/onboard")
+    session = await call(sandbox, "POST", "/v1/checkout/sessions", session_params(
+        payment_intent_data={"capture_method": "manual"}), account=acct["id"])
+    await sandbox.control(f"/_control/checkout/sessions/{session['id']}/pay", {"email": "p@example.org"})
+    session = await call(sandbox, "GET", f"/v1/checkout/sessions/{session['id']}", account=acct["id"])
+    held = await call(sandbox, "GET", f"/v1/payment_intents/{session['payment_intent']}?expand[]=latest_charge",
+                      account=acct["id"])
+    captured = await call(sandbox, "POST", f"/v1/payment_intents/{held['id']}/capture",
+                          {"amount_to_capture": 20000, "expand": ["latest_charge"]}, account=acct["id"])
+    assert (held["status"], captured["status"]) == ("requires_capture", "succeeded")
+    assert held["latest_charge"]["payment_method_details"]["card"]["capture_before"] > held["created"]
+    objects = [("checkout.session", session)]
+    for pi in (held, captured):
+        objects += [("payment_intent", {**pi, "latest_charge": pi["latest_charge"]["id"]}),
+                    ("charge", pi["latest_charge"])]
+    unexplained = [f"{name}: {side}{path}" for name, obj in objects for side, path in key_diff(obj, FIXTURES[name])
+                   if (name, side, path) not in DIFFERENCES]
+    assert unexplained == [], "\n".join(unexplained)
+    unknown = [f"{name}: {key}" for name, obj in objects for key in unknown_to_sdk(obj, SDK_CLASSES[name])]
+    assert unknown == []
