@@ -20,7 +20,6 @@ from enum import StrEnum, unique
 from typing import Any
 
 
-
 @unique
 class PolicyKind(StrEnum):
     IN_CALL = "in_call"  # asked for in the call, as always

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select, update
 
 from app import validation as v
 from app.billing import cards
+from app.billing.gates import gates_of
 from app.billing.serialisers import (
     AfterEnd,
     ConsultDetail,
@@ -23,7 +24,6 @@ from app.billing.serialisers import (
     consult_view,
     request_view,
 )
-from app.billing.gates import gates_of
 from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult
