@@ -164,3 +164,17 @@ async def test_the_openapi_document_describes_policies_and_gates(live: Live) -> 
     answer = await live.consult(payment_policy=BEFORE_JOIN)
     assert set(gate["properties"]) >= set(answer["patients"][0]["gate"])
     assert set(answer["patients"][0]["payment_policy"]) == set(policy["properties"])
+
+
+async def test_a_hold_never_authorised_ends_with_the_call_owing_nothing(live: Live) -> None:
+    # The host ends a consult whose patient never authorised their card.
+    consult = await live.consult(payment_policy=HOLD)
+    request_id = consult["patients"][0]["gate"]["request_id"]
+    status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200
+    assert ended["patients"][0]["gate"]["status"] == "expired"
+    [r] = ended["payment_requests"]
+    assert r["id"] == request_id and r["status"] == "expired" and r["onward"] == "not_collected"
+    card = await live.scalar(select(BillCard).where(BillCard.id == r["bill_card_id"]))
+    assert card.patient_share == 0
+    assert await live.ledger_balanced()
