@@ -103,7 +103,8 @@ _POLICY = _obj(kind=_enum(POLICY_KINDS), amount=_null(MINOR), description=_null(
 _GATE = {
     **_obj(kind=_enum(("before_join", "hold")), status=_enum(tuple(GateStatus)), request_id=STR,
            amount={**MINOR, "description": "minor units: paid before joining, or the most a hold captures"},
-           currency=STR, paid_at=_null(TIME, description="before_join"),
+           currency=STR, description={**STR, "description": "what the patient pays for, as the waiting room says"},
+           paid_at=_null(TIME, description="before_join"),
            authorised_at=_null(TIME, description="hold")),
     "type": ["object", "null"],
     "description": "null unless the patient's policy is before_join or hold; the status follows the gate's request",

@@ -51,7 +51,7 @@ export function renderGate(build, fill) {
   }
   const clinician = (state.consult.clinician && state.consult.clinician.name) || "";
   const r = state.requests.get(gate.request_id);
-  const description = (r && r.description) || "";
+  const description = gate.description || (r && r.description) || "";
   heading.textContent = gate.kind === "hold"
     ? t("Your clinic asks to hold up to {amount} on your card.", { amount: gateAmount(gate) })
     : t("Before your consultation with {clinician}: {amount} — {description}",
