@@ -90,7 +90,9 @@ function fillItem(li, r) {
   // In the waiting room the heading says what and why; a hold is authorised, not paid, and by card only.
   const gated = inWaitingRoom(r);
   const hold = gated && r.kind === "hold";
+  // The heading above says what and why; "Requested" and its time would only repeat it.
   li.querySelector("[data-role=title]").hidden = gated;
+  li.querySelector(".request__meta").hidden = gated;
   if (gated) {
     pay.className = "button button--primary";
     pay.textContent = hold ? t("Authorise card") : t("Pay by card");
