@@ -73,6 +73,7 @@ def gate_of(kind: str, request: Mapping[str, Any]) -> dict[str, Any]:
         gate["amount"] = request["amount"]
         gate["paid_at"] = request.get("paid_at")
     gate["currency"] = request.get("currency")
+    gate["description"] = request.get("description")
     return gate
 
 
@@ -93,7 +94,7 @@ def gate_view(patient: Any, requests: Mapping[str, Any]) -> dict[str, Any] | Non
     if r is None or patient.payment_policy not in GATED:
         return None
     return gate_of(patient.payment_policy, {
-        "id": r.id, "status": r.status, "amount": r.amount, "currency": r.currency,
+        "id": r.id, "status": r.status, "amount": r.amount, "currency": r.currency, "description": r.description,
         "hold_amount": getattr(r, "hold_amount", None), "paid_at": _iso(r.paid_at),
         "authorised_at": _iso(getattr(r, "authorised_at", None)),
     })

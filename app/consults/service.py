@@ -182,7 +182,8 @@ class ConsultService:
                 for r in ended:
                     # What a MediPay book collects stays owed; otherwise it ends with the call.
                     card = await s.get(BillCard, r.bill_card_id)
-                    keep = card is not None and card.book_id is not None
+                    # A hold never authorised owes nothing: there is nothing to keep.
+                    keep = card is not None and card.book_id is not None and r.kind != "hold"
                     await cards.finish_unpaid(s, r, "expired", "consultation ended", now, keep_line=keep)
                     if keep:
                         kept.add(r.id)

@@ -3,7 +3,7 @@
 The host may set a policy for the consult (``payment_policy`` in ``POST
 /api/v1/consults``) and for each patient (``patients[].payment_policy``, which
 wins); without either, the clinic's default (set in the admin,
-``app/accounts/clinic_policy.py``) applies. The kinds, the gate and its views
+``app/payments/clinic_policy.py``) applies. The kinds, the gate and its views
 are the domain's (``app/billing/gates.py``); here they are checked against the
 clinic (Stripe's minimum for the currency, the clinic's maximum: the rules of
 any payment request) and, for ``before_join`` and ``hold``, the gate request is
@@ -57,32 +57,35 @@ class Policy:
 def check_policy(clinic: Clinic, currency: str, given: Any, field: str) -> Policy:
     """A policy as given (a ``PaymentPolicy`` command, or anything with its fields), checked.
 
-    ``field``: where it was given (``payment_policy``, ``patients[0].payment_policy``), to name
-    the refused part. Amounts obey a payment request's rules: Stripe's minimum for the currency
-    and the clinic's maximum per request.
+    ``field``: where it was given (``payment_policy``, ``patients[0].payment_policy``; empty for the
+    admin's form, whose fields are named alone), to name the refused part. Amounts obey a payment
+    request's rules: Stripe's minimum for the currency and the clinic's maximum per request.
     """
+    def at(name: str) -> str:
+        return f"{field}.{name}" if field else name
+
     try:
         kind = PolicyKind(given.kind)
     except ValueError:
-        raise Invalid("invalid_field", "This value is not one of the allowed choices.", field=f"{field}.kind") from None
+        raise Invalid("invalid_field", "This value is not one of the allowed choices.", field=at("kind")) from None
     amount, description = given.amount, given.description
     if description is not None:
         description = description.strip() or None
     if kind in GATED:
         if amount is None:
             raise Invalid("policy_amount_required", "Paying before joining and card holds need an amount.",
-                          field=f"{field}.amount")
+                          field=at("amount"))
         if description is None:
             raise Invalid("policy_description_required",
                           "Paying before joining and card holds need a description the patient sees.",
-                          field=f"{field}.description")
-        _check_amount(clinic, currency, amount, f"{field}.amount")
+                          field=at("description"))
+        _check_amount(clinic, currency, amount, at("amount"))
     elif amount is not None or description is not None:
         name = "amount" if amount is not None else "description"
         raise Invalid("invalid_field", "An amount and a description are only for paying before joining or a card "
-                      "hold.", field=f"{field}.{name}")
+                      "hold.", field=at(name))
     if given.no_show_fee is not None:
-        _check_amount(clinic, currency, given.no_show_fee, f"{field}.no_show_fee")
+        _check_amount(clinic, currency, given.no_show_fee, at("no_show_fee"))
     return Policy(kind=kind, amount=amount, description=description, no_show_fee=given.no_show_fee)
 
 

@@ -27,8 +27,9 @@ from typing import Any
 
 from app import inputs
 from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
+from app.billing.gates import GateStatus
 from app.billing.statuses import REQUEST_STATUSES, STATUSES, CheckoutProblem, Onward
-from app.inputs import VIPPS_FLOWS
+from app.inputs import POLICY_KINDS, VIPPS_FLOWS
 from app.payments.provider import METHODS
 from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema
@@ -90,7 +91,8 @@ _REQUEST = _obj(
            "type": ["object", "null"],
            "description": "the Vipps MobilePay payment of the latest attempt; null if never paid with Vipps"},
     kind={**_enum(("in_call", "before_join", "hold", "no_show")),
-          "description": "what the request is for; a hold is authorised, then captured or released"},
+          "description": "in_call: asked for in the call; before_join / hold: a waiting room's gate; "
+                         "a hold is authorised, then captured or released"},
     hold_amount=_null(INT, description="a hold's authorised amount, minor units (amount: what is captured)"),
     authorised_at=_null(TIME), capture_before=_null(TIME, description="Stripe's deadline for capturing a hold"),
 )
@@ -106,10 +108,22 @@ _NO_SHOW = {
     "description": "hold: captured from the patient's card hold; bill_card: on their MediPay bill card; "
                    "none: nothing collected",
 }
+# A patient's payment policy as resolved (theirs, the consult's, else the clinic's default), and its gate.
+_POLICY = _obj(kind=_enum(POLICY_KINDS), amount=_null(MINOR), description=_null(STR), no_show_fee=_null(MINOR))
+_GATE = {
+    **_obj(kind=_enum(("before_join", "hold")), status=_enum(tuple(GateStatus)), request_id=STR,
+           amount={**MINOR, "description": "minor units: paid before joining, or the most a hold captures"},
+           currency=STR, description={**STR, "description": "what the patient pays for, as the waiting room says"},
+           paid_at=_null(TIME, description="before_join"),
+           authorised_at=_null(TIME, description="hold")),
+    "type": ["object", "null"],
+    "description": "null unless the patient's policy is before_join or hold; the status follows the gate's request",
+}
+_PATIENT = _obj(**_each(STR, "id", "token", "join_url"), name=STR, payment_policy=_POLICY, gate=_GATE,
+                joined_at=_null(TIME, description="when the patient's panel first connected"), no_show=_NO_SHOW)
 _CONSULT = _obj(
     id=STR, clinic_id=STR, status=_enum(CONSULT_STATUSES), expires_at=TIME, clinician=_PARTICIPANT,
-    patients=_array(_obj(**_each(STR, "id", "token", "join_url"), no_show=_NO_SHOW)),
-    payment_requests=_array(_REQUEST),
+    patients=_array(_PATIENT), payment_requests=_array(_REQUEST),
 )
 # Bill cards (the cash desk's *regningskort*), for host and accounting systems.
 _BILL_CARD = _obj(
@@ -248,7 +262,8 @@ _RETRY_AFTER: Json = {"description": "whole seconds to wait before trying again 
                       "schema": {"type": "integer", "minimum": 1}}
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404)),
+    # 409: a before_join or hold gate needs a Stripe account to go to (no_stripe_account).
+    Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404, 409)),
     Operation("GET", "/api/v1/consults/{consult_id}", "getConsult", 200, _CONSULT),
     Operation("POST", "/api/v1/consults/{consult_id}/end", "endConsult", 200, _CONSULT),
     Operation("GET", "/api/v1/payment-requests/{request_id}", "getPaymentRequest", 200, _REQUEST),

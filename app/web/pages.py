@@ -159,6 +159,8 @@ async def join(request: web.Request) -> web.StreamResponse:
             lang,
             token=token,
             consult=as_json(state.consult),
+            # The patient's gate before the call: the waiting room shows it before the socket connects.
+            gate=as_json(state.me).get("gate"),
             socket_url="",
             socket_path="/socket.io/",
             can_request=can_request,

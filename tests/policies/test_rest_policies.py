@@ -143,3 +143,38 @@ async def test_bad_policies_are_refused_and_nothing_is_written(live: Live, chang
         assert got["error"]["code"] == code
     for table in (Consult, ConsultPatient, PaymentRequest, BillCard, BillCardLine):
         assert await live.scalar(select(func.count()).select_from(table)) == 0
+
+
+async def test_the_openapi_document_describes_policies_and_gates(live: Live) -> None:
+    # A host's developer reads the document: the policy in the body, the gate in the answer.
+    status, spec = await live.api("GET", "/api/v1/openapi.json")
+    assert status == 200
+    op = spec["paths"]["/api/v1/consults"]["post"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    policy = body["properties"]["payment_policy"]
+    assert policy["properties"]["kind"]["enum"] == ["in_call", "before_join", "hold"]
+    assert set(policy["properties"]) == {"kind", "amount", "description", "no_show_fee"}
+    assert body["properties"]["patients"]["items"]["properties"]["payment_policy"] == policy
+    patient = op["responses"]["201"]["content"]["application/json"]["schema"]["properties"]["patients"]["items"]
+    gate = patient["properties"]["gate"]
+    assert gate["properties"]["status"]["enum"] == ["waiting", "paid", "authorised", "captured", "released",
+                                                    "expired"]
+    assert {"payment_policy", "joined_at"} <= set(patient["properties"])
+    # What the service answers has the fields the document names.
+    answer = await live.consult(payment_policy=BEFORE_JOIN)
+    assert set(gate["properties"]) >= set(answer["patients"][0]["gate"])
+    assert set(answer["patients"][0]["payment_policy"]) == set(policy["properties"])
+
+
+async def test_a_hold_never_authorised_ends_with_the_call_owing_nothing(live: Live) -> None:
+    # The host ends a consult whose patient never authorised their card.
+    consult = await live.consult(payment_policy=HOLD)
+    request_id = consult["patients"][0]["gate"]["request_id"]
+    status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200
+    assert ended["patients"][0]["gate"]["status"] == "expired"
+    [r] = ended["payment_requests"]
+    assert r["id"] == request_id and r["status"] == "expired" and r["onward"] == "not_collected"
+    card = await live.scalar(select(BillCard).where(BillCard.id == r["bill_card_id"]))
+    assert card.patient_share == 0
+    assert await live.ledger_balanced()

@@ -84,3 +84,32 @@ async def test_in_call_requests_send_no_gate_event(live: Live) -> None:
     await clinician.call("payment:cancel", {"request_id": ack["request"]["id"]})
     await patient.wait_for("payment:updated", lambda d: d["request"]["status"] == "cancelled")
     assert clinician.named("patient:gate") == [] and patient.named("patient:gate") == []
+
+
+async def test_a_hold_waits_in_the_waiting_room_and_ends_with_the_call(live: Live) -> None:
+    # Two patients: one whose card the clinic holds, one who pays in the call.
+    consult = await live.consult(
+        payment_policy={"kind": "hold", "amount": 80000, "description": "Consultation"},
+        patients=[{"id": "p-1", "name": "Kari"},
+                  {"id": "p-2", "name": "Ola", "payment_policy": {"kind": "in_call"}}])
+    clinician = await live.peer(consult["clinician"]["token"])
+    state = await clinician.wait_for("consult:state")
+    gates = {p["id"]: p["gate"] for p in state["consult"]["patients"]}
+    assert gates["p-2"] is None
+    assert gates["p-1"]["kind"] == "hold" and gates["p-1"]["status"] == "waiting"
+    assert gates["p-1"]["amount"] == 80000
+
+    kari = await live.peer(consult["patients"][0]["token"])
+    mine = await kari.wait_for("consult:state")
+    assert mine["me"]["gate"] == gates["p-1"]
+    # Ola sees no gate, and not Kari's.
+    ola = await live.peer(consult["patients"][1]["token"])
+    theirs = await ola.wait_for("consult:state")
+    assert theirs["me"]["gate"] is None and theirs["requests"] == []
+
+    # The call ends with the card never authorised: the clinician hears the gate expired.
+    status, _ = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200
+    told = await clinician.wait_for("patient:gate")
+    assert told == {"patient_id": "p-1", "gate": {**gates["p-1"], "status": "expired"}}
+    assert ola.named("patient:gate") == []
