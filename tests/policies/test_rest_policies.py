@@ -176,5 +176,10 @@ async def test_a_hold_never_authorised_ends_with_the_call_owing_nothing(live: Li
     [r] = ended["payment_requests"]
     assert r["id"] == request_id and r["status"] == "expired" and r["onward"] == "not_collected"
     card = await live.scalar(select(BillCard).where(BillCard.id == r["bill_card_id"]))
-    assert card.patient_share == 0
+    # Nothing of the hold is owed; the patient never joined, so the no-show fee (HOLD's 300 kr) is the
+    # card's one line, for the hourly transfer to MediPay (docs/rules.md, rule H4).
+    assert ended["patients"][0]["no_show"]["how"] == "bill_card"
+    lines = await live.rows(select(BillCardLine.code, BillCardLine.patient_amount)
+                            .where(BillCardLine.bill_card_id == card.id, BillCardLine.voided_at.is_(None)))
+    assert lines == [("NOSHOW", 30000)] and card.patient_share == 30000
     assert await live.ledger_balanced()
