@@ -167,10 +167,8 @@ async def mark_released(s: AsyncSession, r: PaymentRequest, now: datetime, *, la
         r.problem, r.problem_detail, r.problem_at = CheckoutProblem.EXPIRED, None, now
     else:
         r.status = RequestStatus.RELEASED
-        if problem is not None:
-            r.problem, r.problem_detail, r.problem_at = problem, None, now
-        elif r.problem in (CheckoutProblem.CAPTURING, CheckoutProblem.HOLD_LAPSING):
-            r.problem = r.problem_detail = r.problem_at = None
+        # What was said of the hold (a refused capture, a lapse coming) is over; ``problem``: why it ended.
+        r.problem, r.problem_detail, r.problem_at = (problem, None, now) if problem is not None else (None, None, None)
     r.updated_at = now
     card = await s.get(BillCard, r.bill_card_id)
     if card is not None:

@@ -206,6 +206,9 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
             "cancelled": "cancelled",
             "expired": "expired",
             "failed": "failed",
+            # A card hold (docs/rules.md, rule H1): authorised, charged after the call.
+            "authorised": "authorised",
+            "released": "cancelled",
         }.get(pr.status, "unknown")
     response = aiohttp_jinja2.render_template(
         "checkout_return.html", request, context(lang, outcome=outcome, request=view)

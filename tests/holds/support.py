@@ -25,8 +25,10 @@ async def authorised_hold(live: Live, **policy: Any) -> tuple[dict[str, Any], Pe
     await patient.wait_for("consult:state")
     ack = await patient.call("payment:checkout", {"request_id": gate["request_id"]})
     assert ack["ok"], ack
-    status, final_url, _ = await live.pay_on_hosted_page(ack["url"])
+    status, final_url, page = await live.pay_on_hosted_page(ack["url"])
     assert status == 200 and final_url.startswith(live.url + "/checkout/return")
+    # Back from Stripe, the patient reads that the card is authorised, not that a payment was taken.
+    assert 'data-outcome="authorised"' in page
     told = await clinician.wait_for("payment:updated", lambda d: d["request"]["status"] == "authorised")
     assert told["request"]["hold_amount"] == 80000 and told["request"]["authorised_at"]
     return consult, clinician, patient, await request_row(live, gate["request_id"])
