@@ -19,7 +19,10 @@ because SQLAlchemy's own cost per statement was most of a request's time
 3. The writes, in foreign-key order: a new card and its first status event
    (or the existing card's share and status), the request, its line, the
    audit entry. Nothing is pushed from here: the caller tells the panels after
-   the commit.
+   the commit. A waiting room's gate (``Ask.kind``, app/payments/policies.py)
+   comes the same way, inside the consult's creating transaction; a ``hold``
+   has its card but no line and adds nothing to the card's share: only what is
+   captured is owed.
 """
 
 from __future__ import annotations

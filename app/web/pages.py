@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from app.billing.gates import GateStatus, PolicyKind
 from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     CARD_LABELS,
@@ -96,6 +97,9 @@ def panel_statuses(role: str = "clinician") -> dict[str, Any]:
         "held": sorted(REQUEST_HELD),
         "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
         "card_labels": {s.value: CARD_LABELS[s] for s in CardStatus},
+        # The waiting room: a gate's status and a policy's kind (app/billing/gates.py).
+        "gate": {s.name: s.value for s in GateStatus},
+        "policy": {s.name: s.value for s in PolicyKind},
     }
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from app.keys import DB
 from app.models import AuditEvent, BillCard, BillCardLine, Clinic, Consult, ConsultPatient, PaymentRequest
+from tests.admin.factories import make_clinic
 from tests.factories import PATIENT, Live, consult_body
 
 BEFORE_JOIN = {"kind": "before_join", "amount": 45000, "description": "Consultation"}
@@ -183,3 +184,15 @@ async def test_a_hold_never_authorised_ends_with_the_call_owing_nothing(live: Li
                             .where(BillCardLine.bill_card_id == card.id, BillCardLine.voided_at.is_(None)))
     assert lines == [("NOSHOW", 30000)] and card.patient_share == 30000
     assert await live.ledger_balanced()
+
+
+async def test_a_gate_needs_a_stripe_account_and_nothing_is_written_without_one(live: Live) -> None:
+    # A second clinic of the organisation, with no Stripe account linked yet.
+    clinic = await make_clinic(live, live.demo["organisation_id"], name="Ny klinikk")
+    status, got = await live.api("POST", "/api/v1/consults", consult_body(clinic.id, payment_policy=BEFORE_JOIN))
+    assert status == 409 and got["error"]["code"] == "no_stripe_account", got
+    for table in (Consult, ConsultPatient, PaymentRequest, BillCard):
+        assert await live.scalar(select(func.count()).select_from(table)) == 0
+    # Paying in the call still works there (the clinician is told when asking).
+    status, got = await live.api("POST", "/api/v1/consults", consult_body(clinic.id))
+    assert status == 201

@@ -1,7 +1,7 @@
 /* Each patient's gate before the call, as the clinician sees it: waiting, paid before joining,
    or a card authorised up to an amount. Live from patient:gate; the first state from the page and
    consult:state (consult.patients[].gate). */
-import { t } from "../panel/config.js";
+import { statuses, t } from "../panel/config.js";
 import { $, announce, el } from "../panel/dom.js";
 import { money } from "../panel/format.js";
 import { reconcile } from "../panel/requests.js";
@@ -10,6 +10,9 @@ import { state } from "./state.js";
 const section = $("[data-role=gates]");
 const list = $("[data-role=gate-list]");
 
+const GATE = statuses.gate || {};
+const POLICY = statuses.policy || {};
+
 function amount(gate) {
   return money(gate.amount, gate.currency || state.currency);
 }
@@ -17,18 +20,18 @@ function amount(gate) {
 /** A gate in words, for the clinician. */
 export function gateText(gate) {
   const what = { amount: amount(gate) };
-  if (gate.kind === "hold") {
+  if (gate.kind === POLICY.HOLD) {
     switch (gate.status) {
-      case "waiting": return t("Waiting for the card to be authorised (up to {amount})", what);
-      case "authorised": return t("Card authorised up to {amount}", what);
-      case "captured": return t("Hold captured", what);
-      case "released": return t("Hold released", what);
+      case GATE.WAITING: return t("Waiting for the card to be authorised (up to {amount})", what);
+      case GATE.AUTHORISED: return t("Card authorised up to {amount}", what);
+      case GATE.CAPTURED: return t("Hold captured", what);
+      case GATE.RELEASED: return t("Hold released", what);
       default: return t("Card not authorised", what);
     }
   }
   switch (gate.status) {
-    case "waiting": return t("Waiting to pay {amount} before joining", what);
-    case "paid": return t("Paid before joining: {amount}", what);
+    case GATE.WAITING: return t("Waiting to pay {amount} before joining", what);
+    case GATE.PAID: return t("Paid before joining: {amount}", what);
     default: return t("Not paid before joining", what);
   }
 }

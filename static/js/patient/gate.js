@@ -1,7 +1,7 @@
 /* The waiting room: the patient's gate before the call (pay a fixed amount, or let the clinic
    hold up to an amount on the card), drawn above everything else. Its request is paid the way any
    request is (the item and its buttons come from list.js); it leaves the request list until paid. */
-import { config, isPaid, t } from "../panel/config.js";
+import { config, isPaid, statuses, t } from "../panel/config.js";
 import { $, announce } from "../panel/dom.js";
 import { money } from "../panel/format.js";
 import { reconcile } from "../panel/requests.js";
@@ -15,6 +15,9 @@ export const gateList = $("[data-role=gate-list]");
 
 state.gate = config.gate || null;
 
+const GATE = statuses.gate || {};
+const POLICY = statuses.policy || {};
+
 function gateAmount(gate) {
   return money(gate.amount, gate.currency || state.consult.currency || "NOK");
 }
@@ -26,8 +29,8 @@ export function inWaitingRoom(r) {
 }
 
 function doneText(gate) {
-  if (gate.kind === "before_join" && gate.status === "paid") return t("Paid. Your clinician will let you in.");
-  if (gate.kind === "hold" && gate.status === "authorised") {
+  if (gate.kind === POLICY.BEFORE_JOIN && gate.status === GATE.PAID) return t("Paid. Your clinician will let you in.");
+  if (gate.kind === POLICY.HOLD && gate.status === GATE.AUTHORISED) {
     return t("Card authorised. Your clinician will let you in. You are charged only for the consultation, after it, at most {amount}.",
       { amount: gateAmount(gate) });
   }
@@ -38,7 +41,7 @@ function doneText(gate) {
 export function showing() {
   const gate = state.gate;
   if (!gate) return false;
-  return gate.status === "waiting" || !!doneText(gate);
+  return gate.status === GATE.WAITING || !!doneText(gate);
 }
 
 /** Draw the waiting room; build and fill draw the gate's request as list.js draws any. */
@@ -52,17 +55,17 @@ export function renderGate(build, fill) {
   const clinician = (state.consult.clinician && state.consult.clinician.name) || "";
   const r = state.requests.get(gate.request_id);
   const description = gate.description || (r && r.description) || "";
-  heading.textContent = gate.kind === "hold"
+  heading.textContent = gate.kind === POLICY.HOLD
     ? t("Your clinic asks to hold up to {amount} on your card.", { amount: gateAmount(gate) })
     : t("Before your consultation with {clinician}: {amount} — {description}",
       { clinician: clinician, amount: gateAmount(gate), description: description });
-  why.textContent = gate.kind === "hold"
+  why.textContent = gate.kind === POLICY.HOLD
     ? t("You are charged only for the consultation, after it, at most this amount.")
     : t("Please pay before the consultation starts. Your clinician lets you in when it is paid.");
   const text = doneText(gate);
   done.textContent = text;
   done.hidden = !text;
-  const waiting = gate.status === "waiting" && r && !state.ended;
+  const waiting = gate.status === GATE.WAITING && r && !state.ended;
   reconcile(gateList, waiting ? [r] : [], "data-request-id", build, fill);
 }
 

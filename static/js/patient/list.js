@@ -89,7 +89,7 @@ function fillItem(li, r) {
   const what = { amount: amountOf(r), description: description };
   // In the waiting room the heading says what and why; a hold is authorised, not paid, and by card only.
   const gated = inWaitingRoom(r);
-  const hold = gated && r.kind === "hold";
+  const hold = gated && r.kind === statuses.policy.HOLD;
   // The heading above says what and why; "Requested" and its time would only repeat it.
   li.querySelector("[data-role=title]").hidden = gated;
   li.querySelector(".request__meta").hidden = gated;
