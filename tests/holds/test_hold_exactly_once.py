@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.keys import SERVICES
 from app.models import PaymentRequest, StripeEvent
 from tests.consults.test_stripe_webhooks import post_event
 from tests.factories import Live
@@ -98,3 +99,23 @@ async def test_lost_answer_settled_by_the_webhook_first(live: Live) -> None:
     assert await live.scalar(select(StripeEvent.outcome).where(StripeEvent.type == "payment_intent.succeeded")) \
         == "captured"
     assert await live.scalar(select(PaymentRequest.problem).where(PaymentRequest.id == r.id)) is None
+
+
+async def test_a_capture_left_unanswered_is_finished_by_the_watch_holds_job(live: Live) -> None:
+    """Nobody presses Capture again (the clinician left, the host's server went down): the job sends it."""
+    consult, clinician, patient, r = await authorised_hold(live)
+    await live.sandbox_control("POST", "/webhooks", {"delay_ms": 1500})
+    await live.sandbox_control("POST", "/fail", {"path_prefix": f"/v1/payment_intents/{r.payment_intent_id}/capture",
+                                                 "mode": "drop_answer", "count": 3})
+    status, body = await live.api("POST", f"/api/v1/payment-requests/{r.id}/capture", {"amount": 40000})
+    assert status == 503 and body["error"]["code"] == "stripe_unavailable"
+    assert (await request_row(live, r.id)).problem == "capturing"
+    # The job resends the stored capture (same amount, same key) and settles Stripe's answer.
+    assert await live.app[SERVICES].job("watch-holds")() == 1
+    after = await request_row(live, r.id)
+    assert (after.status, after.amount) == ("paid", 40000)
+    await posted_once(live, after, 40000)
+    assert await live.app[SERVICES].job("watch-holds")() == 0
+    assert await webhook_applied(live, "payment_intent.succeeded") == ["already_settled"]
+    pi = await intent_at_stripe(live, after)
+    assert (pi["status"], pi["amount_received"]) == ("succeeded", 40000)
