@@ -189,4 +189,17 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Paid before joining: {amount}"),
     N_("Not paid before joining"),
     N_("{patient}: {state}"),
+    # Card holds in the clinician's list: capture up to the hold, or release it
+    N_("Capture…"),
+    N_("Release hold"),
+    N_("Capture: {description}"),
+    N_("Release hold: {description}"),
+    N_("“{description}” for {patient}: card authorised up to {amount}."),
+    N_("At most {amount}. The rest of the hold is released."),
+    N_("At most {amount} can be captured."),
+    N_("Captured {amount} — {description}"),
+    N_("Release this card hold?"),
+    N_("Nothing is charged, and the hold can no longer be captured."),
+    N_("Release the hold"),
+    N_("Hold released: {description}"),
 )

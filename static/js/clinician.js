@@ -12,6 +12,7 @@ import { renderGates, updateGate } from "./clinician/gates.js";
 import { initMediPay, renderCards, sendToMediPay, upsertCard } from "./clinician/medipay.js";
 import { initReceived, showReceived } from "./clinician/received.js";
 import { closeRefundUnlessBusy, initRefund, openRefund } from "./clinician/refund.js";
+import { closeCaptureUnlessBusy, initCapture, openCapture, releaseHold } from "./clinician/capture.js";
 import { state } from "./clinician/state.js";
 
 const endedNotice = $("[data-role=ended]");
@@ -22,6 +23,7 @@ function endConsult() {
   endedNotice.hidden = false;
   disableForm();
   closeRefundUnlessBusy();
+  closeCaptureUnlessBusy();
   render();
   announce(t("The consultation has ended."));
 }
@@ -29,11 +31,14 @@ function endConsult() {
 initConfirm();
 initForm();
 initRefund();
+initCapture();
 initReceived();
 initMediPay();
 onItemAction(list, {
   cancel: cancelRequest,
   "refund-open": openRefund,
+  "capture-open": openCapture,
+  release: releaseHold,
   "send-medipay-item": (id, button) => sendToMediPay({ request_id: id }, button)
 });
 render();
