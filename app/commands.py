@@ -90,7 +90,17 @@ class ClinicianRef(Command):
     name: str
 
 
-@command(inputs.PATIENT, address=dict)
+@command(inputs.PAYMENT_POLICY)
+class PaymentPolicy(Command):
+    """A payment policy as the host sets it, for the consult or one patient (checked by the service)."""
+
+    kind: str
+    amount: int | None = None
+    description: str | None = None
+    no_show_fee: int | None = None
+
+
+@command(inputs.CONSULT_PATIENT, address=dict, payment_policy=PaymentPolicy)
 class NewPatient(Command):
     name: str
     id: str | None = None
@@ -99,9 +109,11 @@ class NewPatient(Command):
     mobile: str | None = None
     # The address stays a JSON object: it is stored and answered as it was given.
     address: dict[str, str] | None = None
+    # This patient's own policy; it wins over the consult's.
+    payment_policy: PaymentPolicy | None = None
 
 
-@command(inputs.CONSULT, clinician=ClinicianRef, patients=NewPatient)
+@command(inputs.CONSULT, clinician=ClinicianRef, patients=NewPatient, payment_policy=PaymentPolicy)
 class CreateConsult(Command):
     """``POST /api/v1/consults``."""
 
@@ -111,6 +123,8 @@ class CreateConsult(Command):
     external_id: str | None = None
     currency: str | None = None
     language: str | None = None
+    # Every patient's policy unless theirs is given; without either, the clinic's default.
+    payment_policy: PaymentPolicy | None = None
 
 
 # -- Socket.IO, in the call ----------------------------------------------------------------------
@@ -192,3 +206,28 @@ class SendBillCard(Command):
     request_id: str | None = None
     patient_id: str | None = None
     expect_total: int | None = None
+
+
+@command(inputs.PANEL_CAPTURE)
+class CaptureHold(Command):
+    """``payment:capture``: capture ``amount`` (at most the hold) of an authorised card hold."""
+
+    request_id: str
+    amount: int
+    description: str | None = None
+    idempotency_key: str | None = None
+
+
+@command(inputs.REQUEST_REF)
+class ReleaseHold(Command):
+    """``payment:release``: release an authorised card hold without capturing anything."""
+
+    request_id: str
+
+
+@command(inputs.CAPTURE)
+class CaptureBody(Command):
+    """The body of ``POST /api/v1/payment-requests/{id}/capture``."""
+
+    amount: int
+    description: str | None = None

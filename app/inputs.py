@@ -39,7 +39,24 @@ _PATIENT_FIELDS = {
     "mobile": Text(max_len=32, code="invalid_mobile", description="E.164, e.g. +4791234567"),
     "address": ADDRESS,
 }
+# A payment policy (app/payments/policies.py): in the call as always, paid before joining, or a card
+# hold; ``amount`` and ``description`` are for before_join and hold only (the service checks which).
+POLICY_KINDS = ("in_call", "before_join", "hold")
+POLICY_AMOUNT = Whole(minimum=1, maximum=MAX_AMOUNT, description="minor units")
+PAYMENT_POLICY = Schema(
+    fields={
+        "kind": Text(max_len=16, choices=POLICY_KINDS,
+                     description="in_call (asked for in the call), before_join (paid in the waiting room) "
+                                 "or hold (a card authorised in the waiting room, captured after the call)"),
+        "amount": POLICY_AMOUNT,
+        "description": Text(description="what the patient pays for; shown in the waiting room"),
+        "no_show_fee": POLICY_AMOUNT,
+    },
+    required=("kind",),
+)
 PATIENT = Schema(fields={"id": HOST_ID, **_PATIENT_FIELDS}, required=("name",))
+# A patient of a new consult: with their own payment policy, if the host sets one.
+CONSULT_PATIENT = Schema(fields={**PATIENT.fields, "payment_policy": PAYMENT_POLICY}, required=("name",))
 # A change to a bill card's patient: the id stays, ``null`` clears a detail.
 PATIENT_CHANGE = Schema(fields=_PATIENT_FIELDS, clearable=("email", "national_id", "mobile", "address"))
 
@@ -49,9 +66,10 @@ CONSULT = Schema(
         "clinic_id": ID,
         "external_id": Text(),
         "clinician": Schema(fields={"id": HOST_ID, "name": Text()}, required=("id", "name")),
-        "patients": ListOf(items=PATIENT, min_items=1, max_items=MAX_PATIENTS, code="too_many_patients"),
+        "patients": ListOf(items=CONSULT_PATIENT, min_items=1, max_items=MAX_PATIENTS, code="too_many_patients"),
         "currency": Text(max_len=3, code="invalid_currency",
                          description="one of the clinic's currencies; the clinic's by default"),
+        "payment_policy": PAYMENT_POLICY,
         "language": Text(max_len=8, choices=LANGUAGES, code="invalid_language",
                          description="bokmål by default; what the service says for the consult, and a panel's "
                                      "language when its browser names none (panels follow the browser and the "
@@ -117,3 +135,18 @@ PANEL_REFUND = Schema(
 BILL_CARD_PREVIEW = Schema(fields={"request_id": ID, "patient_id": HOST_ID})
 # ``expect_total``: the total the clinician confirmed (from ``bill_card:preview``); sent only if it still holds.
 BILL_CARD_SEND = Schema(fields={"request_id": ID, "patient_id": HOST_ID, "expect_total": SHARE})
+
+# Card holds (docs/rules.md, rules H2 and H3): capture up to the hold, or release it.
+# POST /api/v1/payment-requests/{id}/capture; without ``description`` the hold's own.
+CAPTURE = Schema(
+    fields={"amount": Whole(minimum=1, maximum=MAX_AMOUNT, code="invalid_amount",
+                            message="Enter an amount greater than zero.",
+                            description="minor units; at most the hold's amount"),
+            "description": Text(max_len=200)},
+    required=("amount",),
+)
+# payment:capture and payment:release, in the call.
+PANEL_CAPTURE = Schema(
+    fields={"request_id": ID, **CAPTURE.fields, "idempotency_key": ID},
+    required=("request_id", "amount"),
+)

@@ -34,6 +34,8 @@ from app.consults.tokens import TokenSigner
 from app.db import Database, make_engine, migrate
 from app.jobs.leases import once_per
 from app.jobs.scheduler import Job
+from app.payments.no_shows import NoShows
+from app.payments.policies import PolicyGates
 from app.payments.refunds import RefundService
 from app.payments.requests import PaymentService
 from app.payments.stripe_events import StripeEvents
@@ -69,10 +71,15 @@ class Services:
     vipps_payments: VippsPayments
     vipps_merchants: VippsMerchants
     fallback: MediPayFallback = field(init=False)
+    no_shows: NoShows = field(init=False)
 
     def __post_init__(self) -> None:
         # Made once here, not per socket event.
         object.__setattr__(self, "fallback", MediPayFallback(self.db, self.medipay_exporter))
+        no_shows = NoShows(self.db, payments=self.payments, notifier=self.notifier, clock=self.clock)
+        object.__setattr__(self, "no_shows", no_shows)
+        # A consult the host ends decides its no-shows at once; one that runs out, the no-shows job.
+        self.consults.ended_hooks.append(no_shows.after_end)
 
     def jobs(self) -> list[Job]:
         """The background jobs and how often each looks for work.
@@ -87,6 +94,8 @@ class Services:
         lease = timedelta(minutes=30)
         return [
             Job("expire-requests", 30.0, self.payments.expire_due),
+            Job("watch-holds", 300.0, self.payments.watch_holds),
+            Job("no-shows", 60.0, self.no_shows.due),
             Job("export-queue", 60.0, exporter.export_due),
             Job("retry-not-exported", 300.0,
                 once_per(db, clock, "retry-not-exported", exporter.owner, timedelta(days=1), lease,
@@ -104,11 +113,14 @@ class Services:
             "retry-not-exported": self.medipay_exporter.retry_not_exported,
             "sync-medipay": self.medipay_callbacks.sync,
             "vipps-poll": self.vipps_payments.poll,
+            "watch-holds": self.payments.watch_holds,
+            "no-shows": self.no_shows.due,
         }
         return runs[name]
 
 
-JOB_NAMES = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests", "vipps-poll")
+JOB_NAMES = ("export-queue", "retry-not-exported", "sync-medipay", "expire-requests", "vipps-poll", "watch-holds",
+             "no-shows")
 
 
 @contextlib.asynccontextmanager
@@ -175,6 +187,7 @@ async def open_services(
                 notifier=notifier,
                 public_url=settings.public_url,
                 ttl_seconds=settings.consult_ttl_seconds,
+                gates=PolicyGates(),
             ),
             payments=PaymentService(
                 db,
@@ -186,7 +199,8 @@ async def open_services(
                 vipps=vipps_payments,
             ),
             stripe_events=StripeEvents(
-                db, notifier=notifier, clock=clock, livemode=settings.stripe_livemode, public_url=settings.public_url
+                db, notifier=notifier, clock=clock, livemode=settings.stripe_livemode, public_url=settings.public_url,
+                stripe=stripe,
             ),
             stripe_accounts=StripeAccounts(db, stripe=stripe, clock=clock, public_url=settings.public_url),
             refunds=RefundService(db, stripe=stripe, notifier=notifier, clock=clock, public_url=settings.public_url,

@@ -34,6 +34,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "clinic.manual_office_on": ("Manual office on", "%(who)s turned manual office on"),
     "clinic.manual_office_off": ("Manual office off", "%(who)s turned manual office off"),
     "clinic.time_zone_set": ("Time zone changed", "%(who)s set the clinic's time zone to %(to)s"),
+    "clinic.payment_policy_set": ("Payment policy changed",
+                                  "%(who)s set the payment policy for new consults to %(policy)s"),
     "clinician_account.set": ("Clinician's Stripe account chosen",
                               "%(who)s chose the Stripe account a clinician's payments go to"),
     "medipay_account.saved": ("MediPay account saved", "%(who)s saved a MediPay account"),
@@ -64,6 +66,9 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "vipps_merchant.disabled": ("Vipps turned off", "%(who)s turned Vipps off for the clinic"),
     "vipps_merchant.removed": ("Vipps removed", "%(who)s removed Vipps merchant %(msn)s from the clinic"),
 }
+# A clinic's payment policy in a sentence (``clinic.payment_policy_set``).
+POLICY_WORDS = {"in_call": "pay in the call", "before_join": "pay before joining",
+                "hold": "a card hold"}
 ACTORS = {"api": "The accounting system", "stripe": "Stripe", "system": "ConsultPay", "medipay": "MediPay"}
 
 
@@ -71,6 +76,19 @@ def _account_state(status: object, t: Translator) -> str:
     """A Stripe account's status in words (the client payments page's labels)."""
     key = "ready" if status == "enabled" else str(status or "")
     return t.gettext(STATES[key][0]) if key in STATES else str(status or "—")
+
+
+def _policy_words(details: Mapping[str, Any], t: Translator) -> str:
+    """“pay before joining (450,00 kr, Consultation), no-show fee 300,00 kr”, in the reader's language."""
+    kind, currency = details.get("to"), details.get("currency")
+    words = t.gettext(POLICY_WORDS[kind]) if kind in POLICY_WORDS else str(kind or "—")
+    money = {k: format_money(v, currency, t.lang) for k in ("amount", "no_show_fee")
+             if isinstance(v := details.get(k), int) and not isinstance(v, bool) and isinstance(currency, str)}
+    if "amount" in money:
+        words += f" ({money['amount']}, {details.get('description') or ''})"
+    if "no_show_fee" in money:
+        words += ", " + t.gettext("no-show fee %(fee)s") % {"fee": money["no_show_fee"]}
+    return words
 
 
 def action_label(action: str, t: Translator) -> str:
@@ -108,6 +126,8 @@ def sentence(event: AuditEvent, t: Translator, users: Mapping[str, str], clinici
         values["from"], values["to"] = (_account_state(details.get(k), t) for k in ("from", "to"))
     else:
         values["to"] = str(details.get("to") or "")
+    if event.action == "clinic.payment_policy_set":
+        values["policy"] = _policy_words(details, t)
     if event.action not in ACTIONS:
         return f"{values['who']}: {event.action}"
     text = t.gettext(ACTIONS[event.action][1])

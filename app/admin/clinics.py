@@ -1,6 +1,9 @@
-"""Clinic pages: create a clinic, its settings (the time zone), and ask for / approve / reject its payment app."""
+"""Clinic pages: create a clinic, its settings (the time zone, the payment policy for new consults), and ask
+for / approve / reject its payment app."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from aiohttp import web
 from babel import Locale
@@ -8,11 +11,14 @@ from babel import Locale
 from app.accounts.clinic_settings import ClinicSettings
 from app.accounts.payment_app import PaymentApp
 from app.admin.auth import flash, lang_of, load_clinic_for, page_error, render, require, translator
-from app.errors import DomainError, Forbidden, NotFound
-from app.i18n import babel_locale
+from app.errors import DomainError, Forbidden, Invalid, NotFound
+from app.i18n import babel_locale, error_message, to_minor
 from app.i18n.zones import clinic_zone, format_instant, zone_names
 from app.keys import CLOCK, DB
 from app.models import Clinic
+from app.money import exponent
+from app.payments.clinic_policy import ClinicPolicies
+from app.payments.policies import PolicyKind
 from app.regions import CURRENCIES, country_for_currency
 
 routes = web.RouteTableDef()
@@ -109,12 +115,40 @@ async def new_clinic(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin")
 
 
+# The payment policies an admin chooses from, in words (English msgids).
+POLICY_LABELS: dict[str, str] = {
+    PolicyKind.IN_CALL: "Pay in the call (the clinician asks for payment during the consultation)",
+    PolicyKind.BEFORE_JOIN: "Pay before joining (a fixed amount, paid in the waiting room)",
+    PolicyKind.HOLD: "Card hold (authorised in the waiting room, charged after the call)",
+}
+
+
+def _typed(minor: int | None, currency: str, lang: str) -> str:
+    """An amount as typed in a field (``450,00`` in nb and sv), or empty."""
+    if minor is None:
+        return ""
+    places = exponent(currency)
+    text = f"{Decimal(minor).scaleb(-places):.{places}f}"
+    return text.replace(".", ",") if lang in ("nb", "sv") else text
+
+
+def _policy_form(clinic: Clinic, lang: str) -> dict[str, str]:
+    return {"kind": clinic.payment_policy or PolicyKind.IN_CALL,
+            "amount": _typed(clinic.policy_amount, clinic.currency, lang),
+            "description": clinic.policy_description or "",
+            "no_show_fee": _typed(clinic.no_show_fee, clinic.currency, lang)}
+
+
 def _settings_page(request: web.Request, clinic: Clinic, *, time_zone: str, errors: dict[str, str] | None = None,
-                   status_code: int = 200) -> web.Response:
+                   status_code: int = 200, policy: dict[str, str] | None = None,
+                   policy_errors: dict[str, str] | None = None) -> web.Response:
     now = request.app[CLOCK].now()
+    t = translator(request)
     return render(request, "admin/clinic_settings.html", status_code=status_code, clinic=clinic,
                   time_zone=time_zone, zone_options=_zone_options(), errors=errors or {},
-                  local_now=format_instant(now, clinic_zone(clinic), translator(request).lang))
+                  local_now=format_instant(now, clinic_zone(clinic), t.lang),
+                  policy=policy or _policy_form(clinic, t.lang), policy_errors=policy_errors or {},
+                  policy_options=[(k, t.gettext(label)) for k, label in POLICY_LABELS.items()])
 
 
 @routes.get("/admin/clinics/{clinic_id}/settings")
@@ -144,3 +178,39 @@ async def save_clinic_settings(request: web.Request) -> web.StreamResponse:
     else:
         await flash(request, t.gettext("Nothing was changed."))
     raise web.HTTPSeeOther(f"/admin/clinics/{clinic.id}/settings")
+
+
+def _minor(value: object, currency: str, name: str) -> int | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return to_minor(value[:40], currency)
+    except ValueError:
+        raise Invalid("invalid_amount", "Enter the amount as a number, for example 450 or 450,50.",
+                      field=name) from None
+
+
+@routes.post("/admin/clinics/{clinic_id}/payment-policy")
+@require("organisation_admin", "clinic_admin")
+async def save_payment_policy(request: web.Request) -> web.StreamResponse:
+    """The clinic's default payment policy for new consults (the host's own policy wins)."""
+    clinic = await load_clinic_for(request, request.match_info["clinic_id"])
+    t = translator(request)
+    form = await request.post()
+    typed = {name: str(form.get(name, ""))[:400] for name in ("kind", "amount", "description", "no_show_fee")}
+    try:
+        gated = typed["kind"] in (PolicyKind.BEFORE_JOIN, PolicyKind.HOLD)
+        # Paying in the call has no amount of its own: what was typed for another choice is let go.
+        amount = _minor(typed["amount"], clinic.currency, "amount") if gated else None
+        no_show_fee = _minor(typed["no_show_fee"], clinic.currency, "no_show_fee")
+        changed = await ClinicPolicies(request.app[DB], clock=request.app[CLOCK]).set(
+            clinic.id, kind=typed["kind"], amount=amount, description=typed["description"] if gated else None,
+            no_show_fee=no_show_fee, actor_id=request["user"].id)
+    except DomainError as e:
+        field = str(e.params.get("field") or "kind")
+        text = error_message(e.message, e.params, t.lang)
+        return _settings_page(request, clinic, time_zone=clinic.time_zone, policy=typed,
+                              policy_errors={field: text}, status_code=e.status)
+    await flash(request, t.gettext("The payment policy for new consults was saved.") if changed
+                else t.gettext("Nothing was changed."))
+    raise web.HTTPSeeOther(f"/admin/clinics/{clinic.id}/settings#payment-policy")

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Self
 
+from app.billing.gates import policy_view
 from app.models import (
     Consult,
     ConsultPatient,
@@ -179,6 +181,13 @@ class RequestView:
     # How the patient pays: ``card`` (Stripe Checkout) or ``vipps``; and the Vipps payment, if any.
     method: str
     vipps: VippsRefs | None
+    # What the request is for: ``in_call``, or a waiting room's ``before_join`` / ``hold`` (app/billing/gates.py).
+    kind: str
+    # A card hold (``kind`` hold): the authorised amount (``amount`` is what is, or would be, captured),
+    # when the card was authorised, and Stripe's deadline for capturing it (docs/rules.md, rule H2).
+    hold_amount: int | None
+    authorised_at: str | None
+    capture_before: str | None
 
     @classmethod
     def from_row(cls, r: PaymentRequest, base: str = "") -> Self:
@@ -188,7 +197,10 @@ class RequestView:
                      checkout_expires_at=iso(r.checkout_expires_at), problem=problem, stripe=copy_view(StripeRefs, r),
                      receipt=document_link_of(r.receipt_reference, r.receipt_token, base), method=r.method or "card",
                      vipps=VippsRefs(reference=r.vipps_reference, flow=r.vipps_flow, state=r.vipps_state,
-                                     psp_reference=r.vipps_psp_reference) if r.vipps_reference else None)
+                                     psp_reference=r.vipps_psp_reference) if r.vipps_reference else None,
+                     kind=getattr(r, "kind", None) or "in_call", hold_amount=getattr(r, "hold_amount", None),
+                     authorised_at=iso(getattr(r, "authorised_at", None)),
+                     capture_before=iso(getattr(r, "capture_before", None)))
 
 
 def request_view(r: PaymentRequest, base: str = "") -> dict[str, Any]:
@@ -260,6 +272,17 @@ class PatientView(PersonView):
     national_id: str | None
     mobile: str | None
     address: dict[str, Any] | None
+    # The patient's policy, its gate (app/billing/gates.py) and when they first joined.
+    payment_policy: dict[str, Any]
+    gate: dict[str, Any] | None
+    joined_at: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CallPatient(PersonView):
+    """A patient as the clinician sees them in the call (``consult:state``): with their gate."""
+
+    gate: dict[str, Any] | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,10 +297,14 @@ class JoiningPatient(PatientView):
     join_url: str
 
 
-def patient_view_of(p: ConsultPatient, *, full: bool) -> PersonView:
+def patient_view_of(p: ConsultPatient, *, full: bool, gates: Mapping[str, Any] | None = None) -> PersonView:
+    """``gates`` (each patient's gate, by id): given, the views carry them."""
     if not full:
+        if gates is not None:
+            return CallPatient(id=p.patient_id, name=p.name, gate=gates.get(p.patient_id))
         return PersonView(id=p.patient_id, name=p.name)
-    return copy_view(PatientView, p, id=p.patient_id)
+    return copy_view(PatientView, p, id=p.patient_id, payment_policy=policy_view(p),
+                     gate=(gates or {}).get(p.patient_id), joined_at=iso(p.joined_at))
 
 
 def patient_view(p: ConsultPatient, *, full: bool) -> dict[str, Any]:
@@ -299,10 +326,11 @@ class ConsultView:
     patients: list[PersonView]
 
     @classmethod
-    def from_row(cls, c: Consult, patients: list[ConsultPatient], *, full: bool = True) -> Self:
+    def from_row(cls, c: Consult, patients: list[ConsultPatient], *, full: bool = True,
+                 gates: Mapping[str, Any] | None = None) -> Self:
         return copy_view(cls, c, created_at=iso(c.created_at), expires_at=iso(c.expires_at), ended_at=iso(c.ended_at),
                      clinician=PersonView(id=c.clinician_id, name=c.clinician_name),
-                     patients=[patient_view_of(p, full=full) for p in patients])
+                     patients=[patient_view_of(p, full=full, gates=gates) for p in patients])
 
     def fields(self) -> dict[str, Any]:
         """The consult's own fields, to make a wider view of it."""
@@ -323,6 +351,8 @@ class ConsultDetail(ConsultView):
 @dataclasses.dataclass(frozen=True)
 class Me:
     id: str
+    # The patient's gate before the call (app/billing/gates.py); None for the clinician and without one.
+    gate: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,6 +372,8 @@ class AfterEnd:
     consult: ConsultView
     role: str
     requests: list[PaidRequest]
+    # The patient's own no-show, if they never joined and a fee was decided (``no_show_view.NoShowView``).
+    no_show: Any = None
 
 
 # -- the clinic's Stripe accounts ---------------------------------------------------------------------

@@ -75,6 +75,10 @@ class RequestStatus(StrEnum):
     FAILED = "failed"
     REFUNDED = "refunded"
     PARTIALLY_REFUNDED = "partially_refunded"
+    # A card hold (``kind`` "hold"): the card is authorised, nothing captured yet (docs/rules.md, rule H1).
+    AUTHORISED = "authorised"
+    # A hold released without a capture, by the clinic or before it lapsed (rule H3).
+    RELEASED = "released"
 
 
 REQUEST_STATUSES = tuple(RequestStatus)
@@ -82,6 +86,8 @@ REQUEST_OPEN = frozenset({RequestStatus.REQUESTED, RequestStatus.CHECKOUT_OPEN})
 REQUEST_PAID = frozenset({RequestStatus.PAID, RequestStatus.REFUNDED, RequestStatus.PARTIALLY_REFUNDED})
 # Ended without being paid: their bill-card lines are void.
 REQUEST_ENDED_UNPAID = frozenset({RequestStatus.CANCELLED, RequestStatus.EXPIRED, RequestStatus.FAILED})
+# A hold whose card is authorised: capturable, or to be released (rule H2).
+REQUEST_HELD = frozenset({RequestStatus.AUTHORISED})
 
 # What the panels show for a request status: English msgids, translated by the
 # page's i18n block (each one is in app/i18n/js_strings.py).
@@ -94,6 +100,8 @@ REQUEST_LABELS: dict[RequestStatus, str] = {
     RequestStatus.FAILED: "Failed",
     RequestStatus.REFUNDED: "Refunded",
     RequestStatus.PARTIALLY_REFUNDED: "Partially refunded",
+    RequestStatus.AUTHORISED: "Card authorised",
+    RequestStatus.RELEASED: "Released",
 }
 
 
@@ -110,6 +118,11 @@ class CheckoutProblem(StrEnum):
     FAILED = "failed"  # a delayed payment failed after the page closed
     EXPIRED = "expired"  # the payment page timed out unpaid
     REJECTED = "rejected"  # the patient rejected the payment in Vipps: payable again
+    # Card holds (docs/rules.md, rules H2 and H3): ``detail`` says more where there is more to say.
+    CAPTURING = "capturing"  # a capture was sent to Stripe; ``detail``: its amount, until Stripe answers
+    CAPTURE_REFUSED = "capture_refused"  # Stripe refused the capture; ``detail``: its code. Still authorised
+    HOLD_LAPSING = "hold_lapsing"  # Stripe's deadline for capturing is less than a day away
+    HOLD_LAPSED = "hold_lapsed"  # released by us just before Stripe's deadline, nothing captured
 
 
 @unique
@@ -131,6 +144,10 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.FAILED: "The payment failed: {reason}. No money was taken.",
         CheckoutProblem.EXPIRED: "The payment page timed out without a payment.",
         CheckoutProblem.REJECTED: "The patient rejected the payment in Vipps. It can be paid again.",
+        CheckoutProblem.CAPTURING: "Capturing the payment from the card hold…",
+        CheckoutProblem.CAPTURE_REFUSED: "The capture was not accepted: {reason}. The card is still authorised.",
+        CheckoutProblem.HOLD_LAPSING: "The card hold lapses within a day: capture or release it.",
+        CheckoutProblem.HOLD_LAPSED: "The card hold was released before it lapsed. Nothing was charged.",
     },
     "patient": {
         CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
@@ -140,6 +157,10 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.EXPIRED: "The payment page timed out. No money was taken.",
         CheckoutProblem.REJECTED: "You rejected the payment in Vipps. No money was taken. "
         "You can pay again when you are ready.",
+        CheckoutProblem.CAPTURING: "The clinic is charging your card.",
+        CheckoutProblem.CAPTURE_REFUSED: "The charge did not go through. Nothing was taken from your card.",
+        CheckoutProblem.HOLD_LAPSING: "Your card is authorised; the clinic will charge it or release it soon.",
+        CheckoutProblem.HOLD_LAPSED: "The hold on your card was released. Nothing was charged.",
     },
 }
 ONWARD_LABELS: dict[str, dict[Onward, str]] = {

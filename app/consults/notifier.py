@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from app.billing.gates import gate_of_request
+
 NAMESPACE = "/consult"
 
 
@@ -64,3 +66,10 @@ async def request_changed(notifier: Notifier, request: dict[str, Any], *, new: b
         await notifier.emit("payment:updated", payload, room=patient_room(consult_id, patient_id))
     if request["status"] == "paid":
         await notifier.emit("payment:received", payload, room=clinician_room(consult_id))
+    gate = gate_of_request(request)
+    if gate is not None:
+        # A waiting room's gate changed: the clinician (and the host listening with them) is told, so the
+        # patient can be let in; the patient's own panel too.
+        event = {"patient_id": patient_id, "gate": gate}
+        await notifier.emit("patient:gate", event, room=clinician_room(consult_id))
+        await notifier.emit("patient:gate", event, room=patient_room(consult_id, patient_id))

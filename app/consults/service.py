@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import fields, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from app import validation as v
 from app.billing import cards
+from app.billing.gates import gates_of
+from app.billing.no_show_view import NoShowView, PatientOutcome, no_show_of
 from app.billing.serialisers import (
     AfterEnd,
     ConsultDetail,
@@ -19,6 +22,7 @@ from app.billing.serialisers import (
     JoiningPatient,
     Me,
     PaidRequest,
+    PatientView,
     RequestView,
     consult_view,
     request_view,
@@ -41,16 +45,30 @@ from app.schema import clean_text
 MAX_PATIENTS = 20
 
 
+class Gates(Protocol):
+    """Payment policies, as consults need them (``app/payments/policies.py``, handed in by the wiring)."""
+
+    def resolve(self, clinic: Clinic, currency: str, consult_policy: Any, patient_policies: list[Any]) -> list[Any]:
+        ...
+
+    async def open(self, s: Any, consult: Consult, patients: list[ConsultPatient], *, actor_type: str,
+                   actor_id: str, now: Any) -> list[Any]: ...
+
+
 class ConsultService:
     def __init__(
-        self, db: Database, *, clock: Clock, signer: TokenSigner, notifier: Notifier, public_url: str, ttl_seconds: int
+        self, db: Database, *, clock: Clock, signer: TokenSigner, notifier: Notifier, public_url: str, ttl_seconds: int,
+        gates: Gates,
     ) -> None:
+        self.gates = gates
         self.db = db
         self.clock = clock
         self.signer = signer
         self.notifier = notifier
         self.public_url = public_url
         self.ttl = timedelta(seconds=ttl_seconds)
+        # Run with the consult's id once the host has ended it (the no-shows: app/payments/no_shows.py).
+        self.ended_hooks: list[Callable[[str], Awaitable[Any]]] = []
 
     # -- REST, on behalf of an organisation ------------------------------------------------
 
@@ -90,6 +108,9 @@ class ConsultService:
             if clinic.organisation_id != organisation_id:
                 raise Forbidden("forbidden", "That clinic belongs to another organisation.")
             currency = _allowed_currency(clinic, cmd.currency)
+            # Each patient's payment policy, checked before anything is written.
+            policies = self.gates.resolve(clinic, currency, cmd.payment_policy,
+                                          [p.payment_policy for p in cmd.patients])
             consult = Consult(
                 id=new_id("con"),
                 organisation_id=organisation_id,
@@ -105,10 +126,15 @@ class ConsultService:
             )
             s.add(consult)
             await s.flush()
-            rows = [ConsultPatient(consult_id=consult.id, **p) for p in patients]
+            rows = [ConsultPatient(consult_id=consult.id, **p, **policy.columns())
+                    for p, policy in zip(patients, policies, strict=True)]
             s.add_all(rows)
+            await s.flush()
+            # The gates' requests, in this transaction: no consult without them.
+            made = await self.gates.open(s, consult, rows, actor_type="api", actor_id=organisation_id,
+                                         now=now)
 
-        view = ConsultView.from_row(consult, rows)
+        view = ConsultView.from_row(consult, rows, gates=gates_of(rows, made))
         clinician = JoiningClinician(**vars(view.clinician), **self._join(consult, "clinician", clinician_id or ""))
         joining = [JoiningPatient(**vars(p), **self._join(consult, "patient", p.id)) for p in view.patients]
         return replace(view, clinician=clinician, patients=joining)
@@ -129,9 +155,15 @@ class ConsultService:
             return await self._detail(s, consult)
 
     async def _detail(self, s: Any, consult: Consult) -> ConsultDetail:
-        view = ConsultView.from_row(consult, await self._patients(s, consult.id))
-        requests = [RequestView.from_row(r, self.public_url) for r in await self._requests(s, consult.id)]
-        return ConsultDetail(**view.fields(), payment_requests=requests)
+        patients, rows = await self._patients(s, consult.id), await self._requests(s, consult.id)
+        view = ConsultView.from_row(consult, patients, gates=gates_of(patients, rows))
+        outcomes = []
+        for p, shown in zip(patients, view.patients, strict=True):
+            no_show = await no_show_of(s, p, rows)
+            outcomes.append(PatientOutcome(**{f.name: getattr(shown, f.name) for f in fields(PatientView)},
+                                           no_show=NoShowView(**no_show) if no_show else None))
+        requests = [RequestView.from_row(r, self.public_url) for r in rows]
+        return ConsultDetail(**{**view.fields(), "patients": outcomes}, payment_requests=requests)
 
     async def end(self, organisation_id: str, consult_id: str) -> ConsultDetail:
         now = self.clock.now()
@@ -150,7 +182,8 @@ class ConsultService:
                 for r in ended:
                     # What a MediPay book collects stays owed; otherwise it ends with the call.
                     card = await s.get(BillCard, r.bill_card_id)
-                    keep = card is not None and card.book_id is not None
+                    # A hold never authorised owes nothing: there is nothing to keep.
+                    keep = card is not None and card.book_id is not None and r.kind != "hold"
                     await cards.finish_unpaid(s, r, "expired", "consultation ended", now, keep_line=keep)
                     if keep:
                         kept.add(r.id)
@@ -163,6 +196,11 @@ class ConsultService:
         for r in ended:
             await request_changed(self.notifier, request_view(r))
         await self.notifier.consult_ended(consult_id, {"consult": consult_view(consult, [], full=False)})
+        if self.ended_hooks:
+            for hook in self.ended_hooks:
+                await hook(consult_id)
+            async with self.db.read() as s:
+                view = await self._detail(s, consult)
         return view
 
     # -- who is in the call ------------------------------------------------------------------
@@ -193,8 +231,10 @@ class ConsultService:
             if consult is None or (consult.status == "active" and consult.expires_at > now):
                 return None
             mine = claims.role == "clinician"
-            requests = [r for r in await self._requests(s, consult.id)
-                        if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
+            every = await self._requests(s, consult.id)
+            requests = [r for r in every if r.receipt_reference and (mine or r.patient_id == claims.participant_id)]
+            me = None if mine else await s.get(ConsultPatient, (consult.id, claims.participant_id))
+            no_show = await no_show_of(s, me, every) if me is not None else None
             refunds = list(await s.scalars(
                 select(PaymentRefund)
                 .where(PaymentRefund.payment_request_id.in_([r.id for r in requests]),
@@ -205,6 +245,7 @@ class ConsultService:
             consult=ConsultView.from_row(consult, [], full=False),
             role=claims.role,
             requests=[PaidRequest.from_rows(r, refunds, self.public_url) for r in requests],
+            no_show=NoShowView(**no_show) if no_show else None,
         )
 
     async def state(self, who: Participant) -> ConsultState:
@@ -239,6 +280,10 @@ class ConsultService:
                 query = query.where(BillCard.patient_ref == who.id)
             bill_cards = list(await s.scalars(query))
             clinic = await s.get(Clinic, who.consult.clinic_id) if who.role == "clinician" else None
+        if who.role == "patient" and any(p.patient_id == who.id and p.joined_at is None for p in patients):
+            # The first time this patient's socket joins: one write, never again on a reconnect.
+            await self.db.run_write(_JOINED.run, {"consult_id": who.consult.id, "patient_id": who.id,
+                                                  "now": now})
         return who, self._state_view(who, who.consult, patients, requests), bill_cards, clinic
 
     def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
@@ -246,10 +291,13 @@ class ConsultService:
         if who.role == "patient":
             patients = [p for p in patients if p.patient_id == who.id]
             requests = [r for r in requests if r.patient_id == who.id]
+        gates = gates_of(patients, requests)
         return ConsultState(
-            consult=ConsultView.from_row(consult, patients, full=False),
+            # The clinician sees each patient's gate; the patient their own, as ``me.gate``.
+            consult=ConsultView.from_row(consult, patients, full=False,
+                                         gates=gates if who.role == "clinician" else None),
             role=who.role,
-            me=Me(id=who.id),
+            me=Me(id=who.id, gate=gates.get(who.id) if who.role == "patient" else None),
             requests=[RequestView.from_row(r, self.public_url) for r in requests],
         )
 
@@ -306,6 +354,13 @@ def _allowed_currency(clinic: Clinic, given: Any) -> str:
 
 
 _CONSULT = Ready(select(Consult.__table__).where(Consult.__table__.c.id == bindparam("id")))
+_patients_table = ConsultPatient.__table__.c
+_JOINED = Ready(
+    update(ConsultPatient.__table__)
+    .where(_patients_table.consult_id == bindparam("consult_id"), _patients_table.patient_id == bindparam("patient_id"),
+           _patients_table.joined_at.is_(None))
+    .values(joined_at=bindparam("now"))
+)
 
 
 def _in_call(claims: JoinClaims, consult: Consult | ConsultRow | None, now: Any) -> Participant:

@@ -158,10 +158,12 @@ class Checkout:
             "bill_card_id": r.bill_card_id,
             "checkout_attempt": str(r.checkout_attempt),
         }
+        # A card hold is authorised for its whole amount and captured later (docs/rules.md, rule H1).
+        hold = {"capture_method": "manual"} if r.kind == "hold" else {}
         return await self.stripe.create_checkout_session(
             NewCheckout(
                 account=r.stripe_account_id,
-                amount=r.amount,
+                amount=(r.hold_amount or r.amount) if hold else r.amount,
                 currency=r.currency,
                 description=r.description,
                 success_url=f"{self.public_url}/checkout/return?request_id={r.id}&session_id={{CHECKOUT_SESSION_ID}}",
@@ -173,6 +175,7 @@ class Checkout:
                 customer_email=patient.email if patient else None,
                 locale=consult.language,
                 application_fee_amount=r.application_fee_amount,
+                **hold,  # type: ignore[arg-type]
             )
         )
 

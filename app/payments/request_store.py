@@ -19,7 +19,10 @@ because SQLAlchemy's own cost per statement was most of a request's time
 3. The writes, in foreign-key order: a new card and its first status event
    (or the existing card's share and status), the request, its line, the
    audit entry. Nothing is pushed from here: the caller tells the panels after
-   the commit.
+   the commit. A waiting room's gate (``Ask.kind``, app/payments/policies.py)
+   comes the same way, inside the consult's creating transaction; a ``hold``
+   has its card but no line and adds nothing to the card's share: only what is
+   captured is owed.
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class Ask:
     actor_type: str
     actor_id: str
     now: datetime
+    # ``in_call``, or a waiting room's gate made with the consult (app/payments/policies.py): a
+    # ``before_join`` request is stored as an in-call one; a ``hold`` puts ``amount`` on hold and
+    # nothing on the card yet (its line comes with the capture).
+    kind: str = "in_call"
 
 
 def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
@@ -86,13 +93,15 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         return SimpleNamespace(**_REQUEST_BY_ID.rows(conn, {"id": duplicate})[0]), False
 
     request_id, now, amount = new_id("pr"), ask.now, ask.amount
+    hold = ask.kind == "hold"
+    owed = 0 if hold else amount
     card_id = seen[0]["card_id"]
     if card_id is None:
         book_id = next((b["book_id"] for b in seen if b["book_id"] and exports_to_medipay(_book(b))), None)
-        card = cards.call_card_row(call, _patient(call), book_id, amount, now)
+        card = cards.call_card_row(call, _patient(call), book_id, owed, now)
         cards.write_new_card(conn, card, now)
         card_id = card["id"]
-    else:
+    elif owed:
         cards.write_share_added(conn, card_id, seen[0]["card_status"], seen[0]["card_share"], seen[0]["card_paid"],
                                 amount, now)
     row = {
@@ -103,15 +112,16 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         "application_fee_amount": application_fee(amount, call.fee_basis_points, call.fee_fixed),
         "refunded_amount": 0, "checkout_attempt": 0,
         "method": "card",  # until the patient chooses Vipps (app.payments.vipps)
-        "kind": "in_call",
+        "kind": ask.kind, "hold_amount": amount if hold else None,
     }
     _INSERT_REQUEST.run(conn, row)
-    cards.write_request_line(conn, card_id, request_id, ask.description, amount, now)
+    if not hold:
+        cards.write_request_line(conn, card_id, request_id, ask.description, amount, now)
     audit.write(conn, organisation_id=call.organisation_id, clinic_id=call.clinic_id, actor_type=ask.actor_type,
                     actor_id=ask.actor_id, action="payment.requested", subject_type="payment_request",
                     subject_id=request_id, at=now,
                     details={"consult_id": call.id, "currency": call.currency, "amount": amount,
-                             "patient_id": call.patient_id})
+                             "patient_id": call.patient_id, **({} if ask.kind == "in_call" else {"kind": ask.kind})})
     return SimpleNamespace(**row), True
 
 

@@ -32,6 +32,8 @@ from app.errors import Conflict, Invalid, NotFound
 from app.models import Clinic, PaymentRequest
 from app.payments.checkout import Checkout
 from app.payments.group_requests import RequestsMade, store_group
+from app.payments.hold_service import HoldActions
+from app.payments.holds import Intent, session_intent
 from app.payments.minimums import check_minimum
 from app.payments.provider import InCallProvider, Method
 from app.payments.request_store import Ask, store
@@ -49,7 +51,7 @@ from integrations.stripe.protocol import (
 log = logging.getLogger(__name__)
 
 
-class PaymentService(Checkout, VippsChoice):
+class PaymentService(Checkout, VippsChoice, HoldActions):
     def __init__(
         self,
         db: Database,
@@ -180,11 +182,16 @@ class PaymentService(Checkout, VippsChoice):
 
     async def settle(self, session: CheckoutSession, *, account: str | None) -> str:
         """Apply what Stripe says of a session (from a webhook or a look-up); idempotent."""
+        intent = await self.hold_intent(session, account)
         async with self.db.write() as s:
-            outcome, view = await apply_session(s, session, account=account, now=self.clock.now())
+            outcome, view = await apply_session(s, session, account=account, now=self.clock.now(), intent=intent)
         if view is not None:
             await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         return outcome
+
+    async def hold_intent(self, session: CheckoutSession, account: str | None) -> Intent | None:
+        """The PaymentIntent of a session completed unpaid (a card hold's), as Stripe has it now."""
+        return await session_intent(self.stripe, session, account)
 
     async def refresh(self, request_id: str) -> PaymentRequest | None:
         """Ask the provider about a request, settle what it says, and return the request."""

@@ -133,6 +133,7 @@ def _settle(
     if (
         (r.stripe_account_id or None) != (account or None)
         or r.status not in REQUEST_OPEN
+        or r.kind == "hold"  # a card hold is authorised, never paid by its session (holds.authorise)
         or session.amount_total != r.amount
         or session.currency != r.currency
         or row["registered"]

@@ -19,6 +19,7 @@ from app.billing import cards
 from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem
 from app.models import BillCard, PaymentRequest
+from app.payments import holds
 from app.receipts.numbering import issue_receipt
 from integrations.stripe.protocol import (
     CheckoutSession,
@@ -41,9 +42,13 @@ async def locked_request(s: AsyncSession, request_id: str) -> PaymentRequest:
 
 
 async def apply_session(
-    s: AsyncSession, session: CheckoutSession, *, account: str | None, now: datetime
+    s: AsyncSession, session: CheckoutSession, *, account: str | None, now: datetime,
+    intent: holds.Intent | None = None,
 ) -> tuple[str, dict[str, Any] | None]:
-    """Bring one request in line with its Stripe session; returns (outcome, changed request)."""
+    """Bring one request in line with its Stripe session; returns (outcome, changed request).
+
+    ``intent``: the session's PaymentIntent as Stripe gave it, which a card hold's completed
+    (unpaid) session needs to be authorised (``holds.authorise``)."""
     request_id = session.metadata.get("payment_request_id") or session.client_reference_id
     if not request_id:
         return "not_ours", None
@@ -53,6 +58,9 @@ async def apply_session(
     if (r.stripe_account_id or None) != (account or None):
         log.error("session %s for %s came from account %s, not %s", session.id, r.id, account, r.stripe_account_id)
         return "wrong_account", None
+    if holds.is_hold(r) and session.status == "complete":
+        # A card hold: authorised, not paid; only a capture settles it (docs/rules.md, rule H1).
+        return await holds.authorise(s, r, session.id, intent, now)
     if session.status == "complete" and session.payment_status in PAID_SESSION:
         return await _settle_paid(s, r, session, now)
     if session.status == "expired":

@@ -47,11 +47,12 @@ from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
 from app.payments.declines import intent_failed
+from app.payments.holds import Intent, apply_intent, session_intent
 from app.payments.settle_ready import Fallback, settle_paid
 from app.payments.settlement import PAID_SESSION, apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
 from app.ready import Ready, ReadyInsert, in_session
-from integrations.stripe.protocol import CheckoutSession
+from integrations.stripe.protocol import CheckoutSession, StripeGateway
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ Result = tuple[str, dict[str, Any] | None]
 Handler = Callable[[AsyncSession, dict[str, Any], str | None, Any], Awaitable[Result]]
 
 
-async def _session_event(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
-    return await apply_session(s, CheckoutSession.from_stripe(obj), account=account, now=now)
+async def _session_event(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any,
+                         intent: Intent | None = None) -> Result:
+    return await apply_session(s, CheckoutSession.from_stripe(obj), account=account, now=now, intent=intent)
 
 
 async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
@@ -111,6 +113,9 @@ HANDLERS: dict[str, Handler] = {
     "refund.created": refund_event,
     "refund.updated": refund_event,
     "refund.failed": refund_event,
+    # Card holds: captured, or released (by us, or by Stripe when the authorisation lapsed).
+    "payment_intent.succeeded": apply_intent,
+    "payment_intent.canceled": apply_intent,
 }
 # Handlers that read the whole event (its ``created``, to keep the newest word).
 EVENT_HANDLERS: dict[str, Handler] = {
@@ -120,9 +125,12 @@ EVENT_HANDLERS: dict[str, Handler] = {
 
 class StripeEvents:
     def __init__(
-        self, db: Database, *, notifier: Notifier, clock: Clock, livemode: bool = False, public_url: str = ""
+        self, db: Database, *, notifier: Notifier, clock: Clock, livemode: bool = False, public_url: str = "",
+        stripe: StripeGateway | None = None,
     ) -> None:
         self.db = db
+        # To look up the PaymentIntent of a card hold's completed session (``holds.authorise``).
+        self.stripe = stripe
         # Makes the receipt links in what the panels are told absolute.
         self.public_url = public_url
         self.notifier = notifier
@@ -148,6 +156,9 @@ class StripeEvents:
         whole = EVENT_HANDLERS.get(event_type)
         now = self.clock.now()
         nested = self.db.is_sqlite
+        # A session completed unpaid (a card hold): its PaymentIntent, asked before the transaction.
+        intent = await session_intent(self.stripe, CheckoutSession.from_stripe(obj), account) \
+            if handler is _session_event and mode_matches and self.stripe is not None else None
 
         async def apply(s: AsyncSession) -> Result:
             settled = await _settled_at_once(s, event_id, obj, account, now) \
@@ -166,7 +177,9 @@ class StripeEvents:
                     if whole is not None:
                         outcome, view = await whole(s, event, account, now)
                     else:
-                        outcome, view = await handler(s, obj, account, now) if handler else ("ignored", None)
+                        outcome, view = (await _session_event(s, obj, account, now, intent)
+                                         if handler is _session_event
+                                         else await handler(s, obj, account, now) if handler else ("ignored", None))
             await in_session(s, _INSERT_EVENT.run, {"id": event_id, "type": event_type, "account": account,
                                                     "outcome": outcome, "received_at": now})
             return outcome, view

@@ -25,10 +25,12 @@ from app.billing.serialisers import as_json
 from app.collection.fallback import MediPayFallback
 from app.commands import (
     CancelRequest,
+    CaptureHold,
     OpenCheckout,
     PayWithVipps,
     PreviewBillCard,
     RefundPayment,
+    ReleaseHold,
     RequestPayment,
     SendBillCard,
 )
@@ -141,6 +143,21 @@ class ConsultNamespace(socketio.AsyncNamespace):
             return await self.payments.pay_with_vipps(who, PayWithVipps.parse(data), return_url=back)
 
         return await self._handle(sid, pay, "vipps")
+
+    async def on_payment_capture(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # A card hold captured (up to its amount): answers {"ok": true, "request": {…}}, now ``paid``.
+        async def capture(who: Participant) -> Any:
+            cmd = CaptureHold.parse(data)
+            return await self.payments.capture_in_call(who, cmd.request_id, cmd.amount, cmd.description,
+                                                       cmd.idempotency_key)
+
+        return await self._handle(sid, capture, "request")
+
+    async def on_payment_release(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # A card hold released without a capture: answers {"ok": true, "request": {…}}, now ``released``.
+        return await self._handle(
+            sid, lambda who: self.payments.release_in_call(who, ReleaseHold.parse(data).request_id), "request"
+        )
 
     async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Answers {"ok": true, "refund": {…}, "request": {…}}.

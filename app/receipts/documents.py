@@ -14,6 +14,7 @@ from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing.no_show_view import NO_SHOW_DESCRIPTION
 from app.i18n import format_money, get_translator
 from app.i18n.zones import clinic_zone, format_instant
 from app.models import Clinic, Receipt
@@ -25,7 +26,7 @@ RETENTION_YEARS = 5
 
 # The label of the seller's registration number, by country.
 _REGISTRATION_LABELS = {"NO": "Organisation number", "AU": "ABN"}
-_METHOD_LABELS = {"card": "Card", "vipps": "Vipps"}
+_METHOD_LABELS = {"card": "Card", "vipps": "Vipps", "card_hold": "Card hold captured"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ def document(receipt: Receipt, clinic: Clinic | None, lang: str, original: str |
         seller_name=receipt.seller_name,
         registration_label=t.gettext(registration_label(receipt.seller_country)),
         registration_number=display_number(receipt.seller_registration_number, receipt.seller_country),
-        description=receipt.description,
+        # The no-show fee is ours to name, so it reads in the reader's language (docs/rules.md, rule H4).
+        description=t.gettext(receipt.description) if receipt.description == NO_SHOW_DESCRIPTION
+        else receipt.description,
         amount=format_money(-receipt.amount if credit else receipt.amount, receipt.currency, t.lang),
         currency=receipt.currency,
         method=t.gettext(_METHOD_LABELS.get(receipt.method, receipt.method)),

@@ -38,6 +38,8 @@ from app.regions import country_for_currency
 REFERENCE_PREFIX = "CP"
 # Payments in the call are taken by Stripe Checkout; the patient pays by card.
 METHOD_CARD = "card"
+# A card hold captured after the call (docs/rules.md, rule H2): its receipt says so.
+METHOD_CARD_HOLD = "card_hold"
 METHOD_VIPPS = "vipps"
 
 _COUNTERS = ReceiptCounter.__table__
@@ -127,7 +129,7 @@ async def _issue(
     receipt = Receipt(**receipt_row(
         clinic, number, kind=kind, request_id=r.id, amount=amount, currency=r.currency, description=r.description,
         language=consult.language if consult is not None else "nb", now=now, refund_id=refund_id,
-        original_id=original_id, method=METHOD_VIPPS if r.method == METHOD_VIPPS else METHOD_CARD,
+        original_id=original_id, method=_method(r),
     ))
     s.add(receipt)
     await s.flush()
@@ -156,3 +158,10 @@ async def issue_credit_note(s: AsyncSession, r: PaymentRequest, refund: PaymentR
     refund.credit_note_reference = note.reference
     refund.credit_note_token = note.token
     return note
+
+
+def _method(r: PaymentRequest) -> str:
+    """How a request was paid, as its receipt says it."""
+    if r.method == METHOD_VIPPS:
+        return METHOD_VIPPS
+    return METHOD_CARD_HOLD if getattr(r, "kind", None) == "hold" else METHOD_CARD

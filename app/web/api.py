@@ -7,10 +7,11 @@ from aiohttp import web
 from app import inputs
 from app.accounts.organisations import Caller
 from app.billing.serialisers import RequestView, as_json
-from app.commands import CreateConsult, RefundBody
+from app.commands import CaptureBody, CreateConsult, RefundBody
 from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
-from app.keys import CONSULTS, DB, ORGANISATIONS, REFUNDS, SETTINGS
+from app.keys import CONSULTS, DB, ORGANISATIONS, PAYMENTS, REFUNDS, SETTINGS
 from app.models import Consult, PaymentRequest
+from app.payments.hold_service import HoldScope
 from app.payments.refunds import Actor, Scope
 from app.web.middleware import read_json
 from app.web.openapi import SPEC
@@ -90,6 +91,25 @@ async def refund_payment_request(request: web.Request) -> web.Response:
         scope=Scope(who.organisation_id),
     )
     return web.json_response(as_json(result.refund), status=201)
+
+
+@routes.post("/api/v1/payment-requests/{request_id}/capture")
+async def capture_payment_request(request: web.Request) -> web.Response:
+    """Capture up to an authorised card hold, during or after the call (docs/rules.md, rule H2)."""
+    who = await caller(request)
+    body = CaptureBody.build(inputs.CAPTURE.parse(await read_json(request)))
+    view = await request.app[PAYMENTS].capture_hold(_id(request, "request_id"), body.amount, body.description,
+                                                    HoldScope(who.organisation_id, actor_id=who.organisation_id))
+    return web.json_response(as_json(view))
+
+
+@routes.post("/api/v1/payment-requests/{request_id}/release")
+async def release_payment_request(request: web.Request) -> web.Response:
+    """Release an authorised card hold without capturing it (docs/rules.md, rule H3)."""
+    who = await caller(request)
+    view = await request.app[PAYMENTS].release_hold(_id(request, "request_id"),
+                                                    HoldScope(who.organisation_id, actor_id=who.organisation_id))
+    return web.json_response(as_json(view))
 
 
 @routes.get("/api/v1/openapi.json")

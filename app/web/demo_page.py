@@ -9,12 +9,14 @@ from sqlalchemy import select
 from app import demo_seed as demo
 from app.commands import CreateConsult
 from app.config import Settings
-from app.i18n import negotiate
+from app.i18n import get_translator, negotiate
 from app.keys import CONSULTS, DB, MEDIPAY_ACCOUNTS, ORGANISATIONS, SERVICES, SETTINGS, STRIPE, STRIPE_SANDBOX_APP
 from app.models import Consult
 from app.web.pages import context
 
 routes = web.RouteTableDef()
+# ``/demo?policy=…``: a consult whose patient pays before joining, or has a card held, in the waiting room.
+DEMO_POLICIES = {"before_join": 45000, "hold": 80000}
 
 
 def _vipps_phone(settings: Settings) -> str | None:
@@ -33,6 +35,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
     lang = negotiate(chosen or request.headers.get("Accept-Language"))
     # A language asked for in the address goes on to both panels (they follow the browser otherwise).
     suffix = f"?lang={lang}" if chosen else ""
+    policy = request.query.get("policy")
+    policy = policy if policy in DEMO_POLICIES else None
     await demo.seed(
         settings, app[DB], app[ORGANISATIONS], app[STRIPE],
         onboard=lambda acct: demo.onboard_in_sandbox(settings, acct, app.get(STRIPE_SANDBOX_APP)),
@@ -46,6 +50,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
             "clinician": demo.CLINICIAN,
             "patients": [demo.PATIENT],
             "language": lang,
+            **({"payment_policy": {"kind": policy, "amount": DEMO_POLICIES[policy],
+                                   "description": get_translator(lang).gettext("Consultation")}} if policy else {}),
         }),
     )
     async with app[DB].read() as s:
@@ -61,6 +67,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
             consult_id=consult.id,
             api_docs_url="/api/v1/openapi.json",
             vipps_phone_url=_vipps_phone(settings),
+            policy=policy,
+            lang_query=f"&lang={lang}" if chosen else "",
         ),
     )
     response.headers["Cache-Control"] = "no-store"

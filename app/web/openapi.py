@@ -27,8 +27,9 @@ from typing import Any
 
 from app import inputs
 from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
+from app.billing.gates import GateStatus
 from app.billing.statuses import REQUEST_STATUSES, STATUSES, CheckoutProblem, Onward
-from app.inputs import VIPPS_FLOWS
+from app.inputs import POLICY_KINDS, VIPPS_FLOWS
 from app.payments.provider import METHODS
 from app.payments.refunds import SOURCES as REFUND_SOURCES
 from app.schema import Schema
@@ -89,15 +90,40 @@ _REQUEST = _obj(
     vipps={**_obj(reference=STR, flow=_enum(VIPPS_FLOWS), state=_null(STR), psp_reference=_null(STR)),
            "type": ["object", "null"],
            "description": "the Vipps MobilePay payment of the latest attempt; null if never paid with Vipps"},
+    kind={**_enum(("in_call", "before_join", "hold", "no_show")),
+          "description": "in_call: asked for in the call; before_join / hold: a waiting room's gate; "
+                         "a hold is authorised, then captured or released"},
+    hold_amount=_null(INT, description="a hold's authorised amount, minor units (amount: what is captured)"),
+    authorised_at=_null(TIME), capture_before=_null(TIME, description="Stripe's deadline for capturing a hold"),
 )
 _REFUND = _obj(
     id=STR, payment_request_id=STR, amount=MINOR, currency=STR, status=_enum(REFUND_STATUSES),
     source=_enum(REFUND_SOURCES), stripe_refund_id=_null(STR), created_at=TIME, credit_note=_DOCUMENT,
 )
 _PARTICIPANT = _obj(**_each(STR, "id", "token", "join_url"))
+# A patient who never joined, with a no-show fee, once the consult is over (docs/rules.md, rule H4).
+_NO_SHOW = {
+    **_obj(fee=MINOR, request_id=_null(STR), how=_enum(("hold", "bill_card", "none")), at=TIME),
+    "type": ["object", "null"],
+    "description": "hold: captured from the patient's card hold; bill_card: on their MediPay bill card; "
+                   "none: nothing collected",
+}
+# A patient's payment policy as resolved (theirs, the consult's, else the clinic's default), and its gate.
+_POLICY = _obj(kind=_enum(POLICY_KINDS), amount=_null(MINOR), description=_null(STR), no_show_fee=_null(MINOR))
+_GATE = {
+    **_obj(kind=_enum(("before_join", "hold")), status=_enum(tuple(GateStatus)), request_id=STR,
+           amount={**MINOR, "description": "minor units: paid before joining, or the most a hold captures"},
+           currency=STR, description={**STR, "description": "what the patient pays for, as the waiting room says"},
+           paid_at=_null(TIME, description="before_join"),
+           authorised_at=_null(TIME, description="hold")),
+    "type": ["object", "null"],
+    "description": "null unless the patient's policy is before_join or hold; the status follows the gate's request",
+}
+_PATIENT = _obj(**_each(STR, "id", "token", "join_url"), name=STR, payment_policy=_POLICY, gate=_GATE,
+                joined_at=_null(TIME, description="when the patient's panel first connected"), no_show=_NO_SHOW)
 _CONSULT = _obj(
     id=STR, clinic_id=STR, status=_enum(CONSULT_STATUSES), expires_at=TIME, clinician=_PARTICIPANT,
-    patients=_array(_PARTICIPANT), payment_requests=_array(_REQUEST),
+    patients=_array(_PATIENT), payment_requests=_array(_REQUEST),
 )
 # Bill cards (the cash desk's *regningskort*), for host and accounting systems.
 _BILL_CARD = _obj(
@@ -177,6 +203,7 @@ _EARNINGS_FILTERS = (
 REQUEST_BODIES: dict[str, Schema] = {
     "createConsult": inputs.CONSULT,
     "refundPaymentRequest": inputs.REFUND,
+    "capturePaymentRequest": inputs.CAPTURE,
     "createBillCard": inputs.BILL_CARD,
     "changeBillCard": inputs.BILL_CARD_CHANGE,
 }
@@ -235,7 +262,8 @@ _RETRY_AFTER: Json = {"description": "whole seconds to wait before trying again 
                       "schema": {"type": "integer", "minimum": 1}}
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404)),
+    # 409: a before_join or hold gate needs a Stripe account to go to (no_stripe_account).
+    Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404, 409)),
     Operation("GET", "/api/v1/consults/{consult_id}", "getConsult", 200, _CONSULT),
     Operation("POST", "/api/v1/consults/{consult_id}/end", "endConsult", 200, _CONSULT),
     Operation("GET", "/api/v1/payment-requests/{request_id}", "getPaymentRequest", 200, _REQUEST),
@@ -243,6 +271,25 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST", "/api/v1/payment-requests/{request_id}/refunds", "refundPaymentRequest", 201, _REFUND,
         errors=(409, 503), headers=(_IDEMPOTENCY_KEY,), body_required=False,
         description="Refund a paid request in full (no amount) or in part, on the clinic's Stripe account.",
+    ),
+    Operation(
+        "POST", "/api/v1/payment-requests/{request_id}/capture", "capturePaymentRequest", 200, _REQUEST,
+        errors=(409, 503),
+        description=(
+            "Capture an authorised card hold (kind hold, status authorised), during or after the call: "
+            "amount at most the hold (422 amount_above_hold) and at least Stripe's minimum; Stripe releases "
+            "the rest. The request becomes paid with amount the captured amount. 409 not_capturable, "
+            "capture_refused (Stripe's words; still authorised); 503 stripe_unavailable: send it again, "
+            "the same capture is made once."
+        ),
+    ),
+    Operation(
+        "POST", "/api/v1/payment-requests/{request_id}/release", "releasePaymentRequest", 200, _REQUEST,
+        errors=(409, 503),
+        description=(
+            "Release an authorised card hold without capturing: cancelled at Stripe, the request released, "
+            "nothing charged. 409 not_releasable, capture_in_progress."
+        ),
     ),
     Operation(
         "GET", "/api/v1/bill-cards", "listBillCards", 200, _CARD_PAGE, query=_CARD_FILTERS,

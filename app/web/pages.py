@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from app.billing.gates import GateStatus, PolicyKind
 from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     CARD_LABELS,
@@ -15,6 +16,7 @@ from app.billing.statuses import (
     ONWARD_LABELS,
     PROBLEM_LABELS,
     REQUEST_ENDED_UNPAID,
+    REQUEST_HELD,
     REQUEST_LABELS,
     REQUEST_OPEN,
     REQUEST_PAID,
@@ -92,8 +94,12 @@ def panel_statuses(role: str = "clinician") -> dict[str, Any]:
         "open": sorted(REQUEST_OPEN),
         "paid": sorted(REQUEST_PAID),
         "ended_unpaid": sorted(REQUEST_ENDED_UNPAID),
+        "held": sorted(REQUEST_HELD),
         "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
         "card_labels": {s.value: CARD_LABELS[s] for s in CardStatus},
+        # The waiting room: a gate's status and a policy's kind (app/billing/gates.py).
+        "gate": {s.name: s.value for s in GateStatus},
+        "policy": {s.name: s.value for s in PolicyKind},
     }
 
 
@@ -130,7 +136,8 @@ async def join(request: web.Request) -> web.StreamResponse:
         if ended is not None:
             response = aiohttp_jinja2.render_template(
                 "consult_ended.html", request,
-                context(ended.consult.language, role=ended.role, requests=ended.requests),
+                context(ended.consult.language, role=ended.role, requests=ended.requests, no_show=ended.no_show,
+                        consult=ended.consult),
             )
             return _frame_headers(request, response)
         return _frame_headers(request, error_page(request, lang, 401, "Payment", e.message))
@@ -156,6 +163,8 @@ async def join(request: web.Request) -> web.StreamResponse:
             lang,
             token=token,
             consult=as_json(state.consult),
+            # The patient's gate before the call: the waiting room shows it before the socket connects.
+            gate=as_json(state.me).get("gate"),
             socket_url="",
             socket_path="/socket.io/",
             can_request=can_request,
@@ -201,6 +210,9 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
             "cancelled": "cancelled",
             "expired": "expired",
             "failed": "failed",
+            # A card hold (docs/rules.md, rule H1): authorised, charged after the call.
+            "authorised": "authorised",
+            "released": "cancelled",
         }.get(pr.status, "unknown")
     response = aiohttp_jinja2.render_template(
         "checkout_return.html", request, context(lang, outcome=outcome, request=view)

@@ -292,11 +292,15 @@ class StripeSDKGateway:
         amount_to_capture: int,
         idempotency_key: str,
         metadata: dict[str, str] | None = None,
+        application_fee_amount: int | None = None,
     ) -> PaymentIntent:
         """Capture ``amount_to_capture`` of a hold; Stripe releases the rest of the authorisation."""
         params: dict[str, Any] = {"amount_to_capture": amount_to_capture, "expand": ["latest_charge"]}
         if metadata:
             params["metadata"] = metadata
+        if application_fee_amount is not None:
+            # The platform's fee on what is captured (a direct charge's fee is set per capture).
+            params["application_fee_amount"] = application_fee_amount
         options: dict[str, Any] = {"idempotency_key": idempotency_key}
         if account:
             options["stripe_account"] = account

@@ -329,6 +329,7 @@ class StripeGateway(Protocol):
         amount_to_capture: int,
         idempotency_key: str,
         metadata: dict[str, str] | None = None,
+        application_fee_amount: int | None = None,
     ) -> PaymentIntent: ...
 
     async def cancel_payment_intent(

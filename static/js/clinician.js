@@ -8,9 +8,11 @@ import { connect } from "./panel/socket.js";
 import { initConfirm } from "./panel/confirm.js";
 import { disableForm, formError, initForm, setLimits } from "./clinician/form.js";
 import { cancelRequest, list, render, upsert } from "./clinician/list.js";
+import { renderGates, updateGate } from "./clinician/gates.js";
 import { initMediPay, renderCards, sendToMediPay, upsertCard } from "./clinician/medipay.js";
 import { initReceived, showReceived } from "./clinician/received.js";
 import { closeRefundUnlessBusy, initRefund, openRefund } from "./clinician/refund.js";
+import { closeCaptureUnlessBusy, initCapture, openCapture, releaseHold } from "./clinician/capture.js";
 import { state } from "./clinician/state.js";
 
 const endedNotice = $("[data-role=ended]");
@@ -21,6 +23,7 @@ function endConsult() {
   endedNotice.hidden = false;
   disableForm();
   closeRefundUnlessBusy();
+  closeCaptureUnlessBusy();
   render();
   announce(t("The consultation has ended."));
 }
@@ -28,18 +31,24 @@ function endConsult() {
 initConfirm();
 initForm();
 initRefund();
+initCapture();
 initReceived();
 initMediPay();
 onItemAction(list, {
   cancel: cancelRequest,
   "refund-open": openRefund,
+  "capture-open": openCapture,
+  release: releaseHold,
   "send-medipay-item": (id, button) => sendToMediPay({ request_id: id }, button)
 });
 render();
+renderGates();
 
 state.socket = connect({
   on: {
     "bill_card:updated": (data) => upsertCard(data && data.card),
+    // A patient paid before joining, or their card was authorised: they can be let in.
+    "patient:gate": updateGate,
     // Stripe refused a patient's checkout for good (the clinic's account, the request):
     // the server's translated words say what to do; "try again" outages never come here.
     "payment:problem": (data) => {
@@ -53,6 +62,7 @@ state.socket = connect({
     setLimits(data.limits);
     state.requests = byId(data.requests);
     render();
+    renderGates();
     state.cards = byId(data.cards);
     renderCards();
   },

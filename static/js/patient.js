@@ -7,7 +7,8 @@ import { byId, mergeConsult, onItemAction } from "./panel/requests.js";
 import { connect } from "./panel/socket.js";
 import "./panel/language.js";
 import { startCheckout } from "./patient/checkout.js";
-import { list, render, upsert } from "./patient/list.js";
+import { setGate } from "./patient/gate.js";
+import { gateList, list, render, upsert } from "./patient/list.js";
 import { state } from "./patient/state.js";
 import { pushToPhone, showQr, startVipps } from "./patient/vipps.js";
 
@@ -21,19 +22,26 @@ function endConsult() {
   announce(t("The consultation has ended."));
 }
 
-onItemAction(list, {
+const actions = {
   pay: startCheckout,
   vipps: (id, button) => startVipps(id, button, render),
   "vipps-push": (id, button) => pushToPhone(id, button, render),
   "vipps-show-qr": (id, button) => showQr(id, button, render)
-});
+};
+onItemAction(list, actions);
+// The waiting room's request is paid the same way.
+onItemAction(gateList, actions);
 render();
 
 state.socket = connect({
+  on: {
+    // The gate before the call changed: paid, or the card authorised.
+    "patient:gate": (data) => { if (data && data.gate) setGate(data.gate, render); }
+  },
   onState: (data) => {
     state.consult = mergeConsult(state.consult, data.consult);
     state.requests = byId(data.requests);
-    render();
+    setGate(data.me && data.me.gate, render);
   },
   onRequested: upsert,
   onUpdated: upsert,

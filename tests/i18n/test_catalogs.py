@@ -50,6 +50,15 @@ BACKEND_MESSAGES = (
     "Too many requests. Please wait a moment.",
     "Payment received",
     "Consultation",
+    # Card holds and no-shows
+    "Only an authorised card hold can be captured.",
+    "The amount is more than the card hold of %(hold)s.",
+    "Stripe refused the capture: %(reason)s",
+    "Only an authorised card hold can be released.",
+    "A capture of this card hold is under way.",
+    "This card hold could not be released. Please try again.",
+    "Card hold captured",
+    "No-show fee",
 )
 
 

@@ -57,7 +57,8 @@ def test_run_job_exports_the_queue_through_the_built_in_sandbox(tmp_path: Path) 
 
 async def test_the_scheduler_runs_every_medipay_job(pipeline: Pipeline) -> None:
     names = [job.name for job in pipeline.live.app[SERVICES].jobs()]
-    assert names == ["expire-requests", "export-queue", "retry-not-exported", "sync-medipay"]
+    assert names == ["expire-requests", "watch-holds", "no-shows", "export-queue", "retry-not-exported",
+                     "sync-medipay"]
 
 
 async def test_a_daily_job_runs_once_a_day_across_workers_and_restarts(pipeline: Pipeline) -> None:

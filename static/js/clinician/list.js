@@ -36,6 +36,8 @@ function buildItem(id) {
   const actions = el("div", { className: "request__actions" }, [
     button("cancel", "button button--danger button--small", t("Cancel")),
     button("refund-open", "button button--small", t("Refund…"), { "aria-haspopup": "dialog" }),
+    button("capture-open", "button button--primary button--small", t("Capture…"), { "aria-haspopup": "dialog" }),
+    button("release", "button button--small", t("Release hold")),
     button("send-medipay-item", "button button--small", t("Send as SMS/invoice"))
   ]);
   return el("li", { "data-request-id": id }, [
@@ -87,6 +89,17 @@ function fillItem(li, r) {
   refund.hidden = !refundable;
   refund.disabled = !refundable || ended || (state.refunding.busy && state.refunding.id === r.id);
   refund.setAttribute("aria-label", t("Refund: {description}", { description: description }));
+
+  // A card hold the patient authorised: capture up to it, or release it (the socket works while the call runs).
+  const held = (statuses.held || []).includes(r.status);
+  const capture = li.querySelector("[data-role=capture-open]");
+  capture.hidden = !held;
+  capture.disabled = !held || ended;
+  capture.setAttribute("aria-label", t("Capture: {description}", { description: description }));
+  const release = li.querySelector("[data-role=release]");
+  release.hidden = !held;
+  release.disabled = !held || ended;
+  release.setAttribute("aria-label", t("Release hold: {description}", { description: description }));
 
   const onward = li.querySelector("[data-role=send-medipay-item]");
   // Already on its way to MediPay: nothing more to send.

@@ -2,7 +2,7 @@
 import { isOpen, t } from "../panel/config.js";
 import { $, announce, showNotice } from "../panel/dom.js";
 import { request } from "../panel/socket.js";
-import { list, render } from "./list.js";
+import { render } from "./list.js";
 import { state } from "./state.js";
 
 const payError = $("[data-role=pay-error]");
@@ -70,7 +70,7 @@ export function startCheckout(id, button) {
     if (opened) {
       announce(t("The payment page opened in a new window."));
     } else {
-      const link = list.querySelector('[data-request-id="' + CSS.escape(id) + '"] [data-role=checkout-link]');
+      const link = document.querySelector('[data-request-id="' + CSS.escape(id) + '"] [data-role=checkout-link]');
       announce(t("Your browser blocked the new window. Use the link to open the payment page."));
       if (link) link.focus();
     }

@@ -3,6 +3,7 @@ import { isOpen, isPaid, problemText, requestLabel, statuses, t } from "../panel
 import { $, announce, el } from "../panel/dom.js";
 import { formatDateTime, money } from "../panel/format.js";
 import { reconcile, sortRequests } from "../panel/requests.js";
+import { gateList, inWaitingRoom, renderGate, showing as waitingRoomShowing } from "./gate.js";
 import { amountOf, state } from "./state.js";
 import { buildVipps, fillVipps, offered as vippsOffered } from "./vipps.js";
 
@@ -12,7 +13,7 @@ const nothing = $("[data-role=nothing-pending]");
 const confirmation = $("[data-role=confirmation]");
 const confirmationList = $("[data-role=confirmation-list]");
 
-export { list };
+export { gateList, list };
 
 function title(r) {
   return t("Payment requested: {amount} — {description}", { amount: amountOf(r), description: r.description || "" });
@@ -86,12 +87,25 @@ function fillItem(li, r) {
   pay.hidden = !payable;
   pay.disabled = !payable || busy;
   const what = { amount: amountOf(r), description: description };
-  pay.setAttribute("aria-label", vippsOffered ? t("Pay now by card: {amount} — {description}", what)
-    : t("Pay now: {amount} — {description}", what));
+  // In the waiting room the heading says what and why; a hold is authorised, not paid, and by card only.
+  const gated = inWaitingRoom(r);
+  const hold = gated && r.kind === statuses.policy.HOLD;
+  // The heading above says what and why; "Requested" and its time would only repeat it.
+  li.querySelector("[data-role=title]").hidden = gated;
+  li.querySelector(".request__meta").hidden = gated;
+  if (gated) {
+    pay.className = "button button--primary";
+    pay.textContent = hold ? t("Authorise card") : t("Pay by card");
+    pay.setAttribute("aria-label", hold ? t("Authorise card: up to {amount}", what)
+      : t("Pay by card: {amount} — {description}", what));
+  } else {
+    pay.setAttribute("aria-label", vippsOffered ? t("Pay now by card: {amount} — {description}", what)
+      : t("Pay now: {amount} — {description}", what));
+  }
   if (busy) pay.setAttribute("aria-busy", "true"); else pay.removeAttribute("aria-busy");
   const vipps = li.querySelector("[data-role=vipps]");
   if (vipps) {
-    vipps.hidden = !payable;
+    vipps.hidden = !payable || hold;
     vipps.disabled = !payable || busy;
     vipps.setAttribute("aria-label", t("Pay with Vipps: {amount} — {description}", what));
     fillVipps(li, r);
@@ -153,14 +167,17 @@ function renderConfirmation(sorted) {
 
 export function render() {
   // What can still be paid comes first; then the rest, newest first.
-  const sorted = sortRequests(Array.from(state.requests.values()))
+  // The waiting room's request is drawn there, above everything, until it is paid.
+  renderGate(buildItem, fillItem);
+  const all = sortRequests(Array.from(state.requests.values()));
+  const sorted = all.filter((r) => !inWaitingRoom(r))
     .sort((a, b) => (isOpen(b.status) ? 1 : 0) - (isOpen(a.status) ? 1 : 0));
   reconcile(list, sorted, "data-request-id", buildItem, fillItem);
   section.hidden = sorted.length === 0;
   // An amount on its way by SMS is still asked for: "no payment is requested" would not be true.
   const bySms = [statuses.onward.MEDIPAY_SMS, statuses.onward.MEDIPAY_QUEUE];
-  nothing.hidden = sorted.some((r) => isOpen(r.status) || bySms.includes(r.onward));
-  renderConfirmation(sorted);
+  nothing.hidden = waitingRoomShowing() || sorted.some((r) => isOpen(r.status) || bySms.includes(r.onward));
+  renderConfirmation(all);
 }
 
 /** Take the server's view of one request, draw it, and say what changed. */

@@ -1,0 +1,59 @@
+"""A patient's no-show as the consult's view shows it (``patients[].no_show``), read from the rows.
+
+Where the fee went is not stored apart: a live "No-show fee" line on the
+patient's bill card says ``bill_card``; their card hold captured as the
+no-show fee says ``hold``; otherwise ``none`` (docs/rules.md, rule H4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import select
+
+from app.billing.serialisers import PatientView
+from app.billing.statuses import REQUEST_PAID, CheckoutProblem
+from app.models import BillCard, BillCardLine, ConsultPatient, PaymentRequest
+
+# The line a no-show fee makes on a bill card, and the description of the fee (line, capture, receipt).
+NO_SHOW_LINE = "NOSHOW"
+NO_SHOW_DESCRIPTION = "No-show fee"
+
+
+@dataclasses.dataclass(frozen=True)
+class NoShowView:
+    """A patient who never joined a consult with a no-show fee: what was charged, how, and when decided."""
+
+    fee: int | None
+    request_id: str | None
+    how: str  # hold | bill_card | none
+    at: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientOutcome(PatientView):
+    """A patient in ``GET /api/v1/consults/{id}``: with their no-show, once decided."""
+
+    no_show: NoShowView | None
+
+
+async def no_show_of(s: Any, patient: ConsultPatient, requests: list[PaymentRequest]) -> dict[str, Any] | None:
+    """``patients[].no_show`` of the consult's view: the fee, how it is collected, and when it was decided."""
+    if patient.no_show_at is None:
+        return None
+    at = patient.no_show_at.isoformat().replace("+00:00", "Z")
+    line = await s.scalar(select(BillCardLine.id).join(BillCard, BillCard.id == BillCardLine.bill_card_id).where(
+        BillCardLine.code == NO_SHOW_LINE, BillCardLine.voided_at.is_(None),
+        BillCard.consult_id == patient.consult_id, BillCard.patient_ref == patient.patient_id))
+    if line is not None:
+        return {"fee": patient.no_show_fee, "request_id": None, "how": "bill_card", "at": at}
+    charged = [r for r in requests if r.patient_id == patient.patient_id and r.kind == "hold"
+               and r.description == NO_SHOW_DESCRIPTION
+               and (r.status in REQUEST_PAID or r.problem == CheckoutProblem.CAPTURING)]
+    if charged:
+        r = charged[0]
+        fee = r.amount if r.status in REQUEST_PAID else int(r.problem_detail or 0) or patient.no_show_fee
+        return {"fee": fee, "request_id": r.id, "how": "hold", "at": at}
+    return {"fee": patient.no_show_fee, "request_id": None, "how": "none", "at": at}
+

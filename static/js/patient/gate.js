@@ -1,0 +1,79 @@
+/* The waiting room: the patient's gate before the call (pay a fixed amount, or let the clinic
+   hold up to an amount on the card), drawn above everything else. Its request is paid the way any
+   request is (the item and its buttons come from list.js); it leaves the request list until paid. */
+import { config, isPaid, statuses, t } from "../panel/config.js";
+import { $, announce } from "../panel/dom.js";
+import { money } from "../panel/format.js";
+import { reconcile } from "../panel/requests.js";
+import { state } from "./state.js";
+
+const room = $("[data-role=waiting-room]");
+const heading = $("[data-role=waiting-title]");
+const why = $("[data-role=waiting-why]");
+const done = $("[data-role=waiting-done]");
+export const gateList = $("[data-role=gate-list]");
+
+state.gate = config.gate || null;
+
+const GATE = statuses.gate || {};
+const POLICY = statuses.policy || {};
+
+function gateAmount(gate) {
+  return money(gate.amount, gate.currency || state.consult.currency || "NOK");
+}
+
+/** The gate's request while the waiting room holds it (not yet paid or captured). */
+export function inWaitingRoom(r) {
+  const gate = state.gate;
+  return !!gate && !!r && r.id === gate.request_id && !isPaid(r.status);
+}
+
+function doneText(gate) {
+  if (gate.kind === POLICY.BEFORE_JOIN && gate.status === GATE.PAID) return t("Paid. Your clinician will let you in.");
+  if (gate.kind === POLICY.HOLD && gate.status === GATE.AUTHORISED) {
+    return t("Card authorised. Your clinician will let you in. You are charged only for the consultation, after it, at most {amount}.",
+      { amount: gateAmount(gate) });
+  }
+  return "";
+}
+
+/** Whether the waiting room shows now (something to pay or authorise, or just done). */
+export function showing() {
+  const gate = state.gate;
+  if (!gate) return false;
+  return gate.status === GATE.WAITING || !!doneText(gate);
+}
+
+/** Draw the waiting room; build and fill draw the gate's request as list.js draws any. */
+export function renderGate(build, fill) {
+  const gate = state.gate;
+  room.hidden = !showing();
+  if (room.hidden) {
+    reconcile(gateList, [], "data-request-id", build, fill);
+    return;
+  }
+  const clinician = (state.consult.clinician && state.consult.clinician.name) || "";
+  const r = state.requests.get(gate.request_id);
+  const description = gate.description || (r && r.description) || "";
+  heading.textContent = gate.kind === POLICY.HOLD
+    ? t("Your clinic asks to hold up to {amount} on your card.", { amount: gateAmount(gate) })
+    : t("Before your consultation with {clinician}: {amount} — {description}",
+      { clinician: clinician, amount: gateAmount(gate), description: description });
+  why.textContent = gate.kind === POLICY.HOLD
+    ? t("You are charged only for the consultation, after it, at most this amount.")
+    : t("Please pay before the consultation starts. Your clinician lets you in when it is paid.");
+  const text = doneText(gate);
+  done.textContent = text;
+  done.hidden = !text;
+  const waiting = gate.status === GATE.WAITING && r && !state.ended;
+  reconcile(gateList, waiting ? [r] : [], "data-request-id", build, fill);
+}
+
+/** A new state of the gate (consult:state's me.gate, or patient:gate); says when it is passed. */
+export function setGate(gate, render) {
+  const before = state.gate;
+  state.gate = gate || null;
+  render();
+  const text = state.gate ? doneText(state.gate) : "";
+  if (text && (!before || before.status !== state.gate.status)) announce(text);
+}

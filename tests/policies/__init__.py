@@ -1,0 +1,1 @@
+"""Payment policies: paying before joining, card holds, the clinic default and the waiting room."""
