@@ -46,15 +46,23 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("capture_before", app.models.UTCDateTime(timezone=True), nullable=True))
 
 
+DROPPED = {
+    "payment_requests": ("capture_before", "authorised_at", "hold_amount", "kind"),
+    "consult_patients": ("no_show_at", "joined_at", "gate_request_id",
+                         "no_show_fee", "policy_description", "policy_amount", "payment_policy"),
+    "clinics": ("no_show_fee", "policy_description", "policy_amount", "payment_policy"),
+}
+
+
 def downgrade() -> None:
-    with op.batch_alter_table("payment_requests") as batch_op:
-        for name in ("capture_before", "authorised_at", "hold_amount", "kind"):
-            batch_op.drop_column(name)
-    with op.batch_alter_table("consult_patients") as batch_op:
-        for name in ("no_show_at", "joined_at", "gate_request_id"):
-            batch_op.drop_column(name)
-        for column in reversed(_policy_columns()):
-            batch_op.drop_column(column.name)
-    with op.batch_alter_table("clinics") as batch_op:
-        for column in reversed(_policy_columns()):
-            batch_op.drop_column(column.name)
+    # On SQLite the columns are dropped in place: a batch copy would drop and recreate tables that
+    # other tables' rows refer to, which the enforced foreign keys refuse once there is data.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for table, columns in DROPPED.items():
+        if sqlite:
+            for name in columns:
+                op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+        else:
+            with op.batch_alter_table(table) as batch_op:
+                for name in columns:
+                    batch_op.drop_column(name)
