@@ -91,7 +91,7 @@ async def test_no_show_fee_is_captured_from_the_hold_once(live: Live) -> None:
 
 async def test_no_show_is_never_charged_after_joining(live: Live) -> None:
     consult, clinician, patient, r = await authorised_hold(live, no_show_fee=30000)
-    # The patient's socket connected (h16a's joined_at): they joined, so no fee.
+    # The patient's socket connected (joined_at): they joined, so no fee.
     assert await live.scalar(select(ConsultPatient.joined_at).where(ConsultPatient.consult_id == consult["id"]))
     status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
     assert status == 200 and ended["patients"][0]["no_show"] is None
