@@ -28,7 +28,7 @@ async def test_sydney_clinic_times_words_and_a_spreadsheet(live: Live, session: 
     await page.get_by_test_id("clinic-settings-link").first.click()
     await expect(page.get_by_role("heading", name="Clinic settings", exact=False)).to_be_visible()
     await page.get_by_label("Time zone").select_option("Australia/Sydney")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("button", name="Save", exact=True).click()
     await expect(flash(page)).to_contain_text("is now Australia/Sydney.")
 
     nav = page.get_by_role("navigation", name="Main")

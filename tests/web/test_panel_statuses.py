@@ -35,6 +35,8 @@ def test_statuses_are_str_enums_with_the_stored_values():
         "failed",
         "refunded",
         "partially_refunded",
+        "authorised",
+        "released",
     ]
     assert [s.value for s in CardStatus] == [
         "under_work",
