@@ -94,6 +94,16 @@ def _mapped_errors() -> Iterator[None]:
         raise _wrap(e) from e
 
 
+
+def _options(account: str | None, idempotency_key: str | None = None) -> dict[str, Any]:
+    """The SDK's request options: the connected account acted on, and the call's idempotency key."""
+    options: dict[str, Any] = {}
+    if idempotency_key is not None:
+        options["idempotency_key"] = idempotency_key
+    if account:
+        options["stripe_account"] = account
+    return options
+
 def split_secrets(value: str | Sequence[str] | None) -> tuple[str, ...]:
     """A comma-separated list of signing secrets (several during a roll), blanks dropped."""
     items = value.split(",") if isinstance(value, str) else (value or ())
@@ -187,21 +197,19 @@ class StripeSDKGateway:
         if new.capture_method == "manual":
             # A hold: the card is authorised at Checkout and captured (or released) later.
             params["payment_intent_data"]["capture_method"] = "manual"
-        options: dict[str, Any] = {"idempotency_key": new.idempotency_key}
-        if new.account:
-            options["stripe_account"] = new.account
+        options = _options(new.account, new.idempotency_key)
         with _mapped_errors():
             session = await self._client.v1.checkout.sessions.create_async(params, options)  # type: ignore[arg-type]
         return CheckoutSession.from_stripe(session)
 
     async def retrieve_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession:
-        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        options = _options(account)
         with _mapped_errors():
             session = await self._client.v1.checkout.sessions.retrieve_async(session_id, options=options)  # type: ignore[arg-type]
         return CheckoutSession.from_stripe(session)
 
     async def expire_checkout_session(self, session_id: str, *, account: str | None) -> CheckoutSession:
-        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        options = _options(account)
         with _mapped_errors():
             session = await self._client.v1.checkout.sessions.expire_async(session_id, options=options)  # type: ignore[arg-type]
         return CheckoutSession.from_stripe(session)
@@ -263,22 +271,20 @@ class StripeSDKGateway:
             params["amount"] = amount
         if reason:
             params["reason"] = reason
-        options: dict[str, Any] = {"idempotency_key": idempotency_key}
-        if account:
-            options["stripe_account"] = account
+        options = _options(account, idempotency_key)
         with _mapped_errors():
             refund = await self._client.v1.refunds.create_async(params, options)  # type: ignore[arg-type]
         return Refund.from_stripe(refund)
 
     async def retrieve_refund(self, refund_id: str, *, account: str | None) -> Refund:
-        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        options = _options(account)
         with _mapped_errors():
             refund = await self._client.v1.refunds.retrieve_async(refund_id, options=options)  # type: ignore[arg-type]
         return Refund.from_stripe(refund)
 
     async def retrieve_payment_intent(self, pi_id: str, *, account: str | None) -> PaymentIntent:
         """The PaymentIntent with its latest charge expanded (for a hold's ``capture_before``)."""
-        options: dict[str, Any] = {"stripe_account": account} if account else {}
+        options = _options(account)
         with _mapped_errors():
             intent = await self._client.v1.payment_intents.retrieve_async(
                 pi_id, {"expand": ["latest_charge"]}, options)  # type: ignore[arg-type]
@@ -301,9 +307,7 @@ class StripeSDKGateway:
         if application_fee_amount is not None:
             # The platform's fee on what is captured (a direct charge's fee is set per capture).
             params["application_fee_amount"] = application_fee_amount
-        options: dict[str, Any] = {"idempotency_key": idempotency_key}
-        if account:
-            options["stripe_account"] = account
+        options = _options(account, idempotency_key)
         with _mapped_errors():
             intent = await self._client.v1.payment_intents.capture_async(pi_id, params, options)  # type: ignore[arg-type]
         return PaymentIntent.from_stripe(intent)
@@ -320,9 +324,7 @@ class StripeSDKGateway:
         params: dict[str, Any] = {"expand": ["latest_charge"]}
         if cancellation_reason:
             params["cancellation_reason"] = cancellation_reason
-        options: dict[str, Any] = {"idempotency_key": idempotency_key}
-        if account:
-            options["stripe_account"] = account
+        options = _options(account, idempotency_key)
         with _mapped_errors():
             intent = await self._client.v1.payment_intents.cancel_async(pi_id, params, options)  # type: ignore[arg-type]
         return PaymentIntent.from_stripe(intent)
