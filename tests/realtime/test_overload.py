@@ -239,7 +239,12 @@ async def test_a_burst_behind_a_busy_writer_admits_what_it_can_do_within_the_bou
     assert max(took for _, _, took in answers) < 2.0
     # What was admitted waited at most about the bound (300 ms) behind the others, plus its own turn.
     assert accepted and max(took for _, took in accepted) < 1.0, accepted
-    assert len(busy) >= 8, answers
+    if live.app[DB].is_sqlite:
+        # SQLite has one writer, so each request waits its 150 ms turn: 24 of them would take
+        # 3.6 s, and the bound must have refused at least 8. PostgreSQL writes side by side (the
+        # other writer holds no lock there), so how many it refuses is the machine's to decide;
+        # the bounds on every answer's wait above are what hold there.
+        assert len(busy) >= 8, answers
     # Each accepted request is stored once and pushed to its patient; a refused one left nothing behind.
     stored = {d for (d,) in await live.rows(select(PaymentRequest.description)
                                             .where(PaymentRequest.description.like("Burst %")))}
