@@ -218,6 +218,9 @@ class HoldActions:
             if intent.status in ("succeeded", "canceled"):
                 # Captured by an earlier try, or cancelled meanwhile: apply what Stripe has.
                 await self._apply_intent(r.id, intent)
+                if intent.status == "canceled":
+                    # Released (or lapsed) before this capture reached Stripe: nothing was captured.
+                    raise Conflict("not_capturable", "Only an authorised card hold can be captured.") from e
                 return await self._hold_view(r.id)
             await self._capture_refused(r.id, e)
         await self._apply_intent(r.id, holds.Intent.of(answer))

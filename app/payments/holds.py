@@ -97,6 +97,11 @@ async def authorise(s: AsyncSession, r: PaymentRequest, session_id: str, intent:
                 else "stale"), None
     if r.status == RequestStatus.AUTHORISED:
         return "already_authorised", None
+    if intent is not None and intent.status == "canceled" and r.checkout_session_id in (None, session_id):
+        # Authorised, then cancelled at Stripe (or lapsed) before we heard of either, the events out of
+        # order: it ends as it would have in order, not waiting on a session that can no longer be paid.
+        r.status, r.checkout_session_id, r.payment_intent_id = RequestStatus.AUTHORISED, session_id, intent.id
+        return await mark_released(s, r, now, lapsed=intent.cancellation_reason in LAPSED_REASONS)
     if intent is None or intent.status != "requires_capture":
         # Not confirmed at Stripe (yet): nothing changes; the next look-up or event decides.
         log.info("hold %s: session %s complete but its intent is %s", r.id, session_id,
