@@ -30,7 +30,7 @@ from app.clock import Clock
 from app.consults.notifier import Notifier, clinician_room, request_changed
 from app.consults.participant import Participant, require_role
 from app.db import Database
-from app.errors import Conflict, Invalid, NotFound, Unavailable
+from app.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from app.models import Clinic, PaymentRequest
 from app.payments import holds
 from app.payments.minimums import check_minimum
@@ -186,19 +186,34 @@ class HoldActions:
             r = await locked_request(s, request_id)
             if r.problem == CheckoutProblem.CAPTURING and r.status == RequestStatus.AUTHORISED:
                 return r  # a capture whose answer was lost: sent again exactly as it was
-            _check_capturable(r, amount)
-            r.checkout_attempt += 1
-            r.problem, r.problem_detail, r.problem_at = CheckoutProblem.CAPTURING, str(amount), now
-            if description:
-                r.description = description
-            if r.application_fee_amount:
-                clinic = await s.get(Clinic, r.clinic_id)
-                assert clinic is not None
-                r.application_fee_amount = _fee(amount, clinic)
-            r.updated_at = now
-            await _audit(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
-                         "payment.capture_requested", now, amount=amount, hold_amount=r.hold_amount)
+            await _store_capture(s, r, amount, description, scope, now)
         return r
+
+    async def store_capture(self, s: Any, request_id: str, amount: int, description: str) -> bool:
+        """Store the system's capture in the caller's transaction (a no-show's fee, decided in the same one).
+
+        False if the hold cannot take it now (a capture already under way, or not capturable); the caller's
+        decision stands either way. ``send_capture`` after the commit sends it; if this process dies first,
+        the ``watch-holds`` job does.
+        """
+        r = await locked_request(s, request_id)
+        if r.problem == CheckoutProblem.CAPTURING:
+            log.warning("hold %s: a capture is already under way; %s not stored", r.id, amount)
+            return False
+        try:
+            await _store_capture(s, r, amount, description, None, self.clock.now())
+        except DomainError as e:
+            log.warning("hold %s: capture of %s not stored: %s", r.id, amount, e.code)
+            return False
+        return True
+
+    async def send_capture(self, request_id: str) -> RequestView:
+        """Send a capture stored by ``store_capture`` (once committed) and apply Stripe's answer."""
+        async with self.db.read() as s:
+            r = await s.get(PaymentRequest, request_id)
+        if r is None or r.status != RequestStatus.AUTHORISED or r.problem != CheckoutProblem.CAPTURING:
+            return await self._hold_view(request_id)  # sent and settled by someone else meanwhile
+        return await self._send_capture(r)
 
     async def _send_capture(self, r: PaymentRequest) -> RequestView:
         """Send the stored capture to Stripe and apply its answer."""
@@ -285,6 +300,23 @@ def _check_capturable(r: PaymentRequest, amount: int) -> None:
         raise Invalid("amount_above_hold", "The amount is more than the card hold of %(hold)s.", field="amount",
                       hold=_money(r.hold_amount, r.currency))
     check_minimum(amount, r.currency)
+
+
+async def _store_capture(s: Any, r: PaymentRequest, amount: int, description: str | None, scope: HoldScope | None,
+                         now: datetime) -> None:
+    """The capture (amount, description, attempt: the key) on the locked request, before Stripe hears of it."""
+    _check_capturable(r, amount)
+    r.checkout_attempt += 1
+    r.problem, r.problem_detail, r.problem_at = CheckoutProblem.CAPTURING, str(amount), now
+    if description:
+        r.description = description
+    if r.application_fee_amount:
+        clinic = await s.get(Clinic, r.clinic_id)
+        assert clinic is not None
+        r.application_fee_amount = _fee(amount, clinic)
+    r.updated_at = now
+    await _audit(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
+                 "payment.capture_requested", now, amount=amount, hold_amount=r.hold_amount)
 
 
 def _check_releasable(r: PaymentRequest) -> None:

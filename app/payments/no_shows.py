@@ -92,6 +92,10 @@ class NoShows:
             if hold is not None:
                 assert hold.hold_amount is not None
                 capture = (hold.id, min(fee, hold.hold_amount))
+                # Stored with the decision, in one transaction: whoever reads the decision reads the
+                # capture too, and a process dying before Stripe is called leaves it to watch-holds.
+                if not await self.payments.store_capture(s, hold.id, capture[1], NO_SHOW_DESCRIPTION):
+                    capture = None
                 how = "hold"
             elif await _on_bill_card(s, consult, patient, fee, now):
                 how = "bill_card"
@@ -105,7 +109,7 @@ class NoShows:
         log.info("no-show of %s in %s: %s", patient_id, consult_id, how)
         if capture is not None:
             try:
-                await self.payments.capture_hold(capture[0], capture[1], NO_SHOW_DESCRIPTION, None)
+                await self.payments.send_capture(capture[0])
             except DomainError as e:
                 # Stored before Stripe was called: the watch-holds job sends the same capture again.
                 log.warning("no-show fee of %s in %s not captured yet: %s", patient_id, consult_id, e.code)

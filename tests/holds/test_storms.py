@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.models import AuditEvent, PaymentRequest, StripeEvent
+from app.keys import DB, SERVICES
+from app.models import AuditEvent, ConsultPatient, PaymentRequest, StripeEvent
 from tests.factories import Live
 from tests.holds.storm import STORM, at_stripe, deliveries_taken, logged, one_entry, outcomes, storm
 from tests.holds.support import HOLD, intent_at_stripe, nothing_posted, posted_once, request_row
@@ -87,10 +88,10 @@ async def test_gate_paid_before_joining_in_a_storm_settles_once(live: Live) -> N
     assert (pi["status"], pi["amount_received"]) == ("succeeded", 45000)
 
 
-async def _authorised_in_a_storm(live: Live) -> tuple[dict, object, object, PaymentRequest]:  # type: ignore[type-arg]
+async def _authorised_in_a_storm(live: Live, **policy: object) -> tuple[dict, object, object, PaymentRequest]:  # type: ignore[type-arg]
     """A hold authorised while its completion and ``amount_capturable_updated`` arrive again and again."""
     await live.sandbox_control("POST", "/webhooks", {**STORM, "delay_ms": 100})
-    consult, clinician, patient, r = await _checkout(live, HOLD)
+    consult, clinician, patient, r = await _checkout(live, {**HOLD, **policy})
     paid = await _pay(live, r)
     events = (await logged(live, "checkout.session.completed", r.checkout_session_id)
               + await logged(live, "payment_intent.amount_capturable_updated", paid["payment_intent"]))
@@ -211,3 +212,50 @@ async def test_cancellation_arriving_before_the_authorisation(live: Live, how: s
                              lambda d: d["request"]["status"] == ended)
     again = await patient.call("payment:checkout", {"request_id": r.id})  # type: ignore[attr-defined]
     assert again["ok"] is False and again["error"]["code"] == "not_payable", again
+
+
+async def test_no_show_decided_by_the_job_and_the_hosts_end_at_once_charges_once(live: Live) -> None:
+    """The host ends the consult while the ``no-shows`` job runs again and again and Stripe's events repeat."""
+    consult, clinician, patient, r = await _authorised_in_a_storm(live, no_show_fee=30000)
+    async with live.app[DB].write() as s:  # authorised in the waiting room, never let into the call
+        await s.execute(update(ConsultPatient).where(ConsultPatient.consult_id == consult["id"])
+                        .values(joined_at=None))
+    services = live.app[SERVICES]
+    ended = asyncio.Event()
+
+    async def end() -> tuple[int, dict]:  # type: ignore[type-arg]
+        try:
+            return await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+        finally:
+            ended.set()
+
+    async def job() -> int:
+        decided = 0
+        while not ended.is_set():
+            decided += await services.job("no-shows")()
+            await asyncio.sleep(0)
+        return decided + await services.job("no-shows")()
+
+    (status, body), by_job, by_hand = await asyncio.gather(
+        end(), job(), asyncio.gather(*(services.no_shows.after_end(consult["id"]) for _ in range(3))))
+    assert status == 200, body
+    assert by_job + sum(by_hand) <= 1  # decided once, by whichever got the row first
+    # The host's answer says what was decided, whoever decided it: the fee, from the hold.
+    no_show = body["patients"][0]["no_show"]
+    assert (no_show["fee"], no_show["how"], no_show["request_id"]) == (30000, "hold", r.id), body
+    # Stripe's word on the capture, again and again, with the job and the end once more.
+    captured = await eventually(lambda: logged(live, "payment_intent.succeeded", r.payment_intent_id))
+    await storm(live, captured, services.job("no-shows")(), live.api("POST", f"/api/v1/consults/{consult['id']}/end"))
+    await deliveries_taken(live)
+
+    after = await request_row(live, r.id)
+    assert (after.status, after.amount, after.description) == ("paid", 30000, "No-show fee")
+    await posted_once(live, after, 30000)
+    await one_entry(live)
+    pi = await intent_at_stripe(live, after)
+    assert (pi["status"], pi["amount_received"], pi["amount_capturable"]) == ("succeeded", 30000, 0)
+    assert len(await logged(live, "payment_intent.succeeded", r.payment_intent_id)) == 1
+    decided = await live.rows(select(AuditEvent.details).where(AuditEvent.action == "consult.no_show"))
+    assert len(decided) == 1 and decided[0][0]["how"] == "hold", decided
+    _, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
+    assert (got["patients"][0]["no_show"]["fee"], got["patients"][0]["no_show"]["how"]) == (30000, "hold")
