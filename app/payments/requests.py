@@ -33,7 +33,7 @@ from app.models import Clinic, PaymentRequest
 from app.payments.checkout import Checkout
 from app.payments.group_requests import RequestsMade, store_group
 from app.payments.hold_service import HoldActions
-from app.payments.holds import Intent, session_intent
+from app.payments.holds import AUTHORISED_LATE, Intent, session_intent
 from app.payments.minimums import check_minimum
 from app.payments.provider import InCallProvider, Method
 from app.payments.request_store import Ask, store
@@ -187,6 +187,9 @@ class PaymentService(Checkout, VippsChoice, HoldActions):
             outcome, view = await apply_session(s, session, account=account, now=self.clock.now(), intent=intent)
         if view is not None:
             await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
+        if outcome == AUTHORISED_LATE:
+            # A card hold authorised for a request that had ended: released at Stripe (late_holds).
+            await self.late_holds.release(session.metadata.get("payment_request_id") or session.client_reference_id)
         return outcome
 
     async def hold_intent(self, session: CheckoutSession, account: str | None) -> Intent | None:
