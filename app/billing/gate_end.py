@@ -6,8 +6,9 @@ owed: the request is cancelled and its line on the bill card voided, so neither
 the MediPay transfer (SMS, invoice) nor the bill card asks for it. Whether the
 patient owes a no-show fee instead is rule H4's to decide (``app/payments/no_shows.py``).
 
-A gate whose payment is under way (``checkout_open``: a delayed method) is left
-to finish; a payment that lands after the cancel counts as any late payment does.
+A gate whose payment page is open (``checkout_open``) is first closed at the
+provider (``PaymentService.end_open_gates``): paid meanwhile, it is settled
+instead; a payment under way (a delayed method) is left to finish.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ async def cancel_unpaid_gates(s: AsyncSession, consult_id: str, now: datetime) -
         select(PaymentRequest).where(PaymentRequest.consult_id == consult_id, *UNPAID_GATE)
         .order_by(PaymentRequest.created_at).with_for_update()))
     for r in gates:
-        await finish_unpaid(s, r, "cancelled", REASON, now)
-        r.onward = Onward.NOT_COLLECTED
+        await cancel_gate(s, r, now)
     return gates
+
+
+async def cancel_gate(s: AsyncSession, r: PaymentRequest, now: datetime) -> None:
+    """One unpaid gate request (locked) cancelled: its line voided, nothing collected."""
+    await finish_unpaid(s, r, "cancelled", REASON, now)
+    r.onward = Onward.NOT_COLLECTED

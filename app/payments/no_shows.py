@@ -40,13 +40,13 @@ from app.errors import DomainError
 from app.ids import new_id
 from app.models import BillCardLine, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.payments import holds
-from app.payments.hold_service import HoldActions
+from app.payments.requests import PaymentService
 
 log = logging.getLogger(__name__)
 
 
 class NoShows:
-    def __init__(self, db: Database, *, payments: HoldActions, notifier: Notifier, clock: Clock) -> None:
+    def __init__(self, db: Database, *, payments: PaymentService, notifier: Notifier, clock: Clock) -> None:
         self.db = db
         self.payments = payments
         self.notifier = notifier
@@ -55,6 +55,9 @@ class NoShows:
     async def after_end(self, consult_id: str) -> int:
         """The consult ended: its unpaid gates cancelled, then each of its patients' no-show decided (once)."""
         closed = await self.close_gates(consult_id)
+        # A gate whose payment page is still open: closed at Stripe first, so the card is not sent
+        # on with the gate's amount on it along with the fee.
+        closed += await self.payments.end_open_gates(consult_id)
         async with self.db.read() as s:
             patients = list(await s.scalars(select(ConsultPatient.patient_id).where(*_candidates(consult_id))))
         done = 0

@@ -49,6 +49,36 @@ async def test_host_ends_with_the_gate_unpaid(live: Live) -> None:
     assert await live.ledger_balanced()
 
 
+async def test_host_ends_while_the_gate_payment_page_is_open(live: Live) -> None:
+    consult = await live.consult(payment_policy=BEFORE_JOIN)
+    request_id = consult["patients"][0]["gate"]["request_id"]
+    patient = await live.peer(consult["patients"][0]["token"])
+    await patient.wait_for("consult:state")
+    # The patient opened Stripe's page from the waiting room and left it there.
+    ack = await patient.call("payment:checkout", {"request_id": request_id})
+    assert ack["ok"], ack
+    r = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id))
+    assert r.status == "checkout_open"
+    status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200, ended
+    [r] = ended["payment_requests"]
+    assert (r["status"], r["onward"]) == ("cancelled", "not_collected")
+    # The page is closed at Stripe: it can no longer take the gate's amount.
+    assert live.http
+    row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id))
+    headers = {"Authorization": f"Bearer {live.settings.stripe_key}", "Stripe-Account": row.stripe_account_id or ""}
+    async with live.http.get(f"{live.sandbox}/v1/checkout/sessions/{row.checkout_session_id}",
+                             headers=headers) as resp:
+        assert (await resp.json())["status"] == "expired"
+    # The card owes the no-show fee alone, and only that goes to MediPay.
+    assert ended["patients"][0]["no_show"]["how"] == "bill_card"
+    card, lines = await _card_owes(live, request_id)
+    assert lines == [("NOSHOW", "No-show fee", 30000)] and card.patient_share == 30000
+    queued = await live.rows(select(MediPayExport.trigger).where(MediPayExport.bill_card_id == card.id))
+    assert queued == [("hourly",)]
+    assert await live.rows(select(Payment.id)) == []
+
+
 async def test_without_a_no_show_fee_nothing_is_owed(live: Live) -> None:
     consult = await live.consult(payment_policy={**BEFORE_JOIN, "no_show_fee": None})
     request_id = consult["patients"][0]["gate"]["request_id"]
