@@ -225,6 +225,11 @@ class ReleaseHold(Command):
     request_id: str
 
 
+@command(inputs.PRESENT)
+class MarkPresent(Command):
+    """``patient:present``: the patient is in the call, their gate having opened while they were connected."""
+
+
 @command(inputs.CAPTURE)
 class CaptureBody(Command):
     """The body of ``POST /api/v1/payment-requests/{id}/capture``."""

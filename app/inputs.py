@@ -116,6 +116,8 @@ PAYMENT_REQUEST = Schema(
     },
 )
 REQUEST_REF = Schema(fields={"request_id": ID}, required=("request_id",))
+# patient:present: the patient's panel, connected, saw its gate open (docs/rules.md, rule H4); nothing to say.
+PRESENT = Schema(fields={})
 # payment:vipps: the patient pays a request with Vipps. ``flow`` is the panel's choice (a phone browser
 # sends NATIVE_REDIRECT or WEB_REDIRECT); without one, a push to ``phone`` (else the number the host
 # gave for the patient) or, with no number known, a QR code.

@@ -41,6 +41,10 @@ class GateStatus(StrEnum):
     EXPIRED = "expired"  # ended without a payment or an authorisation
 
 
+# A gate the patient has passed: paid, authorised, or (a hold) captured. Only through an open gate
+# (or with no gate at all) does a patient join the call (docs/rules.md, rule H4).
+OPEN_GATES = frozenset({GateStatus.PAID, GateStatus.AUTHORISED, GateStatus.CAPTURED})
+
 _WAITING = {"requested", "checkout_open"}
 _PAID = {"paid", "refunded", "partially_refunded"}
 
@@ -105,6 +109,12 @@ def policy_view(patient: Any) -> dict[str, Any]:
     kind = patient.payment_policy or PolicyKind.IN_CALL
     return {"kind": str(kind), "amount": patient.policy_amount, "description": patient.policy_description,
             "no_show_fee": patient.no_show_fee}
+
+
+def gate_is_open(patient: Any, requests: Mapping[str, Any]) -> bool:
+    """Whether the patient may be in the call: no gate, or one they have passed."""
+    gate = gate_view(patient, requests)
+    return gate is None or gate["status"] in OPEN_GATES
 
 
 def gates_of(patients: list[Any], requests: list[Any]) -> dict[str, dict[str, Any] | None]:

@@ -123,6 +123,8 @@ class CheckoutProblem(StrEnum):
     CAPTURE_REFUSED = "capture_refused"  # Stripe refused the capture; ``detail``: its code. Still authorised
     HOLD_LAPSING = "hold_lapsing"  # Stripe's deadline for capturing is less than a day away
     HOLD_LAPSED = "hold_lapsed"  # released by us just before Stripe's deadline, nothing captured
+    # The card was authorised after the hold's request was cancelled or its consult ended: released at once.
+    AUTHORISED_LATE = "authorised_late"
 
 
 @unique
@@ -148,6 +150,8 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.CAPTURE_REFUSED: "The capture was not accepted: {reason}. The card is still authorised.",
         CheckoutProblem.HOLD_LAPSING: "The card hold lapses within a day: capture or release it.",
         CheckoutProblem.HOLD_LAPSED: "The card hold was released before it lapsed. Nothing was charged.",
+        CheckoutProblem.AUTHORISED_LATE: "The card was authorised after the request had ended, so the hold "
+        "was released. Nothing was charged.",
     },
     "patient": {
         CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
@@ -161,6 +165,8 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.CAPTURE_REFUSED: "The charge did not go through. Nothing was taken from your card.",
         CheckoutProblem.HOLD_LAPSING: "Your card is authorised; the clinic will charge it or release it soon.",
         CheckoutProblem.HOLD_LAPSED: "The hold on your card was released. Nothing was charged.",
+        CheckoutProblem.AUTHORISED_LATE: "Your card was authorised after the request had ended, so the hold "
+        "on it was released. Nothing was charged.",
     },
 }
 ONWARD_LABELS: dict[str, dict[Onward, str]] = {

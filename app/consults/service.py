@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 
 from app import validation as v
 from app.billing import cards
-from app.billing.gates import gates_of
+from app.billing.gate_end import cancel_unpaid_gates
+from app.billing.gates import gate_is_open, gates_of
 from app.billing.no_show_view import NoShowView, PatientOutcome, no_show_of
 from app.billing.serialisers import (
     AfterEnd,
@@ -25,16 +27,18 @@ from app.billing.serialisers import (
     PatientView,
     RequestView,
     consult_view,
+    iso,
     request_view,
 )
 from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult
 from app.consults.notifier import Notifier, request_changed
-from app.consults.participant import ConsultRow, Participant
+from app.consults.participant import ConsultRow, Participant, require_role
+from app.consults.presence import mark_joined
 from app.consults.tokens import JoinClaims, TokenSigner
 from app.db import Database
-from app.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from app.errors import DomainError, Forbidden, Invalid, NotFound, Unauthenticated
 from app.i18n import SUPPORTED as LANGUAGES
 from app.ids import new_id
 from app.models import BillCard, Clinic, Consult, ConsultPatient, PaymentRefund, PaymentRequest
@@ -168,11 +172,14 @@ class ConsultService:
     async def end(self, organisation_id: str, consult_id: str) -> ConsultDetail:
         now = self.clock.now()
         ended: list[PaymentRequest] = []
+        gates: list[PaymentRequest] = []
         async with self.db.write() as s:
             consult = await self._owned(s, organisation_id, consult_id, lock=True)
             if consult.status == "active":
                 consult.status = "ended"
                 consult.ended_at = now
+                # An unpaid gate is not owed: the patient never got in (rule H5).
+                gates = await cancel_unpaid_gates(s, consult.id, now)
                 # Requests nobody has started paying end with the call; an open
                 # checkout runs on until Stripe settles or expires it.
                 for r in await self._requests(s, consult.id):
@@ -193,7 +200,7 @@ class ConsultService:
                     r.onward = (Onward.MEDIPAY_QUEUE if r.bill_card_id in queued
                                 else Onward.BILL_CARD if r.id in kept else Onward.NOT_COLLECTED)
             view = await self._detail(s, consult)
-        for r in ended:
+        for r in [*gates, *ended]:
             await request_changed(self.notifier, request_view(r))
         await self.notifier.consult_ended(consult_id, {"consult": consult_view(consult, [], full=False)})
         if self.ended_hooks:
@@ -203,7 +210,23 @@ class ConsultService:
                 view = await self._detail(s, consult)
         return view
 
+    async def admit(self, organisation_id: str, consult_id: str, patient_id: str) -> PatientView:
+        """The host's server let the patient into the call: joined (once), if their gate is open."""
+        async with self.db.read() as s:
+            consult = await self._owned(s, organisation_id, consult_id)
+        await mark_joined(self.db, self.notifier, consult.id, patient_id, self.clock.now())
+        async with self.db.read() as s:
+            patients, rows = await self._patients(s, consult.id), await self._requests(s, consult.id)
+        view = ConsultView.from_row(consult, patients, gates=gates_of(patients, rows))
+        return next(p for p in view.patients if isinstance(p, PatientView) and p.id == patient_id)
+
     # -- who is in the call ------------------------------------------------------------------
+
+    async def present(self, who: Participant) -> str | None:
+        """``patient:present``: the patient's panel, connected, saw its gate open; joined_at."""
+        require_role(who, "patient")
+        patient = await mark_joined(self.db, self.notifier, who.consult.id, who.id, self.clock.now())
+        return iso(patient.joined_at)
 
     async def participant(self, token: object) -> Participant:
         """The person a join token names, if the token is good and the consult still runs."""
@@ -280,10 +303,11 @@ class ConsultService:
                 query = query.where(BillCard.patient_ref == who.id)
             bill_cards = list(await s.scalars(query))
             clinic = await s.get(Clinic, who.consult.clinic_id) if who.role == "clinician" else None
-        if who.role == "patient" and any(p.patient_id == who.id and p.joined_at is None for p in patients):
-            # The first time this patient's socket joins: one write, never again on a reconnect.
-            await self.db.run_write(_JOINED.run, {"consult_id": who.consult.id, "patient_id": who.id,
-                                                  "now": now})
+        me = next((p for p in patients if p.patient_id == who.id), None) if who.role == "patient" else None
+        if me is not None and me.joined_at is None and gate_is_open(me, {r.id: r for r in requests}):
+            # In the call, not in the waiting room: the first time, one write, never again on a reconnect.
+            with suppress(DomainError):  # ended meanwhile, or the gate closed again: not joined
+                await mark_joined(self.db, self.notifier, who.consult.id, who.id, now)
         return who, self._state_view(who, who.consult, patients, requests), bill_cards, clinic
 
     def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
@@ -354,13 +378,6 @@ def _allowed_currency(clinic: Clinic, given: Any) -> str:
 
 
 _CONSULT = Ready(select(Consult.__table__).where(Consult.__table__.c.id == bindparam("id")))
-_patients_table = ConsultPatient.__table__.c
-_JOINED = Ready(
-    update(ConsultPatient.__table__)
-    .where(_patients_table.consult_id == bindparam("consult_id"), _patients_table.patient_id == bindparam("patient_id"),
-           _patients_table.joined_at.is_(None))
-    .values(joined_at=bindparam("now"))
-)
 
 
 def _in_call(claims: JoinClaims, consult: Consult | ConsultRow | None, now: Any) -> Participant:

@@ -183,6 +183,9 @@ JS_STRINGS: tuple[str, ...] = (
     N_("The charge did not go through. Nothing was taken from your card."),
     N_("Your card is authorised; the clinic will charge it or release it soon."),
     N_("The hold on your card was released. Nothing was charged."),
+    N_("The card was authorised after the request had ended, so the hold was released. Nothing was charged."),
+    N_("Your card was authorised after the request had ended, so the hold on it was released. "
+       "Nothing was charged."),
     # The waiting room: paying, or authorising a card, before the call; each patient's gate for the clinician
     N_("Before your consultation with {clinician}: {amount} — {description}"),
     N_("Please pay before the consultation starts. Your clinician lets you in when it is paid."),

@@ -33,6 +33,7 @@ from app.db import Database
 from app.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from app.models import Clinic, PaymentRequest
 from app.payments import holds
+from app.payments.late_holds import LateHolds
 from app.payments.minimums import check_minimum
 from app.payments.settlement import locked_request
 from app.schema import clean_text
@@ -117,6 +118,12 @@ class HoldActions:
                 raise Conflict("not_releasable", "This card hold could not be released. Please try again.")
         return await self._hold_view(r.id if r else request_id)
 
+    @property
+    def late_holds(self) -> LateHolds:
+        """Card holds authorised after their request ended, released at Stripe (``late_holds``)."""
+        return LateHolds(self.db, stripe=self.stripe, notifier=self.notifier, clock=self.clock,
+                         public_url=self.public_url)
+
     # -- the job -----------------------------------------------------------------------------------
 
     async def watch_holds(self) -> int:
@@ -125,7 +132,8 @@ class HoldActions:
         A capture whose answer was lost is sent again (the same one, whatever the deadline).
         A hold whose deadline is within a day: the clinician's panel is told
         (``hold_lapsing``) and the audit log says so, once. Within an hour the hold is released at Stripe
-        (``hold_lapsed``), so it ends as our decision, not Stripe's silence.
+        (``hold_lapsed``), so it ends as our decision, not Stripe's silence. A hold authorised after its
+        request ended whose release at Stripe did not get through is released (``late_holds``).
         """
         now = self.clock.now()
         async with self.db.read() as s:
@@ -149,7 +157,8 @@ class HoldActions:
                 handled += 1
             except Exception:
                 log.exception("watch-holds could not handle %s", r.id)
-        return handled
+        # And any hold authorised after its request ended that Stripe could not be told to release.
+        return handled + await self.late_holds.due()
 
     async def _warn_lapsing(self, request_id: str, now: datetime) -> None:
         async with self.db.write() as s:

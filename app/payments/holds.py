@@ -10,6 +10,8 @@ from Stripe applied twice changes nothing the second time, whichever path
 
 - ``authorise``: a completed session whose PaymentIntent ``requires_capture``
   makes the request ``authorised``, with Stripe's deadline (``capture_before``);
+  for a request already cancelled or ended, the intent is noted to be released
+  (``authorised_late``; ``app/payments/late_holds.py`` releases it);
 - ``settle_capture``: a captured PaymentIntent (``succeeded``) settles the
   request as a paid in-call request is settled, for the amount Stripe took;
 - ``apply_intent``: ``payment_intent.succeeded`` and ``payment_intent.canceled``
@@ -41,6 +43,8 @@ HOLD = "hold"
 DEFAULT_HOLD_WINDOW = timedelta(days=7)
 
 Result = tuple[str, dict[str, Any] | None]
+# The outcome of a card authorised for a request that has ended: to be released at Stripe (``late_holds``).
+AUTHORISED_LATE = "authorised_late"
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,9 @@ async def authorise(s: AsyncSession, r: PaymentRequest, session_id: str, intent:
     """A hold's Checkout Session completed unpaid: authorised, if its PaymentIntent says so."""
     if r.status != RequestStatus.AUTHORISED and r.status not in REQUEST_OPEN:
         # Already authorised, captured, released, or ended before the card was authorised.
-        return ("already_authorised" if r.status in REQUEST_PAID or r.status == RequestStatus.RELEASED
-                else "stale"), None
+        if r.status in REQUEST_PAID or r.status == RequestStatus.RELEASED:
+            return "already_authorised", None
+        return authorised_late(r, session_id, intent, now)
     if r.status == RequestStatus.AUTHORISED:
         return "already_authorised", None
     if intent is not None and intent.status == "canceled" and r.checkout_session_id in (None, session_id):
@@ -120,6 +125,23 @@ async def authorise(s: AsyncSession, r: PaymentRequest, session_id: str, intent:
     r.problem = r.problem_detail = r.problem_at = None
     r.updated_at = now
     return "authorised", request_view(r)
+
+
+def authorised_late(r: PaymentRequest, session_id: str, intent: Intent | None, now: datetime) -> Result:
+    """The card was authorised after the request was cancelled or its consult ended: nobody will capture
+    it, so it must not sit on the patient's card until it lapses. The intent is noted, for
+    ``LateHolds.release`` to cancel at Stripe once this transaction has committed."""
+    if intent is None or intent.status != "requires_capture":
+        return "stale", None
+    if r.payment_intent_id and r.payment_intent_id != intent.id:
+        log.error("hold %s: late authorisation of %s, not its own %s", r.id, intent.id, r.payment_intent_id)
+        return "wrong_intent", None
+    r.payment_intent_id = intent.id
+    r.checkout_session_id = r.checkout_session_id or session_id
+    if r.problem != CheckoutProblem.AUTHORISED_LATE:
+        r.problem, r.problem_detail, r.problem_at = CheckoutProblem.AUTHORISED_LATE, None, now
+        r.updated_at = now
+    return AUTHORISED_LATE, None
 
 
 async def settle_capture(s: AsyncSession, r: PaymentRequest, intent: Intent, now: datetime) -> Result:
@@ -182,6 +204,16 @@ async def mark_released(s: AsyncSession, r: PaymentRequest, now: datetime, *, la
     return ("expired" if lapsed else "released"), request_view(r)
 
 
+async def released_late(r: PaymentRequest, now: datetime) -> Result:
+    """A late authorisation (``authorised_late``) cancelled at Stripe: ``released``, once. Nothing was on
+    the card or in the ledger for it: the request had ended, its line already voided."""
+    if r.problem != CheckoutProblem.AUTHORISED_LATE or r.status == RequestStatus.RELEASED:
+        return "stale", None
+    r.status = RequestStatus.RELEASED
+    r.problem_at = r.updated_at = now
+    return "released", request_view(r)
+
+
 async def apply_intent(s: AsyncSession, obj: dict[str, Any], account: str | None, now: datetime) -> Result:
     """``payment_intent.succeeded`` / ``payment_intent.canceled``: a hold captured or released."""
     intent = Intent.of(obj)
@@ -202,6 +234,8 @@ async def apply_hold_intent(s: AsyncSession, r: PaymentRequest, intent: Intent, 
     """What a hold's PaymentIntent, as Stripe reports it, means for its (locked) request."""
     if intent.status == "succeeded":
         return await settle_capture(s, r, intent, now)
+    if intent.status == "canceled" and r.problem == CheckoutProblem.AUTHORISED_LATE:
+        return await released_late(r, now)
     if intent.status == "canceled":
         return await mark_released(s, r, now, lapsed=intent.cancellation_reason in LAPSED_REASONS)
     if intent.status == "requires_capture" and r.status in REQUEST_OPEN and r.checkout_session_id:

@@ -2,7 +2,8 @@
 
 Decided once per patient, under the ``consult_patients`` row lock: ``no_show_at``
 is set in the same transaction that decides, so the fee is never charged twice,
-and never for a patient who joined (``joined_at``, set on their first connect).
+and never for a patient who joined (``joined_at``: in the call, not in the waiting
+room; ``app/consults/presence.py`` sets it under the same lock).
 Then, in this order (docs/rules.md, rule H4):
 
 1. an authorised card hold: ``min(fee, hold)`` is captured as "No-show fee" (the
@@ -12,7 +13,8 @@ Then, in this order (docs/rules.md, rule H4):
 3. else nothing is collected, and the no-show is recorded as ``none``.
 
 It runs when the host ends the consult, and from the ``no-shows`` job for
-consults that ran out (expired) without being ended.
+consults that ran out (expired) without being ended; first, an unpaid
+``before_join`` gate of the consult is cancelled (``app/billing/gate_end.py``).
 """
 
 from __future__ import annotations
@@ -26,30 +28,36 @@ from sqlalchemy import or_, select
 from app import audit
 from app.billing import cards
 from app.billing.books import medipay_book_for
+from app.billing.gate_end import UNPAID_GATE, cancel_unpaid_gates
 from app.billing.no_show_view import NO_SHOW_DESCRIPTION, NO_SHOW_LINE
 from app.billing.outbox import queue_hourly
+from app.billing.serialisers import request_view
 from app.billing.statuses import EXPORTED, RequestStatus
 from app.clock import Clock
-from app.consults.notifier import Notifier, clinician_room, patient_room
+from app.consults.notifier import Notifier, clinician_room, patient_room, request_changed
 from app.db import Database
 from app.errors import DomainError
 from app.ids import new_id
 from app.models import BillCardLine, Clinic, Consult, ConsultPatient, PaymentRequest
 from app.payments import holds
-from app.payments.hold_service import HoldActions
+from app.payments.requests import PaymentService
 
 log = logging.getLogger(__name__)
 
 
 class NoShows:
-    def __init__(self, db: Database, *, payments: HoldActions, notifier: Notifier, clock: Clock) -> None:
+    def __init__(self, db: Database, *, payments: PaymentService, notifier: Notifier, clock: Clock) -> None:
         self.db = db
         self.payments = payments
         self.notifier = notifier
         self.clock = clock
 
     async def after_end(self, consult_id: str) -> int:
-        """The consult ended: decide each of its patients' no-show (once)."""
+        """The consult ended: its unpaid gates cancelled, then each of its patients' no-show decided (once)."""
+        closed = await self.close_gates(consult_id)
+        # A gate whose payment page is still open: closed at Stripe first, so the card is not sent
+        # on with the gate's amount on it along with the fee.
+        closed += await self.payments.end_open_gates(consult_id)
         async with self.db.read() as s:
             patients = list(await s.scalars(select(ConsultPatient.patient_id).where(*_candidates(consult_id))))
         done = 0
@@ -58,7 +66,7 @@ class NoShows:
                 done += await self.decide(consult_id, patient_id)
             except Exception:
                 log.exception("no-show of %s in %s could not be decided", patient_id, consult_id)
-        return done
+        return closed + done
 
     async def due(self) -> int:
         """The ``no-shows`` job: consults over (ended, or run out) with a patient's no-show undecided."""
@@ -72,7 +80,27 @@ class NoShows:
                        or_(Consult.status == "ended", Consult.expires_at <= now))
                 .limit(200)
             ))
+            # Consults that ran out with a gate unpaid (the host's end cancels them at once).
+            consults += [c for c in await s.scalars(
+                select(PaymentRequest.consult_id).distinct()
+                .join(Consult, Consult.id == PaymentRequest.consult_id)
+                .where(*UNPAID_GATE, or_(Consult.status == "ended", Consult.expires_at <= now))
+                .limit(200)
+            ) if c not in consults]
         return sum([await self.after_end(consult_id) for consult_id in consults])
+
+    async def close_gates(self, consult_id: str) -> int:
+        """A consult over with a ``before_join`` gate unpaid: not owed, cancelled (rule H5); how many."""
+        now = self.clock.now()
+        async with self.db.write() as s:
+            consult = await s.get(Consult, consult_id, with_for_update=True)
+            if consult is None or not (consult.status == "ended" or consult.expires_at <= now):
+                return 0
+            closed = await cancel_unpaid_gates(s, consult_id, now)
+            views = [request_view(r) for r in closed]
+        for view in views:
+            await request_changed(self.notifier, view)
+        return len(views)
 
     async def decide(self, consult_id: str, patient_id: str) -> int:
         """One patient's no-show: 1 if decided now, 0 if not a no-show or already decided."""

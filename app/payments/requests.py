@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit
 from app import validation as v
 from app.billing import cards
+from app.billing.gate_end import cancel_gate
+from app.billing.gates import PolicyKind
 from app.billing.serialisers import RequestView, absolute_links, as_json
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID
 from app.clock import Clock
@@ -28,12 +30,12 @@ from app.connect.routing import route_for
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import Participant, require_role
 from app.db import Database
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.models import Clinic, PaymentRequest
 from app.payments.checkout import Checkout
 from app.payments.group_requests import RequestsMade, store_group
 from app.payments.hold_service import HoldActions
-from app.payments.holds import Intent, session_intent
+from app.payments.holds import AUTHORISED_LATE, Intent, session_intent
 from app.payments.minimums import check_minimum
 from app.payments.provider import InCallProvider, Method
 from app.payments.request_store import Ask, store
@@ -178,6 +180,34 @@ class PaymentService(Checkout, VippsChoice, HoldActions):
         await request_changed(self.notifier, as_json(view))
         return view
 
+    async def end_open_gates(self, consult_id: str) -> int:
+        """The consult is over: a ``before_join`` gate whose payment page is still open is closed at the
+        provider and cancelled, as one never opened is (docs/rules.md, rule H5); how many.
+
+        Paid meanwhile, closing it settles it instead; a payment under way (a delayed method) or a
+        provider that cannot be reached leaves it open, to finish as any open checkout does.
+        """
+        async with self.db.read() as s:
+            gates = list(await s.scalars(select(PaymentRequest).where(
+                PaymentRequest.consult_id == consult_id, PaymentRequest.kind == PolicyKind.BEFORE_JOIN,
+                PaymentRequest.status == "checkout_open")))
+        done = 0
+        for gate in gates:
+            try:
+                await self.provider(gate).close(gate)
+            except DomainError as e:
+                log.info("gate %s of ended consult %s left open: %s", gate.id, consult_id, e.code)
+                continue
+            async with self.db.write() as s:
+                r = await locked_request(s, gate.id)
+                if r.status not in REQUEST_OPEN:
+                    continue
+                await cancel_gate(s, r, self.clock.now())
+                view = RequestView.from_row(r)
+            await request_changed(self.notifier, as_json(view))
+            done += 1
+        return done
+
     # -- Stripe's word -------------------------------------------------------------------------
 
     async def settle(self, session: CheckoutSession, *, account: str | None) -> str:
@@ -187,6 +217,9 @@ class PaymentService(Checkout, VippsChoice, HoldActions):
             outcome, view = await apply_session(s, session, account=account, now=self.clock.now(), intent=intent)
         if view is not None:
             await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
+        if outcome == AUTHORISED_LATE:
+            # A card hold authorised for a request that had ended: released at Stripe (late_holds).
+            await self.late_holds.release(session.metadata.get("payment_request_id") or session.client_reference_id)
         return outcome
 
     async def hold_intent(self, session: CheckoutSession, account: str | None) -> Intent | None:

@@ -47,7 +47,8 @@ from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
 from app.payments.declines import intent_failed
-from app.payments.holds import Intent, apply_intent, session_intent
+from app.payments.holds import AUTHORISED_LATE, Intent, apply_intent, session_intent
+from app.payments.late_holds import LateHolds
 from app.payments.settle_ready import Fallback, settle_paid
 from app.payments.settlement import PAID_SESSION, apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
@@ -137,6 +138,8 @@ class StripeEvents:
         self.clock = clock
         # The mode of the configured key (live for sk_live_/rk_live_).
         self.livemode = livemode
+        self.late_holds = LateHolds(db, stripe=stripe, notifier=notifier, clock=clock,
+                                    public_url=public_url) if stripe is not None else None
 
     async def handle(self, event: dict[str, Any], *, endpoint: str = "account") -> str:
         """Apply one verified event that arrived at ``endpoint`` (``account`` or ``connect``)."""
@@ -198,4 +201,8 @@ class StripeEvents:
             log.info("stripe event %s %s: %s", event_id, event_type, outcome)
         if view is not None:
             await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
+        if outcome == AUTHORISED_LATE and self.late_holds is not None:
+            # Authorised for a request that had ended: released at Stripe now the note is committed.
+            session = CheckoutSession.from_stripe(obj)
+            await self.late_holds.release(session.metadata.get("payment_request_id") or session.client_reference_id)
         return outcome

@@ -26,6 +26,7 @@ from app.collection.fallback import MediPayFallback
 from app.commands import (
     CancelRequest,
     CaptureHold,
+    MarkPresent,
     OpenCheckout,
     PayWithVipps,
     PreviewBillCard,
@@ -158,6 +159,15 @@ class ConsultNamespace(socketio.AsyncNamespace):
         return await self._handle(
             sid, lambda who: self.payments.release_in_call(who, ReleaseHold.parse(data).request_id), "request"
         )
+
+    async def on_patient_present(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # The patient's gate opened while their panel was connected: they are in the call now.
+        # Answers {"ok": true, "joined_at": "…"}; gate_closed while it is not open (docs/rules.md, rule H4).
+        async def present(who: Participant) -> Any:
+            MarkPresent.parse(data, empty=True)
+            return {"joined_at": await self.consults.present(who)}
+
+        return await self._handle(sid, present, None)
 
     async def on_payment_refund(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # Answers {"ok": true, "refund": {…}, "request": {…}}.

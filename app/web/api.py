@@ -62,6 +62,15 @@ async def end_consult(request: web.Request) -> web.Response:
     return web.json_response(as_json(await request.app[CONSULTS].end(who.organisation_id, _id(request, "consult_id"))))
 
 
+@routes.post("/api/v1/consults/{consult_id}/patients/{patient_id}/admit")
+async def admit_patient(request: web.Request) -> web.Response:
+    """The host let the patient into the call: they have joined (docs/rules.md, rule H4)."""
+    who = await caller(request)
+    view = await request.app[CONSULTS].admit(who.organisation_id, _id(request, "consult_id"),
+                                             _id(request, "patient_id"))
+    return web.json_response(as_json(view))
+
+
 @routes.get("/api/v1/payment-requests/{request_id}")
 async def get_payment_request(request: web.Request) -> web.Response:
     who = await caller(request)

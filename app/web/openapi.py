@@ -119,8 +119,10 @@ _GATE = {
     "type": ["object", "null"],
     "description": "null unless the patient's policy is before_join or hold; the status follows the gate's request",
 }
+_JOINED_AT = _null(TIME, description="when the patient got into the call: their panel connected with their "
+                                     "gate open (or no gate), or the host admitted them; null while waiting")
 _PATIENT = _obj(**_each(STR, "id", "token", "join_url"), name=STR, payment_policy=_POLICY, gate=_GATE,
-                joined_at=_null(TIME, description="when the patient's panel first connected"), no_show=_NO_SHOW)
+                joined_at=_JOINED_AT, no_show=_NO_SHOW)
 _CONSULT = _obj(
     id=STR, clinic_id=STR, status=_enum(CONSULT_STATUSES), expires_at=TIME, clinician=_PARTICIPANT,
     patients=_array(_PATIENT), payment_requests=_array(_REQUEST),
@@ -266,6 +268,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/api/v1/consults", "createConsult", 201, _CONSULT, errors=(403, 404, 409)),
     Operation("GET", "/api/v1/consults/{consult_id}", "getConsult", 200, _CONSULT),
     Operation("POST", "/api/v1/consults/{consult_id}/end", "endConsult", 200, _CONSULT),
+    Operation(
+        "POST", "/api/v1/consults/{consult_id}/patients/{patient_id}/admit", "admitPatient", 200, _PATIENT,
+        errors=(409,),
+        description=(
+            "The host let the patient into the call: they have joined (joined_at), so no no-show fee is "
+            "charged. Idempotent. 409 consult_ended once the consult is over; 409 gate_closed while the "
+            "patient's gate is not open (before_join unpaid, hold not authorised)."
+        ),
+    ),
     Operation("GET", "/api/v1/payment-requests/{request_id}", "getPaymentRequest", 200, _REQUEST),
     Operation(
         "POST", "/api/v1/payment-requests/{request_id}/refunds", "refundPaymentRequest", 201, _REFUND,

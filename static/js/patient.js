@@ -7,7 +7,7 @@ import { byId, mergeConsult, onItemAction } from "./panel/requests.js";
 import { connect } from "./panel/socket.js";
 import "./panel/language.js";
 import { startCheckout } from "./patient/checkout.js";
-import { setGate } from "./patient/gate.js";
+import { isOpen, setGate } from "./patient/gate.js";
 import { gateList, list, render, upsert } from "./patient/list.js";
 import { state } from "./patient/state.js";
 import { pushToPhone, showQr, startVipps } from "./patient/vipps.js";
@@ -35,8 +35,14 @@ render();
 
 state.socket = connect({
   on: {
-    // The gate before the call changed: paid, or the card authorised.
-    "patient:gate": (data) => { if (data && data.gate) setGate(data.gate, render); }
+    // The gate before the call changed: paid, or the card authorised. Opened while this panel is
+    // connected (Checkout ran in another tab), the patient is now in the call: the server is told,
+    // and records it only if the gate really is open.
+    "patient:gate": (data) => {
+      if (!data || !data.gate) return;
+      setGate(data.gate, render);
+      if (isOpen(data.gate) && state.socket && !state.ended) state.socket.emit("patient:present", {});
+    }
   },
   onState: (data) => {
     state.consult = mergeConsult(state.consult, data.consult);

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.clock import ManualClock
-from app.keys import DB, SERVICES
+from app.keys import SERVICES
 from app.models import AuditEvent, BillCard, BillCardLine, ConsultPatient, MediPayExport, Payment
 from tests.factories import Live
 from tests.holds.support import (
@@ -59,8 +59,11 @@ async def test_hold_lapsed_at_stripe_ends_expired(live: Live) -> None:
 
 async def test_no_show_fee_is_captured_from_the_hold_once(live: Live) -> None:
     consult, clinician, patient, r = await authorised_hold(live, no_show_fee=30000)
-    # The patient authorised in the waiting room and was never let into the call.
-    await _never_joined(live, consult["id"])
+    # The patient authorised their card in Stripe's tab from the waiting room, then closed everything
+    # without coming back: connected only while the gate was closed, so never joined.
+    await patient.close()
+    assert await live.scalar(select(ConsultPatient.joined_at)) is None
+    assert clinician.named("patient:joined") == []
     status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
     assert status == 200, ended
     no_show = ended["patients"][0]["no_show"]
@@ -91,14 +94,44 @@ async def test_no_show_fee_is_captured_from_the_hold_once(live: Live) -> None:
 
 async def test_no_show_is_never_charged_after_joining(live: Live) -> None:
     consult, clinician, patient, r = await authorised_hold(live, no_show_fee=30000)
-    # The patient's socket connected (joined_at): they joined, so no fee.
-    assert await live.scalar(select(ConsultPatient.joined_at).where(ConsultPatient.consult_id == consult["id"]))
+    # The patient authorised in Stripe's tab, closed the waiting room, and came back by their link:
+    # connected with the gate open, they are in the call.
+    await patient.close()
+    assert await live.scalar(select(ConsultPatient.joined_at)) is None
+    back = await live.peer(consult["patients"][0]["token"])
+    await back.wait_for("consult:state")
+    joined = await clinician.wait_for("patient:joined")
+    assert joined["patient_id"] == "p-1" and joined["joined_at"]
     status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
     assert status == 200 and ended["patients"][0]["no_show"] is None
     assert await live.app[SERVICES].job("no-shows")() == 0
     after = await request_row(live, r.id)
     assert after.status == "authorised"
     assert await live.scalar(select(ConsultPatient.no_show_at)) is None
+    await nothing_posted(live)
+    # The host captures the consultation from the hold after the call, as usual; the rest is released.
+    status, captured = await live.api("POST", f"/api/v1/payment-requests/{r.id}/capture", {"amount": 45000})
+    assert status == 200 and (captured["status"], captured["amount"]) == ("paid", 45000)
+    after = await request_row(live, r.id)
+    assert after.description == "Consultation, up to"
+    pi = await intent_at_stripe(live, after)
+    assert (pi["status"], pi["amount_received"], pi["amount_capturable"]) == ("succeeded", 45000, 0)
+    await posted_once(live, after, 45000)
+
+
+async def test_present_in_the_call_when_the_hold_is_authorised(live: Live) -> None:
+    """The panel stayed connected while Stripe's tab authorised the card: it says it is present."""
+    consult, clinician, patient, r = await authorised_hold(live, no_show_fee=30000)
+    await patient.wait_for("patient:gate", lambda d: d["gate"]["status"] == "authorised")
+    ack = await patient.call("patient:present", {})
+    assert ack["ok"] and ack["joined_at"]
+    assert (await clinician.wait_for("patient:joined"))["joined_at"] == ack["joined_at"]
+    # The clinician releases the hold in the call: nothing charged, no no-show after.
+    released = await clinician.call("payment:release", {"request_id": r.id})
+    assert released["ok"] and released["request"]["status"] == "released"
+    status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
+    assert status == 200 and ended["patients"][0]["no_show"] is None
+    assert (await intent_at_stripe(live, await request_row(live, r.id)))["status"] == "canceled"
     await nothing_posted(live)
 
 
@@ -136,9 +169,3 @@ async def test_no_show_of_a_consult_that_ran_out(clocked: tuple[Live, ManualCloc
     assert got["patients"][0]["no_show"]["how"] == "bill_card"
     card = await live.scalar(select(BillCard).where(BillCard.consult_id == consult["id"]))
     assert (card.patient_share, card.status) == (25000, "open")
-
-
-async def _never_joined(live: Live, consult_id: str) -> None:
-    async with live.app[DB].write() as s:
-        await s.execute(update(ConsultPatient).where(ConsultPatient.consult_id == consult_id).values(joined_at=None))
-

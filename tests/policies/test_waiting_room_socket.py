@@ -38,7 +38,11 @@ async def test_patient_pays_before_joining_and_the_clinician_is_told(live: Live)
     await patient.wait_for("patient:gate", lambda d: d["gate"]["status"] == "paid")
 
     status, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
-    assert got["patients"][0]["gate"]["status"] == "paid" and got["patients"][0]["joined_at"]
+    # Paid, but still in the waiting room until the panel says it is present (rule H4).
+    assert got["patients"][0]["gate"]["status"] == "paid" and got["patients"][0]["joined_at"] is None
+    ack = await patient.call("patient:present", {})
+    assert ack["ok"]
+    assert (await clinician.wait_for("patient:joined"))["joined_at"] == ack["joined_at"]
 
     # The ledger: as for a payment asked for in the call.
     card = await live.scalar(select(BillCard).where(BillCard.patient_ref == "p-1"))

@@ -8,6 +8,7 @@ import re
 from playwright.async_api import expect
 
 from tests.factories import Live
+from tests.polling import eventually
 from tests.web.test_browser import (  # noqa: F401 - the fixtures come with them
     GOOD_CARD,
     Session,
@@ -67,6 +68,13 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
     await expect(line).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00")
     await expect(line).to_have_attribute("data-gate-status", "paid")
 
+    # The panel stayed connected while Stripe's tab took the payment: hearing its gate open, it tells the
+    # server the patient is in the call (docs/rules.md, rule H4).
+    async def joined() -> str | None:
+        _, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
+        return got["patients"][0]["joined_at"]  # type: ignore[no-any-return]
+
+    assert await eventually(joined)
     status, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
     assert status == 200 and got["patients"][0]["gate"]["status"] == "paid"
     assert await live.ledger_balanced()

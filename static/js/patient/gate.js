@@ -69,6 +69,11 @@ export function renderGate(build, fill) {
   reconcile(gateList, waiting ? [r] : [], "data-request-id", build, fill);
 }
 
+/** Whether the gate lets the patient into the call: paid, authorised, or (a hold) captured. */
+export function isOpen(gate) {
+  return !!gate && [GATE.PAID, GATE.AUTHORISED, GATE.CAPTURED].includes(gate.status);
+}
+
 /** A new state of the gate (consult:state's me.gate, or patient:gate); says when it is passed. */
 export function setGate(gate, render) {
   const before = state.gate;
