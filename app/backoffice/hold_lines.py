@@ -58,7 +58,20 @@ async def hold_lines(s: AsyncSession, scope: Scope, q: SettlementQuery,
 
     ``card_where``: the report's filters on ``BillCard``, without its period.
     """
-    no_shows = await _no_show_lines(s, scope, q, card_where)
+    return await _lines(s, scope, q, card_where, card_less_passes(q))
+
+
+async def card_lines(s: AsyncSession, card: BillCard) -> list[dict[str, Any]]:
+    """One bill card's hold and no-show lines, as the report shows them (the cash desk's card page)."""
+    if card.consult_id is None:
+        return []
+    scope = Scope(card.organisation_id, frozenset({card.clinic_id}))
+    return await _lines(s, scope, SettlementQuery(), [BillCard.id == card.id], False, consult_id=card.consult_id)
+
+
+async def _lines(s: AsyncSession, scope: Scope, q: SettlementQuery, card_where: Sequence[ColumnElement[bool]],
+                 card_less: bool, consult_id: str | None = None) -> list[dict[str, Any]]:
+    no_shows = await _no_show_lines(s, scope, q, card_where, card_less, consult_id)
     taken = {line["request_id"] for line in no_shows if line["request_id"]}
     at = func.coalesce(PaymentRequest.paid_at, PaymentRequest.updated_at)
     query = (select(PaymentRequest, BillCard).join(BillCard, BillCard.id == PaymentRequest.bill_card_id)
@@ -81,10 +94,13 @@ def _hold_line(r: PaymentRequest, card: BillCard) -> dict[str, Any]:
                  authorised=authorised, captured=captured, released=max(authorised - captured, 0), amount=captured)
 
 
-async def _no_show_lines(s: AsyncSession, scope: Scope, q: SettlementQuery,
-                         card_where: Sequence[ColumnElement[bool]]) -> list[dict[str, Any]]:
+async def _no_show_lines(s: AsyncSession, scope: Scope, q: SettlementQuery, card_where: Sequence[ColumnElement[bool]],
+                         card_less: bool, consult_id: str | None) -> list[dict[str, Any]]:
+    """The decided no-shows; ``card_less``: whether one with no bill card is kept."""
     query = (select(ConsultPatient, Consult).join(Consult, Consult.id == ConsultPatient.consult_id)
              .where(Consult.organisation_id == scope.organisation_id, ConsultPatient.no_show_at.is_not(None)))
+    if consult_id is not None:
+        query = query.where(Consult.id == consult_id)
     if scope.clinic_ids is not None:
         query = query.where(Consult.clinic_id.in_(sorted(scope.clinic_ids)))
     if q.unit is not None:
@@ -114,7 +130,7 @@ async def _no_show_lines(s: AsyncSession, scope: Scope, q: SettlementQuery,
         held = next((r for r in mine if r.id == outcome["request_id"]), None)
         card = next((c for c in cards if held is not None and c.id == held.bill_card_id), None) or next(
             (c for c in cards if c.consult_id == consult.id and c.patient_ref == patient.patient_id), None)
-        if (card.id not in passing) if card is not None else not card_less_passes(q):
+        if (card.id not in passing) if card is not None else not card_less:
             continue
         fee = patient.no_show_fee or 0
         if held is not None:

@@ -152,6 +152,13 @@ async def test_captures_releases_and_no_show_fees_are_lines_of_their_own(live: L
         totals = re.search(r'data-testid="hold-totals".*?</table>', html, re.S)
         assert totals and nok(142000) in totals.group(0) and nok(178000) in totals.group(0)
         assert nok(55000) in totals.group(0)
+        # At the cash desk, each card shows its own lines: the released hold's card has nothing else on it.
+        desk = await browser.get(f"/admin/cash-desk/cards/{lines[ids['released']]['card_id']}")
+        assert desk.status == 200 and desk.text.count("<tr data-line=") == 1
+        assert f'data-line="hold_released" data-key="{ids["released"]}"' in desk.text
+        desk = await browser.get(f"/admin/cash-desk/cards/{lines[ids['no_show_card']]['card_id']}")
+        assert f'data-line="no_show_fee" data-key="{ids["no_show_card"]}"' in desk.text
+        assert "On the MediPay bill card" in desk.text and desk.text.count("<tr data-line=") == 1
         # The people's exports: the lines as a table of their own after the cards (CSV), or a second sheet.
         status, _, body = await download(browser, link(page.text, "csv-local-link"))
         assert status == 200
