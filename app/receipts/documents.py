@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from babel.dates import format_datetime
 from sqlalchemy import select
@@ -58,6 +59,17 @@ class Document:
     hold_released: str | None = None
     # A no-show fee (rule H4): the consultation it is for, as the patient knows it (when, with whom).
     consult: str | None = None
+
+
+def method_label(method: str) -> str:
+    """The msgid naming how a document's amount was paid (a code not known here is shown as it is)."""
+    return _METHOD_LABELS.get(method, method)
+
+
+def service_text(receipt: Receipt, t: Any) -> str:
+    """The service as the reader reads it: the no-show fee is ours to name, so it is translated (rule H4);
+    a description the clinic wrote is theirs, shown as written."""
+    return t.gettext(receipt.description) if receipt.description == NO_SHOW_DESCRIPTION else receipt.description
 
 
 def valid_token(token: str) -> bool:
@@ -111,12 +123,10 @@ def document(receipt: Receipt, clinic: Clinic | None, lang: str, original: str |
         seller_name=receipt.seller_name,
         registration_label=t.gettext(registration_label(receipt.seller_country)),
         registration_number=display_number(receipt.seller_registration_number, receipt.seller_country),
-        # The no-show fee is ours to name, so it reads in the reader's language (docs/rules.md, rule H4).
-        description=t.gettext(receipt.description) if receipt.description == NO_SHOW_DESCRIPTION
-        else receipt.description,
+        description=service_text(receipt, t),
         amount=format_money(-receipt.amount if credit else receipt.amount, receipt.currency, t.lang),
         currency=receipt.currency,
-        method=t.gettext(_METHOD_LABELS.get(receipt.method, receipt.method)),
+        method=t.gettext(method_label(receipt.method)),
         vat_note=t.gettext(_vat_note(receipt.seller_country)),
         original_reference=original,
         retention_note=t.gettext("Keep this document. The clinic keeps a copy for %(years)s years.")

@@ -7,6 +7,7 @@ import re
 import zlib
 
 from app.i18n import format_money
+from tests.admin.factories import make_user, signed_in
 from tests.consults.test_refunds import paid_request
 from tests.factories import Live
 from tests.holds.support import authorised_hold, request_row
@@ -75,6 +76,13 @@ async def test_no_show_fee_receipt_names_the_fee_and_its_consultation(live: Live
     status, _, pdf, _ = await fetch(live, url + "?format=pdf&lang=nb")
     drawn = pdf_text(pdf)
     assert "Gebyr for uteblitt time" in drawn and "Gjelder konsultasjonen" in drawn and "Dr. Nordmann" in drawn
+    # The admin's list of receipts names the fee and the payment method in the reader's words, not codes.
+    admin = await make_user(live, "organisation_admin")
+    async with await signed_in(live, admin, lang="nb") as browser:
+        page = await browser.get("/admin/receipts")
+    row = re.search(rf"<tr[^>]*>\s*<th scope=\"row\">{after.receipt_reference}.*?</tr>", page.text, re.S)
+    assert row, page.text
+    assert "Gebyr for uteblitt time" in row.group(0) and ">Kortreservasjon trukket<" in row.group(0)
 
 
 async def test_a_receipt_paid_in_the_call_has_no_hold_lines(live: Live) -> None:
