@@ -13,7 +13,8 @@ Settlement report
     cards with at least one payment of that method: ``stripe`` (in the call),
     ``card``/``vipps``/``invoice`` (through MediPay), ``manual`` (registered
     by hand). Per card: the patient and refund shares, what was paid, and what
-    was refunded of in-call payments.
+    was refunded of in-call payments. Card holds and no-show fees are lines
+    of their own beside the cards (``app.backoffice.hold_lines``, rule R3).
 
 MediPay earnings
     Cards exported in the period (on ``exported_at``) and settled through
@@ -285,11 +286,11 @@ class Reports:
         batches = self.settlement_batches(scope, q, batch)
         first = await anext(batches, None)  # the filters are checked before the header goes out
         yield _csv_line(CSV_COLUMNS)
-        if first is None:
-            return
-        yield _csv_rows(first)
-        async for rows in batches:
-            yield _csv_rows(rows)
+        if first is not None:
+            yield _csv_rows(first)
+            async for rows in batches:
+                yield _csv_rows(rows)
+        # Then the card holds and no-show fees, a row each (a no-show with no card has one even with no cards).
         lines = await self.hold_lines(scope, q)
         if lines:
             yield _csv_rows([line_csv_row(line) for line in lines])
@@ -356,6 +357,7 @@ def _csv_rows(rows: list[dict[str, Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for row in rows:
+        # A card's row has no ``row_type`` of its own (nor the other line columns): it is ``card``.
         writer.writerow([csv_cell(row.get(c, "card" if c == "row_type" else None)) for c in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 

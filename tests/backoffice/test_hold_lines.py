@@ -184,16 +184,22 @@ async def test_captures_releases_and_no_show_fees_are_lines_of_their_own(live: L
 
 
 async def test_a_lapsed_hold_and_a_fee_not_collected(live: Live) -> None:
-    # Stripe lets a hold lapse: a line that moved no money.
-    _, _, _, lapsed = await authorised_hold(live)
-    await live.sandbox_control("POST", f"/payment_intents/{lapsed.payment_intent_id}/lapse")
-    assert await webhook_applied(live, "payment_intent.canceled") == ["expired"]
     # No hold and no MediPay book: the no-show is recorded, the fee not collected, and no card made.
     async with live.app[DB].write() as s:
         await s.execute(update(Book).values(active=False))
     consult = await live.consult(payment_policy={"kind": "in_call", "no_show_fee": 25000})
     status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
     assert status == 200 and ended["patients"][0]["no_show"]["how"] == "none"
+    # No card at all, and still the no-show's row in the CSV.
+    assert live.http
+    async with live.http.get(live.url + SETTLEMENT + "?format=csv", headers=live.headers) as resp:
+        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [(r["row_type"], r["card_id"], r["collected_by"], r["no_show_fee"], r["amount"]) for r in rows] == [
+        ("no_show_fee", "", "none", "25000", "0")]
+    # Stripe lets a hold lapse: a line that moved no money.
+    _, _, _, lapsed = await authorised_hold(live)
+    await live.sandbox_control("POST", f"/payment_intents/{lapsed.payment_intent_id}/lapse")
+    assert await webhook_applied(live, "payment_intent.canceled") == ["expired"]
 
     status, report = await live.api("GET", SETTLEMENT)
     assert status == 200, report
