@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.i18n import format_money
 from app.keys import DB
@@ -183,44 +183,57 @@ async def test_captures_releases_and_no_show_fees_are_lines_of_their_own(live: L
         assert "Kortreservasjon trukket" in page.text and "Gebyr for uteblitt time" in page.text
 
 
-async def test_a_lapsed_hold_and_a_fee_not_collected(live: Live) -> None:
+async def test_a_fee_not_collected_is_a_line_without_a_card(live: Live) -> None:
     # No hold and no MediPay book: the no-show is recorded, the fee not collected, and no card made.
     async with live.app[DB].write() as s:
         await s.execute(update(Book).values(active=False))
     consult = await live.consult(payment_policy={"kind": "in_call", "no_show_fee": 25000})
     status, ended = await live.api("POST", f"/api/v1/consults/{consult['id']}/end")
     assert status == 200 and ended["patients"][0]["no_show"]["how"] == "none"
+
+    status, report = await live.api("GET", SETTLEMENT)
+    assert status == 200, report
+    assert report["cards_count"] == 0 and report["totals"] == []
+    [fee] = report["hold_lines"]
+    assert (fee["line"], fee["collected_by"], fee["no_show_fee"], fee["amount"], fee["card_id"]) == (
+        "no_show_fee", "none", 25000, 0, None)
+    assert fee["consult_id"] == consult["id"] and fee["patient_name"] and fee["clinic_id"] == live.demo["clinic_id"]
+    assert report["hold_totals"] == [{"currency": "NOK", "captured": 0, "released": 0, "no_show_fees": 0,
+                                      "no_show_fees_not_collected": 25000}]
+    # A card-less line has no book and was never exported: filters that need a card leave it out.
+    book_id = await live.scalar(select(Book.id).limit(1))
+    for query in ("exported=true", "payment_type=stripe", f"book_id={book_id}", "basis_type=card"):
+        status, narrowed = await live.api("GET", f"{SETTLEMENT}?{query}")
+        assert status == 200 and narrowed["hold_lines"] == [], (query, narrowed)
+    status, not_exported = await live.api("GET", f"{SETTLEMENT}?exported=false&basis_type=call")
+    assert len(not_exported["hold_lines"]) == 1
     # No card at all, and still the no-show's row in the CSV.
     assert live.http
     async with live.http.get(live.url + SETTLEMENT + "?format=csv", headers=live.headers) as resp:
         rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert [(r["row_type"], r["card_id"], r["collected_by"], r["no_show_fee"], r["amount"]) for r in rows] == [
         ("no_show_fee", "", "none", "25000", "0")]
-    # Stripe lets a hold lapse: a line that moved no money.
-    _, _, _, lapsed = await authorised_hold(live)
-    await live.sandbox_control("POST", f"/payment_intents/{lapsed.payment_intent_id}/lapse")
-    assert await webhook_applied(live, "payment_intent.canceled") == ["expired"]
-
-    status, report = await live.api("GET", SETTLEMENT)
-    assert status == 200, report
-    lines = lines_by_key(report["hold_lines"])
-    assert (lines[lapsed.id]["line"], lines[lapsed.id]["amount"], lines[lapsed.id]["released"]) == (
-        "hold_expired", 0, 80000)
-    fee = lines[consult["id"]]
-    assert (fee["line"], fee["collected_by"], fee["no_show_fee"], fee["amount"], fee["card_id"]) == (
-        "no_show_fee", "none", 25000, 0, None)
-    assert fee["patient_name"]
-    assert report["hold_totals"] == [{"currency": "NOK", "captured": 0, "released": 80000, "no_show_fees": 0,
-                                      "no_show_fees_not_collected": 25000}]
-    assert report["totals"][0]["paid"] == 0 and report["totals"][0]["patient_share"] == 0
-    # A card-less line has no book and was never exported: filters that need one leave it out.
-    status, exported = await live.api("GET", f"{SETTLEMENT}?exported=true")
-    assert exported["hold_lines"] == []
-    status, not_exported = await live.api("GET", f"{SETTLEMENT}?exported=false")
-    assert len(not_exported["hold_lines"]) == 2
-
     admin = await make_user(live, "organisation_admin")
     async with await signed_in(live, admin, lang="sv") as browser:
         page = await browser.get("/admin/reports/settlement")
-        assert page.status == 200 and 'data-line="hold_expired"' in page.text
+        assert page.status == 200 and f'data-line="no_show_fee" data-key="{consult["id"]}"' in page.text
         assert "Inte indriven" in page.text
+
+
+async def test_a_lapsed_hold_is_a_line_that_moved_no_money(live: Live) -> None:
+    _, _, _, lapsed = await authorised_hold(live)
+    await live.sandbox_control("POST", f"/payment_intents/{lapsed.payment_intent_id}/lapse")
+    assert await webhook_applied(live, "payment_intent.canceled") == ["expired"]
+    status, report = await live.api("GET", SETTLEMENT)
+    assert status == 200, report
+    [line] = report["hold_lines"]
+    assert (line["line"], line["request_id"], line["authorised"], line["captured"], line["released"],
+            line["amount"]) == ("hold_expired", lapsed.id, 80000, 0, 80000, 0)
+    assert report["hold_totals"] == [{"currency": "NOK", "captured": 0, "released": 80000, "no_show_fees": 0,
+                                      "no_show_fees_not_collected": 0}]
+    assert report["totals"][0]["paid"] == 0 and report["totals"][0]["patient_share"] == 0
+    admin = await make_user(live, "organisation_admin")
+    async with await signed_in(live, admin, lang="nb") as browser:
+        page = await browser.get("/admin/reports/settlement")
+        assert page.status == 200 and 'data-line="hold_expired"' in page.text
+        assert "Kortreservasjon utløpt" in page.text
