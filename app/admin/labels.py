@@ -43,6 +43,19 @@ PAYMENT_METHODS: dict[str, str] = {
 PAYMENT_TYPES: dict[str, str] = {**{k: v for k, v in PAYMENT_METHODS.items() if not k.startswith("stripe")},
                                  "stripe": "In the call (Stripe)"}
 
+# The settlement report's own lines for card holds and no-show fees (app.backoffice.hold_lines).
+HOLD_LINES: dict[str, str] = {
+    "hold_captured": "Card hold captured",
+    "hold_released": "Card hold released",
+    "hold_expired": "Card hold lapsed",
+    "no_show_fee": "No-show fee",
+}
+NO_SHOW_COLLECTED: dict[str, str] = {
+    "hold": "From the card hold",
+    "bill_card": "On the MediPay bill card",
+    "none": "Not collected",
+}
+
 REFUND_SOURCES: dict[str, str] = {
     "cash_desk": "at the cash desk",
     "panel": "in the call",
@@ -113,6 +126,12 @@ class Words:
 
     def payment_type(self, code: str) -> str:
         return self.t.gettext(PAYMENT_TYPES.get(code, code))
+
+    def hold_line(self, code: str) -> str:
+        return self.t.gettext(HOLD_LINES.get(code, code))
+
+    def collected_by(self, code: str | None) -> str:
+        return self.t.gettext(NO_SHOW_COLLECTED[code]) if code in NO_SHOW_COLLECTED else ""
 
     def refund_source(self, code: str | None) -> str:
         return self.t.gettext(REFUND_SOURCES[code]) if code in REFUND_SOURCES else ""

@@ -12,7 +12,7 @@ from app.admin.auth import flash, lang_of, load_clinic_for, render, require, tra
 from app.errors import DomainError
 from app.keys import CLOCK, DB, SETTINGS
 from app.models import Clinic, Receipt
-from app.receipts.documents import for_clinics, issued_local, registration_label
+from app.receipts.documents import for_clinics, issued_local, method_label, registration_label, service_text
 from app.receipts.seller import Sellers
 
 routes = web.RouteTableDef()
@@ -29,7 +29,8 @@ class Row:
     description: str
     amount: int
     currency: str
-    method: str
+    method: str  # the code (card, vipps, card_hold)
+    method_text: str  # in the reader's language
     url: str
     original: str | None
 
@@ -43,6 +44,7 @@ async def receipts(request: web.Request) -> web.Response:
     clinic_ids = [chosen] if chosen in by_id else list(by_id)
     page = v.page(request.query.get("page"))
     lang = lang_of(request)
+    t = translator(request)
     base = request.app[SETTINGS].public_url
     async with request.app[DB].read() as s:
         found = await for_clinics(s, clinic_ids, page=page, page_size=PAGE_SIZE)
@@ -51,8 +53,9 @@ async def receipts(request: web.Request) -> web.Response:
         )}
     rows = [
         Row(reference=r.reference, kind=r.kind, clinic=by_id[r.clinic_id].name if r.clinic_id in by_id else "",
-            issued=issued_local(r, by_id.get(r.clinic_id), lang), description=r.description,
+            issued=issued_local(r, by_id.get(r.clinic_id), lang), description=service_text(r, t),
             amount=-r.amount if r.kind == "credit_note" else r.amount, currency=r.currency, method=r.method,
+            method_text=t.gettext(method_label(r.method)),
             url=f"{base}/receipts/{r.token}", original=originals.get(r.original_receipt_id or ""))
         for r in found[:PAGE_SIZE]
     ]

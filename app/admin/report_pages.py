@@ -86,7 +86,7 @@ def _reader(request: web.Request) -> Reader:
     words = Words(t)
     return Reader(t=t, clinic_names={c.id: c.name for c in clinics},
                   clinic_zones={c.id: clinic_zone(c) for c in clinics}, default_zone=request["zone"],
-                  payment_type=words.payment_type)
+                  payment_type=words.payment_type, hold_line=words.hold_line, collected_by=words.collected_by)
 
 
 def _links(base: str, values: dict[str, str]) -> dict[str, str]:
@@ -118,10 +118,12 @@ async def settlement_page(request: web.Request) -> web.StreamResponse:
             return _csv_response(b"".join(chunks), "settlement")
         if fmt == "csv-local":
             batches = reports.settlement_batches(_scope(request), q)
-            return _csv_response(await settlement_local_csv(batches, _reader(request)), "settlement")
+            body = await settlement_local_csv(batches, _reader(request), await reports.hold_lines(_scope(request), q))
+            return _csv_response(body, "settlement")
         if fmt == "xlsx":
             batches = reports.settlement_batches(_scope(request), q)
-            return _xlsx_response(await settlement_xlsx(batches, _reader(request)), "settlement")
+            body = await settlement_xlsx(batches, _reader(request), await reports.hold_lines(_scope(request), q))
+            return _xlsx_response(body, "settlement")
         report = await reports.settlement(_scope(request), q)
     except Invalid as e:
         error = t.gettext(e.message)

@@ -9,7 +9,9 @@ card's patient share is locked, 409 ``patient_share_locked``). The desk adds:
 - **invoice by hand** (``open``/``not_exported``/``manual_handling`` →
   ``invoice_generated``), with or without the admin fee (*Include fee*);
   made without *manual office* the desk warns first (``needs_warning``);
-- the clinic's **manual office** switch (no automatic hourly export).
+- the clinic's **manual office** switch (no automatic hourly export);
+- the card's **card holds and no-show fees**, each a line of its own, as the
+  settlement report shows them (rule R3).
 
 The rules are docs/rules.md, rules B5, B6, M8 and M9.
 """
@@ -24,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit
+from app.backoffice.hold_lines import card_lines
 from app.billing.card_views import card_view
 from app.billing.statuses import EXPORTED, LABELS, SETTLED
 from app.billing.transitions import transition
@@ -119,6 +122,7 @@ class CashDesk:
         async with self.db.read() as s:
             card = await _card(s, scope, card_id)
             view = await card_view(s, card)
+            view["hold_lines"] = await card_lines(s, card)
             clinic = await s.get(Clinic, card.clinic_id)
             book = await s.get(Book, card.book_id) if card.book_id else None
             events = (await s.scalars(

@@ -58,6 +58,22 @@ SETTLEMENT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("admin_fee", "Admin fee", "money"),
     ("payment_types", "Payment type", "types"),
 )
+# The settlement report's card holds and no-show fees (app.backoffice.hold_lines): after the cards, as their
+# own table (CSV) or sheet (XLSX). A blank amount is one the line does not have (no hold behind a fee).
+LINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("at", "When", "time"),
+    ("clinic", "Clinic", "text"),
+    ("patient_name", "Patient", "text"),
+    ("line", "What", "line"),
+    ("currency", "Currency", "text"),
+    ("authorised", "Authorised", "money"),
+    ("captured", "Captured", "money"),
+    ("released", "Released", "money"),
+    ("no_show_fee", "No-show fee", "money"),
+    ("collected_by", "Collected", "collected"),
+    ("card_id", "Card id", "text"),
+)
+LINES_TITLE = "Card holds and no-show fees"
 BASIS = {"call": "Video call", "card": "Cash desk or API"}
 EARNINGS_ROWS: tuple[tuple[str, str], ...] = (
     ("cards", "Cards"),
@@ -80,6 +96,8 @@ class Reader:
     clinic_zones: Mapping[str, ZoneInfo]
     default_zone: ZoneInfo
     payment_type: Callable[[str], str]
+    hold_line: Callable[[str], str] = str
+    collected_by: Callable[[str | None], str] = lambda code: code or ""
 
     @property
     def comma(self) -> bool:
@@ -120,6 +138,25 @@ def _cells(row: dict[str, Any], r: Reader) -> list[tuple[str, Any]]:
     return cells
 
 
+def _line_cells(line: dict[str, Any], r: Reader) -> list[tuple[str, Any]]:
+    """(kind, value) per column of a hold or no-show line, in the reader's terms."""
+    cells: list[tuple[str, Any]] = []
+    for key, _, kind in LINE_COLUMNS:
+        if kind == "time":
+            cells.append((kind, local_naive(line.get(key), r.zone_of(line.get("clinic_id")))))
+        elif kind == "money":
+            cells.append((kind, None if line[key] is None else major(int(line[key]), line["currency"])))
+        elif kind == "line":
+            cells.append(("text", r.hold_line(line[key])))
+        elif kind == "collected":
+            cells.append(("text", r.collected_by(line[key]) or None))
+        elif key == "clinic":
+            cells.append(("text", r.clinic_names.get(line["clinic_id"], line["clinic_id"])))
+        else:
+            cells.append(("text", line.get(key)))
+    return cells
+
+
 def _csv_text(kind: str, value: Any, r: Reader) -> str:
     if value is None:
         return ""
@@ -138,11 +175,17 @@ def _csv_bytes(lines: list[list[str]], r: Reader, *, first: bool = False) -> byt
     return ((BOM if first else "") + out.getvalue()).encode("utf-8")
 
 
-async def settlement_local_csv(batches: AsyncIterator[list[dict[str, Any]]], r: Reader) -> bytes:
-    """The settlement report's cards as CSV in the reader's locale (see the module docstring)."""
+async def settlement_local_csv(batches: AsyncIterator[list[dict[str, Any]]], r: Reader,
+                               lines: list[dict[str, Any]] | None = None) -> bytes:
+    """The settlement report's cards as CSV in the reader's locale (see the module docstring); then, after a
+    blank row and a title row, its card holds and no-show fees as a table of their own."""
     chunks = [_csv_bytes([[r.t.gettext(header) for _, header, _ in SETTLEMENT_COLUMNS]], r, first=True)]
     async for rows in batches:
         chunks.append(_csv_bytes([[_csv_text(k, v, r) for k, v in _cells(row, r)] for row in rows], r))
+    if lines:
+        chunks.append(_csv_bytes([[], [r.t.gettext(LINES_TITLE)],
+                                  [r.t.gettext(header) for _, header, _ in LINE_COLUMNS],
+                                  *[[_csv_text(k, v, r) for k, v in _line_cells(line, r)] for line in lines]], r))
     return b"".join(chunks)
 
 
@@ -179,14 +222,21 @@ def _save(book: Workbook) -> bytes:
     return out.getvalue()
 
 
-async def settlement_xlsx(batches: AsyncIterator[list[dict[str, Any]]], r: Reader) -> bytes:
-    """The settlement report's cards as one XLSX sheet with numeric amounts and date-time cells."""
+async def settlement_xlsx(batches: AsyncIterator[list[dict[str, Any]]], r: Reader,
+                          lines: list[dict[str, Any]] | None = None) -> bytes:
+    """The settlement report's cards as one XLSX sheet with numeric amounts and date-time cells; its card
+    holds and no-show fees, if any, on a second sheet."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(r.t.gettext("Settlement report")[:31])
     sheet.append(_header(sheet, [r.t.gettext(header) for _, header, _ in SETTLEMENT_COLUMNS]))
     async for rows in batches:
         for row in rows:
             sheet.append([_xlsx_cell(sheet, kind, value, row["currency"]) for kind, value in _cells(row, r)])
+    if lines:
+        second = book.create_sheet(r.t.gettext(LINES_TITLE)[:31])
+        second.append(_header(second, [r.t.gettext(header) for _, header, _ in LINE_COLUMNS]))
+        for line in lines:
+            second.append([_xlsx_cell(second, kind, value, line["currency"]) for kind, value in _line_cells(line, r)])
     return _save(book)
 
 

@@ -29,7 +29,11 @@ SETTLEMENT_PARAMS = ("exported", "unit", "book_id", "basis_type", "payment_type"
 EARNINGS_PARAMS = ("from", "to", "price_per_card", "price_percent", "unit", "book_id", "format")
 CSV_COLUMNS = ("card_id", "created_at", "exported_at", "clinic_id", "book_id", "basis_type", "status",
                "status_label", "patient_name", "currency", "patient_share", "refund_share", "paid", "refunded",
-               "admin_fee", "payment_types")
+               "admin_fee", "payment_types",
+               # Added for card holds and no-show fees (docs/api.md): ``row_type`` is ``card`` on a card's row;
+               # a hold's or no-show's own row names its line and leaves the card's sums empty.
+               "row_type", "line_at", "request_id", "consult_id", "authorised", "captured", "released",
+               "no_show_fee", "collected_by", "amount")
 
 
 def iso_utc(value: datetime | None) -> str | None:

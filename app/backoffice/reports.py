@@ -13,7 +13,8 @@ Settlement report
     cards with at least one payment of that method: ``stripe`` (in the call),
     ``card``/``vipps``/``invoice`` (through MediPay), ``manual`` (registered
     by hand). Per card: the patient and refund shares, what was paid, and what
-    was refunded of in-call payments.
+    was refunded of in-call payments. Card holds and no-show fees are lines
+    of their own beside the cards (``app.backoffice.hold_lines``, rule R3).
 
 MediPay earnings
     Cards exported in the period (on ``exported_at``) and settled through
@@ -50,6 +51,7 @@ from sqlalchemy import and_, exists, func, select, text
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.backoffice.hold_lines import hold_lines, line_csv_row, line_totals
 from app.backoffice.report_queries import (
     CSV_COLUMNS,
     EarningsQuery,
@@ -91,17 +93,19 @@ class Reports:
 
     # --- settlement
 
-    async def _settlement_where(self, scope: Scope, q: SettlementQuery) -> list[ColumnElement[bool]]:
-        """The filters on the card's own columns; ``payment_type`` comes from ``_paid_by``, shaped per query."""
+    async def _settlement_where(self, scope: Scope, q: SettlementQuery, *,
+                                period: bool = True) -> list[ColumnElement[bool]]:
+        """The filters on the card's own columns; ``payment_type`` comes from ``_paid_by``, shaped per query.
+        ``period=False``: without the period (the hold and no-show lines put it on their own time)."""
         where = await self._where(scope, q.unit, q.book_id)
         when = BillCard.exported_at if q.exported else BillCard.created_at
         if q.exported is True:
             where.append(BillCard.exported_at.is_not(None))
         elif q.exported is False:
             where.append(BillCard.exported_at.is_(None))
-        if q.period.start is not None:
+        if period and q.period.start is not None:
             where.append(when >= q.period.start)
-        if q.period.end is not None:
+        if period and q.period.end is not None:
             where.append(when < q.period.end)
         if q.basis_type == "call":
             where.append(BillCard.consult_id.is_not(None))
@@ -218,8 +222,9 @@ class Reports:
                 cards = list((await s.scalars(page_q)).all())
                 return cards, await self._page_rows(s, cards[: q.limit])
 
-        totals, by_type, refund_rows, (cards, rows) = await asyncio.gather(
-            fetch(totals_q, by_card_set), fetch(by_type_q, by_card_set), fetch(refunds_q), page()
+        totals, by_type, refund_rows, (cards, rows), lines = await asyncio.gather(
+            fetch(totals_q, by_card_set), fetch(by_type_q, by_card_set), fetch(refunds_q), page(),
+            self.hold_lines(scope, q),
         )
         refunds = {cur: total for cur, total in refund_rows}
         paid: dict[str, int] = {}
@@ -241,7 +246,19 @@ class Reports:
             "cards": rows,
             "has_more": len(cards) > q.limit,
             "next_offset": q.offset + q.limit if len(cards) > q.limit else None,
+            # Card holds and no-show fees, each a line of its own (app.backoffice.hold_lines): the first
+            # ``limit`` here, every one in the CSV; the totals are over them all.
+            "hold_lines": lines[: q.limit],
+            "hold_lines_count": len(lines),
+            "hold_totals": line_totals(lines),
         }
+
+    async def hold_lines(self, scope: Scope, q: SettlementQuery) -> list[dict[str, Any]]:
+        """The report's card holds and no-show fees, as lines (app.backoffice.hold_lines)."""
+        where = (await self._settlement_where(scope, q, period=False)
+                 + self._paid_by(scope, q, per_card=True))
+        async with self.db.read() as s:
+            return await hold_lines(s, scope, q, where)
 
     async def settlement_batches(self, scope: Scope, q: SettlementQuery,
                                  batch: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
@@ -269,11 +286,14 @@ class Reports:
         batches = self.settlement_batches(scope, q, batch)
         first = await anext(batches, None)  # the filters are checked before the header goes out
         yield _csv_line(CSV_COLUMNS)
-        if first is None:
-            return
-        yield _csv_rows(first)
-        async for rows in batches:
-            yield _csv_rows(rows)
+        if first is not None:
+            yield _csv_rows(first)
+            async for rows in batches:
+                yield _csv_rows(rows)
+        # Then the card holds and no-show fees, a row each (a no-show with no card has one even with no cards).
+        lines = await self.hold_lines(scope, q)
+        if lines:
+            yield _csv_rows([line_csv_row(line) for line in lines])
 
     # --- earnings
 
@@ -337,7 +357,8 @@ def _csv_rows(rows: list[dict[str, Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for row in rows:
-        writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
+        # A card's row has no ``row_type`` of its own (nor the other line columns): it is ``card``.
+        writer.writerow([csv_cell(row.get(c, "card" if c == "row_type" else None)) for c in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 
 

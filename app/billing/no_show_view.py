@@ -42,11 +42,17 @@ async def no_show_of(s: Any, patient: ConsultPatient, requests: list[PaymentRequ
     """``patients[].no_show`` of the consult's view: the fee, how it is collected, and when it was decided."""
     if patient.no_show_at is None:
         return None
-    at = patient.no_show_at.isoformat().replace("+00:00", "Z")
     line = await s.scalar(select(BillCardLine.id).join(BillCard, BillCard.id == BillCardLine.bill_card_id).where(
         BillCardLine.code == NO_SHOW_LINE, BillCardLine.voided_at.is_(None),
         BillCard.consult_id == patient.consult_id, BillCard.patient_ref == patient.patient_id))
-    if line is not None:
+    return no_show_outcome(patient, requests, on_card=line is not None)
+
+
+def no_show_outcome(patient: ConsultPatient, requests: list[PaymentRequest], *, on_card: bool) -> dict[str, Any]:
+    """How a decided no-show's fee went, from the patient's requests and whether a live "No-show fee"
+    line is on their bill card (``on_card``); also what the settlement report's no-show lines read."""
+    at = patient.no_show_at.isoformat().replace("+00:00", "Z") if patient.no_show_at else None
+    if on_card:
         return {"fee": patient.no_show_fee, "request_id": None, "how": "bill_card", "at": at}
     charged = [r for r in requests if r.patient_id == patient.patient_id and r.kind == "hold"
                and r.description == NO_SHOW_DESCRIPTION
@@ -56,4 +62,3 @@ async def no_show_of(s: Any, patient: ConsultPatient, requests: list[PaymentRequ
         fee = r.amount if r.status in REQUEST_PAID else int(r.problem_detail or 0) or patient.no_show_fee
         return {"fee": fee, "request_id": r.id, "how": "hold", "at": at}
     return {"fee": patient.no_show_fee, "request_id": None, "how": "none", "at": at}
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from babel.dates import format_datetime
 from sqlalchemy import select
@@ -17,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.billing.no_show_view import NO_SHOW_DESCRIPTION
 from app.i18n import format_money, get_translator
 from app.i18n.zones import clinic_zone, format_instant
-from app.models import Clinic, Receipt
+from app.models import Clinic, Consult, PaymentRequest, Receipt
+from app.receipts.numbering import METHOD_CARD_HOLD
 from app.receipts.seller import display_number
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
@@ -52,6 +54,22 @@ class Document:
     original_reference: str | None
     retention_note: str
     token: str
+    # A captured card hold (rule H2): what was authorised on the card, and the rest released, not charged.
+    hold_authorised: str | None = None
+    hold_released: str | None = None
+    # A no-show fee (rule H4): the consultation it is for, as the patient knows it (when, with whom).
+    consult: str | None = None
+
+
+def method_label(method: str) -> str:
+    """The msgid naming how a document's amount was paid (a code not known here is shown as it is)."""
+    return _METHOD_LABELS.get(method, method)
+
+
+def service_text(receipt: Receipt, t: Any) -> str:
+    """The service as the reader reads it: the no-show fee is ours to name, so it is translated (rule H4);
+    a description the clinic wrote is theirs, shown as written."""
+    return t.gettext(receipt.description) if receipt.description == NO_SHOW_DESCRIPTION else receipt.description
 
 
 def valid_token(token: str) -> bool:
@@ -77,11 +95,22 @@ def _vat_note(country: str | None) -> str:
     return "Health services are exempt from VAT."
 
 
-def document(receipt: Receipt, clinic: Clinic | None, lang: str, original: str | None = None) -> Document:
+def document(receipt: Receipt, clinic: Clinic | None, lang: str, original: str | None = None,
+             request: PaymentRequest | None = None, consult: Consult | None = None) -> Document:
+    """``request`` and ``consult``: the receipt's own, for what a card hold's or a no-show fee's receipt adds."""
     t = get_translator(lang)
     zone = clinic_zone(clinic)
     issued = format_datetime(receipt.issued_at, "d MMMM y, HH:mm", tzinfo=zone, locale=t.lang)
     credit = receipt.kind == "credit_note"
+    # Read from the request, whose ``hold_amount`` never changes after the capture; the receipt's amount is
+    # what was captured. A credit note corrects the amount alone, so it repeats neither.
+    held = (None if credit or request is None or receipt.method != METHOD_CARD_HOLD or not request.hold_amount
+            else request.hold_amount)
+    when = None
+    if not credit and consult is not None and receipt.description == NO_SHOW_DESCRIPTION:
+        when = t.gettext("%(when)s, with %(clinician)s") % {
+            "when": format_datetime(consult.created_at, "d MMMM y, HH:mm", tzinfo=zone, locale=t.lang),
+            "clinician": consult.clinician_name}
     return Document(
         lang=t.lang,
         kind=receipt.kind,
@@ -94,17 +123,18 @@ def document(receipt: Receipt, clinic: Clinic | None, lang: str, original: str |
         seller_name=receipt.seller_name,
         registration_label=t.gettext(registration_label(receipt.seller_country)),
         registration_number=display_number(receipt.seller_registration_number, receipt.seller_country),
-        # The no-show fee is ours to name, so it reads in the reader's language (docs/rules.md, rule H4).
-        description=t.gettext(receipt.description) if receipt.description == NO_SHOW_DESCRIPTION
-        else receipt.description,
+        description=service_text(receipt, t),
         amount=format_money(-receipt.amount if credit else receipt.amount, receipt.currency, t.lang),
         currency=receipt.currency,
-        method=t.gettext(_METHOD_LABELS.get(receipt.method, receipt.method)),
+        method=t.gettext(method_label(receipt.method)),
         vat_note=t.gettext(_vat_note(receipt.seller_country)),
         original_reference=original,
         retention_note=t.gettext("Keep this document. The clinic keeps a copy for %(years)s years.")
         % {"years": RETENTION_YEARS},
         token=receipt.token,
+        hold_authorised=format_money(held, receipt.currency, t.lang) if held else None,
+        hold_released=format_money(max(held - receipt.amount, 0), receipt.currency, t.lang) if held else None,
+        consult=when,
     )
 
 
@@ -118,7 +148,9 @@ async def load_document(s: AsyncSession, token: str, lang: str | None) -> Docume
     if receipt.original_receipt_id:
         first = await s.get(Receipt, receipt.original_receipt_id)
         original = first.reference if first is not None else None
-    return document(receipt, clinic, lang or receipt.language, original)
+    request = await s.get(PaymentRequest, receipt.payment_request_id)
+    consult = await s.get(Consult, request.consult_id) if request is not None else None
+    return document(receipt, clinic, lang or receipt.language, original, request, consult)
 
 
 async def for_requests(s: AsyncSession, request_ids: list[str]) -> list[Receipt]:

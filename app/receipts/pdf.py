@@ -41,8 +41,13 @@ def render_pdf(doc: Document) -> bytes:
         row(t.gettext("Corrects receipt"), doc.original_reference)
     row(doc.issued_label, doc.issued)
     row(t.gettext("Service"), doc.description)
+    if doc.consult:
+        row(t.gettext("For the consultation"), doc.consult)
     row(t.gettext("Amount"), doc.amount)
     row(t.gettext("Payment method"), doc.method)
+    if doc.hold_authorised and doc.hold_released:
+        row(t.gettext("Card hold authorised"), doc.hold_authorised)
+        row(t.gettext("Released, not charged"), doc.hold_released)
     pdf.ln(4)
     pdf.set_font("Helvetica", "", 10)
     pdf.multi_cell(0, 6, _latin1(doc.vat_note), new_x="LMARGIN", new_y="NEXT")

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import inputs
+from app.backoffice.hold_lines import COLLECTED_BY
+from app.backoffice.hold_lines import LINES as HOLD_LINE_KINDS
 from app.backoffice.report_queries import BASIS_TYPES, MAX_LIMIT, MAX_PRICE_PER_CARD, PAYMENT_TYPES
 from app.billing.gates import GateStatus
 from app.billing.statuses import REQUEST_STATUSES, STATUSES, CheckoutProblem, Onward
@@ -144,9 +146,18 @@ _BILL_CARD = _obj(
 _CARD_PAGE = _obj(data=_array(_BILL_CARD), has_more=BOOL, next_cursor=_null(STR))
 # Reports (the cash desk's *Oppgjørsrapport* and MediPay earnings); see app/backoffice/reports.py.
 _TOTALS = _obj(**_each(INT, "cards", "patient_share", "refund_share", "paid", "refunded", "admin_fees"), currency=STR)
+# Card holds and no-show fees as lines of their own (app/backoffice/hold_lines.py, docs/rules.md rule R3).
+_HOLD_LINE = _obj(
+    line=_enum(HOLD_LINE_KINDS), at=TIME, request_id=_null(STR), consult_id=STR, card_id=_null(STR),
+    clinic_id=STR, book_id=_null(STR), patient_name=STR, currency=STR, authorised=_null(INT), captured=INT,
+    released=INT, no_show_fee=_null(INT), collected_by=_null(_enum(COLLECTED_BY)),
+    amount={**INT, "description": "what the line adds to the takings: a capture, or a fee on the bill card"},
+)
+_HOLD_TOTALS = _obj(**_each(INT, "captured", "released", "no_show_fees", "no_show_fees_not_collected"),
+                    currency=STR)
 _SETTLEMENT = _obj(
     cards_count=INT, totals=_array(_TOTALS), by_payment_type=_array(OBJ), cards=_array(OBJ), has_more=BOOL,
-    next_offset=_null(INT),
+    next_offset=_null(INT), hold_lines=_array(_HOLD_LINE), hold_lines_count=INT, hold_totals=_array(_HOLD_TOTALS),
 )
 _EARNINGS = _obj(**_each(INT, "cards", "patient_share", "admin_fees", "total", "medipay_cost",
                          "medipay_cost_per_card", "medipay_cost_percent", "net"))

@@ -288,6 +288,7 @@ RECEIPT_DOC = {
     "description": "Consultation </script>", "amount": "-100,00 kr", "currency": "NOK", "method": "Kort",
     "vat_note": "Helsetjenester er unntatt merverdiavgift.", "original_reference": "CP-2025-000001",
     "retention_note": "Ta vare på dette dokumentet.", "token": "abc",
+    "hold_authorised": "800,00 kr", "hold_released": "300,00 kr", "consult": "1. mars 2025, 10:00, hos Dr. </script>",
 }
 PANEL = {
     "token": "tok.en",
