@@ -79,6 +79,8 @@ class RequestStatus(StrEnum):
     AUTHORISED = "authorised"
     # A hold released without a capture, by the clinic or before it lapsed (rule H3).
     RELEASED = "released"
+    # A card on file (``kind`` "card_on_file"): saved in the waiting room, nothing charged yet (rule H5).
+    CARD_SAVED = "card_saved"
 
 
 REQUEST_STATUSES = tuple(RequestStatus)
@@ -102,6 +104,7 @@ REQUEST_LABELS: dict[RequestStatus, str] = {
     RequestStatus.PARTIALLY_REFUNDED: "Partially refunded",
     RequestStatus.AUTHORISED: "Card authorised",
     RequestStatus.RELEASED: "Released",
+    RequestStatus.CARD_SAVED: "Card saved",
 }
 
 
@@ -123,6 +126,9 @@ class CheckoutProblem(StrEnum):
     CAPTURE_REFUSED = "capture_refused"  # Stripe refused the capture; ``detail``: its code. Still authorised
     HOLD_LAPSING = "hold_lapsing"  # Stripe's deadline for capturing is less than a day away
     HOLD_LAPSED = "hold_lapsed"  # released by us just before Stripe's deadline, nothing captured
+    # Cards on file (rule H5): ``detail`` the amount being charged, then the bank's reason for a decline.
+    CHARGING = "charging"  # an off-session charge was sent to Stripe; ``detail``: its amount
+    CHARGE_DECLINED = "charge_declined"  # the bank declined it; ``detail``: why. Owed on the bill card
 
 
 @unique
@@ -148,6 +154,9 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.CAPTURE_REFUSED: "The capture was not accepted: {reason}. The card is still authorised.",
         CheckoutProblem.HOLD_LAPSING: "The card hold lapses within a day: capture or release it.",
         CheckoutProblem.HOLD_LAPSED: "The card hold was released before it lapsed. Nothing was charged.",
+        CheckoutProblem.CHARGING: "Charging the saved card…",
+        CheckoutProblem.CHARGE_DECLINED: "The saved card was declined: {reason}. Nothing was charged; the amount "
+        "stays owed on the bill card.",
     },
     "patient": {
         CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
@@ -161,6 +170,9 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.CAPTURE_REFUSED: "The charge did not go through. Nothing was taken from your card.",
         CheckoutProblem.HOLD_LAPSING: "Your card is authorised; the clinic will charge it or release it soon.",
         CheckoutProblem.HOLD_LAPSED: "The hold on your card was released. Nothing was charged.",
+        CheckoutProblem.CHARGING: "The clinic is charging your saved card.",
+        CheckoutProblem.CHARGE_DECLINED: "Your saved card was declined. Nothing was taken from it; the clinic "
+        "will send you the bill.",
     },
 }
 ONWARD_LABELS: dict[str, dict[Onward, str]] = {

@@ -213,6 +213,8 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
             # A card hold (docs/rules.md, rule H1): authorised, charged after the call.
             "authorised": "authorised",
             "released": "cancelled",
+            # A card on file (rule H5): saved, charged after the call.
+            "card_saved": "card_saved",
         }.get(pr.status, "unknown")
     response = aiohttp_jinja2.render_template(
         "checkout_return.html", request, context(lang, outcome=outcome, request=view)
