@@ -57,9 +57,9 @@ async def no_show_of(s: Any, patient: ConsultPatient, requests: list[PaymentRequ
                and (r.status in REQUEST_PAID or r.problem in _UNDER_WAY)]
     if charged:
         r = charged[0]
-        fee = r.amount if r.status in REQUEST_PAID else int(r.problem_detail or 0) or patient.no_show_fee
         if r.problem == CheckoutProblem.CHARGE_DECLINED:
             return {"fee": r.amount, "request_id": r.id, "how": "bill_card", "at": at}
+        fee = r.amount if r.status in REQUEST_PAID else int(r.problem_detail or 0) or patient.no_show_fee
         return {"fee": fee, "request_id": r.id, "how": str(r.kind), "at": at}
     return {"fee": patient.no_show_fee, "request_id": None, "how": "none", "at": at}
 

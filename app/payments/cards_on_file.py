@@ -26,6 +26,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import cards
@@ -33,6 +34,7 @@ from app.billing.outbox import queue_hourly
 from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem, Onward, RequestStatus
 from app.models import BillCard, Consult, PaymentRequest
+from app.payments import holds
 from app.payments.holds import Intent
 from app.receipts.numbering import issue_receipt
 from integrations.stripe.protocol import CheckoutSession, ProviderError
@@ -121,6 +123,22 @@ async def settle_charge(s: AsyncSession, r: PaymentRequest, intent: Intent, now:
     r.problem = r.problem_detail = r.problem_at = None
     await issue_receipt(s, r, now)
     return "charged", request_view(r)
+
+
+async def apply_intent(s: AsyncSession, obj: dict[str, Any], account: str | None, now: datetime) -> Result:
+    """``payment_intent.succeeded`` / ``.canceled``: a saved card charged, else a hold's (``holds``)."""
+    intent = Intent.of(obj)
+    request_id = intent.metadata.get("payment_request_id")
+    kind = await s.scalar(select(PaymentRequest.kind).where(PaymentRequest.id == request_id)) if request_id else None
+    if kind != CARD_ON_FILE:
+        return await holds.apply_intent(s, obj, account, now)
+    r = await s.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update())
+    assert r is not None
+    if (r.stripe_account_id or None) != (account or None):
+        return "wrong_account", None
+    if intent.status != "succeeded":
+        return "ignored", None  # a charge made and confirmed at once is never cancelled
+    return await settle_charge(s, r, intent, now)
 
 
 async def declined(s: AsyncSession, r: PaymentRequest, reason: str, intent_id: str | None, now: datetime) -> Result:

@@ -188,11 +188,6 @@ async def apply_intent(s: AsyncSession, obj: dict[str, Any], account: str | None
         return "unknown_request", None
     if (r.stripe_account_id or None) != (account or None):
         return "wrong_account", None
-    if r.kind == "card_on_file":
-        # A saved card's off-session charge (app/payments/cards_on_file.py); a cancel means nothing there.
-        from app.payments.cards_on_file import settle_charge
-
-        return await settle_charge(s, r, intent, now) if intent.status == "succeeded" else ("ignored", None)
     if not is_hold(r):
         return "ignored", None  # an in-call payment settles by its Checkout Session's events
     return await apply_hold_intent(s, r, intent, now)

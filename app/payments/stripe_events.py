@@ -46,9 +46,9 @@ from app.connect import events as account_events
 from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
-from app.payments.cards_on_file import session_setup
+from app.payments.cards_on_file import apply_intent, session_setup
 from app.payments.declines import intent_failed
-from app.payments.holds import Intent, apply_intent, session_intent
+from app.payments.holds import Intent, session_intent
 from app.payments.settle_ready import Fallback, settle_paid
 from app.payments.settlement import PAID_SESSION, apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
