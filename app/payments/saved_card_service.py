@@ -32,7 +32,7 @@ from app.i18n import error_message
 from app.models import Clinic, Consult, PaymentRequest
 from app.payments import cards_on_file
 from app.payments.amount_limits import DEFAULT_MAX
-from app.payments.hold_service import HoldScope, _amount, _audit, _fee
+from app.payments.hold_service import HoldScope, amount_of, audit_request, fee_for
 from app.payments.holds import Intent
 from app.payments.minimums import check_minimum
 from app.payments.settlement import locked_request
@@ -61,7 +61,7 @@ class SavedCardCharges:
     async def charge_saved(self, request_id: Any, amount: Any, description: Any,
                            scope: HoldScope | None) -> RequestView:
         """Charge ``amount`` to a saved card, its holder away (``scope`` None: the system's own no-show)."""
-        amount = _amount(amount)
+        amount = amount_of(amount)
         text = clean_text(description, "description", required=False, max_len=200)
         r = await self._held_request(request_id, scope)  # type: ignore[attr-defined]
         if cards_on_file.is_card_on_file(r) and r.status in REQUEST_PAID and r.amount == amount:
@@ -112,9 +112,9 @@ class SavedCardCharges:
             if description:
                 r.description = description
             if r.application_fee_amount:
-                r.application_fee_amount = _fee(amount, clinic)
+                r.application_fee_amount = fee_for(amount, clinic)
             r.updated_at = now
-            await _audit(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
+            await audit_request(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
                          "payment.charge_requested", now, amount=amount)
         return r
 
@@ -148,7 +148,7 @@ class SavedCardCharges:
             r = await locked_request(s, request_id)
             outcome, view = await cards_on_file.settle_charge(s, r, intent, now)
             if view is not None:
-                await _audit(s, r, "system", None, "payment.card_charged", now, amount=r.amount)
+                await audit_request(s, r, "system", None, "payment.card_charged", now, amount=r.amount)
         log.info("card on file %s: %s", request_id, outcome)
         if view is not None:
             await self._tell(view)
@@ -160,7 +160,8 @@ class SavedCardCharges:
             r = await locked_request(s, request_id)
             outcome, view = await cards_on_file.declined(s, r, reason, intent_id, now)
             if view is not None:
-                await _audit(s, r, "system", None, "payment.charge_declined", now, amount=r.amount, reason=reason)
+                await audit_request(s, r, "system", None, "payment.charge_declined", now, amount=r.amount,
+                                    reason=reason)
             consult = await s.get(Consult, r.consult_id)
         if view is not None:
             await self._tell(view)
