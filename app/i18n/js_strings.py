@@ -220,6 +220,12 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Waiting for the card to be saved"),
     N_("Saved card charged: {amount}"),
     N_("Card not saved"),
+    N_("Charge…"),
+    N_("Charge the saved card: {description}"),
+    N_("Charge the saved card"),
+    N_("“{description}” for {patient}: card saved; {amount} was expected."),
+    N_("Charged now, with the patient away. A decline charges nothing and leaves the amount owed."),
+    N_("Charged {amount} — {description}"),
     # Card holds in the clinician's list: capture up to the hold, or release it
     N_("Capture…"),
     N_("Release hold"),

@@ -1,5 +1,6 @@
 """A card on file in a real browser: the patient saves a card in the waiting room, in Norwegian, on the
-sandbox's Checkout page in setup mode; the clinician's panel shows it saved, then charged."""
+sandbox's Checkout page in setup mode; the clinician's panel shows it saved, then charged, and the
+clinician charges a saved card from the panel (a decline said in words)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from app.models import Payment, PaymentRequest
+from tests.cards_on_file.support import NEEDS_AUTHENTICATION, saved_card
 from tests.factories import Live
 from tests.web.test_browser import (  # noqa: F401 - the fixtures come with them
     GOOD_CARD,
@@ -16,6 +18,7 @@ from tests.web.test_browser import (  # noqa: F401 - the fixtures come with them
     browser,
     expect_connected,
     pytestmark,
+    request_item,
     session,
 )
 
@@ -73,4 +76,44 @@ async def test_patient_saves_a_card_and_the_clinic_charges_it_after(live: Live, 
     assert await live.rows(select(Payment.amount).where(Payment.payment_request_id == request_id)) == [(52000,)]
     assert await live.ledger_balanced()
     await session.check_accessibility()
+    session.assert_no_page_errors()
+
+
+async def test_clinician_charges_the_saved_card_from_the_panel(live: Live, session: Session) -> None:  # noqa: F811
+    consult, _, _, saved = await saved_card(live)
+    _, clinician = await session.panel(consult["clinician"]["join_url"])
+    item = request_item(clinician, saved.id)
+    await expect(item).to_have_attribute("data-status", "card_saved")
+    await expect(item.locator("[data-role=status]")).to_have_text("Card saved")
+    charge = item.get_by_role("button", name="Charge the saved card: Consultation")
+    await expect(charge).to_have_text("Charge…")
+    await charge.focus()
+    await clinician.keyboard.press("Enter")
+    dialog = clinician.get_by_role("dialog", name="Charge the saved card")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text("card saved; NOK 600.00 was expected.")
+    amount = dialog.get_by_label("How much to charge")
+    await expect(amount).to_be_focused()
+    # More than expected is allowed (the clinic's maximum is the server's to check).
+    await amount.fill("650")
+    await clinician.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(item).to_have_attribute("data-status", "paid")
+    await expect(item.locator("[data-role=amount]")).to_have_text("NOK 650.00")
+    await expect(item.locator("[data-role=receipt]")).to_be_visible()
+    await expect(charge).to_be_hidden()
+    assert await live.rows(select(Payment.amount).where(Payment.payment_request_id == saved.id)) == [(65000,)]
+
+    # A card the bank declines off-session: the clinician reads why, and nothing is charged.
+    other, _, _, declined = await saved_card(live, NEEDS_AUTHENTICATION)
+    _, panel = await session.panel(other["clinician"]["join_url"])
+    line = request_item(panel, declined.id)
+    await line.get_by_role("button", name="Charge the saved card: Consultation").click()
+    dialog = panel.get_by_role("dialog", name="Charge the saved card")
+    await dialog.get_by_label("How much to charge").fill("450")
+    await dialog.get_by_role("button", name="Charge the card").click()
+    await expect(dialog.locator("[data-role=capture-error]")).to_contain_text("authentication")
+    await expect(line.locator("[data-role=problem]")).to_contain_text("stays owed on the bill card")
+    assert await live.rows(select(Payment.id).where(Payment.payment_request_id == declined.id)) == []
+    assert await live.ledger_balanced()
     session.assert_no_page_errors()
