@@ -25,7 +25,7 @@ async def test_a_lost_answer_is_charged_once_with_the_same_key(live: Live) -> No
     # Stored before Stripe was called: the amount and the attempt (the key).
     assert (pending.status, pending.problem, pending.problem_detail) == ("card_saved", "charging", "50000")
     await nothing_posted(live)
-    # Pressed again, with another amount even: the stored charge is sent again as it was, once.
+    # Pressed again: the stored charge is sent again as it was (same amount, same key), once.
     again = await clinician.call("payment:charge_saved", {"request_id": r.id, "amount": 50000})
     assert again["ok"], again
     after = await request_row(live, r.id)
