@@ -58,6 +58,10 @@ async def test_the_host_charges_after_the_call_over_rest(live: Live) -> None:
     assert status == 200, body
     assert (body["status"], body["amount"], body["description"]) == ("paid", 61000, "Consultation, 40 minutes")
     await charged_once(live, await request_row(live, r.id), 61000)
+    # The receipt says how it was paid.
+    assert live.http
+    async with live.http.get(body["receipt"]["url"]) as resp:
+        assert resp.status == 200 and "Saved card charged" in await resp.text()
     actions = [a for (a,) in await live.rows(select(AuditEvent.action).where(AuditEvent.subject_id == r.id))]
     assert "payment.charge_requested" in actions and "payment.card_charged" in actions
 
