@@ -40,14 +40,16 @@ _PATIENT_FIELDS = {
     "address": ADDRESS,
 }
 # A payment policy (app/payments/policies.py): in the call as always, paid before joining, or a card
-# hold; ``amount`` and ``description`` are for before_join and hold only (the service checks which).
-POLICY_KINDS = ("in_call", "before_join", "hold")
+# hold, or a card on file; ``amount`` and ``description`` are for the gated kinds only (the service checks
+# which): for a card on file, what the clinic expects to charge.
+POLICY_KINDS = ("in_call", "before_join", "hold", "card_on_file")
 POLICY_AMOUNT = Whole(minimum=1, maximum=MAX_AMOUNT, description="minor units")
 PAYMENT_POLICY = Schema(
     fields={
         "kind": Text(max_len=16, choices=POLICY_KINDS,
-                     description="in_call (asked for in the call), before_join (paid in the waiting room) "
-                                 "or hold (a card authorised in the waiting room, captured after the call)"),
+                     description="in_call (asked for in the call), before_join (paid in the waiting room), "
+                                 "hold (a card authorised in the waiting room, captured after the call) or "
+                                 "card_on_file (a card saved in the waiting room, charged after the call)"),
         "amount": POLICY_AMOUNT,
         "description": Text(description="what the patient pays for; shown in the waiting room"),
         "no_show_fee": POLICY_AMOUNT,

@@ -68,7 +68,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
 }
 # A clinic's payment policy in a sentence (``clinic.payment_policy_set``).
 POLICY_WORDS = {"in_call": "pay in the call", "before_join": "pay before joining",
-                "hold": "a card hold"}
+                "hold": "a card hold", "card_on_file": "a card on file"}
 ACTORS = {"api": "The accounting system", "stripe": "Stripe", "system": "ConsultPay", "medipay": "MediPay"}
 
 

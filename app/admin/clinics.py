@@ -120,6 +120,7 @@ POLICY_LABELS: dict[str, str] = {
     PolicyKind.IN_CALL: "Pay in the call (the clinician asks for payment during the consultation)",
     PolicyKind.BEFORE_JOIN: "Pay before joining (a fixed amount, paid in the waiting room)",
     PolicyKind.HOLD: "Card hold (authorised in the waiting room, charged after the call)",
+    PolicyKind.CARD_ON_FILE: "Card on file (saved in the waiting room, charged after the call)",
 }
 
 
@@ -199,7 +200,7 @@ async def save_payment_policy(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     typed = {name: str(form.get(name, ""))[:400] for name in ("kind", "amount", "description", "no_show_fee")}
     try:
-        gated = typed["kind"] in (PolicyKind.BEFORE_JOIN, PolicyKind.HOLD)
+        gated = typed["kind"] in (PolicyKind.BEFORE_JOIN, PolicyKind.HOLD, PolicyKind.CARD_ON_FILE)
         # Paying in the call has no amount of its own: what was typed for another choice is let go.
         amount = _minor(typed["amount"], clinic.currency, "amount") if gated else None
         no_show_fee = _minor(typed["no_show_fee"], clinic.currency, "no_show_fee")

@@ -3,11 +3,13 @@
 The policy (``consult_patients.payment_policy`` and its amount, words and
 no-show fee) is what the host set for the patient, else for the consult, else
 the clinic's default (``app/payments/policies.py`` resolves and checks it). A
-``before_join`` or ``hold`` policy has a *gate*: one payment request of that
+``before_join``, ``hold`` or ``card_on_file`` policy has a *gate*: one payment request of that
 kind, made with the consult, that the patient pays (or whose card they
 authorise) in the waiting room. Its state is read from the request's status,
 by the statuses' string values, so holds' own statuses (``authorised``,
-``released``) read the same wherever they are defined.
+``released``) and a card on file's (``card_saved``) read the same wherever
+they are defined. A ``card_on_file`` gate is a request of that kind whose
+patient saves a card in the waiting room; it is charged after the call.
 
 Pure functions of rows (or of a request's JSON, for the notifier): every view
 and event that shows a gate makes it here.
@@ -25,10 +27,11 @@ class PolicyKind(StrEnum):
     IN_CALL = "in_call"  # asked for in the call, as always
     BEFORE_JOIN = "before_join"  # a fixed amount paid in the waiting room
     HOLD = "hold"  # a card authorised in the waiting room, captured up to the hold after the call
+    CARD_ON_FILE = "card_on_file"  # a card saved in the waiting room, charged off-session after the call
 
 
 # The kinds whose patient passes a gate before the call.
-GATED = frozenset({PolicyKind.BEFORE_JOIN, PolicyKind.HOLD})
+GATED = frozenset({PolicyKind.BEFORE_JOIN, PolicyKind.HOLD, PolicyKind.CARD_ON_FILE})
 
 
 @unique
@@ -39,11 +42,15 @@ class GateStatus(StrEnum):
     CAPTURED = "captured"  # hold: (part of) the hold captured
     RELEASED = "released"  # hold: released without capture, or lapsed
     EXPIRED = "expired"  # ended without a payment or an authorisation
+    SAVED = "card_saved"  # card_on_file: the card is saved (Stripe's SetupIntent succeeded), nothing charged
+    CHARGED = "charged"  # card_on_file: the final amount charged to the saved card
 
 
-# A gate the patient has passed: paid, authorised, or (a hold) captured. Only through an open gate
-# (or with no gate at all) does a patient join the call (docs/rules.md, rule H4).
-OPEN_GATES = frozenset({GateStatus.PAID, GateStatus.AUTHORISED, GateStatus.CAPTURED})
+# A gate the patient has passed: paid, authorised, (a hold) captured, or (a card on file) saved or
+# charged. Only through an open gate (or with no gate at all) does a patient join the call
+# (docs/rules.md, rule H4).
+OPEN_GATES = frozenset({GateStatus.PAID, GateStatus.AUTHORISED, GateStatus.CAPTURED, GateStatus.SAVED,
+                        GateStatus.CHARGED})
 
 _WAITING = {"requested", "checkout_open"}
 _PAID = {"paid", "refunded", "partially_refunded"}
@@ -55,7 +62,10 @@ def gate_status(kind: str, request_status: str) -> GateStatus:
     if status in _WAITING:
         return GateStatus.WAITING
     if status in _PAID:
-        return GateStatus.CAPTURED if kind == PolicyKind.HOLD else GateStatus.PAID
+        return {PolicyKind.HOLD: GateStatus.CAPTURED, PolicyKind.CARD_ON_FILE: GateStatus.CHARGED}.get(
+            str(kind), GateStatus.PAID)
+    if status == "card_saved":
+        return GateStatus.SAVED
     if status == "authorised":
         return GateStatus.AUTHORISED
     if status == "released":
@@ -73,6 +83,10 @@ def gate_of(kind: str, request: Mapping[str, Any]) -> dict[str, Any]:
     if kind == PolicyKind.HOLD:
         gate["amount"] = request.get("hold_amount") or request["amount"]
         gate["authorised_at"] = request.get("authorised_at")
+    elif kind == PolicyKind.CARD_ON_FILE:
+        # What the clinic expects to charge; the final amount is set after the call.
+        gate["amount"] = request["amount"]
+        gate["saved_at"] = request.get("authorised_at")
     else:
         gate["amount"] = request["amount"]
         gate["paid_at"] = request.get("paid_at")

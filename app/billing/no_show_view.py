@@ -2,7 +2,9 @@
 
 Where the fee went is not stored apart: a live "No-show fee" line on the
 patient's bill card says ``bill_card``; their card hold captured as the
-no-show fee says ``hold``; otherwise ``none`` (docs/rules.md, rule H4).
+no-show fee says ``hold``, their saved card charged ``card_on_file`` (declined,
+the fee is owed on the bill card: ``bill_card``); otherwise ``none``
+(docs/rules.md, rule H4).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from app.models import BillCard, BillCardLine, ConsultPatient, PaymentRequest
 # The line a no-show fee makes on a bill card, and the description of the fee (line, capture, receipt).
 NO_SHOW_LINE = "NOSHOW"
 NO_SHOW_DESCRIPTION = "No-show fee"
+# Being captured or charged, or (a saved card) declined and so owed on the bill card.
+_UNDER_WAY = (CheckoutProblem.CAPTURING, CheckoutProblem.CHARGING, CheckoutProblem.CHARGE_DECLINED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +31,7 @@ class NoShowView:
 
     fee: int | None
     request_id: str | None
-    how: str  # hold | bill_card | none
+    how: str  # hold | card_on_file | bill_card | none
     at: str | None
 
 
@@ -54,11 +58,13 @@ def no_show_outcome(patient: ConsultPatient, requests: list[PaymentRequest], *, 
     at = patient.no_show_at.isoformat().replace("+00:00", "Z") if patient.no_show_at else None
     if on_card:
         return {"fee": patient.no_show_fee, "request_id": None, "how": "bill_card", "at": at}
-    charged = [r for r in requests if r.patient_id == patient.patient_id and r.kind == "hold"
+    charged = [r for r in requests if r.patient_id == patient.patient_id and r.kind in ("hold", "card_on_file")
                and r.description == NO_SHOW_DESCRIPTION
-               and (r.status in REQUEST_PAID or r.problem == CheckoutProblem.CAPTURING)]
+               and (r.status in REQUEST_PAID or r.problem in _UNDER_WAY)]
     if charged:
         r = charged[0]
+        if r.problem == CheckoutProblem.CHARGE_DECLINED:
+            return {"fee": r.amount, "request_id": r.id, "how": "bill_card", "at": at}
         fee = r.amount if r.status in REQUEST_PAID else int(r.problem_detail or 0) or patient.no_show_fee
-        return {"fee": fee, "request_id": r.id, "how": "hold", "at": at}
+        return {"fee": fee, "request_id": r.id, "how": str(r.kind), "at": at}
     return {"fee": patient.no_show_fee, "request_id": None, "how": "none", "at": at}

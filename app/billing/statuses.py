@@ -79,6 +79,8 @@ class RequestStatus(StrEnum):
     AUTHORISED = "authorised"
     # A hold released without a capture, by the clinic or before it lapsed (rule H3).
     RELEASED = "released"
+    # A card on file (``kind`` "card_on_file"): saved in the waiting room, nothing charged yet (rule H6).
+    CARD_SAVED = "card_saved"
 
 
 REQUEST_STATUSES = tuple(RequestStatus)
@@ -102,6 +104,7 @@ REQUEST_LABELS: dict[RequestStatus, str] = {
     RequestStatus.PARTIALLY_REFUNDED: "Partially refunded",
     RequestStatus.AUTHORISED: "Card authorised",
     RequestStatus.RELEASED: "Released",
+    RequestStatus.CARD_SAVED: "Card saved",
 }
 
 
@@ -125,6 +128,9 @@ class CheckoutProblem(StrEnum):
     HOLD_LAPSED = "hold_lapsed"  # released by us just before Stripe's deadline, nothing captured
     # The card was authorised after the hold's request was cancelled or its consult ended: released at once.
     AUTHORISED_LATE = "authorised_late"
+    # Cards on file (rule H6): ``detail`` the amount being charged, then the bank's reason for a decline.
+    CHARGING = "charging"  # an off-session charge was sent to Stripe; ``detail``: its amount
+    CHARGE_DECLINED = "charge_declined"  # the bank declined it; ``detail``: why. Owed on the bill card
 
 
 @unique
@@ -152,6 +158,9 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.HOLD_LAPSED: "The card hold was released before it lapsed. Nothing was charged.",
         CheckoutProblem.AUTHORISED_LATE: "The card was authorised after the request had ended, so the hold "
         "was released. Nothing was charged.",
+        CheckoutProblem.CHARGING: "Charging the saved card…",
+        CheckoutProblem.CHARGE_DECLINED: "The saved card was declined: {reason}. Nothing was charged; the amount "
+        "stays owed on the bill card.",
     },
     "patient": {
         CheckoutProblem.LEFT: "You left the payment page. No money was taken. Press Pay now when you are ready.",
@@ -167,6 +176,9 @@ PROBLEM_LABELS: dict[str, dict[CheckoutProblem, str]] = {
         CheckoutProblem.HOLD_LAPSED: "The hold on your card was released. Nothing was charged.",
         CheckoutProblem.AUTHORISED_LATE: "Your card was authorised after the request had ended, so the hold "
         "on it was released. Nothing was charged.",
+        CheckoutProblem.CHARGING: "The clinic is charging your saved card.",
+        CheckoutProblem.CHARGE_DECLINED: "Your saved card was declined. Nothing was taken from it; the clinic "
+        "will send you the bill.",
     },
 }
 ONWARD_LABELS: dict[str, dict[Onward, str]] = {

@@ -189,8 +189,8 @@ class ConsultService:
                 for r in ended:
                     # What a MediPay book collects stays owed; otherwise it ends with the call.
                     card = await s.get(BillCard, r.bill_card_id)
-                    # A hold never authorised owes nothing: there is nothing to keep.
-                    keep = card is not None and card.book_id is not None and r.kind != "hold"
+                    # A hold never authorised (a card never saved) owes nothing: there is nothing to keep.
+                    keep = card is not None and card.book_id is not None and r.kind not in ("hold", "card_on_file")
                     await cards.finish_unpaid(s, r, "expired", "consultation ended", now, keep_line=keep)
                     if keep:
                         kept.add(r.id)

@@ -207,6 +207,28 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Paid before joining: {amount}"),
     N_("Not paid before joining"),
     N_("{patient}: {state}"),
+    # Cards on file: saved in the waiting room, charged off-session after the call (app.billing.statuses)
+    N_("Card saved"),
+    N_("Charging the saved card…"),
+    N_("The saved card was declined: {reason}. Nothing was charged; the amount stays owed on the bill card."),
+    N_("The clinic is charging your saved card."),
+    N_("Your saved card was declined. Nothing was taken from it; the clinic will send you the bill."),
+    N_("Save your card"),
+    N_("Save your card for {description}"),
+    N_("Save your card for your consultation with {clinician}: {description}"),
+    N_("Nothing is charged now. After the consultation the clinic charges the card for it; they expect about "
+       "{amount}."),
+    N_("Card saved. Your clinician will let you in. Nothing has been charged; the clinic charges the card for the "
+       "consultation after it."),
+    N_("Waiting for the card to be saved"),
+    N_("Saved card charged: {amount}"),
+    N_("Card not saved"),
+    N_("Charge…"),
+    N_("Charge the saved card: {description}"),
+    N_("Charge the saved card"),
+    N_("“{description}” for {patient}: card saved; {amount} was expected."),
+    N_("Charged now, with the patient away. A decline charges nothing and leaves the amount owed."),
+    N_("Charged {amount} — {description}"),
     # Card holds in the clinician's list: capture up to the hold, or release it
     N_("Capture…"),
     N_("Release hold"),

@@ -77,12 +77,20 @@ class PaymentRequest(Base):
     vipps_receipt_sent_at: Mapped[datetime | None]
     # What the request is for (app/payments/policies.py): ``in_call`` (asked for in the call),
     # ``before_join`` (paid in the waiting room), ``hold`` (a card authorised in the waiting room,
-    # captured up to ``hold_amount`` after the call; ``amount`` is what is captured) or ``no_show``.
+    # captured up to ``hold_amount`` after the call; ``amount`` is what is captured), ``card_on_file``
+    # (a card saved in the waiting room, charged off-session after the call) or ``no_show``.
     kind: Mapped[str] = mapped_column(String(12), default="in_call", server_default="in_call")
     hold_amount: Mapped[int | None] = mapped_column(BigInteger)
     authorised_at: Mapped[datetime | None]
     # Stripe's deadline for capturing a hold (the charge's ``capture_before``).
     capture_before: Mapped[datetime | None]
+    # A card on file (``kind`` "card_on_file"): Stripe's ids only, never card data. The Customer made on
+    # the clinic's account, the SetupIntent of the patient's Checkout and the PaymentMethod it saved,
+    # which the final amount is charged to off-session (docs/rules.md, rule H6). ``authorised_at``: when
+    # the card was saved.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    setup_intent_id: Mapped[str | None] = mapped_column(String(255))
+    payment_method_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class StripeEvent(Base):

@@ -158,8 +158,11 @@ class Checkout:
             "bill_card_id": r.bill_card_id,
             "checkout_attempt": str(r.checkout_attempt),
         }
-        # A card hold is authorised for its whole amount and captured later (docs/rules.md, rule H1).
-        hold = {"capture_method": "manual"} if r.kind == "hold" else {}
+        # A card hold is authorised for its whole amount and captured later (docs/rules.md, rule H1);
+        # a card on file is saved to a Customer on the clinic's account, charged later (rule H6).
+        hold: dict[str, str | None] = {"capture_method": "manual"} if r.kind == "hold" else {}
+        if r.kind == "card_on_file":
+            hold = {"mode": "setup", "customer": await self._customer(r, patient)}
         return await self.stripe.create_checkout_session(
             NewCheckout(
                 account=r.stripe_account_id,
@@ -178,6 +181,24 @@ class Checkout:
                 **hold,  # type: ignore[arg-type]
             )
         )
+
+    async def _customer(self, r: PaymentRequest, patient: ConsultPatient | None) -> str:
+        """The Customer a card on file is saved to: made once at Stripe (a replay of the same key
+        returns it), its id stored before any session names it."""
+        if r.stripe_customer_id:
+            return r.stripe_customer_id
+        customer = await self.stripe.create_customer(
+            account=r.stripe_account_id, email=patient.email if patient else None,
+            name=patient.name if patient else None,
+            metadata={"payment_request_id": r.id, "consult_id": r.consult_id, "clinic_id": r.clinic_id},
+            idempotency_key=f"consultpay:{r.id}:customer",
+        )
+        async with self.db.write() as s:
+            row = await locked_request(s, r.id)
+            row.stripe_customer_id = row.stripe_customer_id or customer
+            customer = row.stripe_customer_id
+        r.stripe_customer_id = customer
+        return customer
 
     async def _refused(self, r: PaymentRequest, who: Participant, e: ProviderError) -> NoReturn:
         """Say what went wrong: "try again" for an outage, what to do for a refusal."""

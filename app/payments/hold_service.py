@@ -84,7 +84,7 @@ class HoldActions:
 
     async def capture_hold(self, request_id: Any, amount: Any, description: Any, scope: HoldScope) -> RequestView:
         """Capture ``amount`` (at most the hold) of an authorised hold; the rest is released at Stripe."""
-        amount = _amount(amount)
+        amount = amount_of(amount)
         text = clean_text(description, "description", required=False, max_len=200)
         r = await self._held_request(request_id, scope)
         if holds.is_hold(r) and r.status in REQUEST_PAID and r.amount == amount:
@@ -168,7 +168,8 @@ class HoldActions:
                 return
             r.problem, r.problem_detail, r.problem_at = CheckoutProblem.HOLD_LAPSING, None, now
             r.updated_at = now
-            await _audit(s, r, "system", None, "payment.hold_lapsing", now, capture_before=_iso(r.capture_before))
+            await audit_request(s, r, "system", None, "payment.hold_lapsing", now,
+                                capture_before=_iso(r.capture_before))
             view = request_view(r, self.public_url)
         await self.notifier.emit("payment:updated", {"request": view}, room=clinician_room(r.consult_id))
 
@@ -280,7 +281,7 @@ class HoldActions:
             else:
                 outcome, view = await holds.apply_hold_intent(s, r, intent, now)
             if view is not None:
-                await _audit(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
+                await audit_request(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
                              f"payment.hold_{outcome}", now, amount=r.amount, hold_amount=r.hold_amount)
         log.info("hold %s: %s", request_id, outcome)
         if view is not None:
@@ -294,7 +295,7 @@ class HoldActions:
         return RequestView.from_row(r, self.public_url)
 
 
-def _amount(value: Any) -> int:
+def amount_of(value: Any) -> int:
     try:
         return v.amount(value)
     except Invalid:
@@ -322,10 +323,10 @@ async def _store_capture(s: Any, r: PaymentRequest, amount: int, description: st
     if r.application_fee_amount:
         clinic = await s.get(Clinic, r.clinic_id)
         assert clinic is not None
-        r.application_fee_amount = _fee(amount, clinic)
+        r.application_fee_amount = fee_for(amount, clinic)
     r.updated_at = now
-    await _audit(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
-                 "payment.capture_requested", now, amount=amount, hold_amount=r.hold_amount)
+    await audit_request(s, r, scope.actor_type if scope else "system", scope.actor_id if scope else None,
+                        "payment.capture_requested", now, amount=amount, hold_amount=r.hold_amount)
 
 
 def _check_releasable(r: PaymentRequest) -> None:
@@ -335,7 +336,7 @@ def _check_releasable(r: PaymentRequest) -> None:
         raise Conflict("capture_in_progress", "A capture of this card hold is under way.")
 
 
-def _fee(amount: int, clinic: Clinic) -> int:
+def fee_for(amount: int, clinic: Clinic) -> int:
     from app.connect.routing import application_fee
 
     return application_fee(amount, clinic.fee_basis_points, clinic.fee_fixed)
@@ -351,8 +352,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def _audit(s: Any, r: PaymentRequest, actor_type: str, actor_id: str | None, action: str, now: datetime,
-                 **details: Any) -> None:
+async def audit_request(s: Any, r: PaymentRequest, actor_type: str, actor_id: str | None, action: str,
+                        now: datetime, **details: Any) -> None:
     clinic = await s.get(Clinic, r.clinic_id)
     audit.record(s, organisation_id=clinic.organisation_id, clinic_id=r.clinic_id, actor_type=actor_type,
                  actor_id=actor_id, action=action, subject_type="payment_request", subject_id=r.id, at=now,

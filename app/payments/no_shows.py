@@ -8,9 +8,11 @@ Then, in this order (docs/rules.md, rule H4):
 
 1. an authorised card hold: ``min(fee, hold)`` is captured as "No-show fee" (the
    rest is released by Stripe with the partial capture), with its receipt;
-2. else, where the clinic's organisation collects through a MediPay book: a
+2. else a saved card on file: the fee is charged to it off-session as "No-show
+   fee", with its receipt (declined: owed on the bill card, as any unpaid amount);
+3. else, where the clinic's organisation collects through a MediPay book: a
    "No-show fee" line on the patient's bill card, which the hourly transfer sends;
-3. else nothing is collected, and the no-show is recorded as ``none``.
+4. else nothing is collected, and the no-show is recorded as ``none``.
 
 It runs when the host ends the consult, and from the ``no-shows`` job for
 consults that ran out (expired) without being ended; first, an unpaid
@@ -106,6 +108,7 @@ class NoShows:
         """One patient's no-show: 1 if decided now, 0 if not a no-show or already decided."""
         now = self.clock.now()
         capture: tuple[str, int] | None = None
+        charge: tuple[str, int] | None = None
         async with self.db.write() as s:
             patient = await s.scalar(select(ConsultPatient).where(
                 ConsultPatient.consult_id == consult_id, ConsultPatient.patient_id == patient_id).with_for_update())
@@ -125,6 +128,9 @@ class NoShows:
                 if not await self.payments.store_capture(s, hold.id, capture[1], NO_SHOW_DESCRIPTION):
                     capture = None
                 how = "hold"
+            elif (saved := await _saved_card(s, patient)) is not None:
+                charge = (saved.id, fee)
+                how = "card_on_file"
             elif await _on_bill_card(s, consult, patient, fee, now):
                 how = "bill_card"
             else:
@@ -133,8 +139,14 @@ class NoShows:
                          actor_type="system", actor_id=None, action="consult.no_show",
                          subject_type="consult", subject_id=consult_id, at=now,
                          details={"patient_id": patient_id, "fee": fee, "currency": consult.currency, "how": how,
-                                  "request_id": capture[0] if capture else None})
+                                  "request_id": (capture or charge or (None,))[0]})
         log.info("no-show of %s in %s: %s", patient_id, consult_id, how)
+        if charge is not None:
+            try:
+                await self.payments.charge_saved(charge[0], charge[1], NO_SHOW_DESCRIPTION, None)
+            except DomainError as e:
+                # Declined: owed on the bill card; unreachable: the watch-holds job sends the same charge.
+                log.warning("no-show fee of %s in %s not charged: %s", patient_id, consult_id, e.code)
         if capture is not None:
             try:
                 await self.payments.send_capture(capture[0])
@@ -159,6 +171,14 @@ async def _authorised_hold(s: Any, patient: ConsultPatient) -> PaymentRequest | 
         PaymentRequest.kind == holds.HOLD, PaymentRequest.status == RequestStatus.AUTHORISED)
     found = list(await s.scalars(query.order_by(PaymentRequest.created_at)))
     return next((r for r in found if r.id == patient.gate_request_id), found[0] if found else None)
+
+
+async def _saved_card(s: Any, patient: ConsultPatient) -> PaymentRequest | None:
+    """The patient's saved card on file in this consult, not yet charged (their gate)."""
+    return await s.scalar(select(PaymentRequest).where(
+        PaymentRequest.consult_id == patient.consult_id, PaymentRequest.patient_id == patient.patient_id,
+        PaymentRequest.kind == "card_on_file", PaymentRequest.status == RequestStatus.CARD_SAVED,
+        PaymentRequest.problem.is_(None)).order_by(PaymentRequest.created_at).limit(1))
 
 
 async def _on_bill_card(s: Any, consult: Consult, patient: ConsultPatient, fee: int, now: datetime) -> bool:

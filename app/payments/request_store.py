@@ -93,7 +93,8 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         return SimpleNamespace(**_REQUEST_BY_ID.rows(conn, {"id": duplicate})[0]), False
 
     request_id, now, amount = new_id("pr"), ask.now, ask.amount
-    hold = ask.kind == "hold"
+    # A hold owes nothing until captured, a card on file nothing until charged (rules H1, H6).
+    hold = ask.kind in ("hold", "card_on_file")
     owed = 0 if hold else amount
     card_id = seen[0]["card_id"]
     if card_id is None:
@@ -112,7 +113,7 @@ def store(conn: Driver, ask: Ask) -> tuple[SimpleNamespace, bool]:
         "application_fee_amount": application_fee(amount, call.fee_basis_points, call.fee_fixed),
         "refunded_amount": 0, "checkout_attempt": 0,
         "method": "card",  # until the patient chooses Vipps (app.payments.vipps)
-        "kind": ask.kind, "hold_amount": amount if hold else None,
+        "kind": ask.kind, "hold_amount": amount if ask.kind == "hold" else None,
     }
     _INSERT_REQUEST.run(conn, row)
     if not hold:

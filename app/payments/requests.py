@@ -32,6 +32,7 @@ from app.consults.participant import Participant, require_role
 from app.db import Database
 from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.models import Clinic, PaymentRequest
+from app.payments.cards_on_file import session_setup
 from app.payments.checkout import Checkout
 from app.payments.group_requests import RequestsMade, store_group
 from app.payments.hold_service import HoldActions
@@ -39,6 +40,7 @@ from app.payments.holds import AUTHORISED_LATE, Intent, session_intent
 from app.payments.minimums import check_minimum
 from app.payments.provider import InCallProvider, Method
 from app.payments.request_store import Ask, store
+from app.payments.saved_card_service import SavedCardCharges
 from app.payments.settlement import apply_session, locked_request
 from app.payments.stripe_provider import StripeProvider
 from app.payments.vipps import VippsPayments
@@ -53,7 +55,7 @@ from integrations.stripe.protocol import (
 log = logging.getLogger(__name__)
 
 
-class PaymentService(Checkout, VippsChoice, HoldActions):
+class PaymentService(Checkout, VippsChoice, SavedCardCharges, HoldActions):
     def __init__(
         self,
         db: Database,
@@ -213,8 +215,10 @@ class PaymentService(Checkout, VippsChoice, HoldActions):
     async def settle(self, session: CheckoutSession, *, account: str | None) -> str:
         """Apply what Stripe says of a session (from a webhook or a look-up); idempotent."""
         intent = await self.hold_intent(session, account)
+        setup = await session_setup(self.stripe, session, account)
         async with self.db.write() as s:
-            outcome, view = await apply_session(s, session, account=account, now=self.clock.now(), intent=intent)
+            outcome, view = await apply_session(s, session, account=account, now=self.clock.now(), intent=intent,
+                                                setup=setup)
         if view is not None:
             await request_changed(self.notifier, absolute_links(view, self.public_url) or view)
         if outcome == AUTHORISED_LATE:

@@ -133,7 +133,8 @@ def _settle(
     if (
         (r.stripe_account_id or None) != (account or None)
         or r.status not in REQUEST_OPEN
-        or r.kind == "hold"  # a card hold is authorised, never paid by its session (holds.authorise)
+        # A card hold is authorised, a card on file saved, never paid by its session (holds, cards_on_file).
+        or r.kind in ("hold", "card_on_file")
         or session.amount_total != r.amount
         or session.currency != r.currency
         or row["registered"]

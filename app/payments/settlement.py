@@ -19,11 +19,12 @@ from app.billing import cards
 from app.billing.serialisers import request_view
 from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem
 from app.models import BillCard, PaymentRequest
-from app.payments import holds
+from app.payments import cards_on_file, holds
 from app.receipts.numbering import issue_receipt
 from integrations.stripe.protocol import (
     CheckoutSession,
 )
+from integrations.stripe.saved_cards import SetupIntent
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,13 @@ async def locked_request(s: AsyncSession, request_id: str) -> PaymentRequest:
 
 async def apply_session(
     s: AsyncSession, session: CheckoutSession, *, account: str | None, now: datetime,
-    intent: holds.Intent | None = None,
+    intent: holds.Intent | None = None, setup: SetupIntent | None = None,
 ) -> tuple[str, dict[str, Any] | None]:
     """Bring one request in line with its Stripe session; returns (outcome, changed request).
 
     ``intent``: the session's PaymentIntent as Stripe gave it, which a card hold's completed
-    (unpaid) session needs to be authorised (``holds.authorise``)."""
+    (unpaid) session needs to be authorised (``holds.authorise``); ``setup``: the SetupIntent of a card on
+    file's setup session, which must have succeeded for the card to count as saved (``cards_on_file.save``)."""
     request_id = session.metadata.get("payment_request_id") or session.client_reference_id
     if not request_id:
         return "not_ours", None
@@ -58,6 +60,12 @@ async def apply_session(
     if (r.stripe_account_id or None) != (account or None):
         log.error("session %s for %s came from account %s, not %s", session.id, r.id, account, r.stripe_account_id)
         return "wrong_account", None
+    if cards_on_file.is_card_on_file(r):
+        # A card on file: saved, not paid; only its off-session charge settles it (docs/rules.md, rule H6).
+        if session.status == "complete":
+            return await cards_on_file.save(s, r, session, setup, now)
+        if session.status != "expired":
+            return "no_change", None
     if holds.is_hold(r) and session.status == "complete":
         # A card hold: authorised, not paid; only a capture settles it (docs/rules.md, rule H1).
         return await holds.authorise(s, r, session.id, intent, now)

@@ -46,14 +46,16 @@ from app.connect import events as account_events
 from app.consults.notifier import Notifier, request_changed
 from app.db import Database
 from app.models import PaymentRequest, StripeEvent
+from app.payments.cards_on_file import apply_intent, session_setup
 from app.payments.declines import intent_failed
-from app.payments.holds import AUTHORISED_LATE, Intent, apply_intent, session_intent
+from app.payments.holds import AUTHORISED_LATE, Intent, session_intent
 from app.payments.late_holds import LateHolds
 from app.payments.settle_ready import Fallback, settle_paid
 from app.payments.settlement import PAID_SESSION, apply_session
 from app.payments.stripe_refunds import charge_refunded_event, refund_event
 from app.ready import Ready, ReadyInsert, in_session
 from integrations.stripe.protocol import CheckoutSession, StripeGateway
+from integrations.stripe.saved_cards import SetupIntent
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,9 @@ Handler = Callable[[AsyncSession, dict[str, Any], str | None, Any], Awaitable[Re
 
 
 async def _session_event(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any,
-                         intent: Intent | None = None) -> Result:
-    return await apply_session(s, CheckoutSession.from_stripe(obj), account=account, now=now, intent=intent)
+                         intent: Intent | None = None, setup: SetupIntent | None = None) -> Result:
+    return await apply_session(s, CheckoutSession.from_stripe(obj), account=account, now=now, intent=intent,
+                               setup=setup)
 
 
 async def _async_failed(s: AsyncSession, obj: dict[str, Any], account: str | None, now: Any) -> Result:
@@ -89,7 +92,8 @@ async def _settled_at_once(
     """A paid session for an open request, in ready statements (``settle_ready``); None: the usual way."""
     session = CheckoutSession.from_stripe(obj)
     request_id = session.metadata.get("payment_request_id") or session.client_reference_id
-    if not request_id or session.status != "complete" or session.payment_status not in PAID_SESSION:
+    if (not request_id or session.status != "complete" or session.payment_status not in PAID_SESSION
+            or session.mode == "setup"):  # a card saved, nothing paid (cards_on_file.save)
         return None
     try:
         return await settle_paid(s, event_id, session, request_id, account=account, now=now)
@@ -114,7 +118,8 @@ HANDLERS: dict[str, Handler] = {
     "refund.created": refund_event,
     "refund.updated": refund_event,
     "refund.failed": refund_event,
-    # Card holds: captured, or released (by us, or by Stripe when the authorisation lapsed).
+    # Card holds: captured, or released (by us, or by Stripe when the authorisation lapsed); a card on
+    # file's off-session charge succeeded.
     "payment_intent.succeeded": apply_intent,
     "payment_intent.canceled": apply_intent,
 }
@@ -162,6 +167,9 @@ class StripeEvents:
         # A session completed unpaid (a card hold): its PaymentIntent, asked before the transaction.
         intent = await session_intent(self.stripe, CheckoutSession.from_stripe(obj), account) \
             if handler is _session_event and mode_matches and self.stripe is not None else None
+        # A card on file's setup session completed: its SetupIntent, asked before the transaction too.
+        setup = await session_setup(self.stripe, CheckoutSession.from_stripe(obj), account) \
+            if handler is _session_event and mode_matches else None
 
         async def apply(s: AsyncSession) -> Result:
             settled = await _settled_at_once(s, event_id, obj, account, now) \
@@ -180,7 +188,7 @@ class StripeEvents:
                     if whole is not None:
                         outcome, view = await whole(s, event, account, now)
                     else:
-                        outcome, view = (await _session_event(s, obj, account, now, intent)
+                        outcome, view = (await _session_event(s, obj, account, now, intent, setup)
                                          if handler is _session_event
                                          else await handler(s, obj, account, now) if handler else ("ignored", None))
             await in_session(s, _INSERT_EVENT.run, {"id": event_id, "type": event_type, "account": account,

@@ -154,6 +154,15 @@ class ConsultNamespace(socketio.AsyncNamespace):
 
         return await self._handle(sid, capture, "request")
 
+    async def on_payment_charge_saved(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        # A saved card on file charged off-session: answers {"ok": true, "request": {…}}, now ``paid``.
+        async def charge(who: Participant) -> Any:
+            cmd = CaptureHold.parse(data)
+            return await self.payments.charge_in_call(who, cmd.request_id, cmd.amount, cmd.description,
+                                                      cmd.idempotency_key)
+
+        return await self._handle(sid, charge, "request")
+
     async def on_payment_release(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         # A card hold released without a capture: answers {"ok": true, "request": {…}}, now ``released``.
         return await self._handle(

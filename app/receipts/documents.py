@@ -28,7 +28,8 @@ RETENTION_YEARS = 5
 
 # The label of the seller's registration number, by country.
 _REGISTRATION_LABELS = {"NO": "Organisation number", "AU": "ABN"}
-_METHOD_LABELS = {"card": "Card", "vipps": "Vipps", "card_hold": "Card hold captured"}
+_METHOD_LABELS = {"card": "Card", "vipps": "Vipps", "card_hold": "Card hold captured",
+                  "card_on_file": "Saved card charged"}
 
 
 @dataclass(frozen=True)

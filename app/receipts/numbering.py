@@ -41,6 +41,8 @@ METHOD_CARD = "card"
 # A card hold captured after the call (docs/rules.md, rule H2): its receipt says so.
 METHOD_CARD_HOLD = "card_hold"
 METHOD_VIPPS = "vipps"
+# A saved card charged after the call (rule H6).
+METHOD_CARD_ON_FILE = "card_on_file"
 
 _COUNTERS = ReceiptCounter.__table__
 
@@ -164,4 +166,5 @@ def _method(r: PaymentRequest) -> str:
     """How a request was paid, as its receipt says it."""
     if r.method == METHOD_VIPPS:
         return METHOD_VIPPS
-    return METHOD_CARD_HOLD if getattr(r, "kind", None) == "hold" else METHOD_CARD
+    kind = getattr(r, "kind", None)
+    return METHOD_CARD_HOLD if kind == "hold" else METHOD_CARD_ON_FILE if kind == "card_on_file" else METHOD_CARD

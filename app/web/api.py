@@ -112,6 +112,16 @@ async def capture_payment_request(request: web.Request) -> web.Response:
     return web.json_response(as_json(view))
 
 
+@routes.post("/api/v1/payment-requests/{request_id}/charge")
+async def charge_payment_request(request: web.Request) -> web.Response:
+    """Charge a saved card on file off-session, during or after the call (docs/rules.md, rule H6)."""
+    who = await caller(request)
+    body = CaptureBody.build(inputs.CAPTURE.parse(await read_json(request)))
+    view = await request.app[PAYMENTS].charge_saved(_id(request, "request_id"), body.amount, body.description,
+                                                    HoldScope(who.organisation_id, actor_id=who.organisation_id))
+    return web.json_response(as_json(view))
+
+
 @routes.post("/api/v1/payment-requests/{request_id}/release")
 async def release_payment_request(request: web.Request) -> web.Response:
     """Release an authorised card hold without capturing it (docs/rules.md, rule H3)."""

@@ -92,9 +92,10 @@ _REQUEST = _obj(
     vipps={**_obj(reference=STR, flow=_enum(VIPPS_FLOWS), state=_null(STR), psp_reference=_null(STR)),
            "type": ["object", "null"],
            "description": "the Vipps MobilePay payment of the latest attempt; null if never paid with Vipps"},
-    kind={**_enum(("in_call", "before_join", "hold", "no_show")),
-          "description": "in_call: asked for in the call; before_join / hold: a waiting room's gate; "
-                         "a hold is authorised, then captured or released"},
+    kind={**_enum(("in_call", "before_join", "hold", "card_on_file", "no_show")),
+          "description": "in_call: asked for in the call; before_join / hold / card_on_file: a waiting room's "
+                         "gate; a hold is authorised, then captured or released; a card on file is saved, then "
+                         "charged off-session"},
     hold_amount=_null(INT, description="a hold's authorised amount, minor units (amount: what is captured)"),
     authorised_at=_null(TIME), capture_before=_null(TIME, description="Stripe's deadline for capturing a hold"),
 )
@@ -105,21 +106,24 @@ _REFUND = _obj(
 _PARTICIPANT = _obj(**_each(STR, "id", "token", "join_url"))
 # A patient who never joined, with a no-show fee, once the consult is over (docs/rules.md, rule H4).
 _NO_SHOW = {
-    **_obj(fee=MINOR, request_id=_null(STR), how=_enum(("hold", "bill_card", "none")), at=TIME),
+    **_obj(fee=MINOR, request_id=_null(STR), how=_enum(("hold", "card_on_file", "bill_card", "none")), at=TIME),
     "type": ["object", "null"],
-    "description": "hold: captured from the patient's card hold; bill_card: on their MediPay bill card; "
+    "description": "hold: captured from the patient's card hold; card_on_file: charged to their saved card; "
+                   "bill_card: owed on their bill card (a saved card declined, or a MediPay book); "
                    "none: nothing collected",
 }
 # A patient's payment policy as resolved (theirs, the consult's, else the clinic's default), and its gate.
 _POLICY = _obj(kind=_enum(POLICY_KINDS), amount=_null(MINOR), description=_null(STR), no_show_fee=_null(MINOR))
 _GATE = {
-    **_obj(kind=_enum(("before_join", "hold")), status=_enum(tuple(GateStatus)), request_id=STR,
-           amount={**MINOR, "description": "minor units: paid before joining, or the most a hold captures"},
+    **_obj(kind=_enum(("before_join", "hold", "card_on_file")), status=_enum(tuple(GateStatus)), request_id=STR,
+           amount={**MINOR, "description": "minor units: paid before joining, the most a hold captures, or "
+                                           "what the clinic expects to charge a card on file"},
            currency=STR, description={**STR, "description": "what the patient pays for, as the waiting room says"},
            paid_at=_null(TIME, description="before_join"),
-           authorised_at=_null(TIME, description="hold")),
+           authorised_at=_null(TIME, description="hold"), saved_at=_null(TIME, description="card_on_file")),
     "type": ["object", "null"],
-    "description": "null unless the patient's policy is before_join or hold; the status follows the gate's request",
+    "description": "null unless the patient's policy is before_join, hold or card_on_file; the status follows "
+                   "the gate's request",
 }
 _JOINED_AT = _null(TIME, description="when the patient got into the call: their panel connected with their "
                                      "gate open (or no gate), or the host admitted them; null while waiting")
@@ -217,6 +221,7 @@ REQUEST_BODIES: dict[str, Schema] = {
     "createConsult": inputs.CONSULT,
     "refundPaymentRequest": inputs.REFUND,
     "capturePaymentRequest": inputs.CAPTURE,
+    "chargePaymentRequest": inputs.CAPTURE,
     "createBillCard": inputs.BILL_CARD,
     "changeBillCard": inputs.BILL_CARD_CHANGE,
 }
@@ -303,6 +308,17 @@ OPERATIONS: tuple[Operation, ...] = (
             "the rest. The request becomes paid with amount the captured amount. 409 not_capturable, "
             "capture_refused (Stripe's words; still authorised); 503 stripe_unavailable: send it again, "
             "the same capture is made once."
+        ),
+    ),
+    Operation(
+        "POST", "/api/v1/payment-requests/{request_id}/charge", "chargePaymentRequest", 200, _REQUEST,
+        errors=(409, 503),
+        description=(
+            "Charge a saved card on file (kind card_on_file, status card_saved) off-session, during or after "
+            "the call: amount at least Stripe's minimum and at most the clinic's maximum. The request becomes "
+            "paid with amount the amount charged. 409 not_chargeable; charge_declined (the bank's reason in "
+            "words; nothing charged, the amount owed on the bill card); 503 stripe_unavailable: send it again, "
+            "the same charge is made once."
         ),
     ),
     Operation(

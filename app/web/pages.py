@@ -95,6 +95,8 @@ def panel_statuses(role: str = "clinician") -> dict[str, Any]:
         "paid": sorted(REQUEST_PAID),
         "ended_unpaid": sorted(REQUEST_ENDED_UNPAID),
         "held": sorted(REQUEST_HELD),
+        # A card on file the patient saved: charged off-session from the same dialog as a capture.
+        "saved": [str(RequestStatus.CARD_SAVED)],
         "labels": {s.value: REQUEST_LABELS[s] for s in RequestStatus},
         "card_labels": {s.value: CARD_LABELS[s] for s in CardStatus},
         # The waiting room: a gate's status and a policy's kind (app/billing/gates.py).
@@ -213,6 +215,8 @@ async def checkout_return(request: web.Request) -> web.StreamResponse:
             # A card hold (docs/rules.md, rule H1): authorised, charged after the call.
             "authorised": "authorised",
             "released": "cancelled",
+            # A card on file (rule H6): saved, charged after the call.
+            "card_saved": "card_saved",
         }.get(pr.status, "unknown")
     response = aiohttp_jinja2.render_template(
         "checkout_return.html", request, context(lang, outcome=outcome, request=view)

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import stripe
 
-from integrations.errors import (
-    AccessRefused,
-    AccountRefused,
-    CardRefused,
-    ProviderError,
-    ProviderRefused,
-    ProviderUnavailable,
-    RequestRefused,
-    SignatureError,
-)
+from integrations.errors import SignatureError
 from integrations.stripe.protocol import (
     AccountLink,
     CheckoutSession,
@@ -29,80 +19,15 @@ from integrations.stripe.protocol import (
     PaymentIntent,
     Refund,
 )
+from integrations.stripe.saved_cards_client import SavedCardCalls
+from integrations.stripe.sdk_errors import ACCOUNT_CODES, _mapped_errors, _options, _wrap
+
+__all__ = ["ACCOUNT_CODES", "CHECKOUT_LOCALES", "StripeSDKGateway", "split_secrets", "verify_signature", "_wrap"]
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 # Stripe's Checkout locales that match ours; anything else lets Stripe choose.
 CHECKOUT_LOCALES = {"nb": "nb", "en": "en", "sv": "sv"}
 
-
-# Refusals that are about the connected account (or the platform's Connect set-up), not the
-# request: the clinic's Stripe account has to change before money can move.
-ACCOUNT_CODES = frozenset(
-    {
-        "account_invalid",
-        "platform_account_required",
-        "account_country_invalid_address",
-        "application_fees_not_allowed",
-        "balance_insufficient",
-        "insufficient_capabilities_for_transfer",
-        "transfers_not_allowed",
-        "payouts_not_allowed",
-        "charges_not_enabled",
-    }
-)
-
-
-def _wrap(error: stripe.StripeError) -> ProviderError:
-    """One SDK error as ours: an outage to retry, or a refusal that says whose it is."""
-    message = error.user_message or str(error)
-    # Some error classes (PermissionError, e.g. ``account_invalid``) leave ``code`` unset on
-    # the exception but carry it in the body's error object.
-    body_code = getattr(getattr(error, "error", None), "code", None)
-    code = getattr(error, "code", None) or body_code
-    status = error.http_status or 0
-    # 409: another request with the same idempotency key is still in flight; wait, then replay.
-    transient = status in (409, 429) or status >= 500
-    if (
-        transient
-        or isinstance(error, stripe.APIConnectionError | stripe.RateLimitError)
-        or (isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError))
-    ):
-        return ProviderUnavailable(message, code or type(error).__name__, str(error))
-    if code in ACCOUNT_CODES:
-        return AccountRefused(message, code, str(error))
-    if isinstance(error, stripe.CardError):
-        return CardRefused(message, code or "card_declined", str(error))
-    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
-        return AccessRefused(message, code or type(error).__name__, str(error))
-    if isinstance(error, stripe.IdempotencyError):
-        return RequestRefused(message, "idempotency_error", str(error))
-    if isinstance(error, stripe.InvalidRequestError):
-        return RequestRefused(message, code or "invalid_request", str(error))
-    return ProviderRefused(message, code or type(error).__name__, str(error))
-
-
-@contextmanager
-def _mapped_errors() -> Iterator[None]:
-    """Inside the block, the SDK's errors come out as ours, the SDK's error kept as the cause.
-
-    Every call to Stripe runs in one, so the mapping is written once (as httpx
-    maps httpcore's exceptions onto its own).
-    """
-    try:
-        yield
-    except stripe.StripeError as e:
-        raise _wrap(e) from e
-
-
-
-def _options(account: str | None, idempotency_key: str | None = None) -> dict[str, Any]:
-    """The SDK's request options: the connected account acted on, and the call's idempotency key."""
-    options: dict[str, Any] = {}
-    if idempotency_key is not None:
-        options["idempotency_key"] = idempotency_key
-    if account:
-        options["stripe_account"] = account
-    return options
 
 def split_secrets(value: str | Sequence[str] | None) -> tuple[str, ...]:
     """A comma-separated list of signing secrets (several during a roll), blanks dropped."""
@@ -146,7 +71,7 @@ def verify_signature(payload: bytes, header: str | None, secrets: Sequence[str],
     raise SignatureError("webhook signature could not be verified", "bad_signature")
 
 
-class StripeSDKGateway:
+class StripeSDKGateway(SavedCardCalls):
     def __init__(self, *, api_key: str, webhook_secret: str | Sequence[str],
                  connect_webhook_secret: str | Sequence[str] | None = None,
                  api_base: str | None = None) -> None:
@@ -168,35 +93,35 @@ class StripeSDKGateway:
 
     async def create_checkout_session(self, new: NewCheckout) -> CheckoutSession:
         params: dict[str, Any] = {
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": new.currency.lower(),
-                        "unit_amount": new.amount,
-                        "product_data": {"name": new.description},
-                    },
-                }
-            ],
+            "mode": new.mode,
             "success_url": new.success_url,
             "cancel_url": new.cancel_url,
             "client_reference_id": new.reference,
             "metadata": new.metadata,
-            "payment_intent_data": {"metadata": new.metadata, "description": new.description},
             "expires_at": new.expires_at,
         }
-        if new.customer_email:
-            params["customer_email"] = new.customer_email
-            params["payment_intent_data"]["receipt_email"] = new.customer_email
         if new.locale in CHECKOUT_LOCALES:
             params["locale"] = CHECKOUT_LOCALES[new.locale]
-        if new.application_fee_amount > 0:
-            # Only on a direct charge: Stripe refuses a fee without a connected account.
-            params["payment_intent_data"]["application_fee_amount"] = new.application_fee_amount
-        if new.capture_method == "manual":
-            # A hold: the card is authorised at Checkout and captured (or released) later.
-            params["payment_intent_data"]["capture_method"] = "manual"
+        if new.mode == "setup":
+            # A card saved to the Customer for later; Checkout's dynamic payment methods need the currency.
+            params.update(currency=new.currency.lower(), customer=new.customer,
+                          setup_intent_data={"metadata": new.metadata, "description": new.description})
+        else:
+            params["line_items"] = [{
+                "quantity": 1,
+                "price_data": {"currency": new.currency.lower(), "unit_amount": new.amount,
+                               "product_data": {"name": new.description}},
+            }]
+            params["payment_intent_data"] = {"metadata": new.metadata, "description": new.description}
+            if new.customer_email:
+                params["customer_email"] = new.customer_email
+                params["payment_intent_data"]["receipt_email"] = new.customer_email
+            if new.application_fee_amount > 0:
+                # Only on a direct charge: Stripe refuses a fee without a connected account.
+                params["payment_intent_data"]["application_fee_amount"] = new.application_fee_amount
+            if new.capture_method == "manual":
+                # A hold: the card is authorised at Checkout and captured (or released) later.
+                params["payment_intent_data"]["capture_method"] = "manual"
         options = _options(new.account, new.idempotency_key)
         with _mapped_errors():
             session = await self._client.v1.checkout.sessions.create_async(params, options)  # type: ignore[arg-type]

@@ -48,6 +48,13 @@ def _plain(obj: Any) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else obj
 
 
+def _ref(value: Any) -> str | None:
+    """An expandable field's id, whether Stripe sent the id or the object."""
+    if value is None or isinstance(value, str):
+        return value
+    return _plain(value).get("id")
+
+
 @dataclass(frozen=True)
 class CheckoutSession:
     id: str
@@ -61,6 +68,10 @@ class CheckoutSession:
     client_reference_id: str | None
     metadata: dict[str, str] = field(default_factory=dict)
     customer_email: str | None = None
+    # ``setup``: a card saved for later, nothing paid; its SetupIntent says whether it was saved.
+    mode: str = "payment"
+    setup_intent_id: str | None = None
+    customer_id: str | None = None
 
     @classmethod
     def from_stripe(cls, obj: Any) -> CheckoutSession:
@@ -82,6 +93,9 @@ class CheckoutSession:
             client_reference_id=get("client_reference_id"),
             metadata=dict(get("metadata") or {}),
             customer_email=(details.get("email") if details else None) or get("customer_email"),
+            mode=str(get("mode") or "payment"),
+            setup_intent_id=_ref(get("setup_intent")),
+            customer_id=_ref(get("customer")),
         )
 
 
@@ -104,6 +118,10 @@ class NewCheckout:
     # "automatic": the card is charged when paid; "manual": only authorised (a hold), its
     # PaymentIntent then waits in ``requires_capture`` for a capture or a cancel.
     capture_method: str = "automatic"
+    # "setup": the card is saved to ``customer`` for off-session charges later; nothing is paid, and
+    # ``amount`` is not sent (integrations/stripe/saved_cards.py).
+    mode: str = "payment"
+    customer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,13 +233,6 @@ class Refund:
 # Stripe's ``cancellation_reason`` for an authorisation it let lapse: "expired" since API
 # version 2025-03-31 (the one the SDK pins is later), "automatic" before.
 LAPSED_REASONS = ("expired", "automatic")
-
-
-def _ref(value: Any) -> str | None:
-    """An expandable field's id, whether Stripe sent the id or the object."""
-    if value is None or isinstance(value, str):
-        return value
-    return _plain(value).get("id")
 
 
 @dataclass(frozen=True)
@@ -340,6 +351,14 @@ class StripeGateway(Protocol):
         idempotency_key: str,
         cancellation_reason: str | None = None,
     ) -> PaymentIntent: ...
+
+    # Saved cards (integrations/stripe/saved_cards.py).
+    async def create_customer(self, *, account: str | None, email: str | None, name: str | None,
+                              metadata: dict[str, str], idempotency_key: str) -> str: ...
+
+    async def retrieve_setup_intent(self, setup_intent_id: str, *, account: str | None) -> Any: ...
+
+    async def charge_saved_card(self, charge: Any) -> PaymentIntent: ...
 
     def verify_webhook(self, payload: bytes, signature: str | None, *, endpoint: str = "account") -> dict[str, Any]: ...
 

@@ -153,13 +153,13 @@ async def test_the_openapi_document_describes_policies_and_gates(live: Live) -> 
     op = spec["paths"]["/api/v1/consults"]["post"]
     body = op["requestBody"]["content"]["application/json"]["schema"]
     policy = body["properties"]["payment_policy"]
-    assert policy["properties"]["kind"]["enum"] == ["in_call", "before_join", "hold"]
+    assert policy["properties"]["kind"]["enum"] == ["in_call", "before_join", "hold", "card_on_file"]
     assert set(policy["properties"]) == {"kind", "amount", "description", "no_show_fee"}
     assert body["properties"]["patients"]["items"]["properties"]["payment_policy"] == policy
     patient = op["responses"]["201"]["content"]["application/json"]["schema"]["properties"]["patients"]["items"]
     gate = patient["properties"]["gate"]
     assert gate["properties"]["status"]["enum"] == ["waiting", "paid", "authorised", "captured", "released",
-                                                    "expired"]
+                                                    "expired", "card_saved", "charged"]
     assert {"payment_policy", "joined_at"} <= set(patient["properties"])
     # What the service answers has the fields the document names.
     answer = await live.consult(payment_policy=BEFORE_JOIN)

@@ -1,6 +1,7 @@
 """A pytest plugin: record every request the app sends to Stripe and check it.
 
-The app reaches Stripe only through ``integrations/stripe/client.py``, which
+The app reaches Stripe only through ``integrations/stripe/client.py`` (and its saved-card calls,
+``saved_cards_client.py``), which
 sends through the SDK's ``AIOHTTPClient``. Each test gets a ``Recorder`` wrapped
 around its ``request_async``, so each attempt on the wire (the SDK's own
 retries included) is seen: a request whose call stack passes through the app's
@@ -34,7 +35,8 @@ from .allowlist import allowed
 from .checker import Violation, check_request, decode_query
 from .sdk_params import endpoint_for, pinned_api_version
 
-GATEWAY_FILE = str(Path("integrations") / "stripe" / "client.py")
+GATEWAY_FILES = (str(Path("integrations") / "stripe" / "client.py"),
+                 str(Path("integrations") / "stripe" / "saved_cards_client.py"))
 # Across the session: how many of the app's requests were checked, per endpoint.
 CHECKED = pytest.StashKey[dict[str, int]]()
 
@@ -62,7 +64,7 @@ def _gateway_caller() -> str | None:
     """The gateway method on the call stack, or None when the app did not send this."""
     frame: Any = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_filename.endswith(GATEWAY_FILE):
+        if frame.f_code.co_filename.endswith(GATEWAY_FILES):
             return str(frame.f_code.co_name)
         frame = frame.f_back
     return None

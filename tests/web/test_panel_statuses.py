@@ -37,6 +37,7 @@ def test_statuses_are_str_enums_with_the_stored_values():
         "partially_refunded",
         "authorised",
         "released",
+        "card_saved",
     ]
     assert [s.value for s in CardStatus] == [
         "under_work",

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import checkout, intents, refunds
+from . import checkout, intents, refunds, saved_cards
 from .errors import resource_missing
 from .validation import SCALAR, STRINGS, check_known
 from .wire import Call, api, list_objects, render
@@ -88,6 +88,20 @@ def cancel_intent(call: Call) -> tuple[int, dict[str, Any]]:
     return render(call, pi)
 
 
+def create_intent(call: Call) -> tuple[int, dict[str, Any]]:
+    """A saved card charged off-session; a decline answers 402 with the PaymentIntent in the error."""
+    pi, declined = saved_cards.create_intent(call.sb, call.account, call.params, request_id=call.request_id,
+                                             idempotency_key=call.idempotency_key)
+    if declined is not None:
+        # Answered, not raised: Stripe keeps the failed attempt (and replays it for the same key).
+        return declined.status, declined.body()
+    return render(call, pi)
+
+
+def create_customer(call: Call) -> tuple[int, dict[str, Any]]:
+    return render(call, saved_cards.create_customer(call.sb, call.account, call.params))
+
+
 def create_refund(call: Call) -> tuple[int, dict[str, Any]]:
     refund = refunds.create_refund(call.sb, call.account, call.params,
                                    request_id=call.request_id,
@@ -116,7 +130,12 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1/checkout/sessions/{id}", api(retrieve_session))
     r.add_post("/v1/checkout/sessions/{id}/expire", api(expire_session))
     r.add_get("/v1/checkout/sessions/{id}/line_items", api(session_line_items))
+    r.add_post("/v1/payment_intents", api(create_intent))
     r.add_get("/v1/payment_intents/{id}", api(retrieve_intent))
+    r.add_post("/v1/customers", api(create_customer))
+    r.add_get("/v1/customers/{id}", api(_retrieve("customer", "customer")))
+    r.add_get("/v1/setup_intents/{id}", api(_retrieve("setup_intent", "intent")))
+    r.add_get("/v1/payment_methods/{id}", api(_retrieve("payment_method", "payment_method")))
     r.add_post("/v1/payment_intents/{id}/capture", api(capture_intent))
     r.add_post("/v1/payment_intents/{id}/cancel", api(cancel_intent))
     r.add_get("/v1/charges/{id}", api(_retrieve("charge", "charge")))

@@ -26,7 +26,20 @@ SUCCEEDS = {
     "2223003122003222": "mastercard",
     "378282246310005": "amex",
     "4000005780000007": "visa",  # Norway
+    # Saved for later (Checkout in setup mode) without trouble, then declined off-session
+    # (OFF_SESSION_DECLINES); on a payment page the holder authenticates and it succeeds.
+    "4000002760003184": "visa",
+    "4000000000000341": "visa",
 }
+# number -> (code, decline code, message) when charged off-session, the holder away: Stripe's
+# "requires authentication on all transactions" card, and its "attaches, but charges fail" one.
+OFF_SESSION_DECLINES = {
+    "4000002760003184": ("authentication_required", "authentication_required",
+                         "Your card was declined. This transaction requires authentication."),
+    "4000000000000341": ("card_declined", "generic_decline", "Your card was declined."),
+}
+# Saved without trouble, declined whenever charged: a payment page declines it too.
+CHARGE_FAILS = frozenset({"4000000000000341"})
 
 
 class CardError(Exception):
@@ -72,8 +85,9 @@ def _brand(number: str) -> str:
     return "unknown"
 
 
-def check_card(number: str, exp: str, cvc: str, now: int) -> Card:
-    """The card, or the CardError Checkout would show for these inputs."""
+def check_card(number: str, exp: str, cvc: str, now: int, *, charged: bool = True) -> Card:
+    """The card, or the CardError Checkout would show for these inputs (``charged``: False when
+    the page only saves the card, in setup mode)."""
     digits = re.sub(r"[\s-]", "", number or "")
     if not digits:
         raise CardError("incomplete_number", "Your card number is incomplete.",
@@ -106,6 +120,8 @@ def check_card(number: str, exp: str, cvc: str, now: int) -> Card:
     cvc_len = 4 if brand == "amex" else 3
     if not re.fullmatch(rf"\d{{{cvc_len}}}", (cvc or "").strip()):
         raise CardError("invalid_cvc", "Your card's security code is invalid.", param="cvc")
+    if charged and digits in CHARGE_FAILS:
+        raise CardError("card_declined", "Your card was declined.", decline_code="generic_decline")
     if digits in DECLINES:
         decline, message = DECLINES[digits]
         code = decline if decline in {"expired_card", "incorrect_cvc", "processing_error"} \

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import intents, objects
+from . import intents, objects, saved_cards
 from .cards import Card, CardError, check_card, declined_card
 from .context import Sandbox
 from .errors import StripeError, amount_too_small, invalid_param, missing_param, resource_missing
@@ -37,6 +37,8 @@ CREATE_SPEC = {
     "customer_email": SCALAR, "expires_at": SCALAR, "locale": SCALAR, "metadata": MAP,
     "payment_method_types": STRINGS, "expand": STRINGS, "submit_type": SCALAR,
     "billing_address_collection": SCALAR, "customer_creation": SCALAR, "ui_mode": SCALAR,
+    "customer": SCALAR, "currency": SCALAR,
+    "setup_intent_data": {"metadata": MAP, "description": SCALAR, "on_behalf_of": SCALAR},
     "line_items": [{
         "quantity": SCALAR, "price": SCALAR,
         "price_data": {
@@ -95,8 +97,8 @@ def create_session(sb: Sandbox, account: str, params: dict[str, Any]) -> dict[st
     check_known(params, CREATE_SPEC)
     now = sb.store.now()
     mode = one_of(require(params, "mode"), ["payment", "setup", "subscription"], "mode")
-    if mode != "payment":
-        raise invalid_param("mode", f"The sandbox supports mode `payment` only, not `{mode}`.")
+    if mode not in ("payment", "setup"):
+        raise invalid_param("mode", f"The sandbox supports modes `payment` and `setup`, not `{mode}`.")
     if account:
         acct = sb.store.get("account", account)
         if acct is not None and not acct["charges_enabled"]:
@@ -121,10 +123,16 @@ def create_session(sb: Sandbox, account: str, params: dict[str, Any]) -> dict[st
                                 f"The payment method type provided: {t} is invalid.")
     params["payment_method_types"] = types
     params["metadata"] = check_metadata(params.get("metadata"))
-    items, currency, total = _line_items(params, now)
-    minimum = objects.MINIMUM_AMOUNT.get(currency, 50)
-    if total < minimum:
-        raise amount_too_small(objects.format_amount(minimum, currency))
+    if mode == "setup":
+        # A card saved for later (saved_cards.py): no line items, nothing charged.
+        items, currency, total = [], saved_cards.check_setup_session(sb, account, params), 0
+    else:
+        if params.get("customer") and sb.store.get("customer", params["customer"], account) is None:
+            raise resource_missing("customer", params["customer"], "customer")
+        items, currency, total = _line_items(params, now)
+        minimum = objects.MINIMUM_AMOUNT.get(currency, 50)
+        if total < minimum:
+            raise amount_too_small(objects.format_amount(minimum, currency))
     expires_at = now + MAX_EXPIRY_S
     if params.get("expires_at") not in (None, ""):
         expires_at = to_int(params["expires_at"], "expires_at")
@@ -162,6 +170,10 @@ def create_session(sb: Sandbox, account: str, params: dict[str, Any]) -> dict[st
         session_id=session_id, now=now, params=params, line_items=items, currency=currency,
         amount_total=total, url=f"{sb.public_url}/checkout/{session_id}", expires_at=expires_at,
     )
+    session["customer"] = params.get("customer") or None
+    if mode == "setup":
+        session.update(amount_subtotal=None, amount_total=None, payment_status="no_payment_required")
+        session["__setup_intent_data"] = params["setup_intent_data"]
     sb.store.put("checkout.session", session, account)
     return session
 
@@ -232,9 +244,12 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
     except StripeError:
         raise CardError("email_invalid", "Your email address is invalid.", param="email") from None
     now = sb.store.now()
+    setup = session["mode"] == "setup"
     try:
-        card = check_card(card_number, exp, cvc, now)
+        card = check_card(card_number, exp, cvc, now, charged=not setup)
     except CardError as e:
+        if setup:
+            raise  # nothing was attempted on a payment: the page asks for another card
         if e.decline_code is not None:  # it reached the card issuer: Stripe records the attempt
             _declined(sb, session_id, account, e, declined_card(card_number, exp), email, now)
         raise
@@ -244,6 +259,9 @@ def pay(sb: Sandbox, session_id: str, *, card_number: str, exp: str, cvc: str, e
             raise StripeError(400, "This Checkout Session is no longer active.",
                               code="checkout_session_inactive")
         session = fresh
+        if setup:
+            saved_cards.complete_setup(sb, session, card, email, account)
+            return session
         pm_id = new_id("pm_")
         pi = _intent(sb, session, now, "processing" if async_outcome else "succeeded", pm_id)
         session["status"] = "complete"

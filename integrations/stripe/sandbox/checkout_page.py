@@ -49,11 +49,20 @@ def _form(request: web.Request, session: dict[str, Any], values: dict[str, str],
     email = values.get("email") or session.get("customer_email") or ""
     cancel = (f'<p class="foot"><a href="{escape(session["cancel_url"])}">Cancel and return'
               "</a></p>") if session.get("cancel_url") else ""
+    merchant = escape(_merchant(request, session))
+    if session["mode"] == "setup":
+        # Setup mode: the card is saved for the merchant's later charges, nothing is charged now.
+        heading = (f'<p class="muted">{merchant}</p><h1 class="amount">Save your card</h1>'
+                   f'<p class="muted">You allow {merchant} to charge this card for future payments '
+                   "in line with their terms. Nothing is charged now.</p>")
+        button = "Save card"
+    else:
+        total = escape(format_amount(session["amount_total"], session["currency"]))
+        heading = f'<p class="muted">Pay {merchant}</p><h1 class="amount">{total}</h1>'
+        button = f"Pay {total}"
     return (
         '<div class="card">'
-        f'<p class="muted">Pay {escape(_merchant(request, session))}</p>'
-        f'<h1 class="amount">{escape(format_amount(session["amount_total"], session["currency"]))}'
-        f'</h1><ul class="muted">{lines}</ul>{err_html}'
+        f'{heading}<ul class="muted">{lines}</ul>{err_html}'
         f'<form method="post" action="{escape(request.path)}" novalidate>'
         + field("email", "Email", 'type="email" autocomplete="email" required', email)
         + field("card_number", "Card number",
@@ -66,15 +75,17 @@ def _form(request: web.Request, session: dict[str, Any], values: dict[str, str],
         + field("cvc", "CVC", 'inputmode="numeric" autocomplete="cc-csc" required '
                 'placeholder="123"', "")
         + "</div></div>"
-        f'<button type="submit">Pay {escape(format_amount(session["amount_total"], session["currency"]))}'
-        "</button></form>"
+        f'<button type="submit">{button}</button></form>'
         '<p class="muted">Test cards: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is '
-        "declined; any future expiry, any CVC.</p>"
+        "declined; saved, 4000 0027 6000 3184 needs authentication and 4000 0000 0000 0341 is "
+        "declined when charged later; any future expiry, any CVC.</p>"
         f"{cancel}</div>"
     )
 
 
 def _closed(session: dict[str, Any]) -> web.Response:
+    if session["status"] == "complete" and session["mode"] == "setup":
+        return message_page("Card saved", "Your card has been saved; nothing was charged. You can close this page.")
     if session["status"] == "complete" and session["__payment_intent_data"].get("capture_method") == "manual":
         return message_page("Card authorised", "Your card has been authorised for this amount; only "
                             "what the merchant captures will be charged. You can close this page.")

@@ -239,7 +239,8 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str]) -> web.Res
 
 # expansion and lists ------------------------------------------------------
 KIND_BY_PREFIX = {"pi_": "payment_intent", "ch_": "charge", "re_": "refund",
-                  "cs_": "checkout.session", "acct_": "account", "evt_": "event"}
+                  "cs_": "checkout.session", "acct_": "account", "evt_": "event", "cus_": "customer",
+                  "seti_": "setup_intent", "pm_": "payment_method"}
 
 
 def _kind_of(obj_id: str) -> str | None:

@@ -1,6 +1,7 @@
 /* A card hold in the clinician's list: capture up to the hold (one key per confirm, so a retried
-   click captures once), or release it without charging anything. */
-import { t } from "../panel/config.js";
+   click captures once), or release it without charging anything. A saved card on file is charged
+   off-session from the same dialog, any amount (the server checks the clinic's maximum). */
+import { statuses, t } from "../panel/config.js";
 import { askToConfirm } from "../panel/confirm.js";
 import { hideDialog, returnFocus, showDialog } from "../panel/dialogs.js";
 import { $, announce, clearErrorOnChange, setFieldError, showNotice } from "../panel/dom.js";
@@ -20,8 +21,14 @@ const error = $("[data-role=capture-error]");
 const confirm = $("[data-role=capture-confirm]");
 const back = $("[data-role=capture-back]");
 const formError = $("[data-role=form-error]");
+const title = $("#capture-title");
+const holdTitle = title.textContent;
 
-let capturing = { id: null, key: null, busy: false, opener: null };
+let capturing = { id: null, key: null, busy: false, opener: null, saved: false };
+
+function isSaved(r) {
+  return (statuses.saved || []).includes(r.status);
+}
 
 function setBusy(busy) {
   capturing.busy = busy;
@@ -34,15 +41,19 @@ function setBusy(busy) {
 export function openCapture(id, opener) {
   const r = state.requests.get(id);
   if (!r || !state.socket || state.ended || capturing.busy) return;
-  capturing = { id: id, key: newKey(), busy: false, opener: opener };
-  summary.textContent = t("“{description}” for {patient}: card authorised up to {amount}.", {
+  capturing = { id: id, key: newKey(), busy: false, opener: opener, saved: isSaved(r) };
+  const what = {
     description: r.description || "",
     patient: patientName(r.patient_id),
     amount: money(r.hold_amount || r.amount, currencyOf(r))
-  });
-  hint.textContent = t("At most {amount}. The rest of the hold is released.", {
-    amount: money(r.hold_amount || r.amount, currencyOf(r))
-  });
+  };
+  title.textContent = capturing.saved ? t("Charge the saved card") : holdTitle;
+  summary.textContent = capturing.saved
+    ? t("“{description}” for {patient}: card saved; {amount} was expected.", what)
+    : t("“{description}” for {patient}: card authorised up to {amount}.", what);
+  hint.textContent = capturing.saved
+    ? t("Charged now, with the patient away. A decline charges nothing and leaves the amount owed.")
+    : t("At most {amount}. The rest of the hold is released.", what);
   amountInput.value = amountForInput(r.hold_amount || r.amount, state.currency);
   setFieldError(amountInput, amountError, null);
   showNotice(error, "");
@@ -60,7 +71,7 @@ function submitCapture(event) {
   const held = Number(r.hold_amount || r.amount || 0);
   const parsed = parseAmount(amountInput.value, state.currency);
   let message = parsed.ok ? null : parsed.error;
-  if (!message && parsed.value > held) {
+  if (!message && !capturing.saved && parsed.value > held) {
     message = t("At most {amount} can be captured.", { amount: money(held, state.currency) });
   }
   setFieldError(amountInput, amountError, message);
@@ -71,7 +82,8 @@ function submitCapture(event) {
   const payload = { request_id: capturing.id, amount: parsed.value, idempotency_key: capturing.key };
   showNotice(error, "");
   setBusy(true);
-  request(state.socket, "payment:capture", payload, (err, ack) => {
+  const saved = capturing.saved;
+  request(state.socket, saved ? "payment:charge_saved" : "payment:capture", payload, (err, ack) => {
     setBusy(false);
     if (err) {
       showNotice(error, err);
@@ -80,10 +92,11 @@ function submitCapture(event) {
     }
     if (ack.request) upsert(ack.request);
     hideDialog(dialog);
-    announce(t("Captured {amount} — {description}", {
+    const done = {
       amount: money(payload.amount, state.currency),
       description: (ack.request && ack.request.description) || r.description || ""
-    }));
+    };
+    announce(saved ? t("Charged {amount} — {description}", done) : t("Captured {amount} — {description}", done));
   });
 }
 
@@ -129,7 +142,7 @@ export function initCapture() {
   });
   dialog.addEventListener("close", () => {
     const opener = capturing.opener;
-    capturing = { id: null, key: null, busy: false, opener: null };
+    capturing = { id: null, key: null, busy: false, opener: null, saved: false };
     render();
     returnFocus(opener, list, true);
   });

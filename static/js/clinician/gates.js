@@ -29,6 +29,14 @@ export function gateText(gate) {
       default: return t("Card not authorised", what);
     }
   }
+  if (gate.kind === POLICY.CARD_ON_FILE) {
+    switch (gate.status) {
+      case GATE.WAITING: return t("Waiting for the card to be saved", what);
+      case GATE.SAVED: return t("Card saved", what);
+      case GATE.CHARGED: return t("Saved card charged: {amount}", what);
+      default: return t("Card not saved", what);
+    }
+  }
   switch (gate.status) {
     case GATE.WAITING: return t("Waiting to pay {amount} before joining", what);
     case GATE.PAID: return t("Paid before joining: {amount}", what);

@@ -92,10 +92,14 @@ function fillItem(li, r) {
 
   // A card hold the patient authorised: capture up to it, or release it (the socket works while the call runs).
   const held = (statuses.held || []).includes(r.status);
+  // A saved card on file: charged with the same dialog, off-session, unless the bank declined it already.
+  const chargeable = (statuses.saved || []).includes(r.status) && !r.problem;
   const capture = li.querySelector("[data-role=capture-open]");
-  capture.hidden = !held;
-  capture.disabled = !held || ended;
-  capture.setAttribute("aria-label", t("Capture: {description}", { description: description }));
+  capture.hidden = !held && !chargeable;
+  capture.disabled = (!held && !chargeable) || ended;
+  capture.textContent = chargeable ? t("Charge…") : t("Capture…");
+  capture.setAttribute("aria-label", chargeable ? t("Charge the saved card: {description}", { description: description })
+    : t("Capture: {description}", { description: description }));
   const release = li.querySelector("[data-role=release]");
   release.hidden = !held;
   release.disabled = !held || ended;

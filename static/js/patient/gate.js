@@ -1,5 +1,6 @@
-/* The waiting room: the patient's gate before the call (pay a fixed amount, or let the clinic
-   hold up to an amount on the card), drawn above everything else. Its request is paid the way any
+/* The waiting room: the patient's gate before the call (pay a fixed amount, let the clinic
+   hold up to an amount on the card, or save a card the clinic charges after the call), drawn above
+   everything else. Its request is paid the way any
    request is (the item and its buttons come from list.js); it leaves the request list until paid. */
 import { config, isPaid, statuses, t } from "../panel/config.js";
 import { $, announce } from "../panel/dom.js";
@@ -34,6 +35,9 @@ function doneText(gate) {
     return t("Card authorised. Your clinician will let you in. You are charged only for the consultation, after it, at most {amount}.",
       { amount: gateAmount(gate) });
   }
+  if (gate.kind === POLICY.CARD_ON_FILE && gate.status === GATE.SAVED) {
+    return t("Card saved. Your clinician will let you in. Nothing has been charged; the clinic charges the card for the consultation after it.");
+  }
   return "";
 }
 
@@ -55,13 +59,17 @@ export function renderGate(build, fill) {
   const clinician = (state.consult.clinician && state.consult.clinician.name) || "";
   const r = state.requests.get(gate.request_id);
   const description = gate.description || (r && r.description) || "";
-  heading.textContent = gate.kind === POLICY.HOLD
-    ? t("Your clinic asks to hold up to {amount} on your card.", { amount: gateAmount(gate) })
-    : t("Before your consultation with {clinician}: {amount} — {description}",
-      { clinician: clinician, amount: gateAmount(gate), description: description });
-  why.textContent = gate.kind === POLICY.HOLD
-    ? t("You are charged only for the consultation, after it, at most this amount.")
-    : t("Please pay before the consultation starts. Your clinician lets you in when it is paid.");
+  const what = { clinician: clinician, amount: gateAmount(gate), description: description };
+  if (gate.kind === POLICY.HOLD) {
+    heading.textContent = t("Your clinic asks to hold up to {amount} on your card.", what);
+    why.textContent = t("You are charged only for the consultation, after it, at most this amount.");
+  } else if (gate.kind === POLICY.CARD_ON_FILE) {
+    heading.textContent = t("Save your card for your consultation with {clinician}: {description}", what);
+    why.textContent = t("Nothing is charged now. After the consultation the clinic charges the card for it; they expect about {amount}.", what);
+  } else {
+    heading.textContent = t("Before your consultation with {clinician}: {amount} — {description}", what);
+    why.textContent = t("Please pay before the consultation starts. Your clinician lets you in when it is paid.");
+  }
   const text = doneText(gate);
   done.textContent = text;
   done.hidden = !text;
@@ -69,9 +77,10 @@ export function renderGate(build, fill) {
   reconcile(gateList, waiting ? [r] : [], "data-request-id", build, fill);
 }
 
-/** Whether the gate lets the patient into the call: paid, authorised, or (a hold) captured. */
+/** Whether the gate lets the patient into the call: paid, authorised, (a hold) captured, or (a card
+ * on file) saved or charged. */
 export function isOpen(gate) {
-  return !!gate && [GATE.PAID, GATE.AUTHORISED, GATE.CAPTURED].includes(gate.status);
+  return !!gate && [GATE.PAID, GATE.AUTHORISED, GATE.CAPTURED, GATE.SAVED, GATE.CHARGED].includes(gate.status);
 }
 
 /** A new state of the gate (consult:state's me.gate, or patient:gate); says when it is passed. */

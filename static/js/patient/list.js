@@ -90,14 +90,17 @@ function fillItem(li, r) {
   // In the waiting room the heading says what and why; a hold is authorised, not paid, and by card only.
   const gated = inWaitingRoom(r);
   const hold = gated && r.kind === statuses.policy.HOLD;
+  // A card on file is saved in the waiting room, not paid: by card only, charged after the call.
+  const saveCard = gated && r.kind === statuses.policy.CARD_ON_FILE;
   // The heading above says what and why; "Requested" and its time would only repeat it.
   li.querySelector("[data-role=title]").hidden = gated;
   li.querySelector(".request__meta").hidden = gated;
   if (gated) {
     pay.className = "button button--primary";
-    pay.textContent = hold ? t("Authorise card") : t("Pay by card");
+    pay.textContent = hold ? t("Authorise card") : saveCard ? t("Save your card") : t("Pay by card");
     pay.setAttribute("aria-label", hold ? t("Authorise card: up to {amount}", what)
-      : t("Pay by card: {amount} — {description}", what));
+      : saveCard ? t("Save your card for {description}", what)
+        : t("Pay by card: {amount} — {description}", what));
   } else {
     pay.setAttribute("aria-label", vippsOffered ? t("Pay now by card: {amount} — {description}", what)
       : t("Pay now: {amount} — {description}", what));
@@ -105,7 +108,7 @@ function fillItem(li, r) {
   if (busy) pay.setAttribute("aria-busy", "true"); else pay.removeAttribute("aria-busy");
   const vipps = li.querySelector("[data-role=vipps]");
   if (vipps) {
-    vipps.hidden = !payable || hold;
+    vipps.hidden = !payable || hold || saveCard;
     vipps.disabled = !payable || busy;
     vipps.setAttribute("aria-label", t("Pay with Vipps: {amount} — {description}", what));
     fillVipps(li, r);

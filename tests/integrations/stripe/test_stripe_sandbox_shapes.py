@@ -210,3 +210,36 @@ async def test_a_hold_and_its_capture_have_stripes_shapes(sandbox: Running) -> N
     assert unexplained == [], "\n".join(unexplained)
     unknown = [f"{name}: {key}" for name, obj in objects for key in unknown_to_sdk(obj, SDK_CLASSES[name])]
     assert unknown == []
+
+
+async def test_a_saved_card_and_its_off_session_charge_have_stripes_shapes(sandbox: Running) -> None:
+    """A Customer, a setup session completed, its SetupIntent and PaymentMethod, and the off-session charge."""
+    acct = await call(sandbox, "POST", "/v1/accounts", {"type": "express", "country": "NO"})
+    await sandbox.control(f"/_control/accounts/{acct['id']}/onboard")
+    customer = await call(sandbox, "POST", "/v1/customers", {"email": "p@example.org", "name": "Kari"},
+                          account=acct["id"])
+    session = await call(sandbox, "POST", "/v1/checkout/sessions", {
+        "mode": "setup", "currency": "nok", "customer": customer["id"], "success_url": "https://app.example/ok",
+        "setup_intent_data": {"metadata": {"payment_request_id": "pr_1"}}}, account=acct["id"])
+    assert (session["payment_status"], session["amount_total"], session["setup_intent"]) == (
+        "no_payment_required", None, None)
+    await sandbox.control(f"/_control/checkout/sessions/{session['id']}/pay", {"email": "p@example.org"})
+    session = await call(sandbox, "GET", f"/v1/checkout/sessions/{session['id']}", account=acct["id"])
+    setup = await call(sandbox, "GET", f"/v1/setup_intents/{session['setup_intent']}", account=acct["id"])
+    method = await call(sandbox, "GET", f"/v1/payment_methods/{setup['payment_method']}", account=acct["id"])
+    assert (setup["status"], setup["usage"], method["customer"]) == ("succeeded", "off_session", customer["id"])
+    intent = await call(sandbox, "POST", "/v1/payment_intents", {
+        "amount": 42000, "currency": "nok", "customer": customer["id"], "payment_method": method["id"],
+        "off_session": "true", "confirm": "true"}, account=acct["id"])
+    charge = await call(sandbox, "GET", f"/v1/charges/{intent['latest_charge']}", account=acct["id"])
+    assert (intent["status"], charge["amount_captured"]) == ("succeeded", 42000)
+    objects = [("customer", customer), ("checkout.session", session), ("payment_intent", intent),
+               ("charge", charge)]
+    unexplained = [f"{name}: {side}{path}" for name, obj in objects for side, path in key_diff(obj, FIXTURES[name])
+                   if (name, side, path) not in DIFFERENCES]
+    assert unexplained == [], "\n".join(unexplained)
+    classes = {**SDK_CLASSES, "customer": stripe.Customer, "setup_intent": stripe.SetupIntent,
+               "payment_method": stripe.PaymentMethod}
+    unknown = [f"{name}: {key}" for name, obj in [*objects, ("setup_intent", setup), ("payment_method", method)]
+               for key in unknown_to_sdk(obj, classes[name])]
+    assert unknown == []
