@@ -36,7 +36,6 @@ from app.billing.statuses import REQUEST_OPEN, REQUEST_PAID, CheckoutProblem, On
 from app.models import BillCard, Consult, PaymentRequest
 from app.payments import holds
 from app.payments.holds import Intent
-from app.receipts.numbering import issue_receipt
 from integrations.stripe.protocol import CheckoutSession, ProviderError
 from integrations.stripe.saved_cards import SetupIntent
 
@@ -105,23 +104,7 @@ async def settle_charge(s: AsyncSession, r: PaymentRequest, intent: Intent, now:
     if intent.currency != r.currency:
         log.error("card on file %s: charged %s %s, not in %s", r.id, amount, intent.currency, r.currency)
         return "amount_mismatch", None
-    card = await s.get(BillCard, r.bill_card_id)
-    assert card is not None
-    await cards.void_request_line(s, card, r.id, "saved card charged", now)
-    await cards.add_request_line(s, card, r.id, r.description, amount, now)
-    fee = min(r.application_fee_amount or 0, max(amount - 1, 0))
-    await cards.register_stripe_payment(
-        s, card, request_id=r.id, amount=amount, currency=r.currency, reference=intent.id,
-        description=r.description, now=now, application_fee=fee,
-    )
-    r.status = RequestStatus.PAID
-    r.amount = amount
-    r.application_fee_amount = fee
-    r.paid_at = now
-    r.updated_at = now
-    r.payment_intent_id = intent.id
-    r.problem = r.problem_detail = r.problem_at = None
-    await issue_receipt(s, r, now)
+    await holds.settle_intent_amount(s, r, intent, amount, intent.id, "saved card charged", now)
     return "charged", request_view(r)
 
 

@@ -164,14 +164,23 @@ async def settle_capture(s: AsyncSession, r: PaymentRequest, intent: Intent, now
         log.error("hold %s: captured %s %s of a hold of %s %s", r.id, amount, intent.currency, r.hold_amount,
                   r.currency)
         return "amount_mismatch", None
+    await settle_intent_amount(s, r, intent, amount, r.checkout_session_id or intent.id, "hold captured", now)
+    return "captured", request_view(r)
+
+
+async def settle_intent_amount(s: AsyncSession, r: PaymentRequest, intent: Intent, amount: int, reference: str,
+                               why: str, now: datetime) -> None:
+    """Money taken later than the request was made (a hold captured, a saved card charged): the
+    card's line for ``amount`` (any earlier line of the request voided, ``why``), the payment
+    registered and posted once (unique by ``reference``), the request ``paid`` with its receipt."""
     card = await s.get(BillCard, r.bill_card_id)
     assert card is not None
-    await cards.void_request_line(s, card, r.id, "hold captured", now)
+    await cards.void_request_line(s, card, r.id, why, now)
     await cards.add_request_line(s, card, r.id, r.description, amount, now)
     fee = min(r.application_fee_amount or 0, max(amount - 1, 0))
     await cards.register_stripe_payment(
-        s, card, request_id=r.id, amount=amount, currency=r.currency,
-        reference=r.checkout_session_id or intent.id, description=r.description, now=now, application_fee=fee,
+        s, card, request_id=r.id, amount=amount, currency=r.currency, reference=reference,
+        description=r.description, now=now, application_fee=fee,
     )
     r.status = RequestStatus.PAID
     r.amount = amount
@@ -181,7 +190,6 @@ async def settle_capture(s: AsyncSession, r: PaymentRequest, intent: Intent, now
     r.payment_intent_id = intent.id
     r.problem = r.problem_detail = r.problem_at = None
     await issue_receipt(s, r, now)
-    return "captured", request_view(r)
 
 
 async def mark_released(s: AsyncSession, r: PaymentRequest, now: datetime, *, lapsed: bool = False,
