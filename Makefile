@@ -45,7 +45,8 @@ test: setup
 # The database and realtime tests again, on PostgreSQL and with Socket.IO
 # through Redis (both must answer: CI=true turns a skip into a failure).
 SCALE_TESTS := tests/consults tests/ledger tests/storage tests/billing tests/backoffice \
-	tests/realtime tests/connect tests/receipts tests/web/test_api.py tests/web/test_health.py tests/deploy
+	tests/realtime tests/connect tests/receipts tests/holds tests/policies tests/cards_on_file \
+	tests/web/test_api.py tests/web/test_health.py tests/deploy
 test-scale: setup
 	CI=$${CI:-true} TEST_DATABASE=postgresql TEST_REDIS=1 $(PY) -m pytest -q $(SCALE_TESTS)
 
