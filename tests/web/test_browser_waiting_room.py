@@ -103,3 +103,40 @@ async def test_demo_offers_the_waiting_room_and_the_card_hold(live: Live, sessio
     await expect(room.get_by_role("heading", level=2)).to_contain_text("Before your consultation with Dr. Kari Lege")
     await session.check_accessibility()
     session.assert_no_page_errors()
+
+
+async def test_demo_offers_a_card_on_file_saved_on_the_sandbox(live: Live, session: Session) -> None:  # noqa: F811
+    # A newcomer picks the card on file from the demo's choices and saves a test card in the sandbox's
+    # Checkout (setup mode: nothing charged); both panels say so.
+    ctx = await session.context()
+    page = await ctx.new_page()
+    await page.goto(live.url + "/demo")
+    await page.get_by_test_id("demo-card-on-file").click()
+    await expect(page.get_by_test_id("demo-policy")).to_contain_text("saves a card")
+    patient = page.frame_locator("iframe[title=\"Patient's panel\"]")
+    room = patient.get_by_test_id("waiting-room")
+    await expect(room.get_by_role("heading", level=2)).to_have_text(
+        "Save your card for your consultation with Dr. Kari Lege: Consultation")
+    await expect(room).to_contain_text("Nothing is charged now.")
+    await expect(room).to_contain_text("NOK 600.00")
+    clinician = page.frame_locator("iframe[title=\"Clinician's panel\"]")
+    line = clinician.get_by_test_id("gates").locator("li")
+    await expect(line).to_contain_text("Waiting for the card to be saved")
+
+    async with ctx.expect_page() as opened:
+        await room.get_by_role("button", name="Save your card for Consultation").click()
+    checkout = await opened.value
+    await expect(checkout.get_by_role("heading", name="Save your card")).to_be_visible()
+    await checkout.get_by_label("Email").fill("kari@example.no")
+    await checkout.get_by_label("Card number").fill(GOOD_CARD)
+    await checkout.get_by_label("Expiry (MM/YY)").fill("12/34")
+    await checkout.get_by_label("CVC").fill("123")
+    await checkout.get_by_role("button", name="Save card").click()
+    await checkout.wait_for_url(re.compile(r"/checkout/return\?"))
+    await checkout.close()
+
+    await expect(patient.get_by_test_id("waiting-done")).to_contain_text("Card saved.")
+    await expect(line).to_contain_text("Card saved")
+    await expect(line).to_have_attribute("data-gate-status", "card_saved")
+    await session.check_accessibility()
+    session.assert_no_page_errors()
