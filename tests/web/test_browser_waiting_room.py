@@ -29,7 +29,9 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
     await expect(gates).to_be_visible()
     await expect(gates.get_by_role("heading", name="Before the call")).to_be_visible()
     line = gates.locator('li[data-patient-id="p-1"]')
-    await expect(line).to_have_text("Kari Nordmann: Waiting to pay NOK 450.00 before joining")
+    gate_state = line.locator("[data-role=gate-state]")
+    await expect(gate_state).to_have_text("Kari Nordmann: Waiting to pay NOK 450.00 before joining")
+    await expect(line).to_have_text("Kari Nordmann: Waiting to pay NOK 450.00 before joining — Waiting")
 
     # The patient opens their link on a phone, in Norwegian: the waiting room comes first.
     phone = await session.context(viewport={"width": 360, "height": 740}, locale="nb-NO")
@@ -65,7 +67,7 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
     await expect(done).to_have_text("Betalt. Behandleren slipper deg inn.")
     await expect(room.get_by_role("button", name=re.compile(r"^Betal med kort"))).to_have_count(0)
     await expect(patient.get_by_test_id("confirmation")).to_be_visible()
-    await expect(line).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00")
+    await expect(gate_state).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00")
     await expect(line).to_have_attribute("data-gate-status", "paid")
 
     # The panel stayed connected while Stripe's tab took the payment: hearing its gate open, it tells the
@@ -75,6 +77,7 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
         return got["patients"][0]["joined_at"]  # type: ignore[no-any-return]
 
     assert await eventually(joined)
+    await expect(line).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00 — In the call")
     status, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
     assert status == 200 and got["patients"][0]["gate"]["status"] == "paid"
     assert await live.ledger_balanced()
