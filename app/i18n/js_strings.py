@@ -250,4 +250,5 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Did not join: no-show fee of {amount} charged to the saved card"),
     N_("Did not join: no-show fee of {amount} owed on the bill card"),
     N_("Did not join: no fee charged"),
+    N_("Did not join"),
 )

@@ -25,6 +25,7 @@ function endConsult() {
   closeRefundUnlessBusy();
   closeCaptureUnlessBusy();
   render();
+  renderGates();
   announce(t("The consultation has ended."));
 }
 
@@ -76,7 +77,9 @@ state.socket = connect({
     showReceived(r);
   },
   onEnded: (c) => {
-    state.consult = mergeConsult(state.consult, c);
+    // consult:ended names no patients: the gate lines keep theirs, for the no-shows that follow.
+    const { patients, ...ended } = c || {};
+    state.consult = mergeConsult(state.consult, patients && patients.length ? c : ended);
     endConsult();
   }
 });

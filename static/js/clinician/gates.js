@@ -64,12 +64,14 @@ export function presenceText(patient) {
     const words = NO_SHOW[missed.how] || "Did not join: no fee charged";
     return t(words, { amount: money(missed.fee || 0, state.currency) });
   }
-  return patient.joined_at ? t("In the call") : t("Waiting");
+  if (patient.joined_at) return t("In the call");
+  return state.ended ? t("Did not join") : t("Waiting");
 }
 
 function presenceOf(patient) {
   if (patient.no_show) return "no_show";
-  return patient.joined_at ? "joined" : "waiting";
+  if (patient.joined_at) return "joined";
+  return state.ended ? "absent" : "waiting";
 }
 
 export function renderGates() {
