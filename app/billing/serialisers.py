@@ -280,9 +280,11 @@ class PatientView(PersonView):
 
 @dataclasses.dataclass(frozen=True)
 class CallPatient(PersonView):
-    """A patient as the clinician sees them in the call (``consult:state``): with their gate."""
+    """A patient as the clinician sees them in the call (``consult:state``): their gate, and since when
+    they are in the call (``None``: not yet), as ``patient:joined`` then says live."""
 
     gate: dict[str, Any] | None
+    joined_at: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,7 +303,7 @@ def patient_view_of(p: ConsultPatient, *, full: bool, gates: Mapping[str, Any] |
     """``gates`` (each patient's gate, by id): given, the views carry them."""
     if not full:
         if gates is not None:
-            return CallPatient(id=p.patient_id, name=p.name, gate=gates.get(p.patient_id))
+            return CallPatient(id=p.patient_id, name=p.name, gate=gates.get(p.patient_id), joined_at=iso(p.joined_at))
         return PersonView(id=p.patient_id, name=p.name)
     return copy_view(PatientView, p, id=p.patient_id, payment_policy=policy_view(p),
                      gate=(gates or {}).get(p.patient_id), joined_at=iso(p.joined_at))

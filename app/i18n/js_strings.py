@@ -242,4 +242,13 @@ JS_STRINGS: tuple[str, ...] = (
     N_("Nothing is charged, and the hold can no longer be captured."),
     N_("Release the hold"),
     N_("Hold released: {description}"),
+    # Who is in the call, on the clinician's gate lines (patient:joined, patient:no_show)
+    N_("Waiting"),
+    N_("In the call"),
+    N_("{patient} is in the call."),
+    N_("Did not join: no-show fee of {amount} captured from the card hold"),
+    N_("Did not join: no-show fee of {amount} charged to the saved card"),
+    N_("Did not join: no-show fee of {amount} owed on the bill card"),
+    N_("Did not join: no fee charged"),
+    N_("Did not join"),
 )

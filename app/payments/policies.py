@@ -73,17 +73,17 @@ def check_policy(clinic: Clinic, currency: str, given: Any, field: str) -> Polic
         description = description.strip() or None
     if kind in GATED:
         if amount is None:
-            raise Invalid("policy_amount_required", "Paying before joining and card holds need an amount.",
-                          field=at("amount"))
+            raise Invalid("policy_amount_required",
+                          "Paying before joining, card holds and cards on file need an amount.", field=at("amount"))
         if description is None:
             raise Invalid("policy_description_required",
-                          "Paying before joining and card holds need a description the patient sees.",
-                          field=at("description"))
+                          "Paying before joining, card holds and cards on file need a description the "
+                          "patient sees.", field=at("description"))
         _check_amount(clinic, currency, amount, at("amount"))
     elif amount is not None or description is not None:
         name = "amount" if amount is not None else "description"
-        raise Invalid("invalid_field", "An amount and a description are only for paying before joining or a card "
-                      "hold.", field=at(name))
+        raise Invalid("invalid_field", "An amount and a description are only for paying before joining, a card "
+                      "hold or a card on file.", field=at(name))
     if given.no_show_fee is not None:
         _check_amount(clinic, currency, given.no_show_fee, at("no_show_fee"))
     return Policy(kind=kind, amount=amount, description=description, no_show_fee=given.no_show_fee)

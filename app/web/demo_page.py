@@ -15,8 +15,9 @@ from app.models import Consult
 from app.web.pages import context
 
 routes = web.RouteTableDef()
-# ``/demo?policy=…``: a consult whose patient pays before joining, or has a card held, in the waiting room.
-DEMO_POLICIES = {"before_join": 45000, "hold": 80000}
+# ``/demo?policy=…``: a consult whose patient pays before joining, has a card held, or saves a card, in the
+# waiting room. The amount is what is paid, the most held, or what the patient is told to expect.
+DEMO_POLICIES = {"before_join": 45000, "hold": 80000, "card_on_file": 60000}
 
 
 def _vipps_phone(settings: Settings) -> str | None:

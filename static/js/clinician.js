@@ -8,7 +8,7 @@ import { connect } from "./panel/socket.js";
 import { initConfirm } from "./panel/confirm.js";
 import { disableForm, formError, initForm, setLimits } from "./clinician/form.js";
 import { cancelRequest, list, render, upsert } from "./clinician/list.js";
-import { renderGates, updateGate } from "./clinician/gates.js";
+import { markJoined, markNoShow, renderGates, updateGate } from "./clinician/gates.js";
 import { initMediPay, renderCards, sendToMediPay, upsertCard } from "./clinician/medipay.js";
 import { initReceived, showReceived } from "./clinician/received.js";
 import { closeRefundUnlessBusy, initRefund, openRefund } from "./clinician/refund.js";
@@ -25,6 +25,7 @@ function endConsult() {
   closeRefundUnlessBusy();
   closeCaptureUnlessBusy();
   render();
+  renderGates();
   announce(t("The consultation has ended."));
 }
 
@@ -49,6 +50,9 @@ state.socket = connect({
     "bill_card:updated": (data) => upsertCard(data && data.card),
     // A patient paid before joining, or their card was authorised: they can be let in.
     "patient:gate": updateGate,
+    // In the call (rule H4), or, the call over, a no-show and its fee: the gate line says where they are.
+    "patient:joined": markJoined,
+    "patient:no_show": markNoShow,
     // Stripe refused a patient's checkout for good (the clinic's account, the request):
     // the server's translated words say what to do; "try again" outages never come here.
     "payment:problem": (data) => {
@@ -73,7 +77,9 @@ state.socket = connect({
     showReceived(r);
   },
   onEnded: (c) => {
-    state.consult = mergeConsult(state.consult, c);
+    // consult:ended names no patients: the gate lines keep theirs, for the no-shows that follow.
+    const { patients, ...ended } = c || {};
+    state.consult = mergeConsult(state.consult, patients && patients.length ? c : ended);
     endConsult();
   }
 });

@@ -60,6 +60,10 @@ async def test_admin_sets_pay_before_joining_and_new_consults_follow(live: Live)
     [
         ({"kind": "later"}, "kind", "Choose a payment policy from the list."),
         ({"kind": "before_join", "description": "Konsultasjon"}, "amount", "need an amount"),
+        ({"kind": "card_on_file", "description": "Konsultasjon"}, "amount",
+         "Paying before joining, card holds and cards on file need an amount."),
+        ({"kind": "card_on_file", "amount": "600"}, "description",
+         "Paying before joining, card holds and cards on file need a description the patient sees."),
         ({"kind": "hold", "amount": "800"}, "description", "need a description"),
         ({"kind": "before_join", "amount": "fire hundre", "description": "x"}, "amount", "as a number"),
         ({"kind": "before_join", "amount": "1", "description": "x"}, "amount", "smallest payment"),
@@ -97,3 +101,20 @@ async def test_csrf_and_other_clinics_are_refused(live: Live) -> None:
         assert elsewhere.status in (403, 404)
     assert await _policy(live, clinic_id) == ("in_call", None, None, None)
     assert await _policy(live, other.id) == ("in_call", None, None, None)
+
+
+async def test_the_policy_form_explains_the_amount_for_each_policy_in_words(live: Live) -> None:
+    # The amount's hint and its errors name cards on file too, in the admin's language.
+    clinic_id = live.demo["clinic_id"]
+    admin = await make_user(live, "clinic_admin", clinic_id=clinic_id)
+    async with await signed_in(live, admin) as browser:
+        page = await browser.get(f"/admin/clinics/{clinic_id}/settings")
+        assert "For a card on file: what the patient is told to expect; the clinic charges the card after the call." \
+            in page.text
+    async with await signed_in(live, admin, lang="nb") as browser:
+        page = await browser.get(f"/admin/clinics/{clinic_id}/settings")
+        assert "For et lagret kort:" in page.text
+        reply = await browser.post(f"/admin/clinics/{clinic_id}/payment-policy",
+                                   {"kind": "card_on_file", "description": "Konsultasjon"})
+        assert reply.status == 422 and "lagret kort trenger et beløp" in reply.text
+    assert await _policy(live, clinic_id) == ("in_call", None, None, None)

@@ -30,7 +30,8 @@ async def test_waiting_room_is_not_joining_until_the_gate_opens(live: Live) -> N
     consult = await live.consult(payment_policy=BEFORE_JOIN)
     gate = consult["patients"][0]["gate"]
     clinician = await live.peer(consult["clinician"]["token"])
-    await clinician.wait_for("consult:state")
+    first = await clinician.wait_for("consult:state")
+    assert first["consult"]["patients"][0]["joined_at"] is None
     patient = await live.peer(consult["patients"][0]["token"])
     await patient.wait_for("consult:state")
     # Connected, but in the waiting room: not joined, and saying so changes nothing.
@@ -59,6 +60,11 @@ async def test_waiting_room_is_not_joining_until_the_gate_opens(live: Live) -> N
     await back.wait_for("consult:state")
     assert await _joined_at(live, consult["id"]) == joined
     assert len(clinician.named("patient:joined")) == 1
+    # The clinician's panel, reconnecting, reads it from consult:state.
+    await clinician.close()
+    panel = await live.peer(consult["clinician"]["token"])
+    state = await panel.wait_for("consult:state")
+    assert state["consult"]["patients"][0]["joined_at"] == ack["joined_at"]
     _, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
     assert got["patients"][0]["joined_at"] == ack["joined_at"]
 

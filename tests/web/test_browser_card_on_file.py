@@ -30,7 +30,9 @@ async def test_patient_saves_a_card_and_the_clinic_charges_it_after(live: Live, 
     request_id = consult["patients"][0]["gate"]["request_id"]
     _, clinician = await session.panel(consult["clinician"]["join_url"])
     line = clinician.get_by_test_id("gates").locator('li[data-patient-id="p-1"]')
-    await expect(line).to_have_text("Kari Nordmann: Waiting for the card to be saved")
+    gate_state = line.locator("[data-role=gate-state]")
+    await expect(line.locator("[data-role=presence]")).to_have_text("Waiting")
+    await expect(gate_state).to_have_text("Kari Nordmann: Waiting for the card to be saved")
 
     phone = await session.context(viewport={"width": 360, "height": 740}, locale="nb-NO")
     patient = await phone.new_page()
@@ -63,14 +65,14 @@ async def test_patient_saves_a_card_and_the_clinic_charges_it_after(live: Live, 
     await expect(patient.get_by_test_id("waiting-done")).to_have_text(
         "Kortet er lagret. Behandleren din slipper deg inn. Ingenting er trukket; klinikken trekker betalingen "
         "for konsultasjonen fra kortet etterpå.")
-    await expect(line).to_have_text("Kari Nordmann: Card saved")
+    await expect(gate_state).to_have_text("Kari Nordmann: Card saved")
     await expect(line).to_have_attribute("data-gate-status", "card_saved")
     assert await live.rows(select(Payment.id)) == []
 
     # After the call the host charges the final amount; the clinician's line says so.
     status, body = await live.api("POST", f"/api/v1/payment-requests/{request_id}/charge", {"amount": 52000})
     assert status == 200 and body["status"] == "paid", body
-    await expect(line).to_have_text("Kari Nordmann: Saved card charged: NOK 520.00")
+    await expect(gate_state).to_have_text("Kari Nordmann: Saved card charged: NOK 520.00")
     row = await live.scalar(select(PaymentRequest).where(PaymentRequest.id == request_id))
     assert (row.status, row.amount) == ("paid", 52000)
     assert await live.rows(select(Payment.amount).where(Payment.payment_request_id == request_id)) == [(52000,)]

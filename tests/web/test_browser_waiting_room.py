@@ -29,7 +29,9 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
     await expect(gates).to_be_visible()
     await expect(gates.get_by_role("heading", name="Before the call")).to_be_visible()
     line = gates.locator('li[data-patient-id="p-1"]')
-    await expect(line).to_have_text("Kari Nordmann: Waiting to pay NOK 450.00 before joining")
+    gate_state = line.locator("[data-role=gate-state]")
+    await expect(gate_state).to_have_text("Kari Nordmann: Waiting to pay NOK 450.00 before joining")
+    await expect(line).to_have_text("Kari Nordmann: Waiting to pay NOK 450.00 before joining — Waiting")
 
     # The patient opens their link on a phone, in Norwegian: the waiting room comes first.
     phone = await session.context(viewport={"width": 360, "height": 740}, locale="nb-NO")
@@ -65,7 +67,7 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
     await expect(done).to_have_text("Betalt. Behandleren slipper deg inn.")
     await expect(room.get_by_role("button", name=re.compile(r"^Betal med kort"))).to_have_count(0)
     await expect(patient.get_by_test_id("confirmation")).to_be_visible()
-    await expect(line).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00")
+    await expect(gate_state).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00")
     await expect(line).to_have_attribute("data-gate-status", "paid")
 
     # The panel stayed connected while Stripe's tab took the payment: hearing its gate open, it tells the
@@ -75,6 +77,7 @@ async def test_patient_pays_in_the_waiting_room_and_the_clinician_sees_it(live: 
         return got["patients"][0]["joined_at"]  # type: ignore[no-any-return]
 
     assert await eventually(joined)
+    await expect(line).to_have_text("Kari Nordmann: Paid before joining: NOK 450.00 — In the call")
     status, got = await live.api("GET", f"/api/v1/consults/{consult['id']}")
     assert status == 200 and got["patients"][0]["gate"]["status"] == "paid"
     assert await live.ledger_balanced()
@@ -101,5 +104,42 @@ async def test_demo_offers_the_waiting_room_and_the_card_hold(live: Live, sessio
     await page.get_by_test_id("demo-before-join").click()
     room = page.frame_locator("iframe[title=\"Patient's panel\"]").get_by_test_id("waiting-room")
     await expect(room.get_by_role("heading", level=2)).to_contain_text("Before your consultation with Dr. Kari Lege")
+    await session.check_accessibility()
+    session.assert_no_page_errors()
+
+
+async def test_demo_offers_a_card_on_file_saved_on_the_sandbox(live: Live, session: Session) -> None:  # noqa: F811
+    # A newcomer picks the card on file from the demo's choices and saves a test card in the sandbox's
+    # Checkout (setup mode: nothing charged); both panels say so.
+    ctx = await session.context()
+    page = await ctx.new_page()
+    await page.goto(live.url + "/demo")
+    await page.get_by_test_id("demo-card-on-file").click()
+    await expect(page.get_by_test_id("demo-policy")).to_contain_text("saves a card")
+    patient = page.frame_locator("iframe[title=\"Patient's panel\"]")
+    room = patient.get_by_test_id("waiting-room")
+    await expect(room.get_by_role("heading", level=2)).to_have_text(
+        "Save your card for your consultation with Dr. Kari Lege: Consultation")
+    await expect(room).to_contain_text("Nothing is charged now.")
+    await expect(room).to_contain_text("NOK 600.00")
+    clinician = page.frame_locator("iframe[title=\"Clinician's panel\"]")
+    line = clinician.get_by_test_id("gates").locator("li")
+    await expect(line).to_contain_text("Waiting for the card to be saved")
+
+    async with ctx.expect_page() as opened:
+        await room.get_by_role("button", name="Save your card for Consultation").click()
+    checkout = await opened.value
+    await expect(checkout.get_by_role("heading", name="Save your card")).to_be_visible()
+    await checkout.get_by_label("Email").fill("kari@example.no")
+    await checkout.get_by_label("Card number").fill(GOOD_CARD)
+    await checkout.get_by_label("Expiry (MM/YY)").fill("12/34")
+    await checkout.get_by_label("CVC").fill("123")
+    await checkout.get_by_role("button", name="Save card").click()
+    await checkout.wait_for_url(re.compile(r"/checkout/return\?"))
+    await checkout.close()
+
+    await expect(patient.get_by_test_id("waiting-done")).to_contain_text("Card saved.")
+    await expect(line).to_contain_text("Card saved")
+    await expect(line).to_have_attribute("data-gate-status", "card_saved")
     await session.check_accessibility()
     session.assert_no_page_errors()

@@ -1,6 +1,8 @@
 /* Each patient's gate before the call, as the clinician sees it: waiting, paid before joining,
-   or a card authorised up to an amount. Live from patient:gate; the first state from the page and
-   consult:state (consult.patients[].gate). */
+   or a card authorised up to an amount; and where the patient is: waiting, in the call, or a
+   no-show once the call ended without them. Live from patient:gate, patient:joined and
+   patient:no_show; the first state from the page and consult:state (consult.patients[].gate,
+   .joined_at). */
 import { statuses, t } from "../panel/config.js";
 import { $, announce, el } from "../panel/dom.js";
 import { money } from "../panel/format.js";
@@ -48,15 +50,68 @@ function line(patient) {
   return t("{patient}: {state}", { patient: patient.name, state: gateText(patient.gate) });
 }
 
+// Where the fee went (app/billing/no_show_view.py): "hold", "card_on_file", "bill_card" or "none".
+const NO_SHOW = {
+  hold: "Did not join: no-show fee of {amount} captured from the card hold",
+  card_on_file: "Did not join: no-show fee of {amount} charged to the saved card",
+  bill_card: "Did not join: no-show fee of {amount} owed on the bill card"
+};
+
+/** Where the patient is, in words: waiting, in the call, or (the call over) a no-show and its fee. */
+export function presenceText(patient) {
+  const missed = patient.no_show;
+  if (missed) {
+    const words = NO_SHOW[missed.how] || "Did not join: no fee charged";
+    return t(words, { amount: money(missed.fee || 0, state.currency) });
+  }
+  if (patient.joined_at) return t("In the call");
+  return state.ended ? t("Did not join") : t("Waiting");
+}
+
+function presenceOf(patient) {
+  if (patient.no_show) return "no_show";
+  if (patient.joined_at) return "joined";
+  return state.ended ? "absent" : "waiting";
+}
+
 export function renderGates() {
   const gated = (state.consult.patients || []).filter((p) => p && p.gate);
   section.hidden = gated.length === 0;
   reconcile(list, gated, "data-patient-id",
-    (id) => el("li", { "data-patient-id": id }),
+    (id) => el("li", { "data-patient-id": id }, [
+      el("span", { "data-role": "gate-state" }), " — ", el("span", { "data-role": "presence" })]),
     (node, p) => {
       node.setAttribute("data-gate-status", p.gate.status);
-      node.textContent = line(p);
+      node.querySelector("[data-role=gate-state]").textContent = line(p);
+      const where = node.querySelector("[data-role=presence]");
+      where.setAttribute("data-presence", presenceOf(p));
+      where.textContent = presenceText(p);
     });
+}
+
+function changePatient(id, change) {
+  const before = (state.consult.patients || []).find((p) => p.id === id);
+  if (!before) return null;
+  const after = Object.assign({}, before, change);
+  state.consult = Object.assign({}, state.consult, {
+    patients: state.consult.patients.map((p) => (p.id === id ? after : p))
+  });
+  renderGates();
+  return after;
+}
+
+/** patient:joined: the patient is in the call (once); said aloud. */
+export function markJoined(data) {
+  if (!data || !data.patient_id) return;
+  const after = changePatient(data.patient_id, { joined_at: data.joined_at || new Date().toISOString() });
+  if (after) announce(t("{patient} is in the call.", { patient: after.name }));
+}
+
+/** patient:no_show: the call ended without the patient; the fee and how it was taken, said aloud. */
+export function markNoShow(data) {
+  if (!data || !data.patient_id || !data.no_show) return;
+  const after = changePatient(data.patient_id, { no_show: data.no_show });
+  if (after) announce(t("{patient}: {state}", { patient: after.name, state: presenceText(after) }));
 }
 
 /** patient:gate: one patient's gate changed; said aloud when it is passed. */
