@@ -21,6 +21,13 @@ from app.models import BillCard, BillCardLine, ConsultPatient, PaymentRequest
 # The line a no-show fee makes on a bill card, and the description of the fee (line, capture, receipt).
 NO_SHOW_LINE = "NOSHOW"
 NO_SHOW_DESCRIPTION = "No-show fee"
+# What the clinician's panel says of a no-show, by where its fee went (English msgids; the panel
+# translates them); any other ``how`` says no fee was charged.
+NO_SHOW_WORDS = {
+    "hold": "Did not join: no-show fee of {amount} captured from the card hold",
+    "card_on_file": "Did not join: no-show fee of {amount} charged to the saved card",
+    "bill_card": "Did not join: no-show fee of {amount} owed on the bill card",
+}
 # Being captured or charged, or (a saved card) declined and so owed on the bill card.
 _UNDER_WAY = (CheckoutProblem.CAPTURING, CheckoutProblem.CHARGING, CheckoutProblem.CHARGE_DECLINED)
 

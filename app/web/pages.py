@@ -8,6 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from app.billing.gates import GateStatus, PolicyKind
+from app.billing.no_show_view import NO_SHOW_WORDS
 from app.billing.serialisers import as_json, request_view
 from app.billing.statuses import (
     CARD_LABELS,
@@ -102,6 +103,8 @@ def panel_statuses(role: str = "clinician") -> dict[str, Any]:
         # The waiting room: a gate's status and a policy's kind (app/billing/gates.py).
         "gate": {s.name: s.value for s in GateStatus},
         "policy": {s.name: s.value for s in PolicyKind},
+        # A no-show's words by where its fee went (app/billing/no_show_view.py).
+        "no_show": NO_SHOW_WORDS,
     }
 
 

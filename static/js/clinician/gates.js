@@ -50,12 +50,8 @@ function line(patient) {
   return t("{patient}: {state}", { patient: patient.name, state: gateText(patient.gate) });
 }
 
-// Where the fee went (app/billing/no_show_view.py): "hold", "card_on_file", "bill_card" or "none".
-const NO_SHOW = {
-  hold: "Did not join: no-show fee of {amount} captured from the card hold",
-  card_on_file: "Did not join: no-show fee of {amount} charged to the saved card",
-  bill_card: "Did not join: no-show fee of {amount} owed on the bill card"
-};
+// A no-show's words by where its fee went, from the server (app/billing/no_show_view.py).
+const NO_SHOW = statuses.no_show || {};
 
 /** Where the patient is, in words: waiting, in the call, or (the call over) a no-show and its fee. */
 export function presenceText(patient) {
