@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-
-from app.keys import DB
-from app.ledger import journal
-from app.models import LedgerTransaction, Payment, PaymentRequest, Receipt
+from app.models import PaymentRequest
 from tests.factories import Live, Peer
-from tests.holds.support import request_row
+
+# Saving a card (or a declined charge), like authorising a hold, is not revenue: ``nothing_posted``.
+from tests.holds.support import nothing_posted as nothing_posted
+from tests.holds.support import posted_once, request_row
 
 CARD_ON_FILE = {"kind": "card_on_file", "amount": 60000, "description": "Consultation"}
 VISA = "4242 4242 4242 4242"
@@ -38,22 +37,6 @@ async def saved_card(live: Live, card: str = VISA, **policy: Any) -> tuple[dict[
     return consult, clinician, patient, await request_row(live, gate["request_id"])
 
 
-async def nothing_posted(live: Live) -> None:
-    """Saving a card (or a declined charge) is not revenue: no payment, no journal entry, no receipt."""
-    assert await live.rows(select(Payment.id)) == []
-    assert await live.scalar(select(func.count()).select_from(LedgerTransaction)) == 0
-    assert await live.rows(select(Receipt.id)) == []
-
-
 async def charged_once(live: Live, r: PaymentRequest, amount: int) -> None:
     """One payment of ``amount`` for the saved card, its balanced journal entry, and one receipt."""
-    payments = await live.rows(select(Payment.amount, Payment.method).where(Payment.payment_request_id == r.id))
-    assert payments == [(amount, "stripe")]
-    async with live.app[DB].read() as s:
-        balances = await journal.balances(s, live.demo["clinic_id"])
-    assert balances[("patient_revenue", "NOK")] == -amount
-    assert balances[("stripe_clearing", "NOK")] + balances.get(("platform_fees", "NOK"), 0) == amount
-    assert balances[("patient_receivable", "NOK")] == 0
-    assert await live.ledger_balanced()
-    receipts = await live.rows(select(Receipt.amount, Receipt.method).where(Receipt.payment_request_id == r.id))
-    assert receipts == [(amount, "card_on_file")]
+    await posted_once(live, r, amount, receipt_method="card_on_file")

@@ -56,8 +56,9 @@ async def nothing_posted(live: Live) -> None:
     assert await live.rows(select(Receipt.id)) == []
 
 
-async def posted_once(live: Live, r: PaymentRequest, amount: int) -> None:
-    """One payment of ``amount`` for the hold, its balanced journal entry, and one receipt."""
+async def posted_once(live: Live, r: PaymentRequest, amount: int, receipt_method: str = "card_hold") -> None:
+    """One payment of ``amount`` for the hold (or a saved card: ``receipt_method`` "card_on_file"),
+    its balanced journal entry, and one receipt."""
     payments = await live.rows(select(Payment.amount, Payment.method).where(Payment.payment_request_id == r.id))
     assert payments == [(amount, "stripe")]
     async with live.app[DB].read() as s:
@@ -67,7 +68,7 @@ async def posted_once(live: Live, r: PaymentRequest, amount: int) -> None:
     assert balances[("patient_receivable", "NOK")] == 0
     assert await live.ledger_balanced()
     receipts = await live.rows(select(Receipt.amount, Receipt.method).where(Receipt.payment_request_id == r.id))
-    assert receipts == [(amount, "card_hold")]
+    assert receipts == [(amount, receipt_method)]
 
 
 async def webhook_applied(live: Live, event_type: str, count: int = 1) -> list[str]:
