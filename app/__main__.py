@@ -102,8 +102,9 @@ def serve(settings: Settings) -> int:
         gcwatch.uninstall(watch)
 
     app.cleanup_ctx.append(watch_gc)
+    from app.realtime.server import LISTEN_BACKLOG
     # Join and invitation links carry their secret in the path: the access log redacts it.
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
+    web.run_app(app, host=settings.host, port=settings.port, print=None, backlog=LISTEN_BACKLOG,
                 shutdown_timeout=settings.shutdown_timeout_seconds, access_log_class=RedactingAccessLogger)
     return 0
 

@@ -9,8 +9,8 @@ its ``consult:state`` (the app's connect: the token checked, the consult's
 state and cards read, the rooms joined); one that fails, is closed by the
 server first, or is not back within 300 s counts as not back. Round 1 is the first connect, the
 later rounds the reconnects. Baseline, in the same run: the bare
-python-socketio relay (same transport, no auth, no database), back when
-connected.
+python-socketio relay (same transport and listen backlog, no auth, no
+database), back when connected.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ async def measure_app(tmp: Path, sockets: int, rounds: int) -> tuple[list[dict[s
 
 
 async def measure_relay(tmp: Path, sockets: int, rounds: int) -> list[dict[str, Any]]:
-    server = harness.relay_server(tmp / "relay.log", "--decline-compression")
+    server = harness.relay_server(tmp / "relay.log", "--decline-compression", "--app-backlog")
     try:
         await server.ready()
         tokens = [f"{'c' if i % 2 == 0 else 'p'}:{i // 2}" for i in range(sockets)]

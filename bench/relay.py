@@ -1,12 +1,13 @@
 """The baseline: a bare python-socketio relay on aiohttp (same transport, no auth, no database).
 
-``python -m bench.relay PORT [--decline-compression]``. A socket's auth token names its pair
+``python -m bench.relay PORT [--decline-compression] [--app-backlog]``. A socket's auth token names its pair
 (``c:ID`` for the clinician, ``p:ID`` for the patient); a ``payment:request``
 from the clinician goes out to the patient as ``payment:requested``.
 
 ``--decline-compression`` gives the relay the app's WebSocket setting (no
 permessage-deflate), so that both are measured on the same transport; without
-it the relay runs on the libraries' defaults.
+it the relay runs on the libraries' defaults. ``--app-backlog`` gives it the app's listen
+backlog (``app.realtime.server.LISTEN_BACKLOG``) instead of aiohttp's 128, for a storm of connects.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from app.realtime.server import decline_websocket_compression
+from app.realtime.server import LISTEN_BACKLOG, decline_websocket_compression
 
 
 def create_relay(*, decline_compression: bool = False) -> web.Application:
@@ -48,4 +49,4 @@ def create_relay(*, decline_compression: bool = False) -> web.Application:
 
 if __name__ == "__main__":
     web.run_app(create_relay(decline_compression="--decline-compression" in sys.argv[2:]), host="127.0.0.1",
-                port=int(sys.argv[1]), print=None)
+                port=int(sys.argv[1]), print=None, backlog=LISTEN_BACKLOG if "--app-backlog" in sys.argv[2:] else 128)

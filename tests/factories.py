@@ -62,7 +62,8 @@ class Peer:
 
     async def connect(self, url: str, token: str) -> None:
         await self.client.connect(url, namespaces=["/consult"], auth={"token": token}, transports=["websocket"],
-                                  wait_timeout=5)
+                                  # A connect is quick; the margin is for a full suite on two busy cores.
+                                  wait_timeout=15)
 
     async def call(self, event: str, data: Any) -> Any:
         return await self.client.call(event, data, namespace="/consult", timeout=10)

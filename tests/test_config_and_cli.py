@@ -101,3 +101,17 @@ def test_real_medipay_needs_its_callback_secret(tmp_path: Path) -> None:
     # Generated once and kept, so the sandbox and the app agree across restarts.
     again = Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env")
     assert embedded.medipay_callback_secret == again.medipay_callback_secret
+
+
+def test_serve_listens_with_room_for_a_reconnect_storm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # aiohttp's default backlog of 128 overflows when a drained process's sockets all come back at
+    # once; the kernel then drops their SYNs and each client waits seconds for its retransmission.
+    from aiohttp import web
+
+    from app.__main__ import serve
+    from app.realtime.server import LISTEN_BACKLOG
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(web, "run_app", lambda app, **kw: served.update(kw))
+    assert serve(Settings.from_env(env(tmp_path), dotenv=tmp_path / ".env")) == 0
+    assert served["backlog"] == LISTEN_BACKLOG >= 4096

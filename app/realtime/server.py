@@ -13,6 +13,11 @@ from app.consults.notifier import NAMESPACE, consult_room
 from app.realtime.rooms import IndexedManager, IndexedRedisManager
 
 SOCKETIO_PATH = "/socket.io/"
+# The listening socket's queue of connections not yet accepted (the kernel caps it at its
+# ``net.core.somaxconn``). aiohttp's default of 128 overflows when a drained process's sockets all
+# come back at once: the kernel drops the rest of the storm's SYNs and each client waits for its
+# retransmission (1 s, 3 s, 7 s, …) with the process idle, not busy.
+LISTEN_BACKLOG = 4096
 
 
 class ClientEvent(str):
