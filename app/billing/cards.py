@@ -207,6 +207,11 @@ async def status_events_batched(session: AsyncSession) -> AsyncIterator[None]:
             await session.execute(_INSERT_CARD_EVENT, batch)
 
 
+def batched_status_event(session: AsyncSession, event: dict[str, object]) -> None:
+    """The status event of a card changed by a plain statement inside ``status_events_batched``."""
+    session.info[_EVENT_BATCH].append(event)
+
+
 async def register_stripe_payment(
     session: AsyncSession,
     card: BillCard,
