@@ -104,28 +104,41 @@ class MediPayExporter(SendToPayment):
     async def export_due(self, *, card_ids: Iterable[str] | None = None) -> int:
         """Send every row due now (``export-queue``); returns how many rows were handled.
 
-        A batch's answers are recorded while the next batch is claimed and
-        sent, so MediPay is not left waiting on our database between batches.
-        At most two batches are claimed at a time, each well inside its lease.
+        MediPay is not left waiting on our database between batches: the next
+        batch is claimed, read and queued for sending while this one is still
+        out (one pool of ``concurrency`` requests serves both, this batch's
+        first), and its answers are recorded while the next one is sent. The
+        batch after that is claimed only once these answers are recorded, so
+        at most two batches are claimed at a time, each well inside its lease.
         """
         only = list(card_ids) if card_ids is not None else None
         now = self.clock.now()
+        limit = asyncio.Semaphore(self.concurrency)
         handled = 0
-        recording: asyncio.Task[None] | None = None
+        out: list[asyncio.Task[list[Outcome]]] = []  # the batches claimed, being sent, oldest first
         try:
             while True:
                 jobs = await self._claim(now, only)
-                if not jobs:
+                if jobs:
+                    out.append(asyncio.create_task(self._send_batch(jobs, limit)))
+                    handled += len(jobs)
+                if not out:
                     return handled
-                outcomes = await self._send_batch(jobs)
-                if recording is not None:
-                    await recording
-                recording = asyncio.create_task(self._record(outcomes))
-                handled += len(jobs)
+                if jobs and len(out) < 2:
+                    continue  # the first batch: claim the next one while it is sent
+                outcomes = await out[0]
+                out.pop(0)
+                await self._record(outcomes)
         finally:
-            # Answers already in hand are recorded even if sending stopped with an error.
-            if recording is not None:
-                await recording
+            # Answers already in hand are recorded even if claiming or sending stopped with an
+            # error; a batch still out is stopped, its rows keep their leases and go again later.
+            for task in out:
+                task.cancel()  # nothing for a batch already answered
+            if out:
+                await asyncio.wait(out)
+            for task in out:
+                if not task.cancelled() and task.exception() is None:
+                    await self._record(task.result())
 
     async def retry_not_exported(self) -> int:
         """The daily retry: queue every *not exported* card whose day has come, then send them."""
@@ -193,10 +206,9 @@ class MediPayExporter(SendToPayment):
             query = query.with_for_update(skip_locked=True, of=MediPayExport)
         return query
 
-    async def _send_batch(self, jobs: list[Job]) -> list[Outcome]:
-        """One claimed batch: read its cards at once and send the claims concurrently; the outcomes."""
+    async def _send_batch(self, jobs: list[Job], limit: asyncio.Semaphore) -> list[Outcome]:
+        """One claimed batch: read its cards at once and send the claims, ``limit`` at a time; the outcomes."""
         outcomes, sendable = await self._prepare(jobs)
-        limit = asyncio.Semaphore(self.concurrency)
 
         async def send(job: Job, claim: Claim, creds: Credentials) -> Outcome:
             async with limit:
