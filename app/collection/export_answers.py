@@ -30,6 +30,7 @@ from app.billing.transitions import transition
 from app.clock import Clock
 from app.collection.claims import apply_claim, path
 from app.models import BillCard, MediPayExport
+from app.ready import Ready, in_session
 from integrations.medipay.protocol import ClaimState, ProviderError
 
 
@@ -63,7 +64,7 @@ _CARD_COLUMNS = (_CARDS.c.id, _CARDS.c.status, _CARDS.c.consult_id, _CARDS.c.pat
                  _CARDS.c.patient_share, _CARDS.c.currency, _CARDS.c.medipay_version,
                  _CARDS.c.exported_at, _CARDS.c.exported_patient_share)
 # A card the claim just made has exported, as apply_claim leaves it for a ``sent`` claim.
-_CARD_EXPORTED = (
+_CARD_EXPORTED = Ready(
     _CARDS.update()
     .where(_CARDS.c.id == bindparam("card_id"))
     .values(status=_EXPORTED, medipay_version=bindparam("version"), medipay_state="sent",
@@ -74,7 +75,7 @@ _CARD_EXPORTED = (
 
 _ROWS = MediPayExport.__table__
 # A row another worker finished after our lease ran out stays as that worker left it.
-_FINISH_ROW = (
+_FINISH_ROW = Ready(
     _ROWS.update()
     # (three comparisons, not NOT IN: a list parameter cannot be sent many rows at a time)
     .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status != "sent", _ROWS.c.status != "refused",
@@ -83,7 +84,7 @@ _FINISH_ROW = (
             finished_at=bindparam("at"), updated_at=bindparam("at"))
 )
 # Sent again later, unless it is no longer out (finished meanwhile).
-_RETRY_ROW = (
+_RETRY_ROW = Ready(
     _ROWS.update()
     .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status == "sending")
     .values(status="pending", available_at=bindparam("due"), lease_owner=None, lease_until=None,
@@ -145,13 +146,11 @@ async def record_chunk(s: AsyncSession, outcomes: list[Outcome], clock: Clock, *
                 finished.append(_finish(o.job, "sent", None, now))
                 if cards[o.job.card_id].consult_id:
                     summaries.append(card_summary(_as_changed(cards[o.job.card_id], change)))
-        if exported:
-            await s.execute(_CARD_EXPORTED, exported)
+        # On the driver (app/ready.py): the session holds none of these rows as objects.
+        await in_session(s, _CARD_EXPORTED.run_many, exported)
     # The rows as plain UPDATEs of many rows each: nothing here needs them as objects.
-    if finished:
-        await s.execute(_FINISH_ROW, finished)
-    if retried:
-        await s.execute(_RETRY_ROW, retried)
+    await in_session(s, _FINISH_ROW.run_many, finished)
+    await in_session(s, _RETRY_ROW.run_many, retried)
     return summaries
 
 
