@@ -64,6 +64,10 @@ from integrations.medipay.protocol import (
 
 log = logging.getLogger(__name__)
 _CARDS = BillCard.__table__
+# What deciding, checking and building a card's claim read of it (claim_for, check, claim_texts).
+_SENT_COLUMNS = [_CARDS.c[name] for name in (
+    "id", "book_id", "consult_id", "status", "exported_at", "patient_share", "national_id", "mobile", "address",
+    "patient_name", "patient_email", "created_at", "admin_fee", "currency")]
 # Answers recorded per write transaction: few commits, and the SQLite writer is never held for long.
 APPLY_CHUNK = 100
 
@@ -227,7 +231,7 @@ class MediPayExporter(SendToPayment):
         sendable: list[tuple[Job, Claim, Credentials]] = []
         async with self.db.read() as s:
             # As rows of columns, not objects: they are only read (the checks and the claim take either).
-            cards = {c.id: c for c in (await s.execute(select(_CARDS).where(_CARDS.c.id.in_(ids)))).all()}
+            cards = {c.id: c for c in (await s.execute(select(*_SENT_COLUMNS).where(_CARDS.c.id.in_(ids)))).all()}
             paid = dict((await s.execute(
                 select(Payment.bill_card_id, func.sum(Payment.amount))
                 .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id))).all())
