@@ -17,7 +17,8 @@ The exporter works in three steps, so that a worker may die at any point:
    idempotency key: sending again after a crash or a timeout answers with the
    claim MediPay already has; it never makes a second claim or SMS.
 3. Apply the answers to the cards and finish the rows, a chunk per
-   transaction, while the next batch is claimed and sent.
+   transaction (``app.collection.export_answers``), while the next batch,
+   claimed while this one was out, is sent.
 
 A timeout, a dropped connection or a 5xx leaves the row ``pending`` with a
 growing back-off (1 min, doubling, at most 1 h), for as long as MediPay is
