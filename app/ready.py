@@ -150,6 +150,13 @@ class Ready:
         compiled = self._for(conn.dialect)
         conn.execute(compiled.sql, compiled.parameters(params))
 
+    def run_many(self, conn: Driver, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once for each of ``rows`` (its parameters), in one ``executemany``."""
+        if not rows:
+            return
+        compiled = self._for(conn.dialect)
+        conn.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+
 
 class ReadyInsert:
     """A table's ``INSERT`` of the columns given, run on the driver; one row, or many in one ``executemany``.

@@ -26,7 +26,7 @@ from app.ids import new_id
 from app.ledger import journal
 from app.ledger.journal import Leg
 from app.models import BillCard, BillCardEvent, BillCardLine, Consult, ConsultPatient, Payment, PaymentRequest
-from app.ready import Driver, Ready, ReadyInsert
+from app.ready import Driver, Ready, ReadyInsert, in_session
 
 # Built once, on the tables (see journal.py): each runs once per settlement.
 # The session flushes pending objects before any statement it executes, so
@@ -202,9 +202,13 @@ async def status_events_batched(session: AsyncSession) -> AsyncIterator[None]:
         yield
     finally:
         session.info.pop(_EVENT_BATCH, None)
-    if batch:
-        with session.no_autoflush:  # the events need none of the pending changes
-            await session.execute(_INSERT_CARD_EVENT, batch)
+    if batch:  # on the driver: the events need none of the pending changes, nor SQLAlchemy's per-row work
+        await in_session(session, _READY_CARD_EVENT.run_many, batch)
+
+
+def batched_status_event(session: AsyncSession, event: dict[str, object]) -> None:
+    """The status event of a card changed by a plain statement inside ``status_events_batched``."""
+    session.info[_EVENT_BATCH].append(event)
 
 
 async def register_stripe_payment(

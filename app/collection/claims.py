@@ -165,8 +165,9 @@ CLAIM_LANGUAGES = ("nb", "en", "sv")
 async def claim_texts(s: AsyncSession, cards: list[BillCard]) -> dict[str, tuple[str, str | None]]:
     """Per card, what the patient reads in MediPay's SMS and page, and in which language.
 
-    The description is the clinician's own words: the card's live lines, as they
-    were asked for in the call; the language is the consult's (the patient's).
+    ``cards`` are objects or rows of their columns. The description is the
+    clinician's own words: the card's live lines, as they were asked for in
+    the call; the language is the consult's (the patient's).
     """
     ids = [c.id for c in cards]
     words: dict[str, list[str]] = {i: [] for i in ids}
@@ -189,7 +190,8 @@ async def claim_texts(s: AsyncSession, cards: list[BillCard]) -> dict[str, tuple
 
 
 def claim_for(card: BillCard, due: int, description: str | None = None, language: str | None = None) -> Claim:
-    """The claim that exports ``card``: its id is the claim id, ``due`` what is still unpaid."""
+    """The claim that exports ``card`` (an object, or a row of its columns): its id is the claim id,
+    ``due`` what is still unpaid."""
     return Claim(
         id=card.id,
         patient=ClaimPatient(

@@ -17,7 +17,8 @@ The exporter works in three steps, so that a worker may die at any point:
    idempotency key: sending again after a crash or a timeout answers with the
    claim MediPay already has; it never makes a second claim or SMS.
 3. Apply the answers to the cards and finish the rows, a chunk per
-   transaction, while the next batch is claimed and sent.
+   transaction (``app.collection.export_answers``), while the next batch,
+   claimed while this one was out, is sent.
 
 A timeout, a dropped connection or a 5xx leaves the row ``pending`` with a
 growing back-off (1 min, doubling, at most 1 h), for as long as MediPay is
@@ -37,20 +38,16 @@ import logging
 import os
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, func, or_, select, update
 
-from app.billing.card_views import card_summary
-from app.billing.cards import status_events_batched
-from app.billing.outbox import QUEUEABLE, RETRY_EVERY, backoff, queue_card
-from app.billing.transitions import transition
+from app.billing.outbox import QUEUEABLE, RETRY_EVERY, queue_card
 from app.clock import Clock
 from app.collection.book_credentials import credentials_for_book
-from app.collection.claims import apply_claim, claim_for, claim_texts, notify_card
+from app.collection.claims import claim_for, claim_texts, notify_card
+from app.collection.export_answers import Job, Outcome, record_chunk
 from app.collection.export_checks import check
 from app.collection.secret_box import SecretBox
 from app.collection.send_now import SendToPayment
@@ -61,23 +58,19 @@ from app.models import BillCard, Clinic, MediPayExport, Payment
 from integrations.medipay.protocol import (
     Claim,
     ClaimRefused,
-    ClaimState,
     Credentials,
     MediPayGateway,
     ProviderError,
 )
 
 log = logging.getLogger(__name__)
+_CARDS = BillCard.__table__
+# What deciding, checking and building a card's claim read of it (claim_for, check, claim_texts).
+_SENT_COLUMNS = [_CARDS.c[name] for name in (
+    "id", "book_id", "consult_id", "status", "exported_at", "patient_share", "national_id", "mobile", "address",
+    "patient_name", "patient_email", "created_at", "admin_fee", "currency")]
 # Answers recorded per write transaction: few commits, and the SQLite writer is never held for long.
 APPLY_CHUNK = 100
-
-
-@dataclass(frozen=True)
-class _Job:
-    export_id: str
-    card_id: str
-    mode: str
-    attempts: int
 
 
 class MediPayExporter(SendToPayment):
@@ -116,28 +109,41 @@ class MediPayExporter(SendToPayment):
     async def export_due(self, *, card_ids: Iterable[str] | None = None) -> int:
         """Send every row due now (``export-queue``); returns how many rows were handled.
 
-        A batch's answers are recorded while the next batch is claimed and
-        sent, so MediPay is not left waiting on our database between batches.
-        At most two batches are claimed at a time, each well inside its lease.
+        MediPay is not left waiting on our database between batches: the next
+        batch is claimed, read and queued for sending while this one is still
+        out (one pool of ``concurrency`` requests serves both, this batch's
+        first), and its answers are recorded while the next one is sent. The
+        batch after that is claimed only once these answers are recorded, so
+        at most two batches are claimed at a time, each well inside its lease.
         """
         only = list(card_ids) if card_ids is not None else None
         now = self.clock.now()
+        limit = asyncio.Semaphore(self.concurrency)
         handled = 0
-        recording: asyncio.Task[None] | None = None
+        out: list[asyncio.Task[list[Outcome]]] = []  # the batches claimed, being sent, oldest first
         try:
             while True:
                 jobs = await self._claim(now, only)
-                if not jobs:
+                if jobs:
+                    out.append(asyncio.create_task(self._send_batch(jobs, limit)))
+                    handled += len(jobs)
+                if not out:
                     return handled
-                outcomes = await self._send_batch(jobs)
-                if recording is not None:
-                    await recording
-                recording = asyncio.create_task(self._record(outcomes))
-                handled += len(jobs)
+                if jobs and len(out) < 2:
+                    continue  # the first batch: claim the next one while it is sent
+                outcomes = await out[0]
+                out.pop(0)
+                await self._record(outcomes)
         finally:
-            # Answers already in hand are recorded even if sending stopped with an error.
-            if recording is not None:
-                await recording
+            # Answers already in hand are recorded even if claiming or sending stopped with an
+            # error; a batch still out is stopped, its rows keep their leases and go again later.
+            for task in out:
+                task.cancel()  # nothing for a batch already answered
+            if out:
+                await asyncio.wait(out)
+            for task in out:
+                if not task.cancelled() and task.exception() is None:
+                    await self._record(task.result())
 
     async def retry_not_exported(self) -> int:
         """The daily retry: queue every *not exported* card whose day has come, then send them."""
@@ -158,7 +164,7 @@ class MediPayExporter(SendToPayment):
 
     # ------------------------------------------------------------ the steps
 
-    async def _claim(self, now: datetime, only: list[str] | None) -> list[_Job]:
+    async def _claim(self, now: datetime, only: list[str] | None) -> list[Job]:
         """Take up to a batch of due rows: first those whose lease ran out, then pending ones, oldest first.
 
         Two queries rather than one with ``OR``: each walks ``ix_medipay_exports_due``
@@ -183,7 +189,7 @@ class MediPayExporter(SendToPayment):
                         attempts=MediPayExport.attempts + 1, updated_at=stamp)
                 .execution_options(synchronize_session=False)
             )
-            return [_Job(r.id, r.bill_card_id, r.mode, r.attempts + 1) for r in rows]
+            return [Job(r.id, r.bill_card_id, r.mode, r.attempts + 1) for r in rows]
 
     def _due(self, due: Any, only: list[str] | None, limit: int) -> Any:
         """The rows matching ``due`` that may go now, oldest due first (locked, skipping locked ones, on PostgreSQL)."""
@@ -205,28 +211,28 @@ class MediPayExporter(SendToPayment):
             query = query.with_for_update(skip_locked=True, of=MediPayExport)
         return query
 
-    async def _send_batch(self, jobs: list[_Job]) -> list[_Outcome]:
-        """One claimed batch: read its cards at once and send the claims concurrently; the outcomes."""
+    async def _send_batch(self, jobs: list[Job], limit: asyncio.Semaphore) -> list[Outcome]:
+        """One claimed batch: read its cards at once and send the claims, ``limit`` at a time; the outcomes."""
         outcomes, sendable = await self._prepare(jobs)
-        limit = asyncio.Semaphore(self.concurrency)
 
-        async def send(job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
+        async def send(job: Job, claim: Claim, creds: Credentials) -> Outcome:
             async with limit:
                 return await self._send(job, claim, creds)
 
         return outcomes + list(await asyncio.gather(*(send(*item) for item in sendable)))
 
-    async def _record(self, outcomes: list[_Outcome]) -> None:
+    async def _record(self, outcomes: list[Outcome]) -> None:
         """Record a batch's answers, ``APPLY_CHUNK`` per write transaction."""
         for start in range(0, len(outcomes), APPLY_CHUNK):
             await self._apply(outcomes[start:start + APPLY_CHUNK])
 
-    async def _prepare(self, jobs: list[_Job]) -> tuple[list[_Outcome], list[tuple[_Job, Claim, Credentials]]]:
+    async def _prepare(self, jobs: list[Job]) -> tuple[list[Outcome], list[tuple[Job, Claim, Credentials]]]:
         ids = [job.card_id for job in jobs]
-        outcomes: list[_Outcome] = []
-        sendable: list[tuple[_Job, Claim, Credentials]] = []
+        outcomes: list[Outcome] = []
+        sendable: list[tuple[Job, Claim, Credentials]] = []
         async with self.db.read() as s:
-            cards = {c.id: c for c in (await s.scalars(select(BillCard).where(BillCard.id.in_(ids)))).all()}
+            # As rows of columns, not objects: they are only read (the checks and the claim take either).
+            cards = {c.id: c for c in (await s.execute(select(*_SENT_COLUMNS).where(_CARDS.c.id.in_(ids)))).all()}
             paid = dict((await s.execute(
                 select(Payment.bill_card_id, func.sum(Payment.amount))
                 .where(Payment.bill_card_id.in_(ids)).group_by(Payment.bill_card_id))).all())
@@ -240,36 +246,36 @@ class MediPayExporter(SendToPayment):
             due = card.patient_share - int(paid.get(card.id) or 0)
             if card.status not in QUEUEABLE:
                 # Exported by an earlier row, settled, or taken back: nothing to send.
-                outcomes.append(_Outcome(job, "finish", finish_status="sent" if card.exported_at else "failed",
+                outcomes.append(Outcome(job, "finish", finish_status="sent" if card.exported_at else "failed",
                                          message="" if card.exported_at else f"card is {card.status}"))
             elif creds is None:
-                outcomes.append(_Outcome(job, "not_exported", reason_code="no_medipay_account",
+                outcomes.append(Outcome(job, "not_exported", reason_code="no_medipay_account",
                                          message="The card's book has no verified MediPay account."))
             elif (failure := check(card)) is not None:
-                outcomes.append(_Outcome(job, "not_exported", reason_code=failure.reason_code,
+                outcomes.append(Outcome(job, "not_exported", reason_code=failure.reason_code,
                                          message=failure.message))
             elif due <= 0:
-                outcomes.append(_Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
+                outcomes.append(Outcome(job, "finish", finish_status="failed", message="nothing to collect"))
             else:
                 sendable.append((job, claim_for(card, due, *texts[card.id]), creds))
         return outcomes, sendable
 
-    async def _send(self, job: _Job, claim: Claim, creds: Credentials) -> _Outcome:
+    async def _send(self, job: Job, claim: Claim, creds: Credentials) -> Outcome:
         try:
-            return _Outcome(job, "exported", state=await self.gateway.export_claim(creds, claim))
+            return Outcome(job, "exported", state=await self.gateway.export_claim(creds, claim))
         except ClaimRefused as e:
             if e.code != "claim_conflict":
-                return _Outcome(job, "not_exported", reason_code=(e.reason_code or e.code)[:40], message=e.message)
+                return Outcome(job, "not_exported", reason_code=(e.reason_code or e.code)[:40], message=e.message)
             # MediPay already holds this claim (an earlier attempt got through
             # before the card was corrected): take its state as it is.
             try:
-                return _Outcome(job, "exported", state=await self.gateway.get_claim(creds, claim.id))
+                return Outcome(job, "exported", state=await self.gateway.get_claim(creds, claim.id))
             except ProviderError as again:
-                return _Outcome(job, "retry", error=again)
+                return Outcome(job, "retry", error=again)
         except ProviderError as e:  # unreachable, timeout, 5xx, 429, bad credentials, unreadable answer
-            return _Outcome(job, "retry", error=e)
+            return Outcome(job, "retry", error=e)
 
-    async def _apply(self, outcomes: list[_Outcome]) -> None:
+    async def _apply(self, outcomes: list[Outcome]) -> None:
         """Record a chunk of answers in one write transaction.
 
         Should one card's answer fail to record, the chunk is recorded again
@@ -291,98 +297,6 @@ class MediPayExporter(SendToPayment):
             if outcome.kind == "retry" and outcome.error is not None:
                 log.warning("MediPay export of %s will be retried: %s", outcome.job.card_id, outcome.error.message)
 
-    async def _apply_chunk(self, outcomes: list[_Outcome]) -> list[dict[str, Any]]:
-        summaries: list[dict[str, Any]] = []
-        finished: list[dict[str, Any]] = []
-        retried: list[dict[str, Any]] = []
+    async def _apply_chunk(self, outcomes: list[Outcome]) -> list[dict[str, Any]]:
         async with self.db.write() as s:
-            # The chunk's cards in one query and its rows' locks in another (PostgreSQL), not two per card.
-            card_q = select(BillCard).where(BillCard.id.in_([o.job.card_id for o in outcomes]))
-            if not self.db.is_sqlite:
-                card_q = card_q.with_for_update()
-            cards = {c.id: c for c in (await s.scalars(card_q)).all()}
-            if not self.db.is_sqlite:  # the cards first, then the rows, as before
-                await s.execute(select(MediPayExport.id).with_for_update()
-                                .where(MediPayExport.id.in_([o.job.export_id for o in outcomes])))
-            async with status_events_batched(s):
-                for outcome in outcomes:
-                    card = cards[outcome.job.card_id]
-                    if await self._apply_one(s, outcome, card, finished, retried) and card.consult_id:
-                        # Only a card from a call has a panel to tell (notify_card).
-                        summaries.append(card_summary(card))
-            # The rows as plain UPDATEs of many rows each: nothing here needs them as objects.
-            if finished:
-                await s.execute(_FINISH_ROW, finished)
-            if retried:
-                await s.execute(_RETRY_ROW, retried)
-        return summaries
-
-    async def _apply_one(
-        self, s: AsyncSession, o: _Outcome, card: BillCard, finished: list[dict[str, Any]],
-        retried: list[dict[str, Any]],
-    ) -> bool:
-        """Apply one answer to its card, and add its row's ending to ``finished`` or ``retried``.
-
-        True when the card changed in a way its call's panel should hear of.
-        """
-        job, now = o.job, self.clock.now()
-        if o.kind == "finish":
-            finished.append(_finish(job, o.finish_status, o.message or None, now))
-            return False
-        if o.kind == "retry":
-            assert o.error is not None
-            retried.append({"row_id": job.export_id, "due": now + backoff(job.attempts), "at": now,
-                            "error": f"{o.error.code}: {o.error.message}"[:500]})
-            return False
-        if o.kind == "exported":
-            assert o.state is not None
-            if card.exported_at is None:
-                card.exported_at = now
-                card.exported_patient_share = o.state.amount
-            changed = await apply_claim(s, card, o.state, now, source="export")
-            finished.append(_finish(job, "sent", None, now))
-            return changed
-        # not exported: the checks failed, or MediPay refused the patient's data
-        if card.status in QUEUEABLE:
-            if card.status == "open":
-                await transition(s, card, "not_exported", f"not exported: {o.reason_code}", now)
-            card.medipay_reason_code = o.reason_code
-            card.medipay_message = o.message[:500]
-            card.next_retry_at = now + RETRY_EVERY
-            card.updated_at = now
-        finished.append(_finish(job, "refused", f"{o.reason_code}: {o.message}", now))
-        return True
-
-
-_ROWS = MediPayExport.__table__
-# A row another worker finished after our lease ran out stays as that worker left it.
-_FINISH_ROW = (
-    _ROWS.update()
-    # (three comparisons, not NOT IN: a list parameter cannot be sent many rows at a time)
-    .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status != "sent", _ROWS.c.status != "refused",
-           _ROWS.c.status != "failed")
-    .values(status=bindparam("to_status"), lease_owner=None, lease_until=None, last_error=bindparam("error"),
-            finished_at=bindparam("at"), updated_at=bindparam("at"))
-)
-# Sent again later, unless it is no longer out (finished meanwhile).
-_RETRY_ROW = (
-    _ROWS.update()
-    .where(_ROWS.c.id == bindparam("row_id"), _ROWS.c.status == "sending")
-    .values(status="pending", available_at=bindparam("due"), lease_owner=None, lease_until=None,
-            last_error=bindparam("error"), updated_at=bindparam("at"))
-)
-
-
-def _finish(job: _Job, status: str, error: str | None, now: datetime) -> dict[str, Any]:
-    return {"row_id": job.export_id, "to_status": status, "error": error[:500] if error else None, "at": now}
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    job: _Job
-    kind: str  # exported | not_exported | retry | finish
-    state: ClaimState | None = None
-    reason_code: str = ""
-    message: str = ""
-    error: ProviderError | None = None
-    finish_status: str = ""
+            return await record_chunk(s, outcomes, self.clock, lock=not self.db.is_sqlite)

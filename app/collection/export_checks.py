@@ -28,7 +28,7 @@ class Failure:
 
 
 def check(card: BillCard) -> Failure | None:
-    """The first reason ``card`` cannot be exported , or None when it can."""
+    """The first reason ``card`` (an object, or a row of its columns) cannot be exported, or None when it can."""
     if not card.national_id:
         return Failure("missing_national_id", "The patient has no national identity number (fødselsnummer).")
     if not fodselsnummer.is_valid(card.national_id):

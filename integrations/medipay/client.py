@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from json import loads as json_loads
 from typing import Any
 from urllib.parse import quote
 
@@ -107,7 +108,8 @@ class MediPayHTTPClient:
                                             headers={"Authorization": auth}) as resp:
                 status = resp.status
                 try:
-                    body = await resp.json(content_type=None)
+                    # JSON is UTF-8 by the protocol: no charset to look for in the headers.
+                    body = json_loads(await resp.read())
                 except ValueError:
                     body = None
         if not isinstance(body, dict):

@@ -29,3 +29,37 @@ async def test_paid_total_and_reference_guard_see_a_pending_payment(live: Live) 
             s, card, request_id=r.id, amount=12_500, currency=card.currency, reference="cs_pending",
             description="Consultation", now=now)
     assert len(await live.rows(select(Payment.id).where(Payment.reference == "cs_pending"))) == 1
+
+
+async def test_run_many_sends_one_statement_for_many_rows_with_their_conversions(live: Live) -> None:
+    from datetime import timedelta, timezone
+
+    from sqlalchemy import bindparam, event
+
+    from app.ready import Ready, in_session
+
+    request, _, _ = await open_request(live)
+    async with live.app[DB].read() as s:
+        card_id = (await s.get(PaymentRequest, request["id"])).bill_card_id
+    table = BillCard.__table__
+    stamp = Ready(table.update().where(table.c.id == bindparam("card_id"))
+                  .values(next_retry_at=bindparam("retry"), medipay_message=None))
+    oslo = datetime(2030, 1, 31, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    heard: list[bool] = []
+
+    def listen(conn, cursor, sql, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        heard.append(executemany)
+
+    engine = live.app[DB].engine.sync_engine
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        async with live.app[DB].write() as s:
+            await in_session(s, stamp.run_many, [])  # nothing to send: no statement
+            await in_session(s, stamp.run_many, [{"card_id": card_id, "retry": oslo},
+                                                 {"card_id": "bc_none", "retry": oslo}])
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert heard == [True]
+    async with live.app[DB].read() as s:
+        card = await s.get(BillCard, card_id)
+    assert card.next_retry_at == oslo and card.next_retry_at.utcoffset() == timedelta(0)  # stored as UTC

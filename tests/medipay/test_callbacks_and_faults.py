@@ -6,6 +6,7 @@ import json
 import random
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from app.models import LedgerTransaction, MediPayEvent, Payment
@@ -163,11 +164,25 @@ async def test_card_corrected_after_a_lost_answer_takes_medipays_claim(pipeline:
     assert len(p.medipay.sms) == 1
 
 
-async def test_one_card_failing_to_record_does_not_hold_back_the_others(pipeline: Pipeline, monkeypatch) -> None:
-    from app.collection import export as medipay_export
+@pytest.mark.parametrize("way", ["plain", "general"])
+async def test_one_card_failing_to_record_does_not_hold_back_the_others(pipeline: Pipeline, monkeypatch,
+                                                                       way: str) -> None:
+    # Each way a card's answer is recorded (export_answers): as plain rows, or as an object through apply_claim.
+    from app.collection import export_answers as medipay_export
     p = pipeline
     cards = [await p.new_card() for _ in range(4)]
     broken = cards[1]["id"]
+    if way == "plain":
+        real_plain = medipay_export._exported
+
+        def flaky_plain(s, o, card, now):  # type: ignore[no-untyped-def]
+            if card.id == broken:
+                raise RuntimeError("the disk is full for this one card")
+            return real_plain(s, o, card, now)
+
+        monkeypatch.setattr(medipay_export, "_exported", flaky_plain)
+    else:
+        monkeypatch.setattr(medipay_export, "plain", lambda o, card: False)
     real = medipay_export.apply_claim
 
     async def flaky(s, card, claim, now, *, source):  # type: ignore[no-untyped-def]
@@ -183,6 +198,8 @@ async def test_one_card_failing_to_record_does_not_hold_back_the_others(pipeline
     [row] = await p.exports(broken)
     assert row.status == "sending"  # leased: taken again when the lease runs out
     monkeypatch.setattr(medipay_export, "apply_claim", real)
+    if way == "plain":
+        monkeypatch.setattr(medipay_export, "_exported", real_plain)
     await p.later(minutes=3)
     assert await p.export_queue() == 1
     assert await p.status(broken) == "open_exported"
