@@ -94,7 +94,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
             # thousands, which take their turn here rather than every pooled connection (and then
             # time out waiting for one, 30 s later, with requests and webhooks waiting behind them).
             async with self._joins:
-                who, state, bill_cards, clinic = await self.consults.join(claims)
+                who, state, bill_cards, limits = await self.consults.join(claims)
         except DomainError as e:
             # No consult to take the language from: the panel's own, if it sent one.
             raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
@@ -112,7 +112,7 @@ class ConsultNamespace(socketio.AsyncNamespace):
         state["cards"] = [as_json(CardSummary.from_row(card)) for card in bill_cards]
         if who.role == "clinician":
             # The clinic's maximum and confirmation threshold: the panel asks before it sends.
-            state["limits"] = limits_view(clinic)
+            state["limits"] = limits_view(limits)
         await self.emit("consult:state", state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
