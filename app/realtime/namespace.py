@@ -96,12 +96,14 @@ class ConsultNamespace(socketio.AsyncNamespace):
             async with self._joins:
                 who, state, bill_cards, limits = await self.consults.join(claims)
         except DomainError as e:
-            # No consult to take the language from: the panel's own, if it sent one.
-            raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
+            # No consult to take the language from: the panel's own, if it sent one. python-socketio's
+            # own ConnectionRefusedError: its message is what the panel hears (the built-in one's is not).
+            raise socketio.exceptions.ConnectionRefusedError(
+                get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
         except Exception:
             # Never a connect left without an answer: the panel hears it failed and may try again.
             log.exception("connect failed for %s", sid)
-            raise ConnectionRefusedError(
+            raise socketio.exceptions.ConnectionRefusedError(
                 get_translator(socket_lang(auth, "nb")).gettext("Something went wrong. Please try again.")
             ) from None
         # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
