@@ -4,7 +4,7 @@ cards, in one ready statement run on the driver (``app/ready.py``, ``Database.ru
 A reconnect storm makes thousands of these at once. Through the ORM they were a session and
 five statements (the consult, its patients, its requests, the cards, the clinic), each with its
 ORM objects; here they are the parts of one ``UNION ALL``, one row per consult, patient, request
-and card, told apart by ``part`` and coming back in each part's own order (patients by position,
+and card, told apart by ``part`` and put in each part's own order here (patients by position,
 requests and cards by when they were made). Being one statement, it reads one snapshot on every
 engine. Each part selects the columns the views of ``consult:state`` read, under a prefix of its
 own; the other parts' columns are typed NULLs, so every branch has the same columns and each
@@ -18,6 +18,7 @@ and requests are read, as before, and ``ConsultService._state_view`` keeps what 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,6 +51,7 @@ _PARTS: tuple[tuple[str, tuple[Column[Any], ...]], ...] = (
 )
 _CONSULT, _PATIENT, _REQUEST, _CARD = range(len(_PARTS))
 _LIMITS = ("max_request_amount", "confirm_above_amount")
+_POSITION, _CREATED = attrgetter("position"), attrgetter("created_at")
 
 
 def _branch(part: int, source: Any, where: Any) -> Any:
@@ -72,7 +74,7 @@ def _statement(patient: bool) -> Ready:
         _branch(_PATIENT, ConsultPatient.__table__, _patient.consult_id == by_id),
         _branch(_REQUEST, PaymentRequest.__table__, _request.consult_id == by_id),
         _branch(_CARD, BillCard.__table__, cards),
-    ).order_by(*(literal_column(name) for name in ("part", "p_position", "r_created_at", "k_created_at"))))
+    ))
 
 
 _FOR_CLINICIAN = _statement(False)
@@ -103,6 +105,11 @@ def read_join(conn: Driver, consult_id: str, patient_id: str | None) -> Joined |
         parts[part].append(SimpleNamespace(**{name: row[key] for key, name in _NAMES[part]}))
     if not parts[_CONSULT]:
         return None
+    # Each part in the order the ORM's reads asked for, sorted here and stably: rows of the same moment
+    # (a consult's gates, made together) keep the order the database read them in, as they did.
+    parts[_PATIENT].sort(key=_POSITION)
+    parts[_REQUEST].sort(key=_CREATED)
+    parts[_CARD].sort(key=_CREATED)
     consult = vars(parts[_CONSULT][0])
     limits = SimpleNamespace(**{name: consult.pop(name) for name in _LIMITS})
     return Joined(ConsultRow(**consult), limits, parts[_PATIENT], parts[_REQUEST], parts[_CARD])

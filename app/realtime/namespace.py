@@ -115,7 +115,8 @@ class ConsultNamespace(socketio.AsyncNamespace):
         if who.role == "clinician":
             # The clinic's maximum and confirmation threshold: the panel asks before it sends.
             state["limits"] = limits_view(limits)
-        await self.emit("consult:state", state, to=sid)
+        # To this socket, held by this process: never through Redis to every other process as well.
+        await self.emit("consult:state", state, to=sid, ignore_queue=True)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)

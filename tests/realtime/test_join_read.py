@@ -132,8 +132,8 @@ async def test_the_state_is_the_orm_reads_byte_for_byte(live: Live) -> None:
         assert [c["patient_id"] for c in mine["cards"]] == [f"p-{n + 1}"]
         assert "limits" not in mine
     # The first connect through an open gate joined p-1 (once, the clinician told); not the no-show.
-    joined = dict((await live.rows(select(ConsultPatient.patient_id, ConsultPatient.joined_at)
-                                   .where(ConsultPatient.consult_id == consult["id"]))))
+    joined = dict(await live.rows(select(ConsultPatient.patient_id, ConsultPatient.joined_at)
+                                   .where(ConsultPatient.consult_id == consult["id"])))
     assert joined["p-1"] is not None and joined["p-2"] is None and joined["p-3"] is not None
     told = await clinician.wait_for("patient:joined", lambda d: d["patient_id"] == "p-1")
     assert told["joined_at"]
