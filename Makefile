@@ -53,7 +53,7 @@ test-scale: setup
 # One command per target in docs/targets.md; each prints one JSON object.
 # Full sizes take minutes each; bench-smoke runs every command tiny.
 BENCH := p1_push_latency p1_request_inprocess p2_sockets_memory p3_webhooks p3_settle_inprocess \
-	p4_medipay_export p5_settlement_report p6_push_two_processes overload reconnect_storm
+	p4_medipay_export p5_settlement_report p6_push_two_processes overload reconnect_storm p8_connect_inprocess
 bench: setup
 	@for b in $(BENCH); do $(PY) -m bench.$$b || exit 1; done
 
@@ -70,6 +70,7 @@ bench-smoke: setup
 	$(PY) -m bench.overload --consults 5 --sustained 2 --seconds 1
 	$(PY) -m bench.plot_overload bench/results/overload.json $$(mktemp --suffix=.svg)
 	$(PY) -m bench.reconnect_storm --sockets 20
+	$(PY) -m bench.p8_connect_inprocess --consults 5 --rounds 1
 
 # ruff, then the import contracts in pyproject.toml (one way down, no cycles).
 lint: setup

@@ -33,6 +33,7 @@ from app.billing.serialisers import (
 from app.billing.statuses import Onward
 from app.clock import Clock
 from app.commands import CreateConsult
+from app.consults.join_read import read_join
 from app.consults.notifier import Notifier, request_changed
 from app.consults.participant import ConsultRow, Participant, require_role
 from app.consults.presence import mark_joined
@@ -284,34 +285,28 @@ class ConsultService:
         """What a join token says, checked (signature, expiry) without the database."""
         return self.signer.verify(token, now=self.clock.now())
 
-    async def join(self, claims: JoinClaims) -> tuple[Participant, ConsultState, list[BillCard], Clinic | None]:
+    async def join(self, claims: JoinClaims) -> tuple[Participant, ConsultState, list[Any], Any]:
         """A (re)connect: the consult still running, the ``consult:state`` and the bill cards of ``claims``,
-        and for a clinician the clinic (its amount limits go to the panel).
+        and for a clinician the clinic's amount limits (they go to the panel; None for a patient).
 
-        One read on one connection (the consult, its patients, requests and cards, and the
-        clinic: primary-key or indexed lookups), where ``participant``, ``state``, the cards
-        and the limits took four connections and six statements; a reconnect storm makes
-        thousands at once.
+        One ready statement on the driver (``app/consults/join_read.py``), where the session and its
+        five ORM statements cost most of a connect; a reconnect storm makes thousands at once.
         """
         now = self.clock.now()
-        async with self.db.read() as s:
-            who = _in_call(claims, await s.get(Consult, claims.consult_id), now)
-            patients = await self._patients(s, who.consult.id)
-            requests = await self._requests(s, who.consult.id)
-            query = select(BillCard).where(BillCard.consult_id == who.consult.id).order_by(BillCard.created_at)
-            if who.role != "clinician":
-                query = query.where(BillCard.patient_ref == who.id)
-            bill_cards = list(await s.scalars(query))
-            clinic = await s.get(Clinic, who.consult.clinic_id) if who.role == "clinician" else None
+        patient_id = None if claims.role == "clinician" else claims.participant_id
+        read = await self.db.run_read(read_join, claims.consult_id, patient_id)
+        who = _in_call(claims, read.consult if read is not None else None, now)
+        assert read is not None
+        patients, requests = read.patients, read.requests
         me = next((p for p in patients if p.patient_id == who.id), None) if who.role == "patient" else None
         if me is not None and me.joined_at is None and gate_is_open(me, {r.id: r for r in requests}):
             # In the call, not in the waiting room: the first time, one write, never again on a reconnect.
             with suppress(DomainError):  # ended meanwhile, or the gate closed again: not joined
                 await mark_joined(self.db, self.notifier, who.consult.id, who.id, now)
-        return who, self._state_view(who, who.consult, patients, requests), bill_cards, clinic
+        limits = read.limits if who.role == "clinician" else None
+        return who, self._state_view(who, who.consult, patients, requests), read.cards, limits
 
-    def _state_view(self, who: Participant, consult: Consult, patients: list[ConsultPatient],
-                    requests: list[PaymentRequest]) -> ConsultState:
+    def _state_view(self, who: Participant, consult: Any, patients: list[Any], requests: list[Any]) -> ConsultState:
         if who.role == "patient":
             patients = [p for p in patients if p.patient_id == who.id]
             requests = [r for r in requests if r.patient_id == who.id]

@@ -94,14 +94,16 @@ class ConsultNamespace(socketio.AsyncNamespace):
             # thousands, which take their turn here rather than every pooled connection (and then
             # time out waiting for one, 30 s later, with requests and webhooks waiting behind them).
             async with self._joins:
-                who, state, bill_cards, clinic = await self.consults.join(claims)
+                who, state, bill_cards, limits = await self.consults.join(claims)
         except DomainError as e:
-            # No consult to take the language from: the panel's own, if it sent one.
-            raise ConnectionRefusedError(get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
+            # No consult to take the language from: the panel's own, if it sent one. python-socketio's
+            # own ConnectionRefusedError: its message is what the panel hears (the built-in one's is not).
+            raise socketio.exceptions.ConnectionRefusedError(
+                get_translator(socket_lang(auth, "nb")).gettext(e.message)) from None
         except Exception:
             # Never a connect left without an answer: the panel hears it failed and may try again.
             log.exception("connect failed for %s", sid)
-            raise ConnectionRefusedError(
+            raise socketio.exceptions.ConnectionRefusedError(
                 get_translator(socket_lang(auth, "nb")).gettext("Something went wrong. Please try again.")
             ) from None
         # The panel's language (the patient's own choice, or their browser's) for what this socket is told.
@@ -112,8 +114,9 @@ class ConsultNamespace(socketio.AsyncNamespace):
         state["cards"] = [as_json(CardSummary.from_row(card)) for card in bill_cards]
         if who.role == "clinician":
             # The clinic's maximum and confirmation threshold: the panel asks before it sends.
-            state["limits"] = limits_view(clinic)
-        await self.emit("consult:state", state, to=sid)
+            state["limits"] = limits_view(limits)
+        # To this socket, held by this process: never through Redis to every other process as well.
+        await self.emit("consult:state", state, to=sid, ignore_queue=True)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
