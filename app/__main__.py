@@ -232,9 +232,10 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
             password, generated = secrets.token_urlsafe(16), True
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
+    db = Database(engine)
     try:
         await migrate(engine)
-        people = People(Database(engine), clock=SystemClock())
+        people = People(db, clock=SystemClock())
         try:
             user = await people.create_first_admin(
                 email=args.email, name=args.name, password=password,
@@ -244,7 +245,7 @@ async def create_admin(settings: Settings, args: argparse.Namespace) -> int:
             print(f"error: {e.message}", file=sys.stderr)
             return 1
     finally:
-        await engine.dispose()
+        await db.dispose()
     result = {"user_id": user.id, "organisation_id": user.organisation_id, "email": user.email}
     if generated:
         result["password"] = password

@@ -36,6 +36,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.files import private_sqlite_file
 from app.ready import Driver, in_driver_savepoint
+from app.wal import checkpoints_for
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -151,6 +152,7 @@ def make_engine(url: str) -> AsyncEngine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # Database.checkpoints runs them (app/wal.py)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=0")
             cur.close()
@@ -190,6 +192,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         # Webhooks and other small writes that may share a transaction (see GroupCommit).
         self.group = GroupCommit(self)
+        # SQLite's WAL checkpoints: on a thread of their own, out of the commits.
+        self.checkpoints = checkpoints_for(engine, self._write_lock)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -253,6 +257,8 @@ class Database:
             pooled.close()  # back to the pool
 
     async def dispose(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.stop()
         await self.engine.dispose()
 
 
