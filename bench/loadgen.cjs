@@ -59,6 +59,7 @@ async function push() {
   const latencies = [];
   const series = [];
   let errors = 0;
+  const errorCodes = {};
   let measuring = false;
   let runStart = 0;
   const sockets = await connectAll(pairs, config.connect_concurrency || 50, async (p) => {
@@ -95,7 +96,12 @@ async function push() {
       sent += 1;
       pending.set(description, now());
       pair.clinician.emit("payment:request", { amount: 10000 + (seq % 5000), description }, (ack) => {
-        if (!ack || ack.ok === false) errors += 1;
+        if (!ack || ack.ok === false) {
+          errors += 1;
+          // Which refusal (busy, rate_limited, …): counted by the error's code.
+          const code = (ack && ack.error && ack.error.code) || "no_ack";
+          errorCodes[code] = (errorCodes[code] || 0) + 1;
+        }
       });
     }
     // Let the last ones arrive.
@@ -110,7 +116,8 @@ async function push() {
   latencies.sort((a, b) => a - b);
   for (const s of sockets) { s.clinician.disconnect(); s.patient.disconnect(); }
   return {
-    sent, received: latencies.length, lost, errors, rate: config.rate, sockets: sockets.length * 2,
+    sent, received: latencies.length, lost, errors, error_codes: errorCodes, rate: config.rate,
+    sockets: sockets.length * 2,
     p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99), max_ms: percentile(latencies, 100),
     // [ms since the measured run started when sent, latency ms], in arrival order.
     series: config.series ? series : undefined,

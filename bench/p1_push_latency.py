@@ -61,6 +61,7 @@ def compare(rates: list[int], app: list[dict[str, Any]], relay: list[dict[str, A
             "ratio_p99": harness.ratio(a["p99_ms"], b["p99_ms"]),
             "target_p99_ms": target, "met": None if target is None or a["p99_ms"] is None else a["p99_ms"] <= target,
             "sent": a["sent"], "received": a["received"], "lost": a["lost"], "errors": a["errors"],
+            "error_codes": a.get("error_codes"),
             "baseline_lost": b["lost"],
             # [ms into the run when sent, latency ms] per request, for the plot in docs/performance.md.
             "series": a.get("series"), "baseline_series": b.get("series"),
