@@ -210,6 +210,37 @@ async def create_consults(url: str, demo: dict[str, Any], count: int, *, concurr
     return out
 
 
+@contextmanager
+def sqlite_statements(engine: Any) -> Iterator[dict[str, int]]:
+    """Counts the statements SQLite runs on the connections ``engine`` (an ``AsyncEngine``) hands out
+    meanwhile, through ``sqlite3``'s trace hook, so those sent straight to the driver count too
+    (``BEGIN`` and ``COMMIT`` among them; a trigger's own statements belong to the one that fired it)."""
+    from sqlalchemy import event
+
+    counted = {"statements": 0, "commits": 0}
+
+    def statement(sql: str) -> None:
+        if not sql.startswith("--"):
+            counted["statements"] += 1
+            counted["commits"] += sql == "COMMIT"
+
+    def checkout(dbapi_conn: Any, *_args: Any) -> None:
+        dbapi_conn.driver_connection._connection.set_trace_callback(statement)
+
+    def checkin(dbapi_conn: Any, *_args: Any) -> None:
+        if dbapi_conn is not None and dbapi_conn.driver_connection._connection is not None:
+            dbapi_conn.driver_connection._connection.set_trace_callback(None)
+
+    sync = engine.sync_engine
+    event.listen(sync, "checkout", checkout)
+    event.listen(sync, "checkin", checkin)
+    try:
+        yield counted
+    finally:
+        event.remove(sync, "checkout", checkout)
+        event.remove(sync, "checkin", checkin)
+
+
 def loadgen(config: dict[str, Any], tmp: Path, timeout: float = 900) -> dict[str, Any]:
     path = tmp / f"loadgen-{time.monotonic_ns()}.json"
     path.write_text(json.dumps(config))

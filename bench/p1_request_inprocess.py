@@ -30,7 +30,7 @@ from bench import harness
 
 
 async def measure(env: dict[str, str], count: int, cold_tokens: bool = False) -> dict[str, Any]:
-    from sqlalchemy import bindparam, event, select
+    from sqlalchemy import bindparam, select
 
     from app.__main__ import _seed, with_services
     from app.commands import CreateConsult, RequestPayment
@@ -49,30 +49,12 @@ async def measure(env: dict[str, str], count: int, cold_tokens: bool = False) ->
             ids.append(consult.id)
             if not cold_tokens:
                 services.consults.claims(consult.clinician.token)  # the socket's connect
-        counted = {"statements": 0, "commits": 0}
-
-        def statement(sql: str) -> None:
-            if not sql.startswith("--"):  # a trigger's statements belong to the one that fired it
-                counted["statements"] += 1
-                counted["commits"] += sql == "COMMIT"
-
-        def checkout(dbapi_conn: Any, *_args: Any) -> None:
-            dbapi_conn.driver_connection._connection.set_trace_callback(statement)
-
-        def checkin(dbapi_conn: Any, *_args: Any) -> None:
-            if dbapi_conn is not None and dbapi_conn.driver_connection._connection is not None:
-                dbapi_conn.driver_connection._connection.set_trace_callback(None)
-
-        engine = services.db.engine.sync_engine
-        event.listen(engine, "checkout", checkout)
-        event.listen(engine, "checkin", checkin)
-        t0 = time.process_time()
-        for i, token in enumerate(tokens):
-            who = await services.consults.participant(token)
-            await services.payments.request(who, RequestPayment(amount=45000 + i, description=f"Consultation {i}"))
-        request_s = time.process_time() - t0
-        event.remove(engine, "checkout", checkout)
-        event.remove(engine, "checkin", checkin)
+        with harness.sqlite_statements(services.db.engine) as counted:
+            t0 = time.process_time()
+            for i, token in enumerate(tokens):
+                who = await services.consults.participant(token)
+                await services.payments.request(who, RequestPayment(amount=45000 + i, description=f"Consultation {i}"))
+            request_s = time.process_time() - t0
 
         table = Consult.__table__
         ready = select(table.c.id).where(table.c.id == bindparam("id"))

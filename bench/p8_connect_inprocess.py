@@ -28,7 +28,6 @@ from bench import harness
 
 
 async def measure(env: dict[str, str], count: int, rounds: int) -> dict[str, Any]:
-    from sqlalchemy import event
 
     from app.__main__ import _seed, with_services
     from app.billing.card_views import CardSummary
@@ -60,25 +59,9 @@ async def measure(env: dict[str, str], count: int, rounds: int) -> dict[str, Any
                 state["limits"] = limits_view(limits)
             return state
 
-        counted = [0]
-
-        def statement(sql: str) -> None:
-            counted[0] += not sql.startswith("--")  # a trigger's statements belong to the one that fired it
-
-        def checkout(dbapi_conn: Any, *_args: Any) -> None:
-            dbapi_conn.driver_connection._connection.set_trace_callback(statement)
-
-        def checkin(dbapi_conn: Any, *_args: Any) -> None:
-            if dbapi_conn is not None and dbapi_conn.driver_connection._connection is not None:
-                dbapi_conn.driver_connection._connection.set_trace_callback(None)
-
-        engine = services.db.engine.sync_engine
-        event.listen(engine, "checkout", checkout)
-        event.listen(engine, "checkin", checkin)
-        await connect(claims[0])
-        statements = counted[0]
-        event.remove(engine, "checkout", checkout)
-        event.remove(engine, "checkin", checkin)
+        with harness.sqlite_statements(services.db.engine) as counted:
+            await connect(claims[0])
+        statements = counted["statements"]
 
         per_connect, per_check = [], []
         for _ in range(rounds):
